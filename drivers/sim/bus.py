@@ -1,0 +1,312 @@
+"""The simulated I2C bus: routing, wire time, a transaction log and fault injection.
+
+It implements the same contract as MicroPython's ``machine.I2C`` and the smbus2 adapter, so
+drivers run on it unchanged. Behaviour follows the Pi's ``i2c-bcm2835`` controller:
+
+* an address nobody answers raises ``OSError(121, 'Remote I/O error')`` (the errno is
+  configurable: 5, 6 or 110 as other controllers report);
+* a combined transfer whose read segment is not the last raises ``OSError(95)``;
+* wire time is counted at the bus speed as 9 bits a byte (8 data + ACK, the address byte
+  included), 1 bit per START or repeated START and 1 bit per STOP, and the simulated clock
+  is advanced by it (see ``reference/HARDWARE.md`` section 4.1 for the figures).
+
+Chips hang directly on the bus (``attach``) or behind a switch model that implements
+``routes``; writes reaching several chips at one address fan out, reads are wired-AND
+(open drain) and counted as collisions.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import random
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from drivers.sim.chip import SimChip
+
+START_BITS = 1
+STOP_BITS = 1
+BITS_PER_BYTE = 9
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a transaction: ``kind`` is 'W' or 'R'; ``data`` the bytes moved."""
+
+    address: int
+    kind: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A logged transaction: start time, segments, wire time and the errno it raised."""
+
+    t_s: float
+    segments: tuple[Segment, ...]
+    wire_s: float
+    error: int | None = None
+
+    @property
+    def bits(self) -> int:
+        return transaction_bits([len(s.data) for s in self.segments])
+
+
+def transaction_bits(segment_lengths: list[int]) -> int:
+    """Bits on the wire for a transaction with segments of the given data lengths."""
+    return sum(START_BITS + BITS_PER_BYTE * (1 + n) for n in segment_lengths) + STOP_BITS
+
+
+@dataclass
+class _Fault:
+    errno: int
+    address: int | None = None  # None: any transaction
+    nth: int | None = None  # fire on this transaction number (1-based from arming)
+    probability: float = 0.0
+    rng: random.Random | None = None
+    count: int = 0
+    remaining: int | None = None  # None: unlimited
+    fired: int = 0
+
+
+@dataclass
+class BusStats:
+    transactions: int = 0
+    bytes: int = 0
+    bits: int = 0
+    wire_s: float = 0.0
+    errors: int = 0
+    collisions: int = 0
+    errors_by_errno: dict[int, int] = field(default_factory=dict)
+
+
+class SimI2CBus:
+    """A simulated I2C bus on a :class:`~drivers.sim.clock.SimClock`."""
+
+    def __init__(
+        self,
+        clock,
+        speed_hz: int = 100_000,
+        name: str = "sim-i2c",
+        log_size: int = 4096,
+        nack_errno: int = _errno.EREMOTEIO,
+        host_overhead_s: float = 0.0,
+        read_must_be_last: bool = True,
+    ) -> None:
+        if speed_hz <= 0:
+            raise ValueError(f"speed_hz must be > 0, got {speed_hz}")
+        self.clock = clock
+        self.speed_hz = speed_hz
+        self.name = name
+        self.nack_errno = nack_errno
+        self.host_overhead_s = host_overhead_s
+        self.read_must_be_last = read_must_be_last
+        self.log: deque[Transaction] = deque(maxlen=log_size)
+        self.stats = BusStats()
+        self._chips: dict[int, list[SimChip]] = {}
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"SimI2CBus({self.name}, {self.speed_hz} Hz, {len(self._chips)} addresses)"
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def attach(self, address: int, chip: SimChip) -> SimChip:
+        """Hang ``chip`` directly on the bus at 7-bit ``address``."""
+        _check_address(address)
+        self._chips.setdefault(address, []).append(chip)
+        return chip
+
+    def detach(self, address: int, chip: SimChip | None = None) -> None:
+        """Remove ``chip`` (or every chip) at ``address``."""
+        chips = self._chips.get(address, [])
+        self._chips[address] = [c for c in chips if chip is not None and c is not chip]
+        if not self._chips[address]:
+            del self._chips[address]
+
+    def chips_at(self, address: int) -> list[SimChip]:
+        """Present chips answering ``address`` now (direct and through enabled switches)."""
+        found = [c for c in self._chips.get(address, []) if c.present]
+        for chips in self._chips.values():
+            for chip in chips:
+                if chip.present:
+                    found.extend(c for c in chip.routes(address) if c.present)
+        return found
+
+    # -- fault injection -----------------------------------------------------------------
+
+    def nack(self, address: int, errno: int | None = None, times: int | None = None) -> None:
+        """Make ``address`` fail (NACK by default) on every transaction, or ``times`` times."""
+        self._faults.append(_Fault(errno or self.nack_errno, address=address, remaining=times))
+
+    def fail_nth(self, n: int, errno: int = _errno.EIO, address: int | None = None) -> None:
+        """Raise ``OSError(errno)`` on the ``n``-th transaction from now (1 = the next)."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        self._faults.append(_Fault(errno, address=address, nth=n, remaining=1))
+
+    def fail_randomly(
+        self, probability: float, errno: int = _errno.EIO, seed: int = 0,
+        address: int | None = None,
+    ) -> None:
+        """Raise ``OSError(errno)`` on each transaction with ``probability`` (seeded)."""
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in 0..1, got {probability}")
+        self._faults.append(
+            _Fault(errno, address=address, probability=probability, rng=random.Random(seed))
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def faults_fired(self) -> int:
+        return sum(f.fired for f in self._faults)
+
+    # -- the machine.I2C contract --------------------------------------------------------
+
+    def scan(self) -> list[int]:
+        found = []
+        for addr in range(0x08, 0x78):
+            try:
+                self.transfer([(addr, "W", b"")])
+            except OSError:
+                continue
+            found.append(addr)
+        return found
+
+    def writeto(self, addr: int, buf: bytes, stop: bool = True) -> int:
+        self.transfer([(addr, "W", bytes(buf))])
+        return len(buf)
+
+    def readfrom_into(self, addr: int, buf: bytearray, stop: bool = True) -> None:
+        buf[:] = self.transfer([(addr, "R", len(buf))])[0]
+
+    def writeto_mem(self, addr: int, memaddr: int, buf: bytes, addrsize: int = 8) -> None:
+        self.transfer([(addr, "W", _reg(memaddr, addrsize) + bytes(buf))])
+
+    def readfrom_mem_into(
+        self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8
+    ) -> None:
+        buf[:] = self.transfer([(addr, "W", _reg(memaddr, addrsize)), (addr, "R", len(buf))])[0]
+
+    def close(self) -> None:
+        self.closed = True
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def transfer(self, segments: list[tuple[int, str, bytes | int]]) -> list[bytes]:
+        """One transaction: segments of ``(address, 'W', data)`` or ``(address, 'R', n)``.
+
+        Returns the bytes of each read segment, in order. Raises ``OSError`` for a NACK or
+        an injected fault; segments before a NACK have taken effect, as on the wire.
+        """
+        with self._lock:
+            if self.closed:
+                raise OSError(_errno.EBADF, f"{os.strerror(_errno.EBADF)}: {self.name} closed")
+            reads: list[bytes] = []
+            done: list[Segment] = []
+            addressed: list[SimChip] = []
+            t0 = self.clock.now()
+            error: int | None = None
+            try:
+                kinds = [k for _, k, _ in segments]
+                if self.read_must_be_last and "R" in kinds[:-1]:
+                    raise _oserror(_errno.EOPNOTSUPP, self.name, segments[0][0])
+                injected = self._injected(segments[0][0])
+                if injected is not None:
+                    raise _oserror(injected, self.name, segments[0][0])
+                for addr, kind, payload in segments:
+                    _check_address(addr)
+                    chips = self.chips_at(addr)
+                    if not chips:
+                        raise _oserror(self.nack_errno, self.name, addr)
+                    addressed.extend(c for c in chips if c not in addressed)
+                    if kind == "W":
+                        data = bytes(payload)  # type: ignore[arg-type]
+                        for chip in chips:
+                            chip.write(data)
+                        done.append(Segment(addr, "W", data))
+                    elif kind == "R":
+                        n = int(payload)  # type: ignore[arg-type]
+                        replies = [chip.read(n) for chip in chips]
+                        data = replies[0]
+                        if len(replies) > 1:
+                            self.stats.collisions += 1
+                            for other in replies[1:]:
+                                data = bytes(a & b for a, b in zip(data, other, strict=True))
+                        reads.append(data)
+                        done.append(Segment(addr, "R", data))
+                    else:
+                        raise ValueError(f"segment kind must be 'W' or 'R', got {kind!r}")
+            except OSError as exc:
+                error = exc.errno
+                raise
+            finally:
+                for chip in addressed:
+                    chip.stop()
+                self._account(t0, segments, done, error)
+            return reads
+
+    def _injected(self, address: int) -> int | None:
+        for fault in self._faults:
+            if fault.remaining == 0:
+                continue
+            if fault.address is not None and fault.address != address:
+                continue
+            fault.count += 1
+            fire = False
+            if fault.nth is not None:
+                fire = fault.count == fault.nth
+            elif fault.rng is not None:
+                fire = fault.rng.random() < fault.probability
+            else:
+                fire = True
+            if fire:
+                fault.fired += 1
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                return fault.errno
+        return None
+
+    def _account(self, t0, segments, done, error) -> None:
+        # A failed transaction still occupied the wire up to the failing address byte.
+        lengths = [len(s.data) for s in done]
+        if error is not None and len(done) < len(segments):
+            lengths.append(0)
+        bits = transaction_bits(lengths)
+        wire_s = bits / self.speed_hz
+        st = self.stats
+        st.transactions += 1
+        st.bits += bits
+        st.bytes += sum(lengths) + len(lengths)
+        st.wire_s += wire_s
+        if error is not None:
+            st.errors += 1
+            st.errors_by_errno[error] = st.errors_by_errno.get(error, 0) + 1
+        self.log.append(Transaction(t0, tuple(done), wire_s, error))
+        self.clock.advance(wire_s + self.host_overhead_s)
+
+    def reset_stats(self) -> None:
+        self.stats = BusStats()
+        self.log.clear()
+
+
+def _oserror(code: int, bus: str, address: int) -> OSError:
+    return OSError(code, f"{os.strerror(code)} ({bus}, address 0x{address:02X})")
+
+
+def _check_address(address: int) -> None:
+    if not 0 <= address <= 0x7F:
+        raise ValueError(f"I2C address must be 7-bit (0x00..0x7F), got 0x{address:X}")
+
+
+def _reg(memaddr: int, addrsize: int) -> bytes:
+    if addrsize == 8:
+        return bytes([memaddr & 0xFF])
+    if addrsize == 16:
+        return bytes([(memaddr >> 8) & 0xFF, memaddr & 0xFF])
+    raise ValueError(f"addrsize must be 8 or 16, got {addrsize}")

@@ -1,0 +1,119 @@
+"""A simulated monotonic clock that advances instantly and steps the simulated world.
+
+Time moves in two ways:
+
+* :meth:`SimClock.sleep` (and :meth:`run_until`) move time forward and run every event
+  scheduled up to the new time, in time order. This is how the simulated world, the
+  virtual patient and periodic tasks (the acquisition loop) get their turn.
+* :meth:`SimClock.advance` moves time without running events. The simulated bus uses it to
+  account for wire time, so no event ever runs in the middle of a bus transaction; events
+  that fell due meanwhile run at the next ``sleep`` (late, as a real thread would be).
+
+With ``realtime_factor`` set, ``sleep`` also waits in real time (divided by the factor) so
+a demo can be paced for a person to watch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers import clock as _real
+
+
+@dataclass(order=True)
+class _Event:
+    t: float
+    order: int
+    fn: Callable[[], None] = field(compare=False)
+    period_s: float | None = field(compare=False, default=None)
+    cancelled: bool = field(compare=False, default=False)
+    name: str = field(compare=False, default="event")
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class SimClock:
+    """Simulated time in seconds, starting at ``start_s``."""
+
+    def __init__(self, start_s: float = 0.0, realtime_factor: float | None = None) -> None:
+        self._now = float(start_s)
+        self._events: list[_Event] = []
+        self._order = itertools.count()
+        self._dispatching = False
+        self._lock = threading.RLock()
+        self.realtime_factor = realtime_factor
+        self._real = _real.MonotonicClock()
+
+    def __repr__(self) -> str:
+        return f"SimClock(now={self._now:.6f}, events={len(self._events)})"
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` without running events."""
+        if seconds < 0:
+            raise ValueError(f"cannot advance time backwards ({seconds} s)")
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, running every event that falls due."""
+        if seconds < 0:
+            seconds = 0.0
+        self.run_until(self._now + seconds)
+        if self.realtime_factor:
+            self._real.sleep(seconds / self.realtime_factor)
+
+    def run_until(self, t: float) -> None:
+        """Run events in time order until time ``t`` (events may schedule more)."""
+        with self._lock:
+            if self._dispatching:
+                # Called from inside an event: just move time, the outer loop runs the rest.
+                self._now = max(self._now, t)
+                return
+            self._dispatching = True
+            try:
+                while self._events and self._events[0].t <= t:
+                    ev = heapq.heappop(self._events)
+                    if ev.cancelled:
+                        continue
+                    self._now = max(self._now, ev.t)
+                    if ev.period_s is not None:
+                        ev.t += ev.period_s
+                        while ev.t <= self._now - ev.period_s:  # skip periods lost to lag
+                            ev.t += ev.period_s
+                        ev.order = next(self._order)
+                        heapq.heappush(self._events, ev)
+                    ev.fn()
+                self._now = max(self._now, t)
+            finally:
+                self._dispatching = False
+
+    def call_at(self, t: float, fn: Callable[[], None], name: str = "event") -> _Event:
+        """Run ``fn`` once when time reaches ``t``; returns a handle with ``cancel()``."""
+        with self._lock:
+            ev = _Event(max(t, self._now), next(self._order), fn, None, False, name)
+            heapq.heappush(self._events, ev)
+            return ev
+
+    def call_later(self, delay_s: float, fn: Callable[[], None], name: str = "event") -> _Event:
+        return self.call_at(self._now + delay_s, fn, name)
+
+    def every(self, period_s: float, fn: Callable[[], None], name: str = "periodic") -> _Event:
+        """Run ``fn`` every ``period_s`` (first call one period from now) until cancelled."""
+        if period_s <= 0:
+            raise ValueError(f"period_s must be > 0, got {period_s}")
+        with self._lock:
+            ev = _Event(self._now + period_s, next(self._order), fn, period_s, False, name)
+            heapq.heappush(self._events, ev)
+            return ev
+
+    def pending(self) -> int:
+        """Number of scheduled, not cancelled events."""
+        return sum(1 for e in self._events if not e.cancelled)

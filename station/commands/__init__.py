@@ -1,0 +1,10 @@
+"""Subcommands of ``rehab-station``: one module each, listed in ``COMMANDS``.
+
+A module provides ``register(subparsers, parents)`` that adds its parser (with
+``parents=parents`` so global options work after the subcommand) and sets
+``func=handler``; ``handler(args, ctx) -> int`` returns the exit code.
+"""
+
+from station.commands import config_cmd
+
+COMMANDS = [config_cmd]

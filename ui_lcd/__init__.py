@@ -1,0 +1,1 @@
+"""Everything the patient sees and presses: screens, messages, display, buttons, cues."""
