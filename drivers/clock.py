@@ -29,7 +29,9 @@ class Clock(Protocol):  # type: ignore[misc,valid-type]
         """Block for ``seconds`` (on a simulated clock: advance and step the world)."""
         ...
 
-    def every(self, period_s: float, fn: "Callable[[], None]", name: str = "periodic") -> Cancellable:
+    def every(
+        self, period_s: float, fn: "Callable[[], None]", name: str = "periodic"
+    ) -> Cancellable:
         """Call ``fn`` every ``period_s`` until the returned handle is cancelled."""
         ...
 

@@ -69,9 +69,7 @@ class SMBus2Bus:
     def writeto_mem(self, addr: int, memaddr: int, buf: bytes, addrsize: int = 8) -> None:
         self._rdwr(addr, self._i2c_msg.write(addr, _reg(memaddr, addrsize) + bytes(buf)))
 
-    def readfrom_mem_into(
-        self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8
-    ) -> None:
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8) -> None:
         write = self._i2c_msg.write(addr, _reg(memaddr, addrsize))
         read = self._i2c_msg.read(addr, len(buf))
         self._rdwr(addr, write, read)

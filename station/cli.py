@@ -30,19 +30,39 @@ def _globals(suppress: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     d = argparse.SUPPRESS if suppress else None
     g = p.add_argument_group("global options")
-    g.add_argument("--config", metavar="FILE", default=d,
-                   help="station config (TOML); default: the first of "
-                   "$REHAB_STATION_CONFIG, ~/.config/rehab-station/station.toml, "
-                   "/etc/rehab-station/station.toml")
-    g.add_argument("--data-dir", metavar="DIR", default=d,
-                   help="data directory (journal, outbox, calibrations)")
-    g.add_argument("--broker", metavar="URL", default=d,
-                   help="MQTT broker, mqtt://host:port or mqtts://host:port "
-                   "(overrides the config and enables publishing)")
-    g.add_argument("--log-level", choices=LOG_LEVELS, default=d if suppress else "info",
-                   help="log verbosity (default: info)")
-    g.add_argument("--sim", action="store_true", default=d if suppress else False,
-                   help="run on the simulated station (no config file needed)")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        default=d,
+        help="station config (TOML); default: the first of "
+        "$REHAB_STATION_CONFIG, ~/.config/rehab-station/station.toml, "
+        "/etc/rehab-station/station.toml",
+    )
+    g.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=d,
+        help="data directory (journal, outbox, calibrations)",
+    )
+    g.add_argument(
+        "--broker",
+        metavar="URL",
+        default=d,
+        help="MQTT broker, mqtt://host:port or mqtts://host:port "
+        "(overrides the config and enables publishing)",
+    )
+    g.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=d if suppress else "info",
+        help="log verbosity (default: info)",
+    )
+    g.add_argument(
+        "--sim",
+        action="store_true",
+        default=d if suppress else False,
+        help="run on the simulated station (no config file needed)",
+    )
     return p
 
 

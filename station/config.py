@@ -61,8 +61,13 @@ def _hex(v: Any) -> str:
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "a list"}
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+    }
     if isinstance(t, tuple):
         return " or ".join(names.get(x, x.__name__) for x in t)
     return names.get(t, t.__name__)
@@ -71,65 +76,117 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 #: section -> key -> Key. Order is the order of the example file and the printout.
 SCHEMA_KEYS: dict[str, dict[str, Key]] = {
     "station": {
-        "id": Key(str, "st-sim-0001", "Opaque station id; also the MQTT username / TLS CN. "
-                  "No patient identifiers."),
-        "handedness": Key(str, "right", "Patient's dominant hand, for symmetry indices.",
-                          choices=("right", "left", "ambidextrous")),
-        "involved_hand": Key(str, "right", "The injured (trained) hand.",
-                             choices=("right", "left")),
+        "id": Key(
+            str,
+            "st-sim-0001",
+            "Opaque station id; also the MQTT username / TLS CN. No patient identifiers.",
+        ),
+        "handedness": Key(
+            str,
+            "right",
+            "Patient's dominant hand, for symmetry indices.",
+            choices=("right", "left", "ambidextrous"),
+        ),
+        "involved_hand": Key(
+            str, "right", "The injured (trained) hand.", choices=("right", "left")
+        ),
     },
     "data": {
-        "dir": Key(str, "", "Data directory (journal, outbox, calibrations). Empty: "
-                   "$STATE_DIRECTORY under systemd, else $XDG_STATE_HOME/rehab-station."),
+        "dir": Key(
+            str,
+            "",
+            "Data directory (journal, outbox, calibrations). Empty: "
+            "$STATE_DIRECTORY under systemd, else $XDG_STATE_HOME/rehab-station.",
+        ),
     },
     "buses": {
-        "station_bus": Key(int, 1, "Linux I2C bus number of the station bus (pads, motors).",
-                           min=0, max=31),
-        "station_speed_hz": Key(int, 400_000, "Station bus clock, as set in config.txt.",
-                                choices=(100_000, 400_000)),
+        "station_bus": Key(
+            int, 1, "Linux I2C bus number of the station bus (pads, motors).", min=0, max=31
+        ),
+        "station_speed_hz": Key(
+            int, 400_000, "Station bus clock, as set in config.txt.", choices=(100_000, 400_000)
+        ),
         "glove_bus": Key(int, 3, "I2C bus number of the glove bus.", min=0, max=31),
         "glove_speed_hz": Key(int, 400_000, "Glove bus clock.", choices=(100_000, 400_000)),
         "lcd_bus": Key(int, 4, "I2C bus number of the LCD bus.", min=0, max=31),
-        "lcd_speed_hz": Key(int, 100_000, "LCD bus clock (the PCF8574 is a 100 kHz part).",
-                            choices=(100_000, 400_000)),
+        "lcd_speed_hz": Key(
+            int,
+            100_000,
+            "LCD bus clock (the PCF8574 is a 100 kHz part).",
+            choices=(100_000, 400_000),
+        ),
     },
     "pads": {
         "fitted": Key(bool, True, "Force pads (FSR + ADS1115) are fitted."),
-        "adc_addresses": Key(list, [0x48, 0x49], "ADS1115 addresses on the station bus, "
-                             "4 pads each.", item_min=0x48, item_max=0x4B, hex=True),
+        "adc_addresses": Key(
+            list,
+            [0x48, 0x49],
+            "ADS1115 addresses on the station bus, 4 pads each.",
+            item_min=0x48,
+            item_max=0x4B,
+            hex=True,
+        ),
         "pads_per_adc": Key(int, 4, "Pads wired to each ADS1115 (inputs AIN0..).", min=1, max=4),
         "rate_hz": Key(int, 100, "Sample rate per pad.", min=1, max=200),
-        "data_rate_sps": Key(int, 475, "ADS1115 data rate (samples per second).",
-                             choices=(8, 16, 32, 64, 128, 250, 475, 860)),
-        "divider_ohm": Key(int, 10_000, "Divider resistor in series with each FSR.",
-                           min=1_000, max=100_000),
+        "data_rate_sps": Key(
+            int,
+            475,
+            "ADS1115 data rate (samples per second).",
+            choices=(8, 16, 32, 64, 128, 250, 475, 860),
+        ),
+        "divider_ohm": Key(
+            int, 10_000, "Divider resistor in series with each FSR.", min=1_000, max=100_000
+        ),
         "supply_v": Key(float, 3.3, "Divider supply voltage.", min=1.8, max=5.5),
     },
     "haptics": {
         "fitted": Key(bool, True, "Vibration motors are fitted."),
-        "driver": Key(str, "drv2605l", "Motor driver: DRV2605L behind a TCA9548A, or plain "
-                      "PWM through a transistor.", choices=("drv2605l", "pwm")),
-        "mux_address": Key(int, 0x70, "TCA9548A address on the station bus.", min=0x70,
-                           max=0x77, hex=True),
-        "channels": Key(list, [0, 1, 2, 3], "Mux channel of each motor (motor n = pad n).",
-                        item_min=0, item_max=7),
+        "driver": Key(
+            str,
+            "drv2605l",
+            "Motor driver: DRV2605L behind a TCA9548A, or plain PWM through a transistor.",
+            choices=("drv2605l", "pwm"),
+        ),
+        "mux_address": Key(
+            int, 0x70, "TCA9548A address on the station bus.", min=0x70, max=0x77, hex=True
+        ),
+        "channels": Key(
+            list,
+            [0, 1, 2, 3],
+            "Mux channel of each motor (motor n = pad n).",
+            item_min=0,
+            item_max=7,
+        ),
         "actuator": Key(str, "erm", "Actuator type.", choices=("erm", "lra")),
-        "pwm_pins": Key(list, [12, 13], "GPIO pins for the PWM fallback driver.",
-                        item_min=0, item_max=27),
+        "pwm_pins": Key(
+            list, [12, 13], "GPIO pins for the PWM fallback driver.", item_min=0, item_max=27
+        ),
     },
     "glove": {
         "fitted": Key(bool, True, "The IMU glove (6 x LSM6DSOX) is fitted."),
-        "mux_address": Key(int, 0x70, "TCA9548A address on the glove bus (0x71 if shared).",
-                           min=0x70, max=0x77, hex=True),
+        "mux_address": Key(
+            int,
+            0x70,
+            "TCA9548A address on the glove bus (0x71 if shared).",
+            min=0x70,
+            max=0x77,
+            hex=True,
+        ),
         "odr_hz": Key(int, 104, "IMU output data rate.", choices=(26, 52, 104, 208, 416)),
     },
     "lcd": {
         "fitted": Key(bool, True, "The character LCD is fitted."),
-        "address": Key(int, 0x27, "PCF8574 backpack address (0x27, or 0x3F for PCF8574A).",
-                       choices=tuple(range(0x20, 0x28)) + tuple(range(0x38, 0x40)), hex=True),
+        "address": Key(
+            int,
+            0x27,
+            "PCF8574 backpack address (0x27, or 0x3F for PCF8574A).",
+            choices=tuple(range(0x20, 0x28)) + tuple(range(0x38, 0x40)),
+            hex=True,
+        ),
         "size": Key(str, "20x4", "Display size.", choices=("20x4", "16x2")),
-        "resync_s": Key(float, 30.0, "Full re-initialisation period (recovers desync).",
-                        min=5.0, max=3600.0),
+        "resync_s": Key(
+            float, 30.0, "Full re-initialisation period (recovers desync).", min=5.0, max=3600.0
+        ),
     },
     "buttons": {
         "ok": Key(int, 5, "GPIO (BCM) of the OK button.", min=0, max=27),
@@ -147,39 +204,70 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
     },
     "mqtt": {
         "enabled": Key(bool, False, "Publish summaries to the clinic broker."),
-        "broker": Key(str, "mqtt://127.0.0.1:1883", "Broker URL: mqtt://host:port or "
-                      "mqtts://host:port."),
+        "broker": Key(
+            str, "mqtt://127.0.0.1:1883", "Broker URL: mqtt://host:port or mqtts://host:port."
+        ),
         "ca_file": Key(str, "", "CA certificate (PEM) for mqtts."),
         "cert_file": Key(str, "", "Client certificate (PEM) for mutual TLS."),
         "key_file": Key(str, "", "Client key (PEM) for mutual TLS; must not be world-readable."),
-        "username": Key(str, "", "Username (defaults to the station id when a password is "
-                        "set)."),
-        "password_env": Key(str, "REHAB_MQTT_PASSWORD", "Environment variable holding the "
-                            "password."),
+        "username": Key(str, "", "Username (defaults to the station id when a password is set)."),
+        "password_env": Key(
+            str, "REHAB_MQTT_PASSWORD", "Environment variable holding the password."
+        ),
         "password_file": Key(str, "", "File holding the password; must be mode 0600."),
         "keepalive_s": Key(int, 30, "MQTT keepalive.", min=5, max=600),
-        "session_expiry_s": Key(int, 7 * 24 * 3600, "Broker session expiry, so plans queue "
-                                "while the station is off.", min=60, max=90 * 24 * 3600),
-        "resend_after_s": Key(float, 60.0, "Resend a summary not acknowledged by the clinic "
-                              "after this long.", min=1.0, max=86_400.0),
-        "outbox_max_rows": Key(int, 100_000, "Outbox capacity; full raises an alarm and "
-                               "refuses new rows, never overwrites.", min=10, max=10_000_000),
+        "session_expiry_s": Key(
+            int,
+            7 * 24 * 3600,
+            "Broker session expiry, so plans queue while the station is off.",
+            min=60,
+            max=90 * 24 * 3600,
+        ),
+        "resend_after_s": Key(
+            float,
+            60.0,
+            "Resend a summary not acknowledged by the clinic after this long.",
+            min=1.0,
+            max=86_400.0,
+        ),
+        "outbox_max_rows": Key(
+            int,
+            100_000,
+            "Outbox capacity; full raises an alarm and refuses new rows, never overwrites.",
+            min=10,
+            max=10_000_000,
+        ),
     },
     "safety": {
-        "max_vibration_g": Key(float, 3.0, "Hard cap on vibration amplitude at the skin "
-                               "(g rms), whatever a plan says.", min=0.1, max=10.0),
-        "daily_vibration_min": Key(float, 30.0, "Hard cap on vibration time per day.",
-                                   min=1.0, max=120.0),
-        "max_force_n": Key(float, 20.0, "Hard cap on any force target (newtons).",
-                           min=1.0, max=200.0),
-        "max_session_min": Key(float, 30.0, "Hard cap on one session's length.",
-                               min=1.0, max=120.0),
-        "min_rest_s": Key(float, 15.0, "Floor on rests between maximal trials.",
-                          min=5.0, max=600.0),
-        "watchdog_s": Key(float, 0.5, "Motors off if the session loop stalls this long.",
-                          min=0.05, max=10.0),
-        "no_response_s": Key(float, 120.0, "Pause a session after this long without a "
-                             "response.", min=10.0, max=3600.0),
+        "max_vibration_g": Key(
+            float,
+            3.0,
+            "Hard cap on vibration amplitude at the skin (g rms), whatever a plan says.",
+            min=0.1,
+            max=10.0,
+        ),
+        "daily_vibration_min": Key(
+            float, 30.0, "Hard cap on vibration time per day.", min=1.0, max=120.0
+        ),
+        "max_force_n": Key(
+            float, 20.0, "Hard cap on any force target (newtons).", min=1.0, max=200.0
+        ),
+        "max_session_min": Key(
+            float, 30.0, "Hard cap on one session's length.", min=1.0, max=120.0
+        ),
+        "min_rest_s": Key(
+            float, 15.0, "Floor on rests between maximal trials.", min=5.0, max=600.0
+        ),
+        "watchdog_s": Key(
+            float, 0.5, "Motors off if the session loop stalls this long.", min=0.05, max=10.0
+        ),
+        "no_response_s": Key(
+            float,
+            120.0,
+            "Pause a session after this long without a response.",
+            min=10.0,
+            max=3600.0,
+        ),
     },
 }
 
@@ -204,18 +292,16 @@ class Config:
         """The configuration as a dict, with secrets replaced by a marker."""
         out: dict[str, Any] = {"schema": self.schema}
         for sec, keys in SCHEMA_KEYS.items():
-            out[sec] = {}
-            for name, spec in keys.items():
-                v = self.values[sec][name]
-                out[sec][name] = v
+            out[sec] = {name: _copy(self.values[sec][name]) for name in keys}
         out["mqtt"]["password"] = "***" if mqtt_password(self) else "(not set)"
         return out
 
 
 def defaults() -> Config:
     """The built-in simulated station (used by ``--sim`` with no config file)."""
-    return Config({sec: {k: _copy(s.default) for k, s in keys.items()}
-                   for sec, keys in SCHEMA_KEYS.items()})
+    return Config(
+        {sec: {k: _copy(s.default) for k, s in keys.items()} for sec, keys in SCHEMA_KEYS.items()}
+    )
 
 
 def _copy(v: Any) -> Any:
@@ -248,16 +334,16 @@ def validate(data: dict[str, Any], source: str = "<dict>") -> Config:
         if sec == "schema":
             continue
         if sec not in SCHEMA_KEYS:
-            raise ConfigError(sec, "unknown section (allowed: schema, "
-                              + ", ".join(SCHEMA_KEYS) + ")")
+            raise ConfigError(
+                sec, "unknown section (allowed: schema, " + ", ".join(SCHEMA_KEYS) + ")"
+            )
         if not isinstance(body, dict):
             raise ConfigError(sec, f"must be a table [{sec}], got {type(body).__name__}")
         for name, value in body.items():
             key = f"{sec}.{name}"
             spec = SCHEMA_KEYS[sec].get(name)
             if spec is None:
-                raise ConfigError(key, "unknown key (allowed: "
-                                  + ", ".join(SCHEMA_KEYS[sec]) + ")")
+                raise ConfigError(key, "unknown key (allowed: " + ", ".join(SCHEMA_KEYS[sec]) + ")")
             values[sec][name] = _check(key, spec, value)
     cfg = Config(values, source=source)
     _cross_checks(cfg)
@@ -283,40 +369,49 @@ def _check(key: str, spec: Key, value: Any) -> Any:
         raise bad
     if spec.choices is not None and value not in spec.choices:
         raise bad
-    if spec.min is not None and value < spec.min:
-        raise bad
-    if spec.max is not None and value > spec.max:
-        raise bad
+    if isinstance(value, int | float):
+        if spec.min is not None and value < spec.min:
+            raise bad
+        if spec.max is not None and value > spec.max:
+            raise bad
     return value
 
 
 def _cross_checks(cfg: Config) -> None:
     station_id = cfg["station"]["id"]
     if not station_id or any(c in station_id for c in "/+#\0 ") or len(station_id) > 64:
-        raise ConfigError("station.id", "must be 1..64 characters without '/', '+', '#' or "
-                          f"spaces, got {station_id!r}")
+        raise ConfigError(
+            "station.id",
+            f"must be 1..64 characters without '/', '+', '#' or spaces, got {station_id!r}",
+        )
     parse_broker_url(cfg["mqtt"]["broker"], key="mqtt.broker")
-    pins = {k: v for k, v in cfg["buttons"].items() if k in ("ok", "back", "left", "right",
-                                                               "stop")}
+    pins = {k: v for k, v in cfg["buttons"].items() if k in ("ok", "back", "left", "right", "stop")}
     seen: dict[int, str] = {}
     for name, pin in pins.items():
         if pin in seen:
-            raise ConfigError(f"buttons.{name}", f"GPIO {pin} is already used by "
-                              f"buttons.{seen[pin]}")
+            raise ConfigError(
+                f"buttons.{name}", f"GPIO {pin} is already used by buttons.{seen[pin]}"
+            )
         seen[pin] = name
     if cfg["buzzer"]["fitted"] and cfg["buzzer"]["pin"] in seen:
-        raise ConfigError("buzzer.pin", f"GPIO {cfg['buzzer']['pin']} is already used by "
-                          f"buttons.{seen[cfg['buzzer']['pin']]}")
+        raise ConfigError(
+            "buzzer.pin",
+            f"GPIO {cfg['buzzer']['pin']} is already used by buttons.{seen[cfg['buzzer']['pin']]}",
+        )
     hap = cfg["haptics"]
     if hap["fitted"] and hap["driver"] == "drv2605l" and len(hap["channels"]) == 0:
         raise ConfigError("haptics.channels", "must list at least one mux channel")
     if cfg["pads"]["fitted"] and not cfg["pads"]["adc_addresses"]:
         raise ConfigError("pads.adc_addresses", "must list at least one ADS1115 address")
-    if (cfg["glove"]["fitted"] and cfg["haptics"]["fitted"]
-            and cfg["buses"]["glove_bus"] == cfg["buses"]["station_bus"]
-            and cfg["glove"]["mux_address"] == cfg["haptics"]["mux_address"]):
-        raise ConfigError("glove.mux_address", "collides with haptics.mux_address on a "
-                          "shared bus (use 0x71)")
+    if (
+        cfg["glove"]["fitted"]
+        and cfg["haptics"]["fitted"]
+        and cfg["buses"]["glove_bus"] == cfg["buses"]["station_bus"]
+        and cfg["glove"]["mux_address"] == cfg["haptics"]["mux_address"]
+    ):
+        raise ConfigError(
+            "glove.mux_address", "collides with haptics.mux_address on a shared bus (use 0x71)"
+        )
     for k in ("key_file", "password_file"):
         path = cfg["mqtt"][k]
         if path and cfg["mqtt"]["enabled"]:
@@ -329,8 +424,11 @@ def _check_private(key: str, path: Path) -> None:
     except OSError as exc:
         raise ConfigError(key, f"cannot read {path}: {exc.strerror}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(key, f"{path} must be readable by its owner only (chmod 600), "
-                          f"mode is {stat.S_IMODE(mode):04o}")
+        raise ConfigError(
+            key,
+            f"{path} must be readable by its owner only (chmod 600), "
+            f"mode is {stat.S_IMODE(mode):04o}",
+        )
 
 
 @dataclass(frozen=True)
@@ -391,6 +489,42 @@ def data_dir(cfg: Config, environ: dict[str, str] | None = None) -> Path:
         return Path(cfg["data"]["dir"]).expanduser()
     if env.get("STATE_DIRECTORY"):
         return Path(env["STATE_DIRECTORY"].split(":")[0])
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")).expanduser()
-                                             / ".local" / "state")
+    base = env.get("XDG_STATE_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local" / "state"
+    )
     return Path(base) / "rehab-station"
+
+
+def example_toml() -> str:
+    """The documented example file, generated from the key declarations above.
+
+    ``station.example.toml`` in the repository is this text; a test keeps them equal.
+    """
+    out = [
+        "# rehab-station configuration (TOML). Every key is optional: the value shown is",
+        "# the default. Validated at start: an unknown key, a wrong type or an out-of-range",
+        "# value stops the station with exit code 1 and a message naming the key.",
+        "# Check a file with: rehab-station --config FILE config check",
+        "",
+        f'schema = "{SCHEMA}"',
+    ]
+    for sec, keys in SCHEMA_KEYS.items():
+        out.append("")
+        out.append(f"[{sec}]")
+        for name, spec in keys.items():
+            out.append(f"# {spec.doc}")
+            out.append(f"# Allowed: {spec.allowed()}.")
+            out.append(f"{name} = {_toml_value(spec.default, spec.hex)}")
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(v: Any, hexed: bool = False) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x, hexed) for x in v) + "]"
+    if isinstance(v, int) and hexed:
+        return f"0x{v:02X}"
+    return repr(v)

@@ -56,8 +56,11 @@ class Context:
             cfg = config_mod.defaults()
         else:
             raise config_mod.ConfigError(
-                "<file>", "no config file found; pass --config FILE, set "
-                "$REHAB_STATION_CONFIG, or use --sim for the simulated station")
+                "<file>",
+                "no config file found; pass --config FILE, set "
+                "$REHAB_STATION_CONFIG, or use --sim for the simulated station",
+            )
         cfg = config_mod.with_overrides(
-            cfg, data_dir=getattr(args, "data_dir", None), broker=getattr(args, "broker", None))
+            cfg, data_dir=getattr(args, "data_dir", None), broker=getattr(args, "broker", None)
+        )
         return cls(cfg, sim, args)

@@ -9,8 +9,11 @@ import sys
 
 def setup_logging(level: str = "info") -> None:
     under_journald = bool(os.environ.get("JOURNAL_STREAM"))
-    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else (
-        "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if under_journald
+        else ("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_rehab", False):

@@ -150,7 +150,10 @@ class SimI2CBus:
         self._faults.append(_Fault(errno, address=address, nth=n, remaining=1))
 
     def fail_randomly(
-        self, probability: float, errno: int = _errno.EIO, seed: int = 0,
+        self,
+        probability: float,
+        errno: int = _errno.EIO,
+        seed: int = 0,
         address: int | None = None,
     ) -> None:
         """Raise ``OSError(errno)`` on each transaction with ``probability`` (seeded)."""
@@ -188,9 +191,7 @@ class SimI2CBus:
     def writeto_mem(self, addr: int, memaddr: int, buf: bytes, addrsize: int = 8) -> None:
         self.transfer([(addr, "W", _reg(memaddr, addrsize) + bytes(buf))])
 
-    def readfrom_mem_into(
-        self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8
-    ) -> None:
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8) -> None:
         buf[:] = self.transfer([(addr, "W", _reg(memaddr, addrsize)), (addr, "R", len(buf))])[0]
 
     def close(self) -> None:

@@ -9,11 +9,13 @@ from station import config as config_mod
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("config", help="validate and show the station configuration",
-                       parents=parents)
+    p = sub.add_parser(
+        "config", help="validate and show the station configuration", parents=parents
+    )
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    check = csub.add_parser("check", parents=parents,
-                            help="validate the config; print it resolved, secrets redacted")
+    check = csub.add_parser(
+        "check", parents=parents, help="validate the config; print it resolved, secrets redacted"
+    )
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(func=run_check)
 
