@@ -1,0 +1,315 @@
+"""The session journal: sessions, every trial and every safety event, in SQLite.
+
+Each trial and each event is committed the moment it ends (WAL, ``synchronous=FULL``), so a
+power cut loses at most the trial in progress. At start-up :meth:`Journal.interrupted`
+finds a session that never ended; the runner marks it incomplete and summarises it.
+
+The journal shares the station database with the MQTT outbox, so a session summary and its
+outbox row can be written in one transaction (:meth:`Journal.transaction`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS sessions(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_uid TEXT UNIQUE NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL DEFAULT 'running',
+    ended_reason TEXT,
+    plan_version INTEGER,
+    protocols TEXT NOT NULL DEFAULT '[]',
+    checkin TEXT,
+    checkout TEXT,
+    summary_msg_id TEXT
+);
+CREATE TABLE IF NOT EXISTS trials(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    protocol TEXT NOT NULL,
+    trial_index INTEGER NOT NULL,
+    hand TEXT,
+    stimulus TEXT NOT NULL DEFAULT '{}',
+    response TEXT NOT NULL DEFAULT '{}',
+    reaction_time_s REAL,
+    contact_force_n REAL,
+    t_start_s REAL,
+    t_end_s REAL,
+    ended_at TEXT NOT NULL,
+    quality TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS safety_events(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id INTEGER REFERENCES sessions(id),
+    t_s REAL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    code TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS daily_dose(
+    day TEXT PRIMARY KEY,
+    vibration_s REAL NOT NULL DEFAULT 0,
+    a8_sq REAL NOT NULL DEFAULT 0
+);
+"""
+
+#: Session states. ``running`` only while the session is open.
+STATES = ("running", "complete", "incomplete", "stopped")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the station database with the durability settings every writer must use."""
+    conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@dataclass(frozen=True)
+class Trial:
+    protocol: str
+    trial_index: int
+    hand: str | None
+    stimulus: dict[str, Any]
+    response: dict[str, Any]
+    reaction_time_s: float | None
+    contact_force_n: float | None
+    t_start_s: float
+    t_end_s: float
+    quality: tuple[str, ...] = ()
+
+
+class Journal:
+    """The station's journal on one SQLite connection (thread-safe, one lock)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(SCHEMA_SQL)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def start_session(self, plan_version: int | None, protocols: list[str]) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO sessions(session_uid, started_at, plan_version, protocols) "
+                "VALUES (?, ?, ?, ?)",
+                (str(uuid.uuid4()), utc_now(), plan_version, json.dumps(protocols)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_checkin(self, session_id: int, answers: dict[str, Any]) -> None:
+        self._update(session_id, "checkin", answers)
+
+    def set_checkout(self, session_id: int, answers: dict[str, Any]) -> None:
+        self._update(session_id, "checkout", answers)
+
+    def _update(self, session_id: int, column: str, value: dict[str, Any]) -> None:
+        assert column in ("checkin", "checkout")
+        with self.transaction() as c:
+            c.execute(f"UPDATE sessions SET {column}=? WHERE id=?", (json.dumps(value), session_id))
+
+    def end_session(self, session_id: int, state: str, reason: str) -> None:
+        if state not in STATES[1:]:
+            raise ValueError(f"state must be one of {STATES[1:]}, got {state!r}")
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE sessions SET state=?, ended_reason=?, ended_at=? "
+                "WHERE id=? AND state='running'",
+                (state, reason, utc_now(), session_id),
+            )
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, session_uid, started_at, ended_at, state, ended_reason, "
+                "plan_version, protocols, checkin, checkout, summary_msg_id "
+                "FROM sessions WHERE id=?",
+                (session_id,),
+            ).fetchone()
+        if row is None:
+            raise KeyError(f"no session {session_id}")
+        keys = (
+            "id",
+            "session_uid",
+            "started_at",
+            "ended_at",
+            "state",
+            "ended_reason",
+            "plan_version",
+            "protocols",
+            "checkin",
+            "checkout",
+            "summary_msg_id",
+        )
+        out = dict(zip(keys, row, strict=True))
+        for k in ("protocols", "checkin", "checkout"):
+            out[k] = json.loads(out[k]) if out[k] else ({} if k != "protocols" else [])
+        return out
+
+    def interrupted(self) -> list[int]:
+        """Sessions still marked running (the station stopped in the middle of them)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM sessions WHERE state='running' ORDER BY id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def unsummarised(self) -> list[int]:
+        """Ended sessions whose summary was never written (crash between end and summary)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM sessions WHERE state!='running' AND summary_msg_id IS NULL "
+                "ORDER BY id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def mark_summarised(self, conn: sqlite3.Connection, session_id: int, msg_id: str) -> None:
+        """Inside the caller's transaction (with the outbox row)."""
+        conn.execute("UPDATE sessions SET summary_msg_id=? WHERE id=?", (msg_id, session_id))
+
+    def sessions_between(self, start_iso: str, end_iso: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM sessions WHERE started_at >= ? AND started_at < ?",
+                (start_iso, end_iso),
+            ).fetchall()
+        return [self.session(r[0]) for r in rows]
+
+    # -- trials and events ---------------------------------------------------------------
+
+    def record_trial(self, session_id: int, trial: Trial) -> int:
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO trials(session_id, protocol, trial_index, hand, stimulus, "
+                "response, reaction_time_s, contact_force_n, t_start_s, t_end_s, ended_at, "
+                "quality) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    session_id,
+                    trial.protocol,
+                    trial.trial_index,
+                    trial.hand,
+                    json.dumps(trial.stimulus),
+                    json.dumps(trial.response),
+                    trial.reaction_time_s,
+                    trial.contact_force_n,
+                    trial.t_start_s,
+                    trial.t_end_s,
+                    utc_now(),
+                    json.dumps(list(trial.quality)),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def trials(self, session_id: int, protocol: str | None = None) -> list[Trial]:
+        sql = (
+            "SELECT protocol, trial_index, hand, stimulus, response, reaction_time_s, "
+            "contact_force_n, t_start_s, t_end_s, quality FROM trials WHERE session_id=?"
+        )
+        args: tuple[Any, ...] = (session_id,)
+        if protocol is not None:
+            sql += " AND protocol=?"
+            args += (protocol,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            Trial(
+                r[0],
+                r[1],
+                r[2],
+                json.loads(r[3]),
+                json.loads(r[4]),
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                tuple(json.loads(r[9])),
+            )
+            for r in rows
+        ]
+
+    def record_event(
+        self,
+        session_id: int | None,
+        kind: str,
+        detail: dict[str, Any],
+        t_s: float | None = None,
+        code: str | None = None,
+    ) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO safety_events(session_id, t_s, at, kind, code, detail) "
+                "VALUES (?,?,?,?,?,?)",
+                (session_id, t_s, utc_now(), kind, code, json.dumps(detail)),
+            )
+
+    def events(self, session_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT t_s, at, kind, code, detail FROM safety_events WHERE session_id=? "
+                "ORDER BY id",
+                (session_id,),
+            ).fetchall()
+        return [
+            {"t_s": r[0], "at": r[1], "kind": r[2], "code": r[3], "detail": json.loads(r[4])}
+            for r in rows
+        ]
+
+    # -- daily vibration dose ------------------------------------------------------------
+
+    def add_dose(self, day: str, vibration_s: float, a8_sq: float) -> None:
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO daily_dose(day, vibration_s, a8_sq) VALUES (?,?,?) "
+                "ON CONFLICT(day) DO UPDATE SET vibration_s=vibration_s+excluded."
+                "vibration_s, a8_sq=a8_sq+excluded.a8_sq",
+                (day, vibration_s, a8_sq),
+            )
+
+    def dose(self, day: str) -> tuple[float, float]:
+        """(vibration seconds, sum of A(8)^2 contributions) recorded for ``day``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT vibration_s, a8_sq FROM daily_dose WHERE day=?", (day,)
+            ).fetchone()
+        return (row[0], row[1]) if row else (0.0, 0.0)

@@ -1,0 +1,94 @@
+"""The journal commits every trial and event as it ends, and finds interrupted sessions."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from station.journal import Journal, Trial
+
+
+def trial(i: int) -> Trial:
+    return Trial(
+        "max_grip",
+        i,
+        "right",
+        {"target": None},
+        {"peak_force_n": 10.0 + i},
+        0.4,
+        10.0 + i,
+        float(i),
+        float(i) + 3.0,
+        ("ok",),
+    )
+
+
+def test_journal_uses_wal_and_full_sync(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "station.db")
+    assert j.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert j.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_journal_trials_and_events_round_trip(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "station.db")
+    sid = j.start_session(3, ["max_grip"])
+    j.set_checkin(sid, {"pain": 2, "new_numbness": False, "wound_problem": False})
+    for i in range(3):
+        j.record_trial(sid, trial(i))
+    j.record_event(sid, "stop_button", {"during": "grip"}, t_s=12.5, code="S-STOP")
+    j.end_session(sid, "stopped", "stop button")
+    s = j.session(sid)
+    assert s["state"] == "stopped" and s["ended_reason"] == "stop button"
+    assert s["checkin"]["pain"] == 2
+    assert [t.response["peak_force_n"] for t in j.trials(sid)] == [10.0, 11.0, 12.0]
+    assert j.events(sid)[0]["kind"] == "stop_button"
+    assert j.interrupted() == []
+    assert j.unsummarised() == [sid]
+
+
+def test_journal_end_session_rejects_unknown_state(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "station.db")
+    sid = j.start_session(1, [])
+    with pytest.raises(ValueError, match="state must be"):
+        j.end_session(sid, "done", "x")
+
+
+def test_journal_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "station.db")
+    sid = j.start_session(1, [])
+    with pytest.raises(RuntimeError), j.transaction() as c:
+        j.mark_summarised(c, sid, "m-1")
+        raise RuntimeError("crash before commit")
+    assert j.session(sid)["summary_msg_id"] is None
+
+
+def test_journal_trials_survive_sigkill_of_the_writer(tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    code = (
+        "import os, signal\n"
+        "from station.journal import Journal, Trial\n"
+        f"j = Journal({str(db)!r})\n"
+        "sid = j.start_session(1, ['max_grip'])\n"
+        "for i in range(5):\n"
+        "    j.record_trial(sid, Trial('max_grip', i, 'left', {}, {'peak_force_n': i}, None,"
+        " None, 0.0, 1.0))\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert proc.returncode == -9
+    j = Journal(db)
+    (sid,) = j.interrupted()
+    assert [t.response["peak_force_n"] for t in j.trials(sid)] == [0, 1, 2, 3, 4]
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_journal_daily_dose_accumulates(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "station.db")
+    j.add_dose("2026-11-24", 60.0, 0.01)
+    j.add_dose("2026-11-24", 30.0, 0.02)
+    assert j.dose("2026-11-24") == pytest.approx((90.0, 0.03))
+    assert j.dose("2026-11-25") == (0.0, 0.0)

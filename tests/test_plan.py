@@ -1,0 +1,143 @@
+"""Plan validation: every problem names the field; caps only ever tighten."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from station import config as cfgmod
+from station import plan as planmod
+
+GOOD: dict[str, Any] = {
+    "schema": "rehab.plan/1",
+    "station_id": "st-0001",
+    "plan_version": 3,
+    "issued_at": "2026-11-20T10:00:00Z",
+    "issued_by": "clin-7f3a",
+    "caps": {
+        "max_vibration_g": 2.0,
+        "daily_vibration_min": 20,
+        "max_force_n": 15.0,
+        "force_ceiling_pct_other_hand": None,
+        "max_session_min": 20,
+        "min_rest_s": 20,
+        "pain_stop_nrs": 5,
+        "pain_rise_stop": 2,
+    },
+    "gates": {"maximal_tests": False},
+    "schedule": [
+        {
+            "protocol": "max_grip",
+            "days": ["mon", "wed", "fri"],
+            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
+        }
+    ],
+}
+
+
+def with_change(path: str, value: Any) -> dict[str, Any]:
+    d = copy.deepcopy(GOOD)
+    target: Any = d
+    keys = path.split(".")
+    for k in keys[:-1]:
+        target = target[int(k)] if k.isdigit() else target[k]
+    last = keys[-1]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[last] = value
+    return d
+
+
+def test_plan_good_plan_parses() -> None:
+    p = planmod.parse(json.dumps(GOOD).encode(), "st-0001")
+    assert p.plan_version == 3
+    assert p.caps.max_force_n == 15.0
+    assert not p.maximal_tests
+    assert [i.protocol for i in p.today(dt.date(2026, 11, 23))] == ["max_grip"]  # a Monday
+    assert p.today(dt.date(2026, 11, 24)) == []  # Tuesday
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("caps.max_force_n", 500, "caps.max_force_n", "0.5 to 200 N"),
+        ("caps.max_force_n", "lots", "caps.max_force_n", "a number"),
+        ("caps.min_rest_s", 5, "caps.min_rest_s", "15 to 600"),
+        ("caps.pain_stop_nrs", 5.5, "caps.pain_stop_nrs", "an integer"),
+        ("caps.max_session_min", KeyError, "caps.max_session_min", "missing"),
+        ("caps.turbo", 1, "caps.turbo", "unknown cap"),
+        ("plan_version", 0, "plan_version", ">= 1"),
+        ("plan_version", True, "plan_version", ">= 1"),
+        ("station_id", "st-0002", "station_id", "this station is 'st-0001'"),
+        ("issued_at", "yesterday", "issued_at", "ISO 8601"),
+        ("schema", "rehab.plan/2", "schema", "rehab.plan/1"),
+        ("gates.maximal_tests", "yes", "gates.maximal_tests", "true or false"),
+        ("schedule", [], "schedule", "1 to 16"),
+        ("schedule.0.protocol", "juggling", "schedule[0].protocol", "max_grip"),
+        ("schedule.0.days", ["mon", "mon"], "schedule[0].days", "distinct"),
+        ("schedule.0.days", ["funday"], "schedule[0].days", "day names"),
+        ("extra", 1, "extra", "unknown field"),
+    ],
+)
+def test_plan_bad_field_is_named(path: str, value: Any, field: str, words: str) -> None:
+    with pytest.raises(planmod.PlanError) as info:
+        planmod.from_dict(with_change(path, value), "st-0001")
+    assert info.value.field == field
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b"\xff\xfe", "not UTF-8"),
+        (b"{not json", "not valid JSON"),
+        (b" " * (planmod.MAX_PLAN_BYTES + 1), "limit"),
+        (b"[1, 2]", "JSON object"),
+    ],
+)
+def test_plan_bad_payloads_are_rejected_with_a_reason(payload: bytes, words: str) -> None:
+    with pytest.raises(planmod.PlanError, match=words):
+        planmod.parse(payload, "st-0001")
+
+
+def test_plan_caps_are_tightened_by_the_station_config() -> None:
+    safety = cfgmod.defaults()["safety"]
+    loose = with_change("caps.max_vibration_g", 9.0)
+    loose["caps"]["max_force_n"] = 150.0
+    loose["caps"]["min_rest_s"] = 15
+    caps = planmod.from_dict(loose).effective_caps(safety)
+    assert caps.max_vibration_g == safety["max_vibration_g"]
+    assert caps.max_force_n == safety["max_force_n"]
+    assert caps.min_rest_s == max(15, safety["min_rest_s"])
+    tight = planmod.from_dict(GOOD).effective_caps(safety)
+    assert tight.max_force_n == 15.0  # the plan may lower a cap
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(0.05, 10), st.floats(0.5, 200), st.floats(1, 120), st.floats(15, 600))
+def test_plan_effective_caps_never_exceed_the_station_caps(
+    vib: float, force: float, session: float, rest: float
+) -> None:
+    safety = cfgmod.defaults()["safety"]
+    d = copy.deepcopy(GOOD)
+    d["caps"].update(
+        max_vibration_g=vib, max_force_n=force, max_session_min=session, min_rest_s=rest
+    )
+    caps = planmod.from_dict(d).effective_caps(safety)
+    assert caps.max_vibration_g <= safety["max_vibration_g"]
+    assert caps.max_force_n <= safety["max_force_n"]
+    assert caps.max_session_min <= safety["max_session_min"]
+    assert caps.min_rest_s >= safety["min_rest_s"]
+
+
+def test_plan_default_sim_plan_allows_maximal_grip_daily() -> None:
+    p = planmod.default_sim_plan("st-sim-0001", dt.date(2026, 11, 24))
+    assert p.maximal_tests
+    assert [i.protocol for i in p.today(dt.date(2026, 11, 24))] == ["max_grip"]
