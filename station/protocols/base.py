@@ -1,0 +1,110 @@
+"""The protocol interface and the context a protocol runs in.
+
+A protocol is straight-line code over a :class:`SessionContext`: it prompts through
+``ctx.ui``, reads forces through ``ctx.forces``, waits through ``ctx.wait`` (which sends
+the watchdog heartbeat, honours the Stop button and the session-length cap, and gives the
+simulated world its turn), and journals each trial with ``ctx.record_trial`` the moment it
+ends. The runner starts it (:meth:`Protocol.run`), can pause and resume it at any wait
+(``ctx.pause``), and stops it by raising :class:`~station.safety.SessionStop` from a wait.
+``metrics()`` turns the journalled trials into the summary's metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+from station.journal import Journal, Trial
+from station.plan import Caps
+from station.safety import Decision, SafetyLayer, SessionStop
+
+#: Slice of every wait: the watchdog heartbeat and Stop are checked at least this often.
+WAIT_SLICE_S = 0.02
+
+
+class ProtocolStop(Exception):
+    """A stop rule ended this protocol (e.g. fatigue stops force work); the session goes on."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+class ForcePort(TypingProtocol):
+    def latest_n(self, pad: int) -> float: ...
+    def window(self, pad: int, seconds: float) -> tuple[Any, Any]: ...
+    def full_scale_n(self) -> float: ...
+
+
+class UiPort(TypingProtocol):
+    def prompt(self, key: str, **params: Any) -> None: ...
+    def ask_ok(self, key: str, timeout_s: float, **params: Any) -> bool | None: ...
+    def ask_yes_no(self, key: str, timeout_s: float) -> bool | None: ...
+    def ask_rating(self, key: str, initial: int, timeout_s: float) -> int | None: ...
+    def countdown(self, key: str, seconds: int, wait: Callable[[float], None]) -> None: ...
+    def biofeedback(
+        self,
+        title_key: str,
+        force_n: float,
+        full_scale_n: float,
+        band: tuple[float, float] | None = None,
+    ) -> None: ...
+    def cue(self, name: str) -> None: ...
+
+
+@dataclass
+class SessionContext:
+    clock: Any
+    ui: UiPort
+    forces: ForcePort | None
+    journal: Journal
+    session_id: int
+    safety: SafetyLayer
+    caps: Caps
+    hands: dict[str, str]  # "involved"/"uninvolved" -> "left"/"right"
+    deadline_s: float  # clock time at which the session-length cap ends the session
+    no_response_s: float
+    data_quality: dict[str, Any] = field(default_factory=dict)
+    vibration_allowed: bool = True
+    trials_done: int = 0
+
+    def wait(self, seconds: float) -> None:
+        """Sleep on the clock in short slices: heartbeat, Stop, session-length cap."""
+        end = self.clock.now() + max(0.0, seconds)
+        while True:
+            self.check()
+            remaining = end - self.clock.now()
+            if remaining <= 0:
+                return
+            self.clock.sleep(min(WAIT_SLICE_S, remaining))
+
+    def check(self) -> None:
+        self.safety.heartbeat()
+        self.safety.check_stop()
+        if self.clock.now() >= self.deadline_s:
+            raise SessionStop("session length cap reached", "complete", "S-TIME")
+
+    def record_trial(self, trial: Trial) -> None:
+        self.journal.record_trial(self.session_id, trial)
+        self.trials_done += 1
+
+
+class Protocol:
+    """Base for protocols: ``name``, parameter validation, ``run`` and ``metrics``."""
+
+    name = "protocol"
+    #: Needs the plan's ``gates.maximal_tests`` (maximal grip, RFD, fatigue).
+    maximal = False
+    uses_force = False
+    uses_vibration = False
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def run(self, ctx: SessionContext) -> None:
+        raise NotImplementedError
+
+    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+        raise NotImplementedError

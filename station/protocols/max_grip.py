@@ -1,0 +1,188 @@
+"""Maximal grip, ASHT style (``reference/CLINICAL.md`` §2.1).
+
+Three trials per hand, at least 15 s rest between trials (the plan's ``min_rest_s``, never
+less than the station's floor), a squeeze of at least 3 s; the mean of the three trials and
+the best trial are reported, each with its uncertainty, plus the coefficient of variation as
+a data-quality note only (§2.5: never a sincerity-of-effort verdict) and the involved /
+uninvolved ratio. Runs only when the plan enables maximal tests.
+
+Force is measured on an FSR pad, so the figures are calibrated pad newtons (a per-session
+zero and the pad's calibration record), not dynamometer kilograms (§2.6).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from station.journal import Trial
+from station.protocols.base import Protocol as ProtocolBase
+from station.protocols.base import ProtocolStop, SessionContext
+from station.protocols.metrics import mean_sd, mean_uncertainty, metric
+from station.safety import Decision, fatigue_decision
+
+SQUEEZE_S = 4.0  # ASHT: at least 3 s; the peak is taken over the whole window
+GET_READY_S = 3
+ONSET_FRACTION = 0.1  # reaction time: force above 10 % of the trial's peak
+MIN_ONSET_N = 0.5
+NO_EFFORT_N = 0.5  # a "squeeze" below this is no response, not a 0 N measurement
+
+
+class MaxGrip(ProtocolBase):
+    name = "max_grip"
+    maximal = True
+    uses_force = True
+
+    def __init__(self, params: dict[str, Any], calibration_tolerance: float = 0.1) -> None:
+        hands = params.get("hands", ["involved", "uninvolved"])
+        if (
+            not isinstance(hands, list)
+            or not hands
+            or any(h not in ("involved", "uninvolved") for h in hands)
+            or len(set(hands)) != len(hands)
+        ):
+            raise ValueError(
+                f"params.hands must list 'involved' and/or 'uninvolved', got {hands!r}"
+            )
+        trials = params.get("trials_per_hand", 3)
+        if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 6:
+            raise ValueError(f"params.trials_per_hand must be an integer 1..6, got {trials!r}")
+        pad = params.get("pad", 0)
+        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad <= 15:
+            raise ValueError(f"params.pad must be a pad number 0..15, got {pad!r}")
+        super().__init__(params)
+        self.hands: list[str] = hands
+        self.trials_per_hand = trials
+        self.pad = pad
+        self.calibration_tolerance = calibration_tolerance
+
+    def run(self, ctx: SessionContext) -> None:
+        if ctx.forces is None:
+            raise ProtocolStop(_no_pads())
+        for role in self.hands:
+            side = ctx.hands[role]
+            if not ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side):
+                raise ProtocolStop(_declined(side))
+            peaks: list[float] = []
+            for i in range(self.trials_per_hand):
+                peak = self._trial(ctx, role, side, i)
+                peaks.append(peak)
+                decision = fatigue_decision(peaks)
+                if decision is not None:
+                    ctx.safety.decision(decision, "S-FATIGUE")
+                    raise ProtocolStop(decision)
+                if i + 1 < self.trials_per_hand:
+                    ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
+
+    def _trial(self, ctx: SessionContext, role: str, side: str, index: int) -> float:
+        assert ctx.forces is not None
+        ctx.ui.prompt("grip.progress", trial=index + 1, total=self.trials_per_hand, hand=side)
+        ctx.wait(1.0)
+        ctx.ui.countdown("grip.ready", GET_READY_S, ctx.wait)
+        cap = ctx.caps.max_force_n
+        full_scale = min(ctx.forces.full_scale_n(), cap * 1.25)
+        ctx.ui.cue("start")
+        t0 = ctx.clock.now()
+        at_cap = False
+        while ctx.clock.now() - t0 < SQUEEZE_S:
+            force = ctx.forces.latest_n(self.pad)
+            ctx.ui.biofeedback("grip.squeeze", force, full_scale)
+            if force >= cap:
+                at_cap = True  # the force ceiling holds during maximal tests too
+                break
+            ctx.wait(0.1)
+        t_end = ctx.clock.now()
+        ctx.ui.prompt("grip.relax")
+        t, f = ctx.forces.window(self.pad, t_end - t0 + 0.05)
+        keep = np.asarray(t) >= t0
+        t, f = np.asarray(t)[keep], np.asarray(f)[keep]
+        quality: list[str] = []
+        if len(f) == 0:
+            quality.append("no_samples")
+            peak = float("nan")
+            rt = None
+        else:
+            # A 3-sample median rejects single-sample spikes without flattening the peak.
+            smooth = _median3(f)
+            peak = float(np.max(smooth))
+            onset = np.nonzero(smooth >= max(MIN_ONSET_N, ONSET_FRACTION * peak))[0]
+            rt = float(t[onset[0]] - t0) if len(onset) else None
+        if at_cap:
+            quality.append("at_force_cap")
+        if not np.isfinite(peak) or peak < NO_EFFORT_N:
+            quality.append("no_effort")
+        ctx.record_trial(
+            Trial(
+                protocol=self.name,
+                trial_index=index,
+                hand=side,
+                stimulus={
+                    "role": role,
+                    "squeeze_s": SQUEEZE_S,
+                    "pad": self.pad,
+                    "force_cap_n": cap,
+                },
+                response={
+                    "peak_force_n": None if not np.isfinite(peak) else round(peak, 3),
+                    "samples": len(f),
+                },
+                reaction_time_s=None if rt is None else round(rt, 3),
+                contact_force_n=None if not np.isfinite(peak) else round(peak, 3),
+                t_start_s=round(t0, 4),
+                t_end_s=round(t_end, 4),
+                quality=tuple(quality),
+            )
+        )
+        ctx.wait(1.0)
+        return peak if np.isfinite(peak) else 0.0
+
+    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        means: dict[str, float] = {}
+        for role in self.hands:
+            side = ctx.hands[role]
+            peaks = [
+                t.response["peak_force_n"]
+                for t in trials
+                if t.hand == side
+                and t.response.get("peak_force_n") is not None
+                and "no_effort" not in t.quality
+            ]
+            out[f"{role}_trials"] = metric(len(peaks), "count")
+            if not peaks:
+                continue
+            m, sd = mean_sd(peaks)
+            means[role] = m
+            u = mean_uncertainty(peaks, self.calibration_tolerance)
+            out[f"{role}_mean_force"] = metric(
+                m, "N", u, hand=side, n=len(peaks), method="mean of trials (ASHT)"
+            )
+            out[f"{role}_best_force"] = metric(
+                max(peaks), "N", max(peaks) * self.calibration_tolerance, hand=side
+            )
+            if len(peaks) > 1 and m > 0:
+                out[f"{role}_cv"] = metric(100.0 * sd / m, "%", note="data quality only")
+        if "involved" in means and "uninvolved" in means and means["uninvolved"] > 0:
+            ratio = 100.0 * means["involved"] / means["uninvolved"]
+            rel = self.calibration_tolerance * np.sqrt(2)
+            out["limb_symmetry_index"] = metric(
+                ratio, "%", ratio * rel, formula="involved / uninvolved x 100"
+            )
+        return out
+
+
+def _median3(f: np.ndarray) -> np.ndarray:
+    if len(f) < 3:
+        return f
+    padded = np.concatenate(([f[0]], f, [f[-1]]))
+    stacked = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+    return np.median(stacked, axis=0)
+
+
+def _no_pads() -> Decision:
+    return Decision("no_force_pads", "force", "no force pads fitted", {})
+
+
+def _declined(side: str) -> Decision:
+    return Decision("declined", "force", f"{side} hand grip declined or no answer", {"hand": side})

@@ -1,0 +1,285 @@
+"""The session runner: check-in, today's protocols with rests, end check, summary.
+
+One session (:meth:`SessionRunner.run_session`):
+
+1. the journal opens the session; the watchdog starts;
+2. pre-session check-in on the LCD: pain 0-10, new numbness or tingling, wound problems;
+   the stop rules decide whether to go on (and whether vibration is allowed today);
+3. today's protocols from the plan, in order; a protocol needing maximal tests runs only
+   when the plan allows them; a stop rule inside a protocol ends that protocol (and force
+   or vibration work as it says), the Stop button or a pain stop ends the session;
+4. end-of-session pain check; the session is closed in the journal;
+5. whatever happened, the motors are turned off, and the summary is written together with
+   its outbox row.
+
+A patient who does not answer gets a pause screen; if nobody comes back, the session ends
+marked incomplete. At start-up :meth:`recover` closes a session interrupted by a crash or a
+power cut and summarises what it had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from station import summary as summary_mod
+from station.journal import Journal
+from station.plan import Plan
+from station.protocols.base import Protocol, ProtocolStop, SessionContext, UiPort
+from station.protocols.max_grip import MaxGrip
+from station.safety import (
+    Decision,
+    SafetyLayer,
+    SessionStop,
+    checkin_decision,
+    pain_decision,
+)
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {"max_grip": MaxGrip}
+
+
+@dataclass
+class Outcome:
+    session_id: int
+    state: str
+    reason: str
+    msg_id: str | None
+    summary: dict[str, Any]
+
+
+class SessionRunner:
+    def __init__(
+        self,
+        *,
+        clock: Any,
+        ui: UiPort,
+        forces: Any,
+        journal: Journal,
+        safety: SafetyLayer,
+        plan: Plan,
+        station_safety: dict[str, Any],
+        hands: dict[str, str],
+        enqueue: summary_mod.Enqueue,
+        data_quality: Callable[[], dict[str, Any]] | None = None,
+        calibration_tolerance: float = 0.1,
+    ) -> None:
+        self.clock = clock
+        self.ui = ui
+        self.forces = forces
+        self.journal = journal
+        self.safety = safety
+        self.plan = plan
+        self.caps = plan.effective_caps(station_safety)
+        self.no_response_s = float(station_safety["no_response_s"])
+        self.hands = hands
+        self.enqueue = enqueue
+        self.data_quality = data_quality or (lambda: {})
+        self.calibration_tolerance = calibration_tolerance
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Close interrupted sessions as incomplete and summarise every unsummarised one."""
+        msg_ids = []
+        for sid in self.journal.interrupted():
+            log.warning("session %s was interrupted; marking it incomplete", sid)
+            self.journal.record_event(
+                sid, "interrupted", {"reason": "station restarted"}, code="S-RESTART"
+            )
+            self.journal.end_session(sid, "incomplete", "station stopped during session")
+        for sid in self.journal.unsummarised():
+            results = self._results(sid, self.journal.session(sid)["protocols"])
+            body = summary_mod.build(
+                self.journal,
+                sid,
+                results,
+                {"recovered": True},
+                self.journal.session(sid)["plan_version"],
+            )
+            msg_ids.append(summary_mod.write(self.journal, sid, body, self.enqueue))
+        return msg_ids
+
+    # -- one session ---------------------------------------------------------------------
+
+    def run_session(self, today: dt.date | None = None) -> Outcome:
+        items = self.plan.today(today or dt.date.today())
+        names = [i.protocol for i in items]
+        sid = self.journal.start_session(self.plan.plan_version, names)
+        self.safety.session_id = sid
+        ctx = SessionContext(
+            clock=self.clock,
+            ui=self.ui,
+            forces=self.forces,
+            journal=self.journal,
+            session_id=sid,
+            safety=self.safety,
+            caps=self.caps,
+            hands=self.hands,
+            deadline_s=self.clock.now() + self.caps.max_session_min * 60.0,
+            no_response_s=self.no_response_s,
+        )
+        state, reason = "complete", "all protocols done"
+        self.safety.watchdog.start()
+        try:
+            with self.safety.signals():
+                pain_before = self._checkin(ctx)
+                if not items:
+                    self.ui.prompt("session.nothing_today")
+                    ctx.wait(3.0)
+                force_stopped = False
+                for item in items:
+                    factory = PROTOCOLS.get(item.protocol)
+                    if factory is None:
+                        continue
+                    proto = factory(item.params)
+                    if proto.maximal and not self.plan.maximal_tests:
+                        self.safety.event("maximal_not_allowed", {"protocol": proto.name}, "S-GATE")
+                        self.ui.prompt("session.skipped")
+                        ctx.wait(3.0)
+                        continue
+                    if (proto.uses_force and force_stopped) or (
+                        proto.uses_vibration and not ctx.vibration_allowed
+                    ):
+                        continue
+                    try:
+                        if isinstance(proto, MaxGrip):
+                            proto.calibration_tolerance = self.calibration_tolerance
+                        proto.run(ctx)
+                    except ProtocolStop as stop:
+                        force_stopped |= stop.decision.scope == "force"
+                        if stop.decision.kind != "fatigue":
+                            self.safety.decision(stop.decision)
+                        self.ui.prompt("session.protocol_stopped")
+                        ctx.wait(3.0)
+                    self._pain_check(ctx, pain_before, "during")
+                pain_after = self._ask_rating(ctx, "checkout.pain", pain_before)
+                self.journal.set_checkout(sid, {"pain": pain_after})
+                decision = pain_decision(pain_before, pain_after, self.caps)
+                if decision is not None:
+                    self.safety.decision(decision, "S-PAIN")
+        except SessionStop as stop:
+            state, reason = stop.state, stop.reason
+            if stop.code in ("S-STOP", "S-TIME", "S-SIGNAL", "S-NORESPONSE"):
+                self.safety.event(
+                    stop.code.lower()[2:].replace("-", "_"), {"reason": stop.reason}, stop.code
+                )
+        except Exception as exc:
+            state, reason = "incomplete", f"fault: {exc}"
+            self.safety.event("fault", {"error": repr(exc)}, _fault_code(exc))
+            log.exception("session %s ended by a fault", sid)
+        finally:
+            self.safety.motors_off("session end")
+            self.safety.watchdog.stop()
+            self.journal.end_session(sid, state, reason)
+        results = self._results(sid, names)
+        body = summary_mod.build(
+            self.journal, sid, results, self.data_quality(), self.plan.plan_version
+        )
+        msg_id = summary_mod.write(self.journal, sid, body, self.enqueue)
+        self._goodbye(state, reason)
+        self.safety.session_id = None
+        return Outcome(sid, state, reason, msg_id, body)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _checkin(self, ctx: SessionContext) -> int:
+        self.ui.prompt("session.welcome")
+        ctx.wait(2.0)
+        pain = self._ask_rating(ctx, "checkin.pain", 0)
+        numb = self._ask_yes_no(ctx, "checkin.numbness")
+        wound = self._ask_yes_no(ctx, "checkin.wound")
+        self.journal.set_checkin(
+            ctx.session_id, {"pain": pain, "new_numbness": numb, "wound_problem": wound}
+        )
+        decision = checkin_decision(pain, numb, wound, self.caps)
+        if decision is not None:
+            self.safety.decision(decision, "S-CHECKIN")
+            if decision.scope == "session":
+                self.ui.prompt("checkin.not_today")
+                ctx.wait(5.0)
+                raise SessionStop(decision.reason, "stopped", "S-CHECKIN")
+            if decision.scope == "vibration":
+                ctx.vibration_allowed = False
+        return pain
+
+    def _pain_check(self, ctx: SessionContext, before: int, when: str) -> None:
+        now = self._ask_rating(ctx, "check.pain_now", before)
+        decision = pain_decision(before, now, self.caps)
+        if decision is not None:
+            self.safety.decision(decision, "S-PAIN")
+            self.ui.prompt("session.pain_stop")
+            ctx.wait(5.0)
+            raise SessionStop(decision.reason, "stopped", "S-PAIN")
+
+    def _ask_rating(self, ctx: SessionContext, key: str, initial: int) -> int:
+        return self._answer(ctx, lambda: self.ui.ask_rating(key, initial, self.no_response_s))
+
+    def _ask_yes_no(self, ctx: SessionContext, key: str) -> bool:
+        return self._answer(ctx, lambda: self.ui.ask_yes_no(key, self.no_response_s))
+
+    def _answer(self, ctx: SessionContext, ask: Callable[[], Any]) -> Any:
+        """Ask; on no answer pause once and ask again; nobody there -> incomplete."""
+        for _ in range(2):
+            ctx.check()
+            answer = ask()
+            if answer is not None:
+                return answer
+            self.safety.event("no_response", {"waited_s": self.no_response_s}, "S-PAUSE")
+            if not self.ui.ask_ok("session.paused", self.no_response_s):
+                break
+        raise SessionStop("no response from the patient", "incomplete", "S-NORESPONSE")
+
+    def _results(self, sid: int, names: list[str]) -> list[dict[str, Any]]:
+        out = []
+        for name in names:
+            factory = PROTOCOLS.get(name)
+            plan_item = next((i for i in self.plan.schedule if i.protocol == name), None)
+            if factory is None or plan_item is None:
+                continue
+            proto = factory(plan_item.params)
+            if isinstance(proto, MaxGrip):
+                proto.calibration_tolerance = self.calibration_tolerance
+            trials = self.journal.trials(sid, name)
+            ctx = SessionContext(
+                self.clock,
+                self.ui,
+                self.forces,
+                self.journal,
+                sid,
+                self.safety,
+                self.caps,
+                self.hands,
+                0.0,
+                0.0,
+            )
+            out.append(
+                {
+                    "protocol": name,
+                    "trials": len(trials),
+                    "metrics": proto.metrics(trials, ctx) if trials else {},
+                }
+            )
+        return out
+
+    def _goodbye(self, state: str, reason: str) -> None:
+        key = {"complete": "session.done", "stopped": "session.stopped"}.get(
+            state, "session.incomplete"
+        )
+        try:
+            self.ui.prompt(key)
+        except Exception:
+            log.exception("could not show the end-of-session screen")
+
+
+def _fault_code(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"E-BUS-{(exc.errno or 0):03d}"
+    return "E-SW-01"
+
+
+__all__ = ["PROTOCOLS", "Decision", "Outcome", "SessionRunner"]

@@ -1,0 +1,263 @@
+"""The safety layer: caps where commands are issued, stop rules, watchdog, motors off.
+
+Everything here is independent of how the session is run, so the same rules hold on a Pi,
+in ``--sim`` and in tests:
+
+* **Motors off on every exit path**: :meth:`SafetyLayer.motors_off` is called by the
+  session's ``finally``, by the Stop button callback (immediately, from the GPIO thread),
+  by the watchdog when the session loop stalls, and by the SIGTERM/SIGINT handlers.
+* **Stop rules** (``reference/CLINICAL.md`` §6.4, a proposal the clinician tunes through the
+  plan): pain at or above the plan's limit, or a rise of 2 or more points from check-in;
+  new numbness or tingling (no vibration today); wound problems (no session); a fall of the
+  within-session peak force by more than 25 % (stop force work); the session length cap.
+* **Caps**: force targets are clamped here; vibration caps are enforced in
+  ``sensors.haptics`` at the point of issue, with the caps this layer hands it.
+
+Every stop is journalled as a safety event and appears in the summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.clock import MonotonicClock
+from station.plan import Caps
+
+log = logging.getLogger(__name__)
+
+#: Peak-force drop within a protocol that stops force work (CLINICAL.md §6.4: 20-30 %).
+FATIGUE_DROP = 0.25
+
+
+class SessionStop(Exception):
+    """Raised inside the session loop to end it; ``state`` is the journal state."""
+
+    def __init__(self, reason: str, state: str = "stopped", code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.state = state
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A stop rule that fired: what to stop, why, and the journal event kind."""
+
+    kind: str
+    scope: str  # "session", "force", "vibration"
+    reason: str
+    detail: dict[str, Any]
+
+
+def checkin_decision(
+    pain: int, new_numbness: bool, wound_problem: bool, caps: Caps
+) -> Decision | None:
+    """Pre-session check-in: a reason not to start (or to skip vibration), or None."""
+    if wound_problem:
+        return Decision(
+            "checkin_wound", "session", "wound problem reported", {"wound_problem": True}
+        )
+    if pain >= caps.pain_stop_nrs:
+        return Decision(
+            "checkin_pain",
+            "session",
+            f"pain {pain}/10 at check-in",
+            {"pain": pain, "limit": caps.pain_stop_nrs},
+        )
+    if new_numbness:
+        return Decision(
+            "checkin_numbness",
+            "vibration",
+            "new numbness or tingling reported",
+            {"new_numbness": True},
+        )
+    return None
+
+
+def pain_decision(before: int, now: int, caps: Caps) -> Decision | None:
+    """Pain during or after the session compared with check-in."""
+    if now >= caps.pain_stop_nrs:
+        return Decision(
+            "pain_limit",
+            "session",
+            f"pain {now}/10",
+            {"pain_before": before, "pain_now": now, "limit": caps.pain_stop_nrs},
+        )
+    if now - before >= caps.pain_rise_stop:
+        return Decision(
+            "pain_rise",
+            "session",
+            f"pain rose from {before} to {now}",
+            {"pain_before": before, "pain_now": now, "rise_limit": caps.pain_rise_stop},
+        )
+    return None
+
+
+def fatigue_decision(peaks_n: list[float]) -> Decision | None:
+    """Peak force of successive maximal trials (one hand): stop when it has fallen too far."""
+    if len(peaks_n) < 2 or peaks_n[0] <= 0:
+        return None
+    drop = (peaks_n[0] - peaks_n[-1]) / peaks_n[0]
+    if drop > FATIGUE_DROP:
+        return Decision(
+            "fatigue",
+            "force",
+            f"peak force fell {drop:.0%} from the first trial",
+            {
+                "first_n": round(peaks_n[0], 2),
+                "last_n": round(peaks_n[-1], 2),
+                "drop": round(drop, 3),
+                "limit": FATIGUE_DROP,
+            },
+        )
+    return None
+
+
+def clamp_force_target(target_n: float, caps: Caps, other_hand_max_n: float | None) -> float:
+    """A force target no plan can push past the caps (newtons, or % of the other hand)."""
+    limit = caps.max_force_n
+    if caps.force_ceiling_pct_other_hand is not None and other_hand_max_n:
+        limit = min(limit, other_hand_max_n * caps.force_ceiling_pct_other_hand / 100.0)
+    return max(0.0, min(target_n, limit))
+
+
+class Watchdog:
+    """Turns the motors off when the session loop stops sending heartbeats.
+
+    Runs on real monotonic time in its own thread (a stalled loop does not advance a
+    simulated clock either, so stalls are real-time events by nature).
+    """
+
+    def __init__(self, timeout_s: float, on_stall: Callable[[float], None]) -> None:
+        self.timeout_s = timeout_s
+        self._on_stall = on_stall
+        self._clock = MonotonicClock()
+        self._last = self._clock.now()
+        self._stop = threading.Event()
+        self._fired = False
+        self.stalls = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._last = self._clock.now()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
+        self._thread.start()
+
+    def heartbeat(self) -> None:
+        self._last = self._clock.now()
+        self._fired = False
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self._thread = None
+
+    def _run(self) -> None:
+        period = min(self.timeout_s / 4.0, 0.05)
+        while not self._stop.wait(period):
+            stalled = self._clock.now() - self._last
+            if stalled > self.timeout_s and not self._fired:
+                self._fired = True
+                self.stalls += 1
+                try:
+                    self._on_stall(stalled)
+                except Exception:
+                    log.exception("watchdog stall handler failed")
+
+
+class SafetyLayer:
+    """Owns motors-off, the watchdog, the Stop button latch and the stop-event journal."""
+
+    def __init__(
+        self,
+        motors_off: Callable[[], None],
+        record_event: Callable[..., None],
+        clock: Any,
+        watchdog_s: float,
+    ) -> None:
+        self._motors_off = motors_off
+        self._record = record_event
+        self.clock = clock
+        self.session_id: int | None = None
+        self.stop_pressed = threading.Event()
+        self.events: list[dict[str, Any]] = []
+        self.watchdog = Watchdog(watchdog_s, self._stall)
+        self.motors_off_count = 0
+
+    # -- motors --------------------------------------------------------------------------
+
+    def motors_off(self, why: str = "") -> None:
+        """Best effort, never raises: called on every exit path."""
+        self.motors_off_count += 1
+        try:
+            self._motors_off()
+        except Exception:
+            log.exception("motors off failed (%s)", why or "exit path")
+
+    # -- events --------------------------------------------------------------------------
+
+    def event(self, kind: str, detail: dict[str, Any], code: str | None = None) -> None:
+        entry = {"t_s": round(self.clock.now(), 3), "kind": kind, "code": code, "detail": detail}
+        self.events.append(entry)
+        try:
+            self._record(self.session_id, kind, detail, t_s=entry["t_s"], code=code)
+        except Exception:
+            log.exception("could not journal safety event %s", kind)
+        log.warning("safety event %s %s", kind, detail)
+
+    def decision(self, d: Decision, code: str | None = None) -> None:
+        self.event(d.kind, {"scope": d.scope, "reason": d.reason, **d.detail}, code)
+
+    # -- Stop button ---------------------------------------------------------------------
+
+    def on_stop_button(self, *_: Any) -> None:
+        """The Stop button callback: motors off at once, then latch for the session loop."""
+        self.motors_off("stop button")
+        if not self.stop_pressed.is_set():
+            self.stop_pressed.set()
+
+    def check_stop(self) -> None:
+        """Raise :class:`SessionStop` if Stop was pressed (the loop calls this often)."""
+        if self.stop_pressed.is_set():
+            raise SessionStop("stop button pressed", "stopped", "S-STOP")
+
+    # -- watchdog ------------------------------------------------------------------------
+
+    def _stall(self, stalled_s: float) -> None:
+        self.motors_off("watchdog")
+        self.event(
+            "watchdog",
+            {"stalled_s": round(stalled_s, 3), "timeout_s": self.watchdog.timeout_s},
+            "E-WDG-01",
+        )
+
+    def heartbeat(self) -> None:
+        self.watchdog.heartbeat()
+
+    # -- signals -------------------------------------------------------------------------
+
+    @contextmanager
+    def signals(self) -> Iterator[None]:
+        """SIGTERM and SIGINT: motors off at once, then end the session (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, _frame: Any) -> None:
+            self.motors_off(signal.Signals(signum).name)
+            raise SessionStop(f"{signal.Signals(signum).name} received", "incomplete", "S-SIGNAL")
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)

@@ -1,0 +1,103 @@
+"""The session summary (``rehab.session/1``) and its outbox row, in one transaction.
+
+The summary carries per-protocol metrics with units and uncertainty, adherence (minutes,
+trials, days this week), the check-in answers, every safety event, data quality (bus errors,
+overruns, calibration age), and the software and plan versions. It is written together
+with its outbox row (``mqtt_bridge.outbox``) so a crash can never leave one without the
+other; the row leaves the outbox only when the clinic acknowledges it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from station import __version__
+from station.journal import Journal
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "rehab.session/1"
+
+#: (connection, schema, body) -> msg_id: enqueue inside the caller's transaction.
+Enqueue = Callable[[Any, str, dict[str, Any]], str]
+
+
+def _parse(ts: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+def adherence(journal: Journal, session_id: int) -> dict[str, Any]:
+    s = journal.session(session_id)
+    start = _parse(s["started_at"])
+    end = _parse(s["ended_at"]) if s["ended_at"] else dt.datetime.now(dt.UTC)
+    week_start = (start - dt.timedelta(days=start.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    week = journal.sessions_between(
+        week_start.isoformat().replace("+00:00", "Z"),
+        (week_start + dt.timedelta(days=7)).isoformat().replace("+00:00", "Z"),
+    )
+    days = {w["started_at"][:10] for w in week if journal.trials(w["id"])}
+    trials = journal.trials(session_id)
+    if trials:
+        days.add(s["started_at"][:10])
+    return {
+        "minutes": round((end - start).total_seconds() / 60.0, 2),
+        "trials": len(trials),
+        "days_this_week": len(days),
+    }
+
+
+def build(
+    journal: Journal,
+    session_id: int,
+    results: list[dict[str, Any]],
+    data_quality: dict[str, Any],
+    plan_version: int | None,
+) -> dict[str, Any]:
+    """The summary body for ``session_id`` from the journal and the protocols' metrics."""
+    s = journal.session(session_id)
+    checkin = s["checkin"] or {}
+    checkout = s["checkout"] or {}
+    events = journal.events(session_id)
+    return {
+        "session_id": s["session_uid"],
+        "started_at": s["started_at"],
+        "ended_at": s["ended_at"],
+        "complete": s["state"] == "complete",
+        "state": s["state"],
+        "ended_reason": s["ended_reason"] or "",
+        "protocols": results,
+        "adherence": adherence(journal, session_id),
+        "checkin": {
+            "pain_before": checkin.get("pain"),
+            "pain_after": checkout.get("pain"),
+            "new_numbness": checkin.get("new_numbness"),
+            "wound_problem": checkin.get("wound_problem"),
+        },
+        "safety_events": [
+            {
+                "t_s": e["t_s"],
+                "at": e["at"],
+                "kind": e["kind"],
+                "code": e["code"],
+                "detail": e["detail"],
+            }
+            for e in events
+        ],
+        "data_quality": data_quality,
+        "software_version": __version__,
+        "plan_version": plan_version,
+    }
+
+
+def write(journal: Journal, session_id: int, body: dict[str, Any], enqueue: Enqueue) -> str:
+    """Store the summary and its outbox row in one transaction; returns the msg_id."""
+    with journal.transaction() as conn:
+        msg_id = enqueue(conn, SCHEMA, body)
+        journal.mark_summarised(conn, session_id, msg_id)
+    log.info("session %s summarised as %s (%s)", session_id, msg_id, body["state"])
+    return msg_id
