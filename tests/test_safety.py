@@ -1,0 +1,146 @@
+"""Safety rules and the watchdog, each fault path with the input that triggers it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drivers.clock import MonotonicClock, wait_until
+from drivers.sim.clock import SimClock
+from station.plan import Caps
+from station.safety import (
+    SafetyLayer,
+    SessionStop,
+    checkin_decision,
+    clamp_force_target,
+    fatigue_decision,
+    pain_decision,
+)
+
+CAPS = Caps(
+    max_vibration_g=2.0,
+    daily_vibration_min=20,
+    max_force_n=15.0,
+    max_session_min=20,
+    min_rest_s=15,
+    pain_stop_nrs=5,
+    pain_rise_stop=2,
+)
+
+
+def test_checkin_rules() -> None:
+    assert checkin_decision(0, False, False, CAPS) is None
+    assert checkin_decision(4, False, False, CAPS) is None
+    d = checkin_decision(5, False, False, CAPS)
+    assert d is not None and d.scope == "session" and d.kind == "checkin_pain"
+    d = checkin_decision(0, False, True, CAPS)
+    assert d is not None and d.scope == "session" and d.kind == "checkin_wound"
+    d = checkin_decision(1, True, False, CAPS)
+    assert d is not None and d.scope == "vibration"
+
+
+def test_pain_rules_limit_and_rise() -> None:
+    assert pain_decision(2, 3, CAPS) is None
+    rise = pain_decision(1, 3, CAPS)
+    assert rise is not None and rise.kind == "pain_rise"
+    limit = pain_decision(4, 5, CAPS)
+    assert limit is not None and limit.kind == "pain_limit"
+
+
+def test_fatigue_rule_fires_past_a_quarter_drop() -> None:
+    assert fatigue_decision([10.0]) is None
+    assert fatigue_decision([10.0, 9.0, 7.6]) is None
+    d = fatigue_decision([10.0, 8.5, 7.4])
+    assert d is not None and d.scope == "force" and d.detail["drop"] == pytest.approx(0.26)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(-1e6, 1e6, allow_nan=False),
+    st.one_of(st.none(), st.floats(5, 100)),
+    st.one_of(st.none(), st.floats(0, 1e4)),
+)
+def test_force_target_never_exceeds_the_caps(
+    target: float, pct: float | None, other: float | None
+) -> None:
+    caps = Caps(**{**CAPS.__dict__, "force_ceiling_pct_other_hand": pct})
+    out = clamp_force_target(target, caps, other)
+    assert 0.0 <= out <= CAPS.max_force_n
+    if pct is not None and other:
+        assert out <= other * pct / 100.0 + 1e-9
+
+
+class Motors:
+    def __init__(self) -> None:
+        self.off_calls = 0
+        self.on = True
+
+    def off(self) -> None:
+        self.off_calls += 1
+        self.on = False
+
+
+def layer(clock: Any, watchdog_s: float = 0.5) -> tuple[SafetyLayer, Motors, list]:
+    motors = Motors()
+    events: list[tuple] = []
+    s = SafetyLayer(motors.off, lambda *a, **k: events.append((a, k)), clock, watchdog_s)
+    return s, motors, events
+
+
+def test_stop_button_cuts_motors_immediately_and_latches() -> None:
+    s, motors, _ = layer(SimClock())
+    s.check_stop()
+    s.on_stop_button()
+    assert not motors.on and motors.off_calls == 1
+    with pytest.raises(SessionStop) as info:
+        s.check_stop()
+    assert info.value.code == "S-STOP"
+
+
+def test_watchdog_turns_motors_off_when_the_loop_stalls() -> None:
+    s, motors, events = layer(SimClock(), watchdog_s=0.05)
+    s.watchdog.start()
+    try:
+        # No heartbeats: the loop has stalled.
+        assert wait_until(MonotonicClock(), lambda: not motors.on, timeout_s=5.0, poll_s=0.01)
+    finally:
+        s.watchdog.stop()
+    assert s.watchdog.stalls >= 1
+    assert events[0][0][1] == "watchdog"
+
+
+def test_watchdog_stays_quiet_while_heartbeats_arrive() -> None:
+    s, motors, _ = layer(SimClock(), watchdog_s=0.2)
+    clock = MonotonicClock()
+    s.watchdog.start()
+    try:
+        end = clock.now() + 0.6
+        while clock.now() < end:
+            s.heartbeat()
+            clock.sleep(0.01)
+    finally:
+        s.watchdog.stop()
+    assert motors.on and s.watchdog.stalls == 0
+
+
+def test_motors_off_never_raises() -> None:
+    def broken() -> None:
+        raise OSError(121, "Remote I/O error")
+
+    s = SafetyLayer(broken, lambda *a, **k: None, SimClock(), 0.5)
+    s.motors_off("test")  # logged, not raised
+    assert s.motors_off_count == 1
+
+
+def test_sigterm_turns_motors_off_and_ends_the_session() -> None:
+    s, motors, _ = layer(SimClock())
+    assert threading.current_thread() is threading.main_thread()
+    with pytest.raises(SessionStop) as info, s.signals():
+        signal.raise_signal(signal.SIGTERM)
+    assert info.value.state == "incomplete" and not motors.on
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
