@@ -1,0 +1,229 @@
+"""The clinic's own SQLite database: every message a station sent, stored once by ``msg_id``.
+
+The consumer (:mod:`mqtt_bridge.clinic`) stores a batch, commits, and only then acknowledges
+(MQTT PUBACK and the application acknowledgement), so an acknowledged message is always on
+disk (WAL, ``synchronous=FULL``; ``reference/MQTT.md`` §4.2 and §9). Storage is idempotent:
+``INSERT OR IGNORE`` keyed on ``msg_id`` absorbs the duplicate deliveries that at-least-once
+delivery produces. Malformed input goes to ``rejected`` with the reason, so it is kept for
+inspection and acknowledged instead of being redelivered for ever.
+
+Tables: ``messages`` (enveloped summaries and self-tests, the envelope fields as columns and
+the body as JSON), ``rejected``, and ``stations`` (last status, last seen, highest ``seq``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS messages(
+    msg_id TEXT PRIMARY KEY,
+    station_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    clock_synced INTEGER NOT NULL,
+    boot_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_station ON messages(station_id, kind, seq);
+CREATE TABLE IF NOT EXISTS rejected(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    station_id TEXT,
+    msg_id TEXT,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stations(
+    station_id TEXT PRIMARY KEY,
+    last_status TEXT,
+    status_at TEXT,
+    last_seen TEXT NOT NULL,
+    max_seq INTEGER
+);
+"""
+
+#: Kinds of enveloped message the clinic stores (the topic's last level).
+KINDS = ("summary", "selftest")
+#: Bytes of a rejected payload kept for inspection (a hostile payload must not fill the disk).
+MAX_REJECTED_BYTES = 64 * 1024
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ClinicDB:
+    """The clinic database at ``path`` (created on first use).
+
+    Not thread-safe: one thread (the consumer's worker, or the report) owns an instance.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: an acknowledged message must survive a power cut, not only a process crash.
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA_SQL)
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> ClinicDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed on success, rolled back on an exception."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- writes (call inside :meth:`transaction`) ---------------------------------------
+
+    def store(self, env: dict[str, Any], kind: str, received_at: str | None = None) -> bool:
+        """Store a validated envelope; True if new, False if ``msg_id`` was already stored.
+
+        ``kind`` is one of :data:`KINDS`. Raises ``ValueError`` for another kind.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        now = received_at or utc_now()
+        cur = self._conn.execute(
+            "INSERT OR IGNORE INTO messages(msg_id, station_id, kind, schema, seq, created_at,"
+            " clock_synced, boot_id, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                env["msg_id"],
+                env["station_id"],
+                kind,
+                env["schema"],
+                int(env["seq"]),
+                env["created_at"],
+                1 if env["clock_synced"] else 0,
+                env["boot_id"],
+                json.dumps(env["body"], separators=(",", ":"), sort_keys=True),
+                now,
+            ),
+        )
+        self._seen(env["station_id"], now, int(env["seq"]))
+        return cur.rowcount == 1
+
+    def store_status(self, station_id: str, status: dict[str, Any], at: str | None = None) -> None:
+        """Record a station's status payload (birth, will) as its last status."""
+        now = at or utc_now()
+        self._conn.execute(
+            "INSERT INTO stations(station_id, last_status, status_at, last_seen)"
+            " VALUES (?,?,?,?) ON CONFLICT(station_id) DO UPDATE SET"
+            " last_status=excluded.last_status, status_at=excluded.status_at,"
+            " last_seen=excluded.last_seen",
+            (station_id, json.dumps(status, sort_keys=True), now, now),
+        )
+
+    def reject(
+        self,
+        topic: str,
+        reason: str,
+        payload: bytes,
+        station_id: str | None = None,
+        msg_id: str | None = None,
+        at: str | None = None,
+    ) -> None:
+        """Keep a malformed message with the reason (payload truncated to 64 KiB)."""
+        self._conn.execute(
+            "INSERT INTO rejected(topic, station_id, msg_id, reason, payload, received_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (topic, station_id, msg_id, reason, payload[:MAX_REJECTED_BYTES], at or utc_now()),
+        )
+
+    def _seen(self, station_id: str, now: str, seq: int) -> None:
+        self._conn.execute(
+            "INSERT INTO stations(station_id, last_seen, max_seq) VALUES (?,?,?)"
+            " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen,"
+            " max_seq=max(coalesce(max_seq, excluded.max_seq), excluded.max_seq)",
+            (station_id, now, seq),
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    def stations(self) -> list[dict[str, Any]]:
+        """Every station seen: id, last status (dict or None), status_at, last_seen, max_seq."""
+        rows = self._conn.execute("SELECT * FROM stations ORDER BY station_id").fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["last_status"] = json.loads(r["last_status"]) if r["last_status"] else None
+            out.append(d)
+        return out
+
+    def messages(self, station_id: str | None = None, kind: str | None = None) -> list[dict]:
+        """Stored messages (envelope fields plus the decoded body), by station then ``seq``."""
+        sql = "SELECT * FROM messages WHERE 1=1"
+        params: list[Any] = []
+        if station_id is not None:
+            sql += " AND station_id=?"
+            params.append(station_id)
+        if kind is not None:
+            sql += " AND kind=?"
+            params.append(kind)
+        rows = self._conn.execute(sql + " ORDER BY station_id, seq", params).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["clock_synced"] = bool(r["clock_synced"])
+            d["body"] = json.loads(r["body"])
+            out.append(d)
+        return out
+
+    def msg_ids(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT msg_id FROM messages ORDER BY msg_id")]
+
+    def rejected(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM rejected"
+        params: tuple[Any, ...] = ()
+        if station_id is not None:
+            sql += " WHERE station_id=?"
+            params = (station_id,)
+        return [dict(r) for r in self._conn.execute(sql + " ORDER BY id", params)]
+
+    def seq_gaps(self, station_id: str) -> list[int]:
+        """``seq`` values below the highest one received that are missing (not yet arrived,
+        or lost): the station's ``seq`` is never reused, so a gap is real."""
+        seqs = [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT seq FROM messages WHERE station_id=? ORDER BY seq", (station_id,)
+            )
+        ]
+        if not seqs:
+            return []
+        present = set(seqs)
+        return [s for s in range(seqs[0], seqs[-1]) if s not in present]
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+__all__ = ["KINDS", "MAX_REJECTED_BYTES", "ClinicDB", "utc_now"]

@@ -1,0 +1,375 @@
+"""What a clinician reads: adherence, the latest results, trends and safety events per station.
+
+Built from the session summaries (``rehab.session/1``) in the clinic database. Numbers keep
+their units and uncertainty. A trend is the least-squares slope per week and the change since
+the first session; the change is judged only against a minimal detectable change (MDC) that
+the summary itself states (a metric's ``mdc`` or ``mdc95`` key). Without one the change is
+reported and explicitly not judged. The report describes measurements; it never diagnoses.
+
+Plots (:func:`write_plots`) need matplotlib, the optional ``clinic`` extra; it is imported
+inside that function only, so the rest of the report works without it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from mqtt_bridge.clinic_db import ClinicDB
+
+SESSION_SCHEMA = "rehab.session/1"
+#: Metric units that are tallies, not measurements: shown as latest, never trended.
+TALLY_UNITS = ("count",)
+
+
+def parse_time(ts: str) -> dt.datetime:
+    """An ISO 8601 timestamp (``Z`` or offset; naive taken as UTC) as an aware datetime."""
+    t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _week_of(t: dt.datetime) -> str:
+    y, w, _ = t.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
+    """The station's session summaries with a parsed start time, oldest first."""
+    out = []
+    for m in db.messages(station_id, "summary"):
+        if m["schema"] != SESSION_SCHEMA:
+            continue
+        body = m["body"]
+        start = parse_time(body.get("started_at") or m["created_at"])
+        minutes = (body.get("adherence") or {}).get("minutes")
+        if minutes is None and body.get("ended_at"):
+            minutes = (parse_time(body["ended_at"]) - start).total_seconds() / 60.0
+        out.append(
+            {
+                "msg_id": m["msg_id"],
+                "seq": m["seq"],
+                "session_id": body.get("session_id"),
+                "start": start,
+                "complete": bool(body.get("complete")),
+                "state": body.get("state", ""),
+                "ended_reason": body.get("ended_reason", ""),
+                "minutes": float(minutes or 0.0),
+                "protocols": body.get("protocols") or [],
+                "safety_events": body.get("safety_events") or [],
+                "clock_synced": m["clock_synced"],
+            }
+        )
+    # seq breaks ties (and orders sessions whose clocks were not synced the same way).
+    out.sort(key=lambda s: (s["start"], s["seq"]))
+    return out
+
+
+def adherence(sessions: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+    """Sessions, minutes, active days and completion per ISO week, and for this week."""
+    weeks: dict[str, dict[str, Any]] = {}
+    for s in sessions:
+        w = weeks.setdefault(
+            _week_of(s["start"]), {"sessions": 0, "complete": 0, "minutes": 0.0, "days": set()}
+        )
+        w["sessions"] += 1
+        w["complete"] += 1 if s["complete"] else 0
+        w["minutes"] += s["minutes"]
+        w["days"].add(s["start"].date().isoformat())
+    per_week = [
+        {
+            "week": k,
+            "sessions": v["sessions"],
+            "complete": v["complete"],
+            "minutes": round(v["minutes"], 1),
+            "days_active": len(v["days"]),
+            "completion_pct": round(100.0 * v["complete"] / v["sessions"], 1),
+        }
+        for k, v in sorted(weeks.items())
+    ]
+    this_week = weeks.get(_week_of(now))
+    total = len(sessions)
+    done = sum(1 for s in sessions if s["complete"])
+    return {
+        "sessions": total,
+        "complete": done,
+        "completion_pct": round(100.0 * done / total, 1) if total else None,
+        "days_active_this_week": len(this_week["days"]) if this_week else 0,
+        "sessions_this_week": this_week["sessions"] if this_week else 0,
+        "minutes_this_week": round(this_week["minutes"], 1) if this_week else 0.0,
+        "last_session_at": _iso(sessions[-1]["start"]) if sessions else None,
+        "per_week": per_week,
+    }
+
+
+def _series(sessions: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(protocol, metric) -> points oldest first, each the metric dict plus time and session."""
+    series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for s in sessions:
+        for p in s["protocols"]:
+            for name, m in (p.get("metrics") or {}).items():
+                if not isinstance(m, dict) or not isinstance(m.get("value"), int | float):
+                    continue
+                series[(p.get("protocol", "?"), name)].append(
+                    {"t": s["start"], "session_id": s["session_id"], **m}
+                )
+    return series
+
+
+def _mdc(m: dict[str, Any]) -> float | None:
+    for key in ("mdc", "mdc95"):
+        v = m.get(key)
+        if isinstance(v, int | float) and v > 0:
+            return float(v)
+    return None
+
+
+def slope_per_week(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of ``(days, value)`` points, in value units per week.
+
+    None with fewer than two distinct times (no slope can be estimated)."""
+    n = len(points)
+    if n < 2:
+        return None
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if sxx == 0:
+        return None
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    return 7.0 * sxy / sxx
+
+
+def judge(change: float | None, mdc: float | None, unit: str) -> str:
+    """Plain wording for a change against the MDC; describes measurement, not health."""
+    if change is None:
+        return "one session only: no trend yet"
+    if mdc is None:
+        return "no minimal detectable change stated for this metric: change not judged"
+    direction = "increase" if change > 0 else "decrease"
+    if abs(change) >= mdc:
+        return f"{direction} exceeds the MDC of {mdc:g} {unit}: likely a real change"
+    return f"within the MDC of {mdc:g} {unit}: not distinguishable from measurement error"
+
+
+def trends(sessions: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """(latest results, trends) for every protocol metric."""
+    latest, out = [], []
+    for (proto, name), pts in sorted(_series(sessions).items()):
+        last = pts[-1]
+        latest.append(
+            {
+                "protocol": proto,
+                "metric": name,
+                "value": last["value"],
+                "unit": last.get("unit", ""),
+                "uncertainty": last.get("uncertainty"),
+                "at": _iso(last["t"]),
+                "session_id": last["session_id"],
+            }
+        )
+        if last.get("unit") in TALLY_UNITS:
+            continue
+        t0 = pts[0]["t"]
+        xy = [((p["t"] - t0).total_seconds() / 86400.0, float(p["value"])) for p in pts]
+        change = round(xy[-1][1] - xy[0][1], 3) if len(pts) > 1 else None
+        slope = slope_per_week(xy)
+        mdc = _mdc(last)
+        out.append(
+            {
+                "protocol": proto,
+                "metric": name,
+                "unit": last.get("unit", ""),
+                "sessions": len(pts),
+                "first": xy[0][1],
+                "last": xy[-1][1],
+                "change_vs_first": change,
+                "slope_per_week": None if slope is None else round(slope, 3),
+                "mdc": mdc,
+                "judgement": judge(change, mdc, last.get("unit", "")),
+                "points": [
+                    {"at": _iso(p["t"]), "value": p["value"], "uncertainty": p.get("uncertainty")}
+                    for p in pts
+                ],
+            }
+        )
+    return latest, out
+
+
+def _safety(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    events = []
+    for s in sessions:
+        for e in s["safety_events"]:
+            events.append(
+                {
+                    "session_id": s["session_id"],
+                    "at": e.get("at") or _iso(s["start"]),
+                    "kind": e.get("kind"),
+                    "code": e.get("code"),
+                    "detail": e.get("detail"),
+                }
+            )
+        if s["state"] == "stopped" and not s["safety_events"]:
+            events.append(
+                {
+                    "session_id": s["session_id"],
+                    "at": _iso(s["start"]),
+                    "kind": "session_stopped",
+                    "code": None,
+                    "detail": s["ended_reason"],
+                }
+            )
+    return events
+
+
+def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    sid = station["station_id"]
+    sessions = _sessions(db, sid)
+    latest, trend = trends(sessions)
+    selftests = db.messages(sid, "selftest")
+    return {
+        "station_id": sid,
+        "status": station.get("last_status"),
+        "last_seen": station.get("last_seen"),
+        "missing_seq": db.seq_gaps(sid),
+        "rejected_messages": len(db.rejected(sid)),
+        "adherence": adherence(sessions, now),
+        "latest": latest,
+        "trends": trend,
+        "safety_events": _safety(sessions),
+        "last_selftest": (
+            {"created_at": selftests[-1]["created_at"], "body": selftests[-1]["body"]}
+            if selftests
+            else None
+        ),
+    }
+
+
+def build_report(
+    db: ClinicDB, station_id: str | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The report for every station (or one); ``now`` sets "this week" (default: now)."""
+    now = now or dt.datetime.now(dt.UTC)
+    stations = [s for s in db.stations() if station_id in (None, s["station_id"])]
+    return {
+        "generated_at": _iso(now),
+        "stations": [station_report(db, s, now) for s in stations],
+    }
+
+
+def _fmt(v: float | None, unit: str = "", u: float | None = None) -> str:
+    if v is None:
+        return "-"
+    s = f"{v:g}"
+    if u is not None:
+        s += f" ± {u:g}"
+    return f"{s} {unit}".rstrip()
+
+
+def format_text(report: dict[str, Any]) -> str:
+    """The report as plain text for a terminal."""
+    lines = [f"clinic report, generated {report['generated_at']}"]
+    if not report["stations"]:
+        lines.append("no stations in the database")
+    for st in report["stations"]:
+        a = st["adherence"]
+        state = (st["status"] or {}).get("state", "unknown")
+        lines += [
+            "",
+            f"== station {st['station_id']}  (status {state}, last seen {st['last_seen']})",
+            f"adherence: {a['sessions']} sessions, completion "
+            f"{_fmt(a['completion_pct'], '%')}; this week {a['sessions_this_week']} sessions, "
+            f"{a['minutes_this_week']:g} min, {a['days_active_this_week']} days active",
+        ]
+        for w in a["per_week"]:
+            lines.append(
+                f"  {w['week']}: {w['sessions']} sessions, {w['minutes']:g} min, "
+                f"{w['days_active']} days, {w['completion_pct']:g} % complete"
+            )
+        lines.append("latest results:")
+        for r in st["latest"]:
+            lines.append(
+                f"  {r['protocol']}.{r['metric']}: {_fmt(r['value'], r['unit'], r['uncertainty'])}"
+                f"  ({r['at']})"
+            )
+        lines.append("trends:")
+        for t in st["trends"]:
+            lines.append(
+                f"  {t['protocol']}.{t['metric']}: {t['sessions']} sessions, "
+                f"slope {_fmt(t['slope_per_week'], t['unit'] + '/week')}, change vs first "
+                f"{_fmt(t['change_vs_first'], t['unit'])}; {t['judgement']}"
+            )
+        lines.append(f"safety events: {len(st['safety_events'])}")
+        for e in st["safety_events"]:
+            lines.append(f"  {e['at']} {e['kind']} {e['code'] or ''} {e['detail'] or ''}".rstrip())
+        if st["missing_seq"]:
+            lines.append(f"messages not received yet (seq): {st['missing_seq'][:20]}")
+        if st["rejected_messages"]:
+            lines.append(f"rejected messages: {st['rejected_messages']}")
+    return "\n".join(lines)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def plot_name(station_id: str, protocol: str, metric: str) -> str:
+    """A file name safe on any filesystem for one station's metric plot."""
+    return "__".join(_UNSAFE.sub("_", p) for p in (station_id, protocol, metric)) + ".png"
+
+
+def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """One PNG per station and trended metric into ``out_dir``; returns the paths.
+
+    Raises ``RuntimeError`` naming the ``clinic`` extra when matplotlib is not installed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise RuntimeError("plots need matplotlib: pip install 'rehab-station[clinic]'") from exc
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for st in report["stations"]:
+        for t in st["trends"]:
+            # Figure + Agg canvas, not pyplot: no global state, no display needed.
+            fig = Figure(figsize=(6.4, 3.6), dpi=100)
+            FigureCanvasAgg(fig)
+            ax = fig.add_subplot()
+            times = [parse_time(p["at"]) for p in t["points"]]
+            values = [p["value"] for p in t["points"]]
+            errs = [p["uncertainty"] or 0.0 for p in t["points"]]
+            ax.errorbar(times, values, yerr=errs, fmt="o-", capsize=3, label="measured ± u")
+            if t["mdc"] is not None:
+                ax.axhspan(
+                    t["first"] - t["mdc"],
+                    t["first"] + t["mdc"],
+                    alpha=0.15,
+                    label=f"first ± MDC ({t['mdc']:g} {t['unit']})",
+                )
+            ax.set_title(f"{st['station_id']}: {t['protocol']}.{t['metric']}")
+            ax.set_ylabel(t["unit"])
+            ax.legend(loc="best", fontsize="small")
+            fig.autofmt_xdate()
+            path = out / plot_name(st["station_id"], t["protocol"], t["metric"])
+            fig.savefig(path, format="png")
+            written.append(path)
+    return written
+
+
+__all__ = [
+    "adherence",
+    "build_report",
+    "format_text",
+    "judge",
+    "parse_time",
+    "plot_name",
+    "slope_per_week",
+    "trends",
+    "write_plots",
+]

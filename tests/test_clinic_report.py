@@ -1,0 +1,290 @@
+"""The clinic database and report on a small known database: adherence, latest, trends, plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import struct
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB
+from mqtt_bridge.clinic_report import (
+    build_report,
+    format_text,
+    judge,
+    plot_name,
+    slope_per_week,
+    write_plots,
+)
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday, ISO week 2026-W48
+
+
+def envelope(
+    station: str, seq: int, body: dict[str, Any], schema: str = "rehab.session/1"
+) -> dict[str, Any]:
+    return {
+        "schema": schema,
+        "msg_id": str(uuid.uuid4()),
+        "station_id": station,
+        "seq": seq,
+        "created_at": body.get("ended_at", "2026-11-20T10:00:00Z"),
+        "clock_synced": True,
+        "boot_id": "b-1",
+        "body": body,
+    }
+
+
+def session(
+    start: str,
+    minutes: float,
+    grip_n: float,
+    u: float = 0.5,
+    complete: bool = True,
+    events: list[dict[str, Any]] | None = None,
+    mdc: float | None = None,
+) -> dict[str, Any]:
+    metric: dict[str, Any] = {"value": grip_n, "unit": "N", "uncertainty": u, "n": 3}
+    if mdc is not None:
+        metric["mdc"] = mdc
+    t = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return {
+        "session_id": f"s-{start}",
+        "started_at": start,
+        "ended_at": (t + dt.timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+        "complete": complete,
+        "state": "complete" if complete else "stopped",
+        "ended_reason": "" if complete else "pain rise",
+        "protocols": [
+            {
+                "protocol": "max_grip",
+                "trials": 3,
+                "metrics": {
+                    "involved_mean_force": metric,
+                    "involved_trials": {"value": 3, "unit": "count"},
+                },
+            }
+        ],
+        "adherence": {"minutes": minutes, "trials": 3, "days_this_week": 1},
+        "safety_events": events or [],
+    }
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    d = ClinicDB(tmp_path / "clinic.db")
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def fill(db: ClinicDB, mdc: float | None = None) -> None:
+    """Week 47: two sessions (Mon, Wed); week 48: three sessions on two days, one stopped.
+    Grip rises 2 N per week exactly: 100 N on 2026-11-16, then +2/7 N a day."""
+    starts = [
+        ("2026-11-16T09:00:00Z", 10.0, True),
+        ("2026-11-18T09:00:00Z", 12.0, True),
+        ("2026-11-23T09:00:00Z", 8.0, True),
+        ("2026-11-23T18:00:00Z", 5.0, False),
+        ("2026-11-25T09:00:00Z", 15.0, True),
+    ]
+    t0 = dt.datetime(2026, 11, 16, 9, tzinfo=dt.UTC)
+    with db.transaction():
+        for seq, (start, minutes, complete) in enumerate(starts, 1):
+            days = (dt.datetime.fromisoformat(start.replace("Z", "+00:00")) - t0).total_seconds()
+            grip = 100.0 + 2.0 * days / 86400.0 / 7.0
+            events = (
+                []
+                if complete
+                else [{"at": start, "kind": "stop", "code": "S-PAIN", "detail": {"pain": 6}}]
+            )
+            body = session(
+                start, minutes, round(grip, 3), complete=complete, events=events, mdc=mdc
+            )
+            assert db.store(envelope("st-0001", seq, body), "summary")
+
+
+def test_clinic_db_store_is_idempotent_by_msg_id(db: ClinicDB) -> None:
+    env = envelope("st-0001", 1, session("2026-11-16T09:00:00Z", 10, 100.0))
+    with db.transaction():
+        assert db.store(env, "summary") is True
+    with db.transaction():
+        assert db.store(env, "summary") is False
+    assert [m["msg_id"] for m in db.messages()] == [env["msg_id"]]
+    assert db.stations()[0]["max_seq"] == 1
+
+
+def test_clinic_db_uses_wal_and_full_sync(db: ClinicDB, tmp_path: Path) -> None:
+    assert db._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.integrity_check() == "ok"
+
+
+def test_clinic_db_transaction_rolls_back_on_error(db: ClinicDB) -> None:
+    env = envelope("st-0001", 1, session("2026-11-16T09:00:00Z", 10, 100.0))
+    with pytest.raises(RuntimeError), db.transaction():
+        db.store(env, "summary")
+        raise RuntimeError("crash before commit")
+    assert db.messages() == []
+
+
+def test_clinic_db_rejects_unknown_kind(db: ClinicDB) -> None:
+    env = envelope("st-0001", 1, {})
+    with pytest.raises(ValueError, match="kind must be one of"), db.transaction():
+        db.store(env, "plan")
+
+
+def test_clinic_db_rejected_payload_is_truncated(db: ClinicDB) -> None:
+    with db.transaction():
+        db.reject("rehab/v1/stations/st-0001/summary", "not JSON", b"x" * (MAX_REJECTED_BYTES + 5))
+    (r,) = db.rejected()
+    assert len(r["payload"]) == MAX_REJECTED_BYTES
+    assert r["reason"] == "not JSON"
+
+
+def test_clinic_db_seq_gaps_lists_missing_seq(db: ClinicDB) -> None:
+    with db.transaction():
+        for seq in (3, 4, 7, 9):
+            db.store(envelope("st-0001", seq, {}), "summary")
+    assert db.seq_gaps("st-0001") == [5, 6, 8]
+
+
+def test_clinic_db_status_updates_station(db: ClinicDB) -> None:
+    with db.transaction():
+        db.store_status("st-0002", {"state": "online"}, at="2026-11-20T10:00:00Z")
+        db.store_status("st-0002", {"state": "offline"}, at="2026-11-20T11:00:00Z")
+    (st,) = db.stations()
+    assert st["last_status"] == {"state": "offline"}
+    assert st["last_seen"] == "2026-11-20T11:00:00Z"
+
+
+def test_clinic_report_adherence_per_week(db: ClinicDB) -> None:
+    fill(db)
+    a = build_report(db, now=NOW)["stations"][0]["adherence"]
+    assert a["sessions"] == 5
+    assert a["complete"] == 4
+    assert a["completion_pct"] == 80.0
+    assert a["per_week"] == [
+        {
+            "week": "2026-W47",
+            "sessions": 2,
+            "complete": 2,
+            "minutes": 22.0,
+            "days_active": 2,
+            "completion_pct": 100.0,
+        },
+        {
+            "week": "2026-W48",
+            "sessions": 3,
+            "complete": 2,
+            "minutes": 28.0,
+            "days_active": 2,
+            "completion_pct": 66.7,
+        },
+    ]
+    assert a["days_active_this_week"] == 2
+    assert a["sessions_this_week"] == 3
+    assert a["minutes_this_week"] == 28.0
+    assert a["last_session_at"] == "2026-11-25T09:00:00Z"
+
+
+def test_clinic_report_this_week_is_empty_when_no_session(db: ClinicDB) -> None:
+    fill(db)
+    later = NOW + dt.timedelta(days=14)
+    a = build_report(db, now=later)["stations"][0]["adherence"]
+    assert (a["days_active_this_week"], a["sessions_this_week"], a["minutes_this_week"]) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_clinic_report_latest_values_with_units_and_uncertainty(db: ClinicDB) -> None:
+    fill(db)
+    latest = build_report(db, now=NOW)["stations"][0]["latest"]
+    by_name = {r["metric"]: r for r in latest}
+    grip = by_name["involved_mean_force"]
+    assert grip["value"] == pytest.approx(100.0 + 2.0 * 9 / 7, abs=1e-3)
+    assert (grip["unit"], grip["uncertainty"], grip["at"]) == ("N", 0.5, "2026-11-25T09:00:00Z")
+    assert by_name["involved_trials"]["value"] == 3
+
+
+def test_clinic_report_slope_and_change(db: ClinicDB) -> None:
+    fill(db)
+    (t,) = build_report(db, now=NOW)["stations"][0]["trends"]  # the count metric is not trended
+    assert t["metric"] == "involved_mean_force"
+    assert t["sessions"] == 5
+    assert t["slope_per_week"] == pytest.approx(2.0, abs=1e-3)
+    assert t["change_vs_first"] == pytest.approx(2.0 * 9 / 7, abs=1e-3)
+    assert t["mdc"] is None
+    assert "not judged" in t["judgement"]
+
+
+def test_clinic_report_judges_change_against_stated_mdc(db: ClinicDB) -> None:
+    fill(db, mdc=2.0)
+    (t,) = build_report(db, now=NOW)["stations"][0]["trends"]
+    assert t["mdc"] == 2.0
+    assert t["judgement"] == "increase exceeds the MDC of 2 N: likely a real change"
+
+
+def test_clinic_report_judge_wording() -> None:
+    assert judge(None, 5.0, "N") == "one session only: no trend yet"
+    assert judge(-1.0, 5.0, "N").startswith("within the MDC of 5 N")
+    assert judge(-6.0, 5.0, "N").startswith("decrease exceeds the MDC")
+
+
+def test_clinic_report_slope_needs_two_distinct_times() -> None:
+    assert slope_per_week([(0.0, 1.0)]) is None
+    assert slope_per_week([(1.0, 1.0), (1.0, 2.0)]) is None
+    assert slope_per_week([(0.0, 1.0), (7.0, 3.0)]) == pytest.approx(2.0)
+
+
+def test_clinic_report_safety_events_and_text(db: ClinicDB) -> None:
+    fill(db)
+    rep = build_report(db, now=NOW)
+    (ev,) = rep["stations"][0]["safety_events"]
+    assert (ev["code"], ev["at"]) == ("S-PAIN", "2026-11-23T18:00:00Z")
+    text = format_text(rep)
+    assert "== station st-0001" in text
+    assert "5 sessions, completion 80 %" in text
+    assert "slope 2 N/week" in text
+    assert "S-PAIN" in text
+    json.dumps(rep)  # the --json output must serialise
+
+
+def test_clinic_report_one_station_filter(db: ClinicDB) -> None:
+    fill(db)
+    with db.transaction():
+        db.store(envelope("st-0002", 1, session("2026-11-20T09:00:00Z", 5, 50.0)), "summary")
+    assert [s["station_id"] for s in build_report(db, now=NOW)["stations"]] == [
+        "st-0001",
+        "st-0002",
+    ]
+    assert [s["station_id"] for s in build_report(db, "st-0002", NOW)["stations"]] == ["st-0002"]
+
+
+def test_clinic_report_plots_are_valid_png(db: ClinicDB, tmp_path: Path) -> None:
+    fill(db, mdc=2.0)
+    paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
+    assert [p.name for p in paths] == ["st-0001__max_grip__involved_mean_force.png"]
+    data = paths[0].read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR: 6.4 x 3.6 in at 100 dpi
+    assert (width, height) == (640, 360)
+
+
+def test_clinic_report_plot_name_is_filesystem_safe() -> None:
+    assert plot_name("st/../x", "max grip", "a:b") == "st_.._x__max_grip__a_b.png"
+
+
+def test_clinic_db_file_is_plain_sqlite(db: ClinicDB) -> None:
+    fill(db)
+    conn = sqlite3.connect(db.path)
+    assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 5
+    conn.close()
