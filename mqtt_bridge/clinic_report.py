@@ -13,6 +13,7 @@ inside that function only, so the rest of the report works without it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -307,7 +308,8 @@ def format_text(report: dict[str, Any]) -> str:
             )
         lines.append(f"safety events: {len(st['safety_events'])}")
         for e in st["safety_events"]:
-            lines.append(f"  {e['at']} {e['kind']} {e['code'] or ''} {e['detail'] or ''}".rstrip())
+            detail = e["detail"] if isinstance(e["detail"], str) else json.dumps(e["detail"])
+            lines.append(f"  {e['at']} {e['kind']} {e['code'] or ''} {detail or ''}".rstrip())
         if st["missing_seq"]:
             lines.append(f"messages not received yet (seq): {st['missing_seq'][:20]}")
         if st["rejected_messages"]:
@@ -329,6 +331,7 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
     Raises ``RuntimeError`` naming the ``clinic`` extra when matplotlib is not installed."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.dates import AutoDateFormatter, AutoDateLocator, date2num
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise RuntimeError("plots need matplotlib: pip install 'rehab-station[clinic]'") from exc
@@ -341,7 +344,7 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
             fig = Figure(figsize=(6.4, 3.6), dpi=100)
             FigureCanvasAgg(fig)
             ax = fig.add_subplot()
-            times = [parse_time(p["at"]) for p in t["points"]]
+            times = date2num([parse_time(p["at"]) for p in t["points"]])
             values = [p["value"] for p in t["points"]]
             errs = [p["uncertainty"] or 0.0 for p in t["points"]]
             ax.errorbar(times, values, yerr=errs, fmt="o-", capsize=3, label="measured ± u")
@@ -354,6 +357,9 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
                 )
             ax.set_title(f"{st['station_id']}: {t['protocol']}.{t['metric']}")
             ax.set_ylabel(t["unit"])
+            locator = AutoDateLocator()
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(AutoDateFormatter(locator))
             ax.legend(loc="best", fontsize="small")
             fig.autofmt_xdate()
             path = out / plot_name(st["station_id"], t["protocol"], t["metric"])
