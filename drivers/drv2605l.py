@@ -121,13 +121,7 @@ class CalibrationResult:
         return (self.ok, self.compensation, self.back_emf, self.bemf_gain, self.actuator)
 
     def __repr__(self):
-        return "CalibrationResult(ok=%s, comp=0x%02X, bemf=0x%02X, gain=%d, %s)" % (
-            self.ok,
-            self.compensation,
-            self.back_emf,
-            self.bemf_gain,
-            self.actuator,
-        )
+        return "CalibrationResult(ok=%s, comp=0x%02X, bemf=0x%02X, gain=%d, %s)" % self.as_tuple()
 
 
 class DRV2605L:
@@ -174,27 +168,13 @@ class DRV2605L:
         self.device_id = -1
         found = self._read(REG_STATUS) >> 5
         if found not in (DEVICE_ID_DRV2605L, DEVICE_ID_DRV2605):
-            raise DeviceNotFound(
-                "DRV2605L",
-                bus_name(self._bus),
-                self._address,
-                (DEVICE_ID_DRV2605L, DEVICE_ID_DRV2605),
-                found,
-                _identity_hint(found),
-            )
+            raise self._not_found((DEVICE_ID_DRV2605L, DEVICE_ID_DRV2605), found, _id_hint(found))
         self._set_mode(MODE_INTERNAL_TRIGGER)
         mode = self._read(REG_MODE)
         if mode != MODE_INTERNAL_TRIGGER:
             self._mode = -1
-            raise DeviceNotFound(
-                "DRV2605L",
-                bus_name(self._bus),
-                self._address,
-                MODE_INTERNAL_TRIGGER,
-                mode,
-                "The chip answers but ignores writes (MODE read back 0x%02X): check that its EN "
-                "pin is high and its supply is steady." % mode,
-            )
+            hint = "The chip answers but ignores writes (MODE read back 0x%02X): check that its"
+            raise self._not_found(0, mode, hint % mode + " EN pin is high and its supply steady.")
         self.device_id = found
         self.actuator = actuator
         self._feedback = FEEDBACK_LRA if actuator == "lra" else FEEDBACK_ERM
@@ -369,6 +349,9 @@ class DRV2605L:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _not_found(self, expected, found, hint):
+        return DeviceNotFound("DRV2605L", bus_name(self._bus), self._address, expected, found, hint)
+
     def _check_open(self):
         if self._closed:
             raise ValueError("DRV2605L at 0x%02X is closed; call init() again" % self._address)
@@ -462,7 +445,7 @@ def _volts_code(name, volts, lsb):
     return int(volts / lsb)
 
 
-def _identity_hint(found):
+def _id_hint(found):
     if found in (DEVICE_ID_DRV2604, DEVICE_ID_DRV2604L):
         return "This is a DRV2604(L), which has no effect library: fit a DRV2605L."
     return (
