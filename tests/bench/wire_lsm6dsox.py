@@ -19,7 +19,7 @@ from drivers.lsm6dsox import LSM6DSOX
 from drivers.sim.bus import SimI2CBus
 from drivers.sim.chip import SimChip
 from drivers.sim.clock import SimClock
-from drivers.sim.lsm6dsox import SimLSM6DSOX
+from drivers.sim.lsm6dsox import MotionFn, SimLSM6DSOX, Vec3
 
 MUX_ADDRESS = 0x71
 BUS_HZ = 400_000
@@ -59,6 +59,19 @@ class Mux(SimChip):
         ]
 
 
+def finger(phase: float) -> MotionFn:
+    """A finger flexing at 0.5 Hz (gyro about y) with a little tilt, for realistic bytes."""
+
+    def motion(t: float) -> tuple[Vec3, Vec3]:
+        return (0.2 * math.sin(t + phase), 0.0, 0.98), (
+            0.0,
+            90 * math.sin(math.pi * t + phase),
+            0.0,
+        )
+
+    return motion
+
+
 def glove(odr_hz: int) -> tuple[SimClock, SimI2CBus, list[tuple[int, LSM6DSOX]]]:
     clock = SimClock()
     bus = SimI2CBus(clock, BUS_HZ, "glove", log_size=64)
@@ -69,13 +82,7 @@ def glove(odr_hz: int) -> tuple[SimClock, SimI2CBus, list[tuple[int, LSM6DSOX]]]
         mux.channels[ch] = {}
         for i, address in enumerate((0x6A, 0x6B)):
             chip = SimLSM6DSOX(clock, address, seed=ch * 2 + i, accel_noise_g=0.002)
-            phase = ch + i / 2
-            chip.set_motion_source(
-                lambda t, p=phase: (
-                    (0.2 * math.sin(t + p), 0.0, 0.98),
-                    (0.0, 90 * math.sin(2 * math.pi * 0.5 * t + p), 0.0),
-                )
-            )
+            chip.set_motion_source(finger(ch + i / 2))
             mux.channels[ch][address] = chip
             imus.append((ch, LSM6DSOX(bus, address, clock)))
     for ch, imu in imus:
