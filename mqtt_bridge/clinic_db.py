@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS stations(
     station_id TEXT PRIMARY KEY,
     last_status TEXT,
     status_at TEXT,
-    last_seen TEXT NOT NULL,
+    last_seen TEXT,
     max_seq INTEGER
 );
 """
@@ -130,15 +130,20 @@ class ClinicDB:
         self._seen(env["station_id"], now, int(env["seq"]))
         return cur.rowcount == 1
 
-    def store_status(self, station_id: str, status: dict[str, Any], at: str | None = None) -> None:
-        """Record a station's status payload (birth, will) as its last status."""
+    def store_status(
+        self, station_id: str, status: dict[str, Any], at: str | None = None, seen: bool = True
+    ) -> None:
+        """Record a station's status payload (birth, will) as its last status.
+
+        ``seen=False`` (a retained status replayed by the broker on subscribe) keeps
+        ``last_seen`` unchanged: the replay says nothing about when the station was alive."""
         now = at or utc_now()
         self._conn.execute(
             "INSERT INTO stations(station_id, last_status, status_at, last_seen)"
             " VALUES (?,?,?,?) ON CONFLICT(station_id) DO UPDATE SET"
             " last_status=excluded.last_status, status_at=excluded.status_at,"
-            " last_seen=excluded.last_seen",
-            (station_id, json.dumps(status, sort_keys=True), now, now),
+            " last_seen=coalesce(excluded.last_seen, stations.last_seen)",
+            (station_id, json.dumps(status, sort_keys=True), now, now if seen else None),
         )
 
     def reject(

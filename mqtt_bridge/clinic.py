@@ -1,0 +1,346 @@
+"""The clinic consumer: receive every station's summaries, self-tests and status, store them
+in the clinic database, and only then acknowledge.
+
+Order per batch (``reference/MQTT.md`` §4.2, step 4): validate each message; store it
+(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction; commit; then the
+MQTT PUBACK (``manual_ack=True``, so the broker keeps the message until it is on disk) and
+the application acknowledgement ``{"msg_ids": [...]}`` on ``rehab/v1/stations/<id>/ack``,
+which lets the station delete the outbox row. A crash anywhere before the commit leaves the
+message unacknowledged at both levels, so it is delivered again and deduplicated.
+
+paho traps handled (§2): MQTT v5 with ``clean_start=False`` and a session expiry, so
+messages queue at the broker while the consumer is down; resubscribe in every
+``on_connect`` (a broker that lost its state also lost the subscription); callbacks only
+enqueue and never raise, and ``suppress_exceptions`` guards the network thread anyway;
+SQLite work happens in the caller's thread, never in paho's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mqtt_bridge import envelope, topics
+from mqtt_bridge.clinic_db import KINDS, ClinicDB, utc_now
+
+log = logging.getLogger(__name__)
+
+#: Subscriptions of the consumer: every station's status, summaries and self-tests.
+SUBSCRIPTIONS = [(topics.ALL_STATUS, 1), (topics.ALL_SUMMARY, 1), (topics.ALL_SELFTEST, 1)]
+#: How long the broker keeps the consumer's session (and queues for it) while it is down.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+#: Messages stored per transaction at most; the broker's in-flight window (mosquitto
+#: ``max_inflight_messages``, default 20) usually bounds a batch first.
+MAX_BATCH = 200
+
+
+@dataclass
+class Inbound:
+    """One received message, copied out of paho's object in the network thread."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    generation: int
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    statuses: int = 0
+    acks_published: int = 0
+    connects: int = 0
+    batches: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Outcome:
+    station_id: str | None
+    ack_msg_id: str | None
+
+
+class Ingest:
+    """The consumer. ``client`` is a configured, not yet connected paho ``Client`` built by
+    :func:`make_client`; :meth:`run` connects, consumes and disconnects.
+
+    Not reusable: one :meth:`run` per instance."""
+
+    def __init__(self, client: mqtt.Client, db: ClinicDB) -> None:
+        self.client = client
+        self.db = db
+        self.stats = IngestStats()
+        self._q: queue.Queue[Inbound] = queue.Queue()
+        self._generation = 0
+        self._connected = threading.Event()
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+
+    # -- paho callbacks (network thread): never raise, never touch SQLite ---------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        try:
+            if rc.is_failure:
+                log.error("broker refused the connection: %s", rc)
+                return
+            # A new connection invalidates packet ids of messages received on the old one.
+            self._generation += 1
+            self.stats.connects += 1
+            client.subscribe(SUBSCRIPTIONS)
+            self._connected.set()
+            log.info("connected (session present: %s); subscribed", flags.session_present)
+        except Exception:
+            log.exception("on_connect failed")
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        self._connected.clear()
+        log.info("disconnected: %s", rc)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            self._q.put(
+                Inbound(
+                    msg.topic,
+                    bytes(msg.payload),
+                    msg.mid,
+                    msg.qos,
+                    bool(msg.retain),
+                    self._generation,
+                )
+            )
+        except Exception:
+            log.exception("on_message failed")
+
+    # -- the consumer loop (caller's thread) ---------------------------------------------
+
+    def run(
+        self,
+        stop: threading.Event,
+        max_seconds: float | None = None,
+        until_idle_s: float | None = None,
+        connect: Callable[[], Any] | None = None,
+    ) -> IngestStats:
+        """Consume until ``stop`` is set, ``max_seconds`` pass, or (once connected) no
+        message arrives for ``until_idle_s``. ``connect`` starts connecting (the function
+        :func:`make_client` returns); None if the caller already did."""
+        if connect is not None:
+            connect()
+        self.client.loop_start()
+        t_start = last = time.monotonic()
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if max_seconds is not None and now - t_start >= max_seconds:
+                    break
+                if until_idle_s is not None and self.stats.connects and now - last >= until_idle_s:
+                    break
+                batch = self._take(timeout_s=0.2)
+                if batch:
+                    self.process(batch)
+                    last = time.monotonic()
+                elif not self._connected.is_set():
+                    last = time.monotonic()  # idle means connected and quiet
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+        return self.stats
+
+    def _take(self, timeout_s: float) -> list[Inbound]:
+        try:
+            first = self._q.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def process(self, batch: list[Inbound]) -> None:
+        """Store a batch in one transaction, then PUBACK and acknowledge to the stations.
+
+        A database error propagates before any acknowledgement: the messages stay
+        unacknowledged and are delivered again after the consumer restarts."""
+        now = utc_now()
+        with self.db.transaction():
+            outcomes = [self._store_one(m, now) for m in batch]
+        self.stats.batches += 1
+        for m in batch:
+            # A PUBACK with a packet id from a previous connection could acknowledge a
+            # different message; the end-to-end ack covers it anyway, so skip it.
+            if m.qos > 0 and m.generation == self._generation:
+                self.client.ack(m.mid, m.qos)
+        acks: dict[str, list[str]] = defaultdict(list)
+        for o in outcomes:
+            if o.station_id and o.ack_msg_id and o.ack_msg_id not in acks[o.station_id]:
+                acks[o.station_id].append(o.ack_msg_id)
+        for station_id, ids in acks.items():
+            payload = json.dumps({"msg_ids": ids}, separators=(",", ":"))
+            self.client.publish(topics.ack(station_id), payload, qos=1)
+            self.stats.acks_published += 1
+
+    def _store_one(self, m: Inbound, now: str) -> _Outcome:
+        self.stats.received += 1
+        station_id, kind = None, None
+        try:
+            station_id, kind = topics.parse_station_topic(m.topic)
+            if kind == "status":
+                return self._status(m, station_id, now)
+            if kind not in KINDS:
+                raise ValueError(f"unexpected topic kind {kind!r}")
+            env = envelope.decode(m.payload)
+            if env["station_id"] != station_id:
+                raise ValueError(
+                    f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
+                )
+            expected = topics.SCHEMA_FOR_KIND[kind]
+            if env["schema"] != expected:
+                raise ValueError(f"schema {env['schema']!r} on a {kind} topic (want {expected})")
+        except Exception as exc:  # any defect in the input is a reject, never a crash
+            return self._reject(m, station_id, f"{type(exc).__name__}: {exc}", now)
+        if self.db.store(env, kind, now):
+            self.stats.stored += 1
+        else:
+            self.stats.duplicates += 1
+        return _Outcome(station_id, env["msg_id"])
+
+    def _status(self, m: Inbound, station_id: str, now: str) -> _Outcome:
+        if not m.payload:
+            return _Outcome(None, None)  # a cleared retained status: nothing to record
+        status = json.loads(m.payload)
+        if not isinstance(status, dict):
+            raise ValueError("status payload is not a JSON object")
+        # A retained status replayed on subscribe says nothing about when it was last seen.
+        self.db.store_status(station_id, status, now, seen=not m.retain)
+        self.stats.statuses += 1
+        return _Outcome(None, None)
+
+    def _reject(self, m: Inbound, station_id: str | None, reason: str, now: str) -> _Outcome:
+        msg_id = _msg_id_of(m.payload)
+        self.db.reject(m.topic, reason, m.payload, station_id, msg_id, now)
+        self.stats.rejected += 1
+        key = reason.split(":", 1)[0]
+        self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
+        log.warning("rejected message on %s: %s", m.topic, reason)
+        # Kept in `rejected`; acknowledging it end to end stops a resend loop of a message
+        # that can never become valid, and the station learns nothing it can fix anyway.
+        return _Outcome(station_id, msg_id)
+
+
+def _msg_id_of(payload: bytes) -> str | None:
+    """The ``msg_id`` of a rejected envelope when one can be read, else None."""
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    v = obj.get("msg_id") if isinstance(obj, dict) else None
+    return v if isinstance(v, str) and 0 < len(v) <= 64 else None
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """Where and how to connect: ``url`` is ``mqtt://host[:1883]`` or ``mqtts://host[:8883]``;
+    TLS files and a username/password are optional."""
+
+    url: str
+    client_id: str
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+
+
+def parse_broker_url(url: str) -> tuple[str, int, bool]:
+    """``(host, port, tls)`` from ``mqtt://host[:port]`` or ``mqtts://host[:port]``.
+
+    Raises ``ValueError`` naming the accepted forms."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(
+            f"broker URL must be mqtt://host[:port] or mqtts://host[:port], got {url!r}"
+        )
+    tls = parts.scheme == "mqtts"
+    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+
+
+def make_client(
+    opts: BrokerOptions, persistent: bool = True, session_expiry_s: int = SESSION_EXPIRY_S
+) -> tuple[mqtt.Client, Callable[[], Any]]:
+    """A paho v5 client with ``manual_ack`` and the function that starts connecting.
+
+    ``persistent``: ``clean_start=False`` with ``session_expiry_s`` so the broker queues
+    messages while the consumer is down; otherwise a clean session that ends on disconnect.
+    Connection is asynchronous (``connect_async``): a broker that is down at start is retried
+    by the network loop instead of raising."""
+    host, port, tls = parse_broker_url(opts.url)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=opts.client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=True,
+    )
+    client.suppress_exceptions = True
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    if tls or opts.ca:
+        client.tls_set(
+            ca_certs=opts.ca,
+            certfile=opts.cert,
+            keyfile=opts.key,
+            cert_reqs=ssl.CERT_REQUIRED,
+            tls_version=ssl.PROTOCOL_TLS_CLIENT,
+        )
+    if opts.username:
+        client.username_pw_set(opts.username, opts.password)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry_s if persistent else 0
+
+    def connect() -> Any:
+        return client.connect_async(
+            host, port, keepalive=opts.keepalive_s, clean_start=not persistent, properties=props
+        )
+
+    return client, connect
+
+
+__all__ = [
+    "MAX_BATCH",
+    "SESSION_EXPIRY_S",
+    "SUBSCRIPTIONS",
+    "BrokerOptions",
+    "Inbound",
+    "Ingest",
+    "IngestStats",
+    "make_client",
+    "parse_broker_url",
+]

@@ -1,0 +1,180 @@
+"""``rehab-station clinic {ingest,report,send-plan}``: the clinician's side of the MQTT link.
+
+These run at the clinic, not on a station, so they need no station config file
+(``no_config_needed``). The broker is the global ``--broker URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from mqtt_bridge import clinic_report, sendplan
+from mqtt_bridge.clinic import BrokerOptions, Ingest, make_client
+from mqtt_bridge.clinic_db import ClinicDB
+
+log = logging.getLogger(__name__)
+
+
+def _positive(text: str) -> float:
+    v = float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection")
+    g.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) for mqtts")
+    g.add_argument("--cert", metavar="FILE", help="client certificate (PEM) for mutual TLS")
+    g.add_argument("--key", metavar="FILE", help="client private key (PEM)")
+    g.add_argument("--username", help="MQTT username")
+    g.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="environment variable holding the MQTT password (never on the command line)",
+    )
+
+
+def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "clinic", help="clinic side: ingest summaries, report, send plans", parents=parents
+    )
+    csub = p.add_subparsers(dest="clinic_command", metavar="ACTION", required=True)
+
+    ingest = csub.add_parser(
+        "ingest",
+        parents=parents,
+        help="consume station summaries into the clinic database and acknowledge them",
+    )
+    ingest.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    ingest.add_argument(
+        "--client-id", default="clinic-ingest", help="MQTT client id (default: clinic-ingest)"
+    )
+    _connection_options(ingest)
+    ingest.add_argument("--max-seconds", type=_positive, metavar="N", help="stop after N s")
+    ingest.add_argument(
+        "--until-idle", type=_positive, metavar="S", help="stop after S s without a message"
+    )
+    ingest.add_argument("--json", action="store_true", help="print the final counters as JSON")
+    ingest.set_defaults(func=run_ingest, no_config_needed=True)
+
+    report = csub.add_parser(
+        "report", parents=parents, help="adherence, latest results, trends, safety events"
+    )
+    report.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    report.add_argument("--station", metavar="ID", help="only this station")
+    report.add_argument("--plots", metavar="DIR", help="write trend plots (PNG) into DIR")
+    report.add_argument("--json", action="store_true", help="print JSON")
+    report.set_defaults(func=run_report, no_config_needed=True)
+
+    send = csub.add_parser(
+        "send-plan",
+        parents=parents,
+        help="validate a plan, publish it to a station, print the station's answer",
+    )
+    send.add_argument("--station", required=True, metavar="ID", help="target station id")
+    send.add_argument("file", metavar="FILE", help="plan (rehab.plan/1 JSON)")
+    send.add_argument(
+        "--timeout",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the station's answer (default 30)",
+    )
+    send.add_argument("--client-id", help="MQTT client id (default: a random one)")
+    _connection_options(send)
+    send.set_defaults(func=run_send_plan, no_config_needed=True)
+
+
+def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
+    if not getattr(args, "broker", None):
+        print("rehab-station clinic: --broker URL is required", file=sys.stderr)
+        return None
+    password = os.environ.get(args.password_env) if args.password_env else None
+    if args.password_env and password is None:
+        print(f"rehab-station clinic: ${args.password_env} is not set", file=sys.stderr)
+        return None
+    return BrokerOptions(
+        args.broker, client_id, args.ca, args.cert, args.key, args.username, password
+    )
+
+
+def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
+    opts = _broker(args, args.client_id)
+    if opts is None:
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("signal %d: stopping after the current batch", signum)
+        stop.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        client, connect = make_client(opts, persistent=True)
+        with ClinicDB(args.db) as db:
+            stats = Ingest(client, db).run(stop, args.max_seconds, args.until_idle, connect)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if args.json:
+        print(json.dumps(stats.as_dict(), sort_keys=True))
+    else:
+        print(
+            f"ingest: {stats.received} received, {stats.stored} stored, "
+            f"{stats.duplicates} duplicates, {stats.rejected} rejected, "
+            f"{stats.statuses} status, {stats.acks_published} acks, {stats.connects} connects"
+        )
+    return 0
+
+
+def run_report(args: argparse.Namespace, ctx: Any) -> int:
+    if not Path(args.db).is_file():
+        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+        return 1
+    with ClinicDB(args.db) as db:
+        rep = clinic_report.build_report(db, args.station)
+    if args.station and not rep["stations"]:
+        print(f"rehab-station clinic: no station {args.station!r} in {args.db}", file=sys.stderr)
+        return 1
+    plots: list[Path] = []
+    if args.plots:
+        try:
+            plots = clinic_report.write_plots(rep, args.plots)
+        except RuntimeError as exc:
+            print(f"rehab-station clinic: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        rep["plots"] = [str(p) for p in plots]
+        print(json.dumps(rep, indent=2, sort_keys=True))
+    else:
+        print(clinic_report.format_text(rep))
+        for p in plots:
+            print(f"plot: {p}")
+    return 0
+
+
+def run_send_plan(args: argparse.Namespace, ctx: Any) -> int:
+    opts = _broker(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
+    if opts is None:
+        return 2
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"rehab-station clinic: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    result = sendplan.send_plan(opts, args.station, data, args.timeout)
+    print(result.describe())
+    return result.exit_code
+
+
+__all__ = ["register", "run_ingest", "run_report", "run_send_plan"]
