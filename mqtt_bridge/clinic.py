@@ -95,7 +95,10 @@ class Ingest:
         self._q: queue.Queue[Inbound] = queue.Queue()
         self._generation = 0
         self._connected = threading.Event()
+        #: Set on every SUBACK of the consumer's subscriptions (cleared on disconnect).
+        self.subscribed = threading.Event()
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
 
@@ -117,10 +120,24 @@ class Ingest:
         except Exception:
             log.exception("on_connect failed")
 
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, codes: Any, props: Any
+    ) -> None:
+        try:
+            refused = [str(c) for c in codes if c.is_failure]
+            if refused:
+                log.error("subscription refused: %s", refused)
+                return
+            self.subscribed.set()
+            log.info("subscribed to %s", ", ".join(t for t, _ in SUBSCRIPTIONS))
+        except Exception:
+            log.exception("on_subscribe failed")
+
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
     ) -> None:
         self._connected.clear()
+        self.subscribed.clear()
         log.info("disconnected: %s", rc)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:

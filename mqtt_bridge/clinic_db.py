@@ -8,7 +8,8 @@ delivery produces. Malformed input goes to ``rejected`` with the reason, so it i
 inspection and acknowledged instead of being redelivered for ever.
 
 Tables: ``messages`` (enveloped summaries and self-tests, the envelope fields as columns and
-the body as JSON), ``rejected``, and ``stations`` (last status, last seen, highest ``seq``).
+the body as JSON), ``rejected``, ``stations`` (last status, last seen, highest ``seq``) and
+``counters`` (e.g. duplicate deliveries absorbed, counted in the storing transaction).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS rejected(
     payload BLOB NOT NULL,
     received_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counters(
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stations(
     station_id TEXT PRIMARY KEY,
     last_status TEXT,
@@ -66,12 +71,15 @@ def utc_now() -> str:
 class ClinicDB:
     """The clinic database at ``path`` (created on first use).
 
-    Not thread-safe: one thread (the consumer's worker, or the report) owns an instance.
+    Not thread-safe: one thread at a time (the consumer loop, or the report) uses it.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
+        # One owner at a time, but not necessarily the creating thread (tests hand it over).
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+        )
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged message must survive a power cut, not only a process crash.
@@ -128,7 +136,18 @@ class ClinicDB:
             ),
         )
         self._seen(env["station_id"], now, int(env["seq"]))
-        return cur.rowcount == 1
+        if cur.rowcount == 1:
+            return True
+        self.count("duplicates")
+        return False
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` (inside the caller's transaction)."""
+        self._conn.execute(
+            "INSERT INTO counters(name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, n),
+        )
 
     def store_status(
         self, station_id: str, status: dict[str, Any], at: str | None = None, seen: bool = True
@@ -200,6 +219,9 @@ class ClinicDB:
             d["body"] = json.loads(r["body"])
             out.append(d)
         return out
+
+    def counters(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._conn.execute("SELECT name, value FROM counters")}
 
     def msg_ids(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT msg_id FROM messages ORDER BY msg_id")]

@@ -118,6 +118,7 @@ def test_clinic_db_store_is_idempotent_by_msg_id(db: ClinicDB) -> None:
         assert db.store(env, "summary") is False
     assert [m["msg_id"] for m in db.messages()] == [env["msg_id"]]
     assert db.stations()[0]["max_seq"] == 1
+    assert db.counters() == {"duplicates": 1}
 
 
 def test_clinic_db_uses_wal_and_full_sync(db: ClinicDB, tmp_path: Path) -> None:
@@ -162,6 +163,15 @@ def test_clinic_db_status_updates_station(db: ClinicDB) -> None:
     (st,) = db.stations()
     assert st["last_status"] == {"state": "offline"}
     assert st["last_seen"] == "2026-11-20T11:00:00Z"
+
+
+def test_clinic_db_retained_status_replay_keeps_last_seen(db: ClinicDB) -> None:
+    with db.transaction():
+        db.store_status("st-0002", {"state": "online"}, at="2026-11-20T10:00:00Z")
+        db.store_status("st-0002", {"state": "online"}, at="2026-11-21T09:00:00Z", seen=False)
+    (st,) = db.stations()
+    assert st["last_seen"] == "2026-11-20T10:00:00Z"
+    assert st["status_at"] == "2026-11-21T09:00:00Z"
 
 
 def test_clinic_report_adherence_per_week(db: ClinicDB) -> None:

@@ -1,0 +1,296 @@
+"""The clinic consumer against a real mosquitto: store, commit, then acknowledge."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from mqtt_bridge.clinic import BrokerOptions, Ingest, IngestStats, make_client, parse_broker_url
+from mqtt_bridge.clinic_db import ClinicDB
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_S = 10.0  # upper bound for any single wait; tests pass far sooner
+
+
+def envelope(station: str = "st-0001", seq: int = 1, **over: Any) -> dict[str, Any]:
+    env = {
+        "schema": "rehab.session/1",
+        "msg_id": str(uuid.uuid4()),
+        "station_id": station,
+        "seq": seq,
+        "created_at": "2026-11-20T10:00:00Z",
+        "clock_synced": True,
+        "boot_id": "0b6d7e1e-0000-4000-8000-000000000001",
+        "body": {"session_id": "s-1", "started_at": "2026-11-20T09:50:00Z", "complete": True},
+    }
+    env.update(over)
+    return env
+
+
+class FakeStation:
+    """A plain paho client playing a station: publishes raw payloads, collects acks."""
+
+    def __init__(self, url: str, station: str = "st-0001") -> None:
+        host, port, _ = parse_broker_url(url)
+        self.station = station
+        self.acks: queue.Queue[list[str]] = queue.Queue()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"fake-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            f"rehab/v1/stations/{station}/ack", qos=1
+        )
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
+        self.client.on_message = lambda c, u, m: self.acks.put(json.loads(m.payload)["msg_ids"])
+        self.client.connect(host, port)
+        self.client.loop_start()
+        assert self.subscribed.wait(WAIT_S)
+
+    def publish(self, kind: str, payload: bytes | str, retain: bool = False) -> None:
+        info = self.client.publish(
+            f"rehab/v1/stations/{self.station}/{kind}", payload, qos=1, retain=retain
+        )
+        info.wait_for_publish(WAIT_S)
+        assert info.is_published()
+
+    def next_ack(self) -> list[str]:
+        return self.acks.get(timeout=WAIT_S)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class Consumer:
+    """An :class:`Ingest` running in a thread of the test, stoppable and restartable."""
+
+    def __init__(self, url: str, db_path: Path, client_id: str = "clinic-test") -> None:
+        self.url, self.db_path, self.client_id = url, db_path, client_id
+        self.stop = threading.Event()
+        self.db = ClinicDB(db_path)
+        client, connect = make_client(BrokerOptions(url, client_id))
+        self.ingest = Ingest(client, self.db)
+        self.result: IngestStats | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(connect,), daemon=True)
+        self.thread.start()
+        assert self.ingest.subscribed.wait(WAIT_S), "consumer did not subscribe"
+
+    def _run(self, connect: Any) -> None:
+        try:
+            self.result = self.ingest.run(self.stop, connect=connect)
+        except BaseException as exc:
+            self.error = exc
+
+    def close(self) -> IngestStats:
+        self.stop.set()
+        self.thread.join(WAIT_S)
+        self.db.close()
+        return self.ingest.stats
+
+
+def acked_until(station: FakeStation, ids: set[str]) -> set[str]:
+    """Application acks collected until every id in ``ids`` was acknowledged."""
+    seen: set[str] = set()
+    while not ids <= seen:
+        seen.update(station.next_ack())
+    return seen
+
+
+@pytest.fixture
+def station(broker) -> Iterator[FakeStation]:
+    s = FakeStation(broker.url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_clinic_ingest_same_message_twice_stores_one_row_and_acks_twice(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    consumer = Consumer(broker.url, tmp_path / "clinic.db")
+    env = envelope()
+    station.publish("summary", json.dumps(env))
+    assert station.next_ack() == [env["msg_id"]]
+    station.publish("summary", json.dumps(env))
+    assert station.next_ack() == [env["msg_id"]]
+    stats = consumer.close()
+    with ClinicDB(tmp_path / "clinic.db") as db:
+        assert db.msg_ids() == [env["msg_id"]]
+        assert db.counters() == {"duplicates": 1}
+        assert db.stations()[0]["max_seq"] == 1
+    assert (stats.stored, stats.duplicates, stats.rejected) == (1, 1, 0)
+
+
+def test_clinic_ingest_selftest_topic_stores_selftest(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    consumer = Consumer(broker.url, tmp_path / "clinic.db")
+    env = envelope(schema="rehab.selftest/1", body={"passed": True})
+    station.publish("selftest", json.dumps(env))
+    assert station.next_ack() == [env["msg_id"]]
+    consumer.close()
+    with ClinicDB(tmp_path / "clinic.db") as db:
+        (m,) = db.messages(kind="selftest")
+    assert m["body"] == {"passed": True}
+
+
+MALFORMED = [
+    (b"\xc3\x28 not utf-8", "UnicodeDecodeError", False),
+    (b"{not json", "JSONDecodeError", False),
+    (b"[1, 2]", "ValueError", False),
+    (json.dumps({k: v for k, v in envelope().items() if k != "seq"}).encode(), "seq", True),
+    (json.dumps(envelope(station="st-0002")).encode(), "does not match the topic", True),
+    (json.dumps(envelope(schema="rehab.selftest/1")).encode(), "on a summary topic", True),
+    (json.dumps(envelope(seq="7")).encode(), "seq", True),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason", "has_msg_id"), MALFORMED)
+def test_clinic_ingest_malformed_is_rejected_stored_and_acked(
+    broker, station: FakeStation, tmp_path: Path, payload: bytes, reason: str, has_msg_id: bool
+) -> None:
+    db_path = tmp_path / "clinic.db"
+    consumer = Consumer(broker.url, db_path)
+    station.publish("summary", payload)
+    good = envelope(seq=2)
+    station.publish("summary", json.dumps(good))  # the consumer survives and goes on
+    expected = {good["msg_id"]}
+    if has_msg_id:  # a readable msg_id is acknowledged end to end: no resend loop
+        expected.add(json.loads(payload)["msg_id"])
+    assert acked_until(station, expected) == expected
+    consumer.close()
+    # A restart with the same persistent session gets nothing again: the reject was PUBACKed.
+    again = Consumer(broker.url, db_path)
+    station.publish("summary", json.dumps(envelope(seq=3)))
+    station.next_ack()
+    stats = again.close()
+    assert (stats.received, stats.rejected) == (1, 0)
+    with ClinicDB(db_path) as db:
+        (rej,) = db.rejected()
+        assert reason in rej["reason"]
+        assert rej["payload"] == payload
+        assert rej["station_id"] == "st-0001"
+        assert len(db.msg_ids()) == 2
+
+
+def test_clinic_ingest_unacked_message_is_redelivered_after_a_failed_commit(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """The fault the ack-after-commit order guards against: storing fails, so nothing is
+    acknowledged; the restarted consumer receives the message again and stores it."""
+    db_path = tmp_path / "clinic.db"
+    consumer = Consumer(broker.url, db_path)
+    consumer.db._conn.execute("PRAGMA query_only=ON")  # every write now fails
+    env = envelope()
+    station.publish("summary", json.dumps(env))
+    consumer.thread.join(WAIT_S)
+    assert consumer.error is not None and "readonly" in str(consumer.error)
+    assert station.acks.empty()
+    consumer.db.close()
+    again = Consumer(broker.url, db_path)
+    assert station.next_ack() == [env["msg_id"]]
+    again.close()
+    with ClinicDB(db_path) as db:
+        assert db.msg_ids() == [env["msg_id"]]
+
+
+def test_clinic_ingest_messages_queue_while_consumer_is_down(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    db_path = tmp_path / "clinic.db"
+    Consumer(broker.url, db_path).close()  # creates the persistent session
+    envs = [envelope(seq=i) for i in range(1, 6)]
+    for env in envs:
+        station.publish("summary", json.dumps(env))
+    consumer = Consumer(broker.url, db_path)
+    acked: list[str] = []
+    while len(acked) < len(envs):
+        acked += station.next_ack()
+    consumer.close()
+    assert sorted(acked) == sorted(e["msg_id"] for e in envs)
+
+
+def test_clinic_ingest_status_updates_station_table(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    consumer = Consumer(broker.url, tmp_path / "clinic.db")
+    station.publish("status", json.dumps({"schema": "rehab.status/1", "state": "online"}))
+    station.publish("summary", json.dumps(envelope()))  # ordered after the status
+    station.next_ack()
+    consumer.close()
+    with ClinicDB(tmp_path / "clinic.db") as db:
+        (st,) = db.stations()
+    assert st["last_status"]["state"] == "online"
+    assert st["last_seen"] is not None
+
+
+def test_clinic_ingest_command_stops_cleanly_on_sigterm(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    db = tmp_path / "clinic.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "station",
+            "clinic",
+            "ingest",
+            "--broker",
+            broker.url,
+            "--db",
+            str(db),
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # bounded: the process logs and exits on failure
+        if "subscribed to" in line:
+            break
+    env = envelope()
+    station.publish("summary", json.dumps(env))
+    assert station.next_ack() == [env["msg_id"]]
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 0, err
+    counters = json.loads(out)
+    assert (counters["stored"], counters["rejected"]) == (1, 0)
+
+
+def test_clinic_ingest_command_needs_broker(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "station", "clinic", "ingest", "--db", str(tmp_path / "c.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    assert proc.returncode == 2
+    assert "--broker URL is required" in proc.stderr
+
+
+def test_clinic_parse_broker_url() -> None:
+    assert parse_broker_url("mqtt://h") == ("h", 1883, False)
+    assert parse_broker_url("mqtts://h:1234") == ("h", 1234, True)
+    with pytest.raises(ValueError, match="mqtt://host"):
+        parse_broker_url("http://h")
