@@ -1,0 +1,215 @@
+"""``clinic send-plan`` against a real mosquitto: accepted 0, rejected 1, no answer 2."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mqtt_bridge.clinic import BrokerOptions, parse_broker_url
+from mqtt_bridge.sendplan import send_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_S = 10.0
+STATION = "st-0001"
+
+
+def plan(version: int = 3, station: str = STATION, **over: Any) -> dict[str, Any]:
+    p = {
+        "schema": "rehab.plan/1",
+        "station_id": station,
+        "plan_version": version,
+        "issued_at": "2026-11-20T10:00:00Z",
+        "issued_by": "clin-7f3a",
+        "caps": {
+            "max_vibration_g": 2.0,
+            "daily_vibration_min": 20,
+            "max_force_n": 15.0,
+            "force_ceiling_pct_other_hand": None,
+            "max_session_min": 20,
+            "min_rest_s": 20,
+            "pain_stop_nrs": 5,
+            "pain_rise_stop": 2,
+        },
+        "gates": {"maximal_tests": True},
+        "schedule": [
+            {
+                "protocol": "max_grip",
+                "days": ["mon", "wed", "fri"],
+                "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
+            }
+        ],
+    }
+    p.update(over)
+    return p
+
+
+def client(url: str) -> mqtt.Client:
+    host, port, _ = parse_broker_url(url)
+    c = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+    )
+    c.connect(host, port)
+    return c
+
+
+class Responder:
+    """Plays the station's plan handler: answers each plan with ``decide(plan)`` on
+    ``plan/result``, echoing the correlation data as the station does."""
+
+    def __init__(self, url: str, decide: Any, stale_first: dict | None = None) -> None:
+        self.received: queue.Queue[dict[str, Any]] = queue.Queue()
+        ready = threading.Event()
+        self.c = client(url)
+
+        def on_message(c: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
+            if not m.payload:
+                return
+            p = json.loads(m.payload)
+            self.received.put(p)
+            answer = {"plan_version": p["plan_version"], **decide(p)}
+            if stale_first is not None:
+                c.publish(m.properties.ResponseTopic, json.dumps(stale_first), qos=1)
+            props = Properties(PacketTypes.PUBLISH)
+            props.CorrelationData = m.properties.CorrelationData
+            c.publish(m.properties.ResponseTopic, json.dumps(answer), qos=1, properties=props)
+
+        self.c.on_message = on_message
+        self.c.on_subscribe = lambda c, u, mid, rcs, p: ready.set()
+        self.c.subscribe(f"rehab/v1/stations/{STATION}/plan", qos=1)
+        self.c.loop_start()
+        assert ready.wait(WAIT_S)
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def answering(broker) -> Iterator[Any]:
+    made: list[Responder] = []
+
+    def start(decide: Any, stale_first: dict | None = None) -> Responder:
+        made.append(Responder(broker.url, decide, stale_first))
+        return made[-1]
+
+    try:
+        yield start
+    finally:
+        for r in made:
+            r.close()
+
+
+def opts(url: str) -> BrokerOptions:
+    return BrokerOptions(url, f"clinic-plan-{uuid.uuid4().hex[:8]}")
+
+
+def test_clinic_sendplan_accepted(broker, answering: Any) -> None:
+    station = answering(lambda p: {"result": "accepted"})
+    result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), WAIT_S)
+    assert (result.outcome, result.exit_code, result.plan_version) == ("accepted", 0, 3)
+    assert station.received.get(timeout=WAIT_S)["plan_version"] == 3
+
+
+def test_clinic_sendplan_rejected_by_station(broker, answering: Any) -> None:
+    answering(lambda p: {"result": "rejected", "reason": "plan_version: 3 is not newer than 3"})
+    result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), WAIT_S)
+    assert (result.outcome, result.exit_code) == ("rejected", 1)
+    assert result.describe() == (
+        "rejected by the station: plan_version 3: plan_version: 3 is not newer than 3"
+    )
+
+
+def test_clinic_sendplan_ignores_answers_to_other_versions(broker, answering: Any) -> None:
+    """A result for another plan (here a stale "accepted" for version 2, without correlation
+    data, arriving first) must not be taken for this plan's answer."""
+    stale = {"plan_version": 2, "result": "accepted"}
+    answering(lambda p: {"result": "rejected", "reason": "caps.max_force_n: too high"}, stale)
+    result = send_plan(opts(broker.url), STATION, json.dumps(plan(3)).encode(), WAIT_S)
+    assert (result.outcome, result.plan_version) == ("rejected", 3)
+    assert result.reason == "caps.max_force_n: too high"
+
+
+def test_clinic_sendplan_no_answer_leaves_plan_retained(broker, tmp_path: Path) -> None:
+    result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), 0.5)
+    assert (result.outcome, result.exit_code) == ("no_answer", 2)
+    assert "stays retained" in result.reason
+    got: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+    c = client(broker.url)
+    c.on_message = lambda c, u, m: got.put(m)
+    c.subscribe(f"rehab/v1/stations/{STATION}/plan", qos=1)
+    c.loop_start()
+    msg = got.get(timeout=WAIT_S)
+    c.disconnect()
+    c.loop_stop()
+    assert msg.retain and json.loads(msg.payload)["plan_version"] == 3
+
+
+def test_clinic_sendplan_invalid_plan_is_not_sent() -> None:
+    # An unreachable broker: an invalid plan must be refused before any connection.
+    bad = plan(caps={"max_force_n": 500.0})
+    result = send_plan(opts("mqtt://127.0.0.1:9"), STATION, json.dumps(bad).encode(), WAIT_S)
+    assert (result.outcome, result.exit_code) == ("invalid", 1)
+
+
+def test_clinic_sendplan_wrong_station_is_not_sent() -> None:
+    data = json.dumps(plan(station="st-0002")).encode()
+    result = send_plan(opts("mqtt://127.0.0.1:9"), STATION, data, WAIT_S)
+    assert result.outcome == "invalid"
+    assert "for 'st-0002', not 'st-0001'" in result.reason
+
+
+def run_cli(broker_url: str, plan_file: Path, timeout_s: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "station",
+            "clinic",
+            "send-plan",
+            "--broker",
+            broker_url,
+            "--station",
+            STATION,
+            str(plan_file),
+            "--timeout",
+            str(timeout_s),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S + timeout_s,
+    )
+
+
+def test_clinic_sendplan_command_exit_codes(broker, answering: Any, tmp_path: Path) -> None:
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(plan(3)))
+    none = run_cli(broker.url, f, 0.5)
+    assert none.returncode == 2, none.stderr
+    assert none.stdout.startswith("no answer")
+    answering(
+        lambda p: (
+            {"result": "accepted"}
+            if p["plan_version"] == 3
+            else {"result": "rejected", "reason": "plan_version: not newer"}
+        )
+    )
+    ok = run_cli(broker.url, f, WAIT_S)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "accepted: plan_version 3")
+    f.write_text(json.dumps(plan(4)))
+    rej = run_cli(broker.url, f, WAIT_S)
+    assert rej.returncode == 1
+    assert "rejected by the station" in rej.stdout
