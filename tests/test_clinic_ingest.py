@@ -158,7 +158,7 @@ MALFORMED = [
     (json.dumps({k: v for k, v in envelope().items() if k != "seq"}).encode(), "seq", True),
     (json.dumps(envelope(station="st-0002")).encode(), "does not match the topic", True),
     (json.dumps(envelope(schema="rehab.selftest/1")).encode(), "on a summary topic", True),
-    (json.dumps(envelope(seq="7")).encode(), "seq", True),
+    (json.dumps({**envelope(), "seq": "7"}).encode(), "seq", True),
 ]
 
 

@@ -78,13 +78,14 @@ class Responder:
             if not m.payload:
                 return
             p = json.loads(m.payload)
+            mp: Any = m.properties
             self.received.put(p)
             answer = {"plan_version": p["plan_version"], **decide(p)}
             if stale_first is not None:
-                c.publish(m.properties.ResponseTopic, json.dumps(stale_first), qos=1)
+                c.publish(mp.ResponseTopic, json.dumps(stale_first), qos=1)
             props = Properties(PacketTypes.PUBLISH)
-            props.CorrelationData = m.properties.CorrelationData
-            c.publish(m.properties.ResponseTopic, json.dumps(answer), qos=1, properties=props)
+            props.CorrelationData = mp.CorrelationData
+            c.publish(mp.ResponseTopic, json.dumps(answer), qos=1, properties=props)
 
         self.c.on_message = on_message
         self.c.on_subscribe = lambda c, u, mid, rcs, p: ready.set()
