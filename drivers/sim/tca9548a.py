@@ -23,9 +23,12 @@ What it models, from the datasheet (SCPS207F §8.5):
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from drivers.sim.chip import SimChip
 
 CHANNELS = 8
+ChipT = TypeVar("ChipT", bound=SimChip)
 
 
 class _Fanout:
@@ -98,7 +101,7 @@ class SimTCA9548A(SimChip):
 
     # -- wiring ---------------------------------------------------------------------------
 
-    def attach(self, channel: int, address: int, chip: SimChip) -> SimChip:
+    def attach(self, channel: int, address: int, chip: ChipT) -> ChipT:
         """Wire ``chip`` at 7-bit ``address`` on downstream ``channel`` (0..7)."""
         _check_channel(channel)
         if not 0 <= address <= 0x7F:
