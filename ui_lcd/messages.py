@@ -1,0 +1,305 @@
+"""The message catalogue: every text a patient reads, by key, laid out for translation.
+
+Each language is one dict ``key -> Msg``. A :class:`Msg` holds
+
+* ``text``: the general text. ``"\\n"`` starts a new paragraph (the first paragraph is
+  usually a short title); the screens word-wrap each paragraph and never cut a word;
+* ``layout``: which screen shows it, and so how many rows it may use (see
+  :data:`LAYOUTS`); ``tests/test_messages.py`` renders every message on 20x4 and 16x2 in
+  its layout and fails if anything would be cut;
+* ``variants``: shorter texts for a size, e.g. ``{"16x2": "..."}`` (falls back to ``text``);
+* ``longest``: for parametrised messages, the longest plausible value of each parameter,
+  used by that test.
+
+A translator copies :data:`EN` to a new dict with the same keys and placeholders and
+registers it in :data:`LANGUAGES`; a key missing from a translation falls back to English
+so a patient never sees a key name.
+
+Wording rules: short, kind, plain words; say what to do; never diagnose. The virtual
+patient (``station/sim/patient.py``) reads these texts, so: only the squeeze screen says
+"squeeze"; pain questions before the session say "today", later ones do not; yes/no
+questions mention what they ask about ("numb", "wound").
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+#: Layout name -> what it is. Rows for text = all rows for "prompt", all but the last row
+#: for the screens that keep their last row for a control line.
+LAYOUTS = {
+    "prompt": "title + wrapped body on every row",
+    "countdown": "text, then a row with the seconds left",
+    "progress": "text, then a progress bar row",
+    "bar": "text, then the force bar row",
+    "rating": "question, then a '< 3 >  OK' row",
+    "yes_no": "question, then a '< No  Yes >' row",
+    "choice": "question, then a '< Left  Right >' row",
+    "error": "what to do, then a 'Code E-BUS-02' row",
+    "menu_title": "first row of the menu",
+    "menu_item": "one menu row after a 2-character cursor",
+    "choice_label": "one side of a two-choice row",
+    "yes_no_label": "one side of a yes/no row",
+    "line": "a single row",
+}
+
+
+class Msg(NamedTuple):
+    text: str
+    layout: str = "prompt"
+    variants: Mapping[str, str] = {}
+    longest: Mapping[str, Any] = {}
+
+
+# Parameter values declared once and reused below.
+_HAND = {"hand": "right"}  # "right" is longer than "left"
+_TRIALS = {"trial": 99, "total": 99}
+_CODE = {"code": "E-GLOVE-121"}
+
+EN: dict[str, Msg] = {
+    # -- session -------------------------------------------------------------------------
+    "session.welcome": Msg(
+        "Hello!\nLet's start with three quick questions.",
+        variants={"16x2": "Hello!\nThree questions"},
+    ),
+    "session.nothing_today": Msg(
+        "Nothing planned today.\nEnjoy your rest day!",
+        variants={"16x2": "No plan today.\nEnjoy your day."},
+    ),
+    "session.skipped": Msg(
+        "One test skipped.\nYour clinic will switch it on when the time is right.",
+        variants={"16x2": "One test skipped\nfor now."},
+    ),
+    "session.protocol_stopped": Msg(
+        "That exercise is over for today.\nLet's go on.",
+        variants={"16x2": "Exercise over\nfor today."},
+    ),
+    "session.pain_stop": Msg(
+        "Let's stop for today\nRest your hand and tell your clinic.",
+        variants={"16x2": "Stop for today.\nRest your hand."},
+    ),
+    "session.paused": Msg(
+        "Are you still there?\nPress OK to go on.",
+        variants={"16x2": "Still there?\nPress OK."},
+    ),
+    "session.done": Msg(
+        "All done for today.\nThank you, well done!",
+        variants={"16x2": "All done today.\nThank you!"},
+    ),
+    "session.stopped": Msg(
+        "Session stopped.\nEverything is off. Rest your hand.",
+        variants={"16x2": "Session stopped\nRest your hand."},
+    ),
+    "session.incomplete": Msg(
+        "Session ended early.\nWhat you did is saved. See you next time!",
+        variants={"16x2": "Session ended.\nWork is saved."},
+    ),
+    # -- check-in and pain checks ----------------------------------------------------------
+    "checkin.pain": Msg(
+        "Pain in your hand today?\n0 = none, 10 = worst",
+        "rating",
+        variants={"16x2": "Pain today? 0-10"},
+    ),
+    "checkin.numbness": Msg(
+        "Any new numbness or tingling?",
+        "yes_no",
+        variants={"16x2": "New numbness?"},
+    ),
+    "checkin.wound": Msg(
+        "Any problem with your wound or scar?",
+        "yes_no",
+        variants={"16x2": "Wound problem?"},
+    ),
+    "checkin.not_today": Msg(
+        "No exercises today.\nPlease rest, and call your clinic if you are worried.",
+        variants={"16x2": "Rest day today.\nNo exercises."},
+    ),
+    "check.pain_now": Msg(
+        "Pain in your hand now?\n0 = none, 10 = worst",
+        "rating",
+        variants={"16x2": "Pain now? 0-10"},
+    ),
+    "checkout.pain": Msg(
+        "Last one: pain in your hand now?\n0 = none, 10 = worst",
+        "rating",
+        variants={"16x2": "Pain now? 0-10"},
+    ),
+    # -- grip ------------------------------------------------------------------------------
+    "grip.place": Msg(
+        "Put your {hand} hand on the grip pad.\nStop if it hurts.\nPress OK when ready.",
+        variants={"16x2": "Use {hand} hand.\nReady? Press OK"},
+        longest=_HAND,
+    ),
+    "grip.progress": Msg(
+        "Try {trial} of {total}\nYour {hand} hand. Get comfortable.",
+        variants={"16x2": "Try {trial} of {total}\nHand: {hand}"},
+        longest={**_TRIALS, **_HAND},
+    ),
+    "grip.ready": Msg(
+        "Get ready\nRelax your shoulders.",
+        "countdown",
+        variants={"16x2": "Get ready"},
+    ),
+    "grip.squeeze": Msg(
+        "Squeeze, {hand} hand!\nAs hard as you comfortably can.",
+        "bar",
+        variants={"16x2": "Squeeze! {hand}"},
+        longest=_HAND,
+    ),
+    "grip.relax": Msg(
+        "Relax your hand.\nWell done.",
+        variants={"16x2": "Relax your hand.\nWell done."},
+    ),
+    "grip.rest": Msg(
+        "Rest\nLet your hand go loose.",
+        "countdown",
+        variants={"16x2": "Rest"},
+    ),
+    "grip.result": Msg(
+        "Grip set done.\n{done} of {total} tries. Thank you!",
+        variants={"16x2": "Grip set done.\n{done} of {total} tries"},
+        longest={"done": 99, "total": 99},
+    ),
+    # -- sensory ---------------------------------------------------------------------------
+    "sense.place": Msg(
+        "Put a fingertip on the buzz pad.\nPress OK when ready.",
+        variants={"16x2": "Finger on pad.\nReady? Press OK"},
+    ),
+    "sense.feel": Msg(
+        "Feel\nKeep your finger still on the pad.",
+        "countdown",
+        variants={"16x2": "Feel"},
+    ),
+    "sense.progress": Msg(
+        "Trial {done} of {total}",
+        "progress",
+        longest={"done": 999, "total": 999},
+    ),
+    "sense.felt_it": Msg("Did you feel a buzz?", "yes_no", variants={"16x2": "Felt a buzz?"}),
+    "sense.which_stronger": Msg(
+        "Which buzz felt stronger?", "choice", variants={"16x2": "Which stronger?"}
+    ),
+    "sense.which_rougher": Msg(
+        "Which pad felt rougher?", "choice", variants={"16x2": "Which rougher?"}
+    ),
+    "sense.result": Msg(
+        "Set done.\n{correct} of {total} correct. Thank you!",
+        variants={"16x2": "Set done.\n{correct}/{total} correct"},
+        longest={"correct": 999, "total": 999},
+    ),
+    # -- rest and encouragement ------------------------------------------------------------
+    "rest.title": Msg("Rest\nLet your hand go loose.", "countdown", variants={"16x2": "Rest"}),
+    "rest.over": Msg(
+        "Rest is over.\nPress OK when ready.",
+        variants={"16x2": "Rest is over.\nPress OK."},
+    ),
+    "encourage.well_done": Msg("Well done!\nKeep going."),
+    "encourage.halfway": Msg(
+        "Halfway there!\nYou are doing well.", variants={"16x2": "Halfway there!"}
+    ),
+    "encourage.last": Msg("Last one!\nYou are nearly done.", variants={"16x2": "Last one!"}),
+    "encourage.steady": Msg("Nice and steady.\nGood work."),
+    # -- menu, self-test, settings ---------------------------------------------------------
+    "menu.title": Msg("Choose, then OK", "menu_title"),
+    "menu.today": Msg("Today's exercises", "menu_item", variants={"16x2": "Exercises"}),
+    "menu.selftest": Msg("Check the station", "menu_item", variants={"16x2": "Station check"}),
+    "menu.settings": Msg("Settings", "menu_item"),
+    "selftest.running": Msg(
+        "Checking the station\nPlease wait.",
+        variants={"16x2": "Checking...\nPlease wait."},
+    ),
+    "selftest.passed": Msg(
+        "All parts work.\nPress OK.",
+        variants={"16x2": "All parts work.\nPress OK."},
+    ),
+    "settings.sound": Msg("Play sounds?", "yes_no"),
+    "settings.saved": Msg("Saved.", variants={"16x2": "Saved."}),
+    # -- errors: what to do; the code row tells the technician the rest -------------------
+    "error.bus": Msg(
+        "Station problem\nSwitch it off and on again.",
+        "error",
+        variants={"16x2": "Turn off and on"},
+    ),
+    "error.pads": Msg(
+        "Grip pad problem.\nCheck its cable, then press OK.",
+        "error",
+        variants={"16x2": "Check pad cable"},
+    ),
+    "error.motors": Msg(
+        "Buzz pad problem.\nBuzz exercises are off for today.",
+        "error",
+        variants={"16x2": "Buzz pads off"},
+    ),
+    "error.glove": Msg(
+        "Glove problem.\nCheck the glove cable is plugged in.",
+        "error",
+        variants={"16x2": "Check glove plug"},
+    ),
+    "error.storage": Msg(
+        "Saving problem.\nPlease call your clinic.",
+        "error",
+        variants={"16x2": "Call your clinic"},
+    ),
+    "error.software": Msg(
+        "Software problem.\nSwitch it off and on again.",
+        "error",
+        variants={"16x2": "Turn off and on"},
+    ),
+    "error.config": Msg(
+        "Setup problem.\nPlease call your technician.",
+        "error",
+        variants={"16x2": "Call technician"},
+    ),
+    # -- pieces the screens put on their control rows --------------------------------------
+    "ui.ok": Msg("OK", "line"),
+    "ui.yes": Msg("Yes", "yes_no_label"),
+    "ui.no": Msg("No", "yes_no_label"),
+    "ui.seconds": Msg("{seconds} s", "line", longest={"seconds": 999}),
+    "ui.code": Msg("Code {code}", "line", longest=_CODE),
+    "choice.left": Msg("Left", "choice_label"),
+    "choice.right": Msg("Right", "choice_label"),
+    "choice.first": Msg("First", "choice_label", variants={"16x2": "1st"}),
+    "choice.second": Msg("Second", "choice_label", variants={"16x2": "2nd"}),
+}
+
+#: Language code -> catalogue. Add translations here.
+LANGUAGES: dict[str, dict[str, Msg]] = {"en": EN}
+
+
+def entry(key: str, lang: str = "en") -> Msg:
+    """The catalogue entry for ``key`` (English if the translation lacks it).
+
+    Raises ``KeyError`` naming the key (or the language) when there is none.
+    """
+    if lang not in LANGUAGES:
+        raise KeyError(f"no message catalogue for language {lang!r} (have {sorted(LANGUAGES)})")
+    msg = LANGUAGES[lang].get(key) or EN.get(key)
+    if msg is None:
+        raise KeyError(f"no message {key!r} in the catalogue")
+    return msg
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` fields a template needs."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def text(key: str, lang: str = "en", size: str | None = None, **params: Any) -> str:
+    """The text for ``key`` in ``lang``, the ``size`` variant if there is one, formatted.
+
+    Raises ``KeyError`` naming the key when the message or a parameter it needs is missing.
+    Extra parameters are ignored, so a caller may pass the same context to every message.
+    """
+    msg = entry(key, lang)
+    template = msg.variants.get(size, msg.text) if size else msg.text
+    missing = placeholders(template) - params.keys()
+    if missing:
+        raise KeyError(f"message {key!r} needs parameter(s) {', '.join(sorted(missing))}")
+    return template.format(**params)
+
+
+def keys(lang: str = "en") -> list[str]:
+    """Every key of a language's catalogue, sorted."""
+    return sorted(LANGUAGES[lang])
