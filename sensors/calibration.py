@@ -1,0 +1,347 @@
+"""Versioned calibration records (schema ``rehab.calibration/1``) and the curve fits.
+
+A record is one JSON file per part and version under a directory the caller gives
+(``<part>-<slot>-v<version>.json``); saving never overwrites, it adds the next version, so
+the history of every pad and motor is kept. Fields: ``schema``, ``part`` ("pad", "motor",
+"glove"), ``slot`` (where it is fitted, e.g. "pad3"), ``serial`` (the part's own serial if
+known), ``date`` (ISO 8601 UTC), ``version``, ``method``, ``coefficients``, ``points`` (the
+measured calibration points), ``residuals`` and ``tolerance``.
+
+Pad fits (``reference/HARDWARE.md`` §6 "Calibration practice") map divider **conductance**
+(siemens, tare removed) to force:
+
+* ``"power_law"``: log F = a + b·log G (log-log linear; R ∝ F^-n gives a straight line);
+* ``"loglog2"`` (default): log F = a + b·log G + c·(log G)² — the quadratic term absorbs the
+  saturation bend at high force;
+* ``"piecewise"``: linear interpolation in log-log between the points (a lookup table).
+
+Residuals are kept in newtons; the record's ``tolerance`` is what the force pads promise
+(see :mod:`sensors.force_pads` for the figure and its budget).
+
+Motor curves map RTP drive (0..1) to vibration amplitude at the site (g rms) and frequency
+(Hz), as a monotone table interpolated linearly; ``reference_g`` is 0 dB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "rehab.calibration/1"
+PARTS = ("pad", "motor", "glove")
+PAD_METHODS = ("power_law", "loglog2", "piecewise")
+_SLOT_RE = re.compile(r"^[A-Za-z0-9_.:]{1,40}$")
+
+
+class CalibrationError(ValueError):
+    """A calibration record or fit that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class CalibrationRecord:
+    part: str
+    slot: str
+    method: str
+    coefficients: dict[str, Any]
+    residuals: list[float]
+    tolerance: dict[str, float]
+    points: list[list[float]] = field(default_factory=list)
+    serial: str = ""
+    date: str = ""
+    version: int = 0
+    schema: str = SCHEMA
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> CalibrationRecord:
+        """Validate a parsed record; raises :class:`CalibrationError` naming the field."""
+        if not isinstance(d, dict):
+            raise CalibrationError("calibration record must be a JSON object")
+        if d.get("schema") != SCHEMA:
+            raise CalibrationError(f"schema must be {SCHEMA!r}, got {d.get('schema')!r}")
+        if d.get("part") not in PARTS:
+            raise CalibrationError(f"part must be one of {PARTS}, got {d.get('part')!r}")
+        for key, kind in (
+            ("slot", str), ("method", str), ("coefficients", dict), ("residuals", list),
+            ("tolerance", dict), ("points", list), ("serial", str), ("date", str),
+            ("version", int),
+        ):  # fmt: skip
+            if not isinstance(d.get(key), kind):
+                raise CalibrationError(f"{key} must be a {kind.__name__}, got {d.get(key)!r}")
+        if not _SLOT_RE.match(d["slot"]):
+            raise CalibrationError(f"slot must match {_SLOT_RE.pattern}, got {d['slot']!r}")
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+class CalibrationStore:
+    """Calibration records as JSON files in ``directory`` (created when first saving)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def save(self, record: CalibrationRecord, now: dt.datetime | None = None) -> CalibrationRecord:
+        """Store ``record`` as the next version of its part/slot; returns it as stored.
+
+        Written to a temporary file, flushed, then renamed: a power cut leaves the old
+        versions intact and never a half-written record.
+        """
+        if record.part not in PARTS or not _SLOT_RE.match(record.slot):
+            raise CalibrationError(f"bad part/slot {record.part!r}/{record.slot!r}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        history = self.history(record.part, record.slot)
+        version = history[-1].version + 1 if history else 1
+        when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stored = CalibrationRecord(**{**asdict(record), "version": version, "date": when})
+        path = self._path(record.part, record.slot, version)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(stored.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return stored
+
+    def history(self, part: str, slot: str) -> list[CalibrationRecord]:
+        """Every stored version for ``part``/``slot``, oldest first."""
+        out = []
+        for path in self.directory.glob(f"{part}-{slot}-v*.json"):
+            with open(path, encoding="utf-8") as f:
+                out.append(CalibrationRecord.from_dict(json.load(f)))
+        return sorted(out, key=lambda r: r.version)
+
+    def latest(self, part: str, slot: str) -> CalibrationRecord | None:
+        history = self.history(part, slot)
+        return history[-1] if history else None
+
+    def _path(self, part: str, slot: str, version: int) -> Path:
+        return self.directory / f"{part}-{slot}-v{version}.json"
+
+
+# -- pads: conductance -> force ------------------------------------------------------------
+
+
+class PadCurve:
+    """Force (N) from tare-corrected divider conductance (S), per a fitted record."""
+
+    def __init__(self, method: str, coefficients: dict[str, Any]) -> None:
+        if method not in PAD_METHODS:
+            raise CalibrationError(f"pad method must be one of {PAD_METHODS}, got {method!r}")
+        self.method = method
+        self.coefficients = coefficients
+        try:
+            if method == "piecewise":
+                self._lg = np.asarray(coefficients["log_g"], dtype=float)
+                self._lf = np.asarray(coefficients["log_f"], dtype=float)
+                if len(self._lg) < 2 or np.any(np.diff(self._lg) <= 0):
+                    raise CalibrationError("piecewise log_g must rise strictly, >= 2 points")
+            else:
+                self._poly = [float(c) for c in coefficients["poly"]]
+            self.min_force_n = float(coefficients["min_force_n"])
+            self.max_force_n = float(coefficients["max_force_n"])
+        except (KeyError, TypeError) as exc:
+            raise CalibrationError(f"pad coefficients incomplete: {exc}") from exc
+
+    @classmethod
+    def from_record(cls, record: CalibrationRecord) -> PadCurve:
+        if record.part != "pad":
+            raise CalibrationError(f"not a pad record: part {record.part!r}")
+        return cls(record.method, record.coefficients)
+
+    def force_n(self, conductance_s: np.ndarray | float) -> np.ndarray:
+        """Force for conductance(s); conductance ≤ 0 gives 0 N (no contact)."""
+        g = np.asarray(conductance_s, dtype=float)
+        lg = np.log(np.maximum(g, 1e-12))
+        if self.method == "piecewise":
+            # Beyond the table, extend the end segments' slopes (extrapolation is flagged
+            # by the caller through max_force_n).
+            slope_lo = (self._lf[1] - self._lf[0]) / (self._lg[1] - self._lg[0])
+            slope_hi = (self._lf[-1] - self._lf[-2]) / (self._lg[-1] - self._lg[-2])
+            lf = np.interp(lg, self._lg, self._lf)
+            lf = np.where(lg < self._lg[0], self._lf[0] + slope_lo * (lg - self._lg[0]), lf)
+            lf = np.where(lg > self._lg[-1], self._lf[-1] + slope_hi * (lg - self._lg[-1]), lf)
+        else:
+            lf = np.polyval(self._poly, lg)
+        return np.where(g > 0, np.exp(lf), 0.0)
+
+
+def fit_pad(
+    forces_n: Sequence[float],
+    conductances_s: Sequence[float],
+    slot: str,
+    method: str = "loglog2",
+    tolerance: dict[str, float] | None = None,
+    serial: str = "",
+) -> CalibrationRecord:
+    """Fit force against conductance from known weights; returns an unsaved record.
+
+    Needs at least 3 points (4 for ``loglog2``) with distinct, positive values. Raises
+    :class:`CalibrationError` when the data cannot give a monotone curve.
+    """
+    f = np.asarray(forces_n, dtype=float)
+    g = np.asarray(conductances_s, dtype=float)
+    if f.shape != g.shape or f.ndim != 1:
+        raise CalibrationError("forces and conductances must be equal-length sequences")
+    need = 4 if method == "loglog2" else 3
+    if len(f) < need:
+        raise CalibrationError(f"{method} needs at least {need} points, got {len(f)}")
+    if np.any(f <= 0) or np.any(g <= 0) or not np.all(np.isfinite(g)):
+        raise CalibrationError("calibration forces and conductances must be positive")
+    order = np.argsort(g)
+    f, g = f[order], g[order]
+    if np.any(np.diff(f) <= 0):
+        raise CalibrationError(
+            "force does not rise with conductance: a weight slipped, the pad is faulty, "
+            "or two readings came from the same load"
+        )
+    lg, lf = np.log(g), np.log(f)
+    coefficients: dict[str, Any] = {"min_force_n": float(f[0]), "max_force_n": float(f[-1])}
+    if method == "piecewise":
+        coefficients.update(log_g=lg.tolist(), log_f=lf.tolist())
+    elif method in ("power_law", "loglog2"):
+        poly = np.polyfit(lg, lf, 1 if method == "power_law" else 2)
+        coefficients["poly"] = poly.tolist()
+        dense = np.linspace(lg[0], lg[-1], 64)
+        if np.any(np.diff(np.polyval(poly, dense)) <= 0):
+            raise CalibrationError("fitted curve is not monotone over the calibrated range")
+    else:
+        raise CalibrationError(f"pad method must be one of {PAD_METHODS}, got {method!r}")
+    curve = PadCurve(method, coefficients)
+    residuals = (curve.force_n(g) - f).tolist()
+    return CalibrationRecord(
+        part="pad",
+        slot=slot,
+        method=method,
+        coefficients=coefficients,
+        residuals=[round(r, 6) for r in residuals],
+        tolerance=dict(tolerance or {}),
+        points=[[float(a), float(b)] for a, b in zip(f, g, strict=True)],
+        serial=serial,
+    )
+
+
+# -- motors: drive -> amplitude and frequency ----------------------------------------------
+
+
+class MotorCurve:
+    """Vibration at the site against RTP drive, from a motor calibration record.
+
+    ``drive`` and ``amplitude_g`` rise strictly (the table starts at drive 0, amplitude 0;
+    a second row at 0 g marks an ERM's start-up drive);
+    ``frequency_hz`` is the measured vibration frequency at each drive (ERM: rises with
+    drive; LRA: the resonance). 0 dB is ``reference_g``.
+    """
+
+    def __init__(self, coefficients: dict[str, Any]) -> None:
+        try:
+            self.drive = np.asarray(coefficients["drive"], dtype=float)
+            self.amplitude_g = np.asarray(coefficients["amplitude_g"], dtype=float)
+            self.frequency_hz = np.asarray(coefficients["frequency_hz"], dtype=float)
+            self.reference_g = float(coefficients["reference_g"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CalibrationError(f"motor coefficients incomplete: {exc}") from exc
+        d, a = self.drive, self.amplitude_g
+        if not (len(d) == len(a) == len(self.frequency_hz) >= 2):
+            raise CalibrationError("motor table needs >= 2 rows of drive/amplitude/frequency")
+        if not (np.all(np.isfinite(d)) and np.all(np.isfinite(a))):
+            raise CalibrationError("motor table values must be finite")
+        if d[0] != 0.0 or a[0] != 0.0 or d[-1] > 1.0:
+            raise CalibrationError("motor table must start at drive 0, amplitude 0, end <= 1")
+        rising = np.diff(a) > 0
+        if np.any(np.diff(d) <= 0) or not (np.all(rising[1:]) and (rising[0] or len(a) > 2)):
+            # One flat first segment (0 g up to an ERM's start-up drive) is allowed.
+            raise CalibrationError("motor table drive and amplitude must rise strictly")
+        if a[-1] <= 0:
+            raise CalibrationError("motor table has no vibration at any drive")
+        if not self.reference_g > 0 or not math.isfinite(self.reference_g):
+            raise CalibrationError(f"reference_g must be > 0, got {self.reference_g}")
+
+    @classmethod
+    def from_record(cls, record: CalibrationRecord) -> MotorCurve:
+        if record.part != "motor":
+            raise CalibrationError(f"not a motor record: part {record.part!r}")
+        return cls(record.coefficients)
+
+    @property
+    def max_g(self) -> float:
+        return float(self.amplitude_g[-1])
+
+    def g_for_drive(self, drive: float) -> float:
+        return float(np.interp(drive, self.drive, self.amplitude_g))
+
+    def drive_for_g(self, amplitude_g: float) -> float:
+        """Drive that gives ``amplitude_g`` (clipped to the table's range)."""
+        return float(np.interp(amplitude_g, self.amplitude_g, self.drive))
+
+    def frequency_for_drive(self, drive: float) -> float:
+        return float(np.interp(drive, self.drive, self.frequency_hz))
+
+    def drive_for_frequency(self, frequency_hz: float) -> float | None:
+        """Drive giving ``frequency_hz`` where frequency rises with drive (ERM), else None."""
+        fr = self.frequency_hz[1:]
+        if len(fr) < 2 or np.any(np.diff(fr) <= 0):
+            return None
+        if not fr[0] <= frequency_hz <= fr[-1]:
+            return None
+        return float(np.interp(frequency_hz, fr, self.drive[1:]))
+
+
+def motor_record(
+    slot: str,
+    drives: Sequence[float],
+    amplitudes_g: Sequence[float],
+    frequencies_hz: Sequence[float],
+    reference_g: float = 1.0,
+    actuator: str = "erm",
+    tolerance_db: float = 1.0,
+    serial: str = "",
+) -> CalibrationRecord:
+    """A motor record from measurements at the site; (0, 0) is prepended if missing.
+
+    Zero amplitudes (below an ERM's start-up drive) keep only the highest such drive, and
+    amplitudes that do not rise are dropped, so the table stays invertible. Raises
+    :class:`CalibrationError`.
+    """
+    rows = sorted(zip(drives, amplitudes_g, frequencies_hz, strict=True))
+    if not rows:
+        raise CalibrationError("a motor calibration needs measurements")
+    table: list[tuple[float, float, float]] = [(0.0, 0.0, float(rows[0][2]))]
+    for d, a, fr in rows:
+        if d <= table[-1][0] or d > 1.0:
+            continue
+        if a <= 0.0:
+            # Below an ERM's start-up drive: one flat row marks where vibration begins.
+            table[1:] = [(float(d), 0.0, float(fr))]
+        elif a > table[-1][1]:
+            table.append((float(d), float(a), float(fr)))
+    coefficients = {
+        "drive": [r[0] for r in table],
+        "amplitude_g": [r[1] for r in table],
+        "frequency_hz": [r[2] for r in table],
+        "reference_g": float(reference_g),
+        "actuator": actuator,
+    }
+    curve = MotorCurve(coefficients)
+    residuals = [
+        round(20 * math.log10(curve.g_for_drive(d) / a), 4) for d, a, _ in rows if a > 0 and d > 0
+    ]
+    return CalibrationRecord(
+        part="motor",
+        slot=slot,
+        method="table",
+        coefficients=coefficients,
+        residuals=residuals,
+        tolerance={"db": float(tolerance_db)},
+        points=[[float(d), float(a), float(fr)] for d, a, fr in rows],
+        serial=serial,
+    )

@@ -1,0 +1,143 @@
+"""The physical world of the simulated station: pads, hand, motors, and their wiring.
+
+The world owns the physics (:mod:`station.sim.fsr`, :mod:`station.sim.hand`,
+:mod:`station.sim.motors`) and connects it to the simulated chips: pad voltages to
+``SimADS1115`` inputs, the hand's motion to ``SimLSM6DSOX`` motion sources, ``SimDRV2605L``
+drive to the motors. Tests and the virtual patient act only through its channels::
+
+    world.pads[i].set_force(force_n) / set_force_profile(fn)
+    world.hand.set_flexion(finger, angle_deg) / set_tremor(freq_hz, amp_deg)
+    world.rest_finger(finger, pad)          # the finger's IMU feels that pad's motor
+    world.motors[i].vibration_at(t)         # -> (amplitude g rms, frequency Hz)
+    world.unplug_glove() / plug_glove(); world.pads[i].unplug()
+
+Motor ``i`` sits under pad ``i`` (``haptics.channels``: motor n = pad n). Every random draw
+comes from ``seed``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from station.sim.fsr import FsrPad, FsrParams
+from station.sim.hand import SEGMENTS, Hand
+from station.sim.motors import MotorParams, SiteAccelerometer, SiteMotor
+
+FloatFn = Callable[[float], float]
+
+
+class World:
+    """Pads, hand and motors on ``clock`` (a SimClock)."""
+
+    def __init__(
+        self,
+        clock,
+        seed: int = 0,
+        n_pads: int = 8,
+        n_motors: int = 4,
+        actuator: str = "erm",
+        supply_v: float = 3.3,
+        divider_ohm: float = 10_000.0,
+        texture_grades: Sequence[int] | None = None,
+        fsr: FsrParams | None = None,
+        part_spread: float = 0.06,
+    ) -> None:
+        self.clock = clock
+        self.seed = seed
+        rng = random.Random(seed)
+        self.nominal_supply_v = float(supply_v)
+        self._supply: FloatFn = lambda _t: self.nominal_supply_v
+        grades = (
+            list(texture_grades) if texture_grades is not None else [i % 8 for i in range(n_pads)]
+        )
+        if len(grades) != n_pads:
+            raise ValueError(f"texture_grades needs {n_pads} entries, got {len(grades)}")
+        base = fsr or FsrParams()
+        self.pads = [
+            FsrPad(
+                i,
+                base.spread(rng, part_spread),
+                grades[i],
+                divider_ohm,
+                self.supply_v,
+                seed=rng.randrange(2**31),
+            )
+            for i in range(n_pads)
+        ]
+        self.hand = Hand(clock)
+        params = MotorParams.default(actuator)
+        self.motors = [SiteMotor(i, params, seed=rng.randrange(2**31)) for i in range(n_motors)]
+        self.imus: dict[str, Any] = {}
+        self._rng = rng
+
+    def __repr__(self) -> str:
+        return f"World({len(self.pads)} pads, {len(self.motors)} motors, {len(self.imus)} IMUs)"
+
+    # -- the supply ------------------------------------------------------------------------
+
+    def supply_v(self, t_s: float) -> float:
+        """Divider supply voltage at ``t_s``."""
+        return self._supply(t_s)
+
+    def set_supply(self, volts: float | FloatFn) -> None:
+        """Hold the divider supply at ``volts`` or make it follow ``fn(t)`` (sag, ripple)."""
+        if callable(volts):
+            self._supply = volts
+        else:
+            value = float(volts)
+            self._supply = lambda _t: value
+
+    # -- wiring to the simulated chips ----------------------------------------------------
+
+    def connect_pad(self, pad: int, adc, channel: int) -> None:
+        """Wire pad ``pad``'s divider to input AIN``channel`` of ``adc`` (a SimADS1115)."""
+        adc.set_input_source(channel, self.pads[pad].voltage_at)
+
+    def connect_supply_reference(self, adc, channel: int, ratio: float = 0.5) -> None:
+        """Wire a ``ratio`` divider of the supply to AIN``channel`` (ratiometric reference)."""
+        adc.set_input_source(channel, lambda t: ratio * self.supply_v(t))
+
+    def connect_motor(self, motor: int, drive: FloatFn) -> None:
+        """Drive motor ``motor`` from ``drive(t) -> 0..1`` (``SimDRV2605L.drive_at``)."""
+        self.motors[motor].connect(drive)
+
+    def connect_imu(self, segment: str, chip) -> None:
+        """Mount a SimLSM6DSOX on ``segment`` with a seeded bias and noise of its own."""
+        if segment not in SEGMENTS:
+            raise ValueError(f"segment must be one of {SEGMENTS}, got {segment!r}")
+        rng = self._rng
+        chip.gyro_bias_dps = tuple(rng.uniform(-1.5, 1.5) for _ in range(3))
+        chip.accel_bias_g = tuple(rng.uniform(-0.02, 0.02) for _ in range(3))
+        chip.gyro_noise_dps = 0.1
+        chip.accel_noise_g = 0.002
+        chip.set_motion_source(self.hand.motion_source(segment))
+        self.imus[segment] = chip
+
+    def reference_accelerometer(self, motor: int, noise_rel: float = 0.01) -> SiteAccelerometer:
+        """A technician's reference accelerometer held on pad ``motor``."""
+        return SiteAccelerometer(
+            self.motors[motor], self.clock, self._rng.randrange(2**31), noise_rel
+        )
+
+    # -- scripted events ------------------------------------------------------------------
+
+    def rest_finger(self, finger: str, pad: int | None) -> None:
+        """Rest ``finger`` on pad ``pad`` (its IMU picks up that pad's motor), None: lift."""
+        if pad is None:
+            self.hand.rest_on(finger, None)
+            return
+        if not 0 <= pad < len(self.motors):
+            raise ValueError(f"no motor under pad {pad} (motors 0..{len(self.motors) - 1})")
+        self.hand.rest_on(finger, self.motors[pad].vibration_at)
+
+    def unplug_glove(self) -> None:
+        """Pull the glove's connector: every IMU stops answering."""
+        for chip in self.imus.values():
+            chip.unplug()
+
+    def plug_glove(self) -> None:
+        """Plug the glove back in: the IMUs power up with reset registers."""
+        for chip in self.imus.values():
+            chip.plug()
