@@ -9,14 +9,15 @@ Choices made here, and why
     * One byte per PCF8574 transaction: TI parts ignore the bytes after the first of a
       write, NXP parts latch each; one byte works on both (§10.1).
     * Two port writes per nibble by default, ``data|E`` then ``data``: the HD44780 latches
-      D4-D7 on the **falling** edge of E and needs them only tDSW = 195 ns before it, so
-      data may change together with the rising edge. RS and RW, however, need tAS = 40 ns
-      of set-up before E rises, so whenever RS or RW must change (instruction -> data and
-      back, or after an error when the port state is unknown) one extra byte sets them with
-      E low first. A run of characters costs 4 one-byte writes per character, plus 6 per
-      run (set-up, address instruction, set-up back to data). ``writes_per_nibble=3``
-      always sends the set-up byte (``data, data|E, data``: 6 writes per character, as
-      luma does) for clones that want the classic sequence.
+      D4-D7 on the **falling** edge of E and needs them only tDSW = 195 ns before it (80 ns
+      at 5 V; figure 25), so data may change together with the rising edge. RS and RW,
+      however, need tAS = 60 ns (40 ns at 5 V) of set-up before E rises, so whenever RS or
+      RW must change (instruction -> data and back, or after an error when the port state
+      is unknown) one extra byte sets them with E low first. A run of characters costs 4
+      one-byte writes per character, plus 6 per run (set-up, address instruction, set-up
+      back to data). ``writes_per_nibble=3`` always sends the set-up byte (``data,
+      data|E, data``: 6 writes per character, as luma does) for clones that want the
+      classic sequence.
     * No sleeps for the 37 us (data writes 41 us) instructions: the next falling edge of E
       comes at least two one-byte transactions later, 2 x 20 bits = 400 us at the
       PCF8574's 100 kHz (100 us at the 400 kHz of a PCA8574), well past 41 us; a sleep
