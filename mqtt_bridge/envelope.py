@@ -1,0 +1,149 @@
+"""The envelope of every station-to-clinic message (``rehab.envelope/1``).
+
+``{"schema", "msg_id", "station_id", "seq", "created_at", "clock_synced", "boot_id",
+"body"}``: ``msg_id`` (uuid4, stored before the first publish) is the consumer's
+idempotency key; ``seq`` (per station, never reused) reveals gaps; ``created_at`` is the
+station's wall clock, trustworthy only with ``clock_synced``; ``boot_id`` lets the clinic
+order messages of one boot when the clock was not synchronised (a Pi without an RTC can
+boot at 1970). MQTT v5 properties repeat ``msg_id`` and ``schema`` as user properties so a
+broker-side tool can route without parsing JSON.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mqtt_bridge import schema
+
+SCHEMA = "rehab.envelope/1"
+CONTENT_TYPE = "application/json"
+FIELDS = ("schema", "msg_id", "station_id", "seq", "created_at", "clock_synced", "boot_id", "body")
+
+#: adjtimex(2) returns TIME_ERROR while the kernel clock is flagged unsynchronised
+#: (STA_UNSYNC), which is how chrony, ntpd and systemd-timesyncd report their state.
+_TIME_ERROR = 5
+#: Larger than ``struct timex`` on every Linux ABI (208 bytes on 64-bit).
+_TIMEX_BYTES = 512
+_BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
+
+
+def new_msg_id() -> str:
+    """A fresh random msg_id (uuid4, lower-case hex with dashes)."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC with milliseconds and a ``Z``: ``2026-11-20T10:00:00.123Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def clock_synced() -> bool:
+    """Whether the kernel says the wall clock is synchronised (Linux ``adjtimex``).
+
+    False when it is not, or when it cannot be asked (not Linux): an unknown clock is
+    reported as unsynchronised rather than trusted."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        buf = ctypes.create_string_buffer(_TIMEX_BYTES)  # modes = 0: read only
+        state = int(libc.adjtimex(buf))
+    except (OSError, AttributeError):
+        return False
+    return 0 <= state < _TIME_ERROR
+
+
+@cache
+def boot_id() -> str:
+    """The Linux boot id; where there is none, a random id fixed for this process."""
+    try:
+        return _BOOT_ID_FILE.read_text().strip() or str(uuid.uuid4())
+    except OSError:
+        return str(uuid.uuid4())
+
+
+def build(
+    schema_name: str,
+    msg_id: str,
+    station_id: str,
+    seq: int,
+    created_at: str,
+    clock_synced: bool,
+    boot_id: str,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    """The envelope as a dict (field order as documented)."""
+    return {
+        "schema": schema_name,
+        "msg_id": msg_id,
+        "station_id": station_id,
+        "seq": seq,
+        "created_at": created_at,
+        "clock_synced": clock_synced,
+        "boot_id": boot_id,
+        "body": body,
+    }
+
+
+def encode(env: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; NaN and infinities are refused (``ValueError``): not JSON."""
+    return json.dumps(env, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(payload: bytes | str) -> Any:
+    """Strict JSON: raises ``UnicodeDecodeError`` (not UTF-8), ``json.JSONDecodeError`` or
+    ``ValueError`` (NaN/Infinity, too deeply nested)."""
+    try:
+        return json.loads(payload, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def decode(payload: bytes | str, check_body: bool = False) -> dict[str, Any]:
+    """Parse and validate an envelope; with ``check_body`` also its body against the schema
+    it names. Raises ``ValueError`` (or its subclasses ``UnicodeDecodeError`` and
+    ``json.JSONDecodeError``) with the JSON path of the first problem."""
+    env = loads(payload)
+    try:
+        schema.validate(env, schema.load(SCHEMA))
+    except schema.SchemaError as exc:
+        raise ValueError(str(exc)) from None
+    if check_body:
+        validate_body(env)
+    result: dict[str, Any] = env
+    return result
+
+
+def validate_body(env: dict[str, Any]) -> None:
+    """Validate ``env["body"]`` against the schema named by ``env["schema"]``; raises
+    ``ValueError`` for an unknown schema or a violation (path prefixed with ``body.``)."""
+    try:
+        doc = schema.load(env["schema"])
+    except FileNotFoundError:
+        raise ValueError(f"schema: unknown schema {env['schema']!r}") from None
+    for e in schema.iter_errors(env["body"], doc, ("body",)):
+        raise ValueError(str(e))
+
+
+def properties(schema_name: str, msg_id: str | None = None) -> Properties:
+    """MQTT v5 PUBLISH properties: ContentType, PayloadFormatIndicator 1 (UTF-8) and the
+    user properties ``msg_id`` (when given) and ``schema``."""
+    props = Properties(PacketTypes.PUBLISH)
+    props.ContentType = CONTENT_TYPE
+    props.PayloadFormatIndicator = 1
+    user = [("schema", schema_name)]
+    if msg_id is not None:
+        user.insert(0, ("msg_id", msg_id))
+    props.UserProperty = user
+    return props
