@@ -203,8 +203,11 @@ class HD44780:
         for code in data:
             self._send(code, self._rs)
 
-    def create_char(self, slot: int, rows) -> None:
+    def create_char(self, slot: int, rows, first_row=None) -> None:
         """Define glyph ``slot`` (0..7) from 8 rows (top first) of 5-bit patterns (0..31).
+        With ``first_row`` (0..7), ``rows`` rewrites only rows ``first_row`` onwards (1 to
+        8 - ``first_row`` of them; the others keep their bitmap): 4 port writes less per
+        row left out.
 
         The address counter is left in CGRAM; :meth:`write_at` always sets a DDRAM address
         before writing, so no later text can land in CGRAM. Cells already showing the slot
@@ -213,12 +216,21 @@ class HD44780:
         self._check_open()
         if not 0 <= slot < GLYPH_SLOTS:
             raise ValueError("glyph slot must be 0..7, got %r" % (slot,))
-        if len(rows) != GLYPH_ROWS:
-            raise ValueError("a glyph needs 8 rows, got %d" % len(rows))
+        if first_row is None:
+            if len(rows) != GLYPH_ROWS:
+                raise ValueError("a glyph needs 8 rows, got %d" % len(rows))
+            first_row = 0
+        elif not 0 <= first_row < GLYPH_ROWS:
+            raise ValueError("first_row must be 0..7, got %r" % (first_row,))
+        elif not 1 <= len(rows) <= GLYPH_ROWS - first_row:
+            raise ValueError(
+                "from row %d a glyph takes 1..%d rows, got %d"
+                % (first_row, GLYPH_ROWS - first_row, len(rows))
+            )
         for r in rows:
             if not 0 <= r <= 0x1F:
                 raise ValueError("glyph rows must be 0..31 (5 bits), got %r" % (r,))
-        self._command(CMD_SET_CGRAM | (slot << 3))
+        self._command(CMD_SET_CGRAM | (slot << 3) | first_row)
         for r in rows:
             self._send(r, self._rs)
 

@@ -172,6 +172,21 @@ def test_hd44780_create_char_byte_exact_and_text_stays_in_ddram() -> None:
     assert chip.glyph(3) == tuple(rows)
 
 
+def test_hd44780_create_char_partial_rows() -> None:
+    _, bus, chip, lcd = make()
+    lcd.init()
+    lcd.create_char(5, [0x1F] * 8)
+    bus.reset_stats()
+    lcd.create_char(5, [0x01, 0x02], first_row=3)
+    assert pulses(bus)[:2] == [(0, 0x6), (0, 0xB)]  # set CGRAM address 0x2B: 0x6B
+    assert len(written(bus)) == 1 + 4 + 1 + 2 * 4
+    assert chip.glyph(5) == (0x1F, 0x1F, 0x1F, 0x01, 0x02, 0x1F, 0x1F, 0x1F)
+    with pytest.raises(ValueError, match=r"from row 3 a glyph takes 1\.\.5 rows"):
+        lcd.create_char(5, [0] * 6, first_row=3)
+    with pytest.raises(ValueError, match=r"first_row must be 0\.\.7"):
+        lcd.create_char(5, [0], first_row=8)
+
+
 def test_hd44780_create_char_checks_ranges() -> None:
     _, _, _, lcd = make()
     with pytest.raises(ValueError, match=r"0\.\.7"):

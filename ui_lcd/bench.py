@@ -4,12 +4,19 @@ cost on the display bus (HARDWARE.md §4.4), measured through a real :class:`Dis
 :func:`measure` takes an already-built display and callables that read the bus's counters,
 so the same code measures the simulated bus (``tests/bench/lcd_wire.py``) or a real one.
 It shows its own frames: run it on a display nobody else is using.
+
+Bar cases (a bar on row 1 whose fill rises and falls by 2.6 cells each update):
+``bar_fixed_glyphs`` defines five glyphs once (1..5 pixel columns lit) and only changes
+character codes; ``bar_redefined_glyph`` uses a full-block slot and one partial-cell slot
+whose bitmap is rewritten when the partial fill changes (8 CGRAM bytes, 38 port writes);
+``bar_screens`` is the screens' own bar (``ui_lcd.bar.bar_row``) with a target band.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from ui_lcd.bar import bar_row
 from ui_lcd.display import Display
 from ui_lcd.frame import Frame
 
@@ -56,8 +63,15 @@ def _text_frame(cols: int, rows: int, salt: int) -> Frame:
     return Frame(lines)
 
 
-def _bar_frame(cols: int, rows: int, fill_px: int, fixed: bool) -> Frame:
-    bar, glyphs = bar_line(fill_px, cols, fixed)
+#: Target band of the screens' bar (``ui_lcd.bar``) in the bar benchmark.
+SCREENS_BAND = (0.55, 0.75)
+
+
+def _bar_frame(cols: int, rows: int, fill_px: int, scheme: str) -> Frame:
+    if scheme == "screens":
+        bar, glyphs = bar_row(cols, fill_px / (cols * PX_PER_CELL), SCREENS_BAND)
+    else:
+        bar, glyphs = bar_line(fill_px, cols, scheme == "fixed")
     lines = ["Squeeze".center(cols), bar] + ["Hold steady".center(cols)] * (rows - 2)
     return Frame(tuple(lines), glyphs)
 
@@ -105,14 +119,19 @@ def measure(
         )
 
     span = cols * PX_PER_CELL
-    for name, fixed in (("bar_fixed_glyphs", True), ("bar_redefined_glyph", False)):
+    cases = (
+        ("bar_fixed_glyphs", "fixed"),
+        ("bar_redefined_glyph", "redefined"),
+        ("bar_screens", "screens"),
+    )
+    for name, scheme in cases:
         # a triangle wave: the fill rises and falls by BAR_STEP_PX every update
         fills = [span // 3 + abs(i % 6 - 3) * BAR_STEP_PX for i in range(BAR_UPDATES + 1)]
-        display.show(_bar_frame(cols, rows, fills[0], fixed))
+        display.show(_bar_frame(cols, rows, fills[0], scheme))
 
-        def run(fills: list[int] = fills, fixed: bool = fixed) -> None:
+        def run(fills: list[int] = fills, scheme: str = scheme) -> None:
             for px in fills[1:]:
-                display.show(_bar_frame(cols, rows, px, fixed))
+                display.show(_bar_frame(cols, rows, px, scheme))
 
         case = cost(run, BAR_UPDATES)
         case["ratio_to_full"] = round(case["wire_ms"] / full_ms, 3) if full_ms else 0.0
@@ -120,7 +139,7 @@ def measure(
 
     figures["max_rate_hz"] = {
         name: round(BUS_SHARE / (figures[name]["wire_ms"] / 1e3), 1)
-        for name in ("bar_fixed_glyphs", "bar_redefined_glyph", "full_redraw")
+        for name in (*(c[0] for c in cases), "full_redraw")
         if figures[name]["wire_ms"]
     }
     return figures

@@ -4,8 +4,10 @@ Bus cost (HARDWARE.md §4.4): every character is 4 one-byte PCF8574 writes (0.8 
 100 kHz), a full 20x4 redraw about 69 ms. So :meth:`Display.show` keeps a shadow of what the
 LCD holds and writes only the cells that differ, as runs within a row (one DDRAM address,
 then the run). Runs separated by a gap cheaper to rewrite than to re-address are merged.
-Glyphs go to CGRAM only when their bitmap differs from what CGRAM holds; the controller
-redraws every cell showing a slot from CGRAM by itself, so those cells need no rewrite.
+Glyphs go to CGRAM only when their bitmap differs from what CGRAM holds, and then only the
+rows from the first to the last that changed (a bar's partial cell changes its fill rows,
+not its band underline); the controller redraws every cell showing a slot from CGRAM by
+itself, so those cells need no rewrite.
 
 Resynchronisation
     A lost or extra E edge leaves the HD44780 half a byte out of step and everything after
@@ -164,10 +166,16 @@ class Display:
     def _draw(self, frame: Frame) -> None:
         for slot in sorted(frame.glyphs):
             bitmap = tuple(frame.glyphs[slot])
-            if self._cgram.get(slot) != bitmap:
+            known = self._cgram.get(slot)
+            if known == bitmap:
+                continue
+            if known is None:
                 self.lcd.create_char(slot, bitmap)
-                self._cgram[slot] = bitmap
-                self.glyphs_written += 1
+            else:  # only the rows from the first to the last that changed
+                rows = [r for r in range(len(bitmap)) if bitmap[r] != known[r]]
+                self.lcd.create_char(slot, bitmap[rows[0] : rows[-1] + 1], rows[0])
+            self._cgram[slot] = bitmap
+            self.glyphs_written += 1
         full = self._shadow is None
         shadow = self._shadow
         if shadow is None:
