@@ -1,6 +1,9 @@
 """The five buttons (OK, Back, Left, Right, Stop) as timestamped events, Stop first.
 
-Each key is a gpiozero ``Button`` (pull-up, pressed = pin low). Edges arrive through
+Each key is a gpiozero ``DigitalInputDevice`` with ``pull_up=True`` (pressed = pin low):
+a ``Button`` without its hold thread. That thread waits in real time, so closing a
+``Button`` while a key is down blocks for up to ``hold_time`` real seconds, and holds are
+computed here from the injected clock anyway. Edges arrive through
 gpiozero's callbacks (its callback thread on a Pi; the thread that drives a mock pin in
 tests and ``--sim``) and become :class:`Event` s on a thread-safe queue, stamped with the
 injected clock.
@@ -35,7 +38,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
-from gpiozero import Button
+from gpiozero import DigitalInputDevice
 
 log = logging.getLogger(__name__)
 
@@ -96,19 +99,15 @@ class Buttons:
         self._state = {key: _KeyState() for key in pins}
         self._stop_event: Event | None = None
         self._stop_callbacks: list[Callable[[Event], None]] = []
-        self._buttons: dict[str, Button] = {}
+        self._buttons: dict[str, DigitalInputDevice] = {}
         self.pins = dict(pins)
         try:
             for key, pin in pins.items():
-                button = Button(
-                    pin,
-                    pull_up=True,
-                    bounce_time=None,
-                    hold_time=hold_s,
-                    pin_factory=pin_factory,
+                button = DigitalInputDevice(
+                    pin, pull_up=True, bounce_time=None, pin_factory=pin_factory
                 )
-                button.when_pressed = self._callback(key, True)
-                button.when_released = self._callback(key, False)
+                button.when_activated = self._callback(key, True)
+                button.when_deactivated = self._callback(key, False)
                 self._buttons[key] = button
         except Exception:
             self.close()
@@ -260,8 +259,8 @@ class Buttons:
         """Close the gpiozero devices (idempotent)."""
         for button in self._buttons.values():
             try:
-                button.when_pressed = None
-                button.when_released = None
+                button.when_activated = None
+                button.when_deactivated = None
                 button.close()
             except Exception:
                 log.exception("closing button %r failed", button)

@@ -7,7 +7,7 @@ station (``--sim`` demos) can show or record what the patient would see::
     |Squeeze, left hand! |
     |As hard as you      |
     |comfortably can.    |
-    |##########[#=   |   |
+    |############=|      |
     +--------------------+
 
 Custom glyphs are approximated from their bitmap (:func:`glyph_char`), not from knowing
