@@ -89,8 +89,8 @@ class Buttons:
             raise ValueError(f"unknown button(s) {sorted(unknown)}; keys are {', '.join(KEYS)}")
         if not 0 <= bounce_s <= 0.5:
             raise ValueError(f"bounce_s must be 0..0.5 s, got {bounce_s}")
-        if not bounce_s < hold_s <= 10:
-            raise ValueError(f"hold_s must be above bounce_s and at most 10 s, got {hold_s}")
+        if not 0.3 <= hold_s <= 10:
+            raise ValueError(f"hold_s must be 0.3..10 s, got {hold_s}")
         self.clock = clock
         self.bounce_s = bounce_s
         self.hold_s = hold_s
