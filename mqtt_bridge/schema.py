@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Iterator
 from functools import cache
-from importlib import resources
+from pathlib import Path as FilePath
 from typing import Any
 
 #: Keywords that carry no validation (documentation and identification).
@@ -58,6 +58,8 @@ KEYWORDS = frozenset(
         "oneOf",
     }
 )
+#: The JSON Schema documents (shipped as package data).
+SCHEMA_DIR = FilePath(__file__).resolve().parent / "schemas"
 #: Errors reported at most per validation: enough to fix a message, short enough to read.
 MAX_ERRORS = 20
 
@@ -332,7 +334,7 @@ def load(name: str) -> dict[str, Any]:
     """The schema document ``name`` (e.g. ``rehab.plan/1``), checked for supported keywords.
 
     Raises ``FileNotFoundError`` for an unknown name. Callers must not mutate the result."""
-    text = resources.files("mqtt_bridge").joinpath("schemas", schema_file(name)).read_text("utf-8")
+    text = (SCHEMA_DIR / schema_file(name)).read_text("utf-8")
     doc: dict[str, Any] = json.loads(text)
     check_schema(doc, name)
     return doc
@@ -340,9 +342,8 @@ def load(name: str) -> dict[str, Any]:
 
 def names() -> list[str]:
     """Every schema name shipped in the package, sorted."""
-    files = resources.files("mqtt_bridge").joinpath("schemas").iterdir()
     out = []
-    for f in files:
+    for f in SCHEMA_DIR.iterdir():
         m = re.fullmatch(r"(rehab\.[a-z_]+)\.([0-9]+)\.json", f.name)
         if m:
             out.append(f"{m.group(1)}/{m.group(2)}")

@@ -1,0 +1,239 @@
+"""Inbound plans (``rehab.plan/1``): parse and validate at the edge, store durably.
+
+:func:`parse_plan` turns the bytes of a plan message into a plan dict or raises
+:class:`PlanRejected` with a reason a clinician can act on (which field, what is allowed).
+It checks, in order: size (16 KiB), UTF-8, strict JSON, the schema (ranges included), a
+real ``issued_at`` date, the target ``station_id`` and a ``plan_version`` strictly greater
+than the active one. The station adds its own hard limits afterwards (the client's
+``semantic_check``).
+
+Accepted plans live in the station database, table ``plans(plan_version PRIMARY KEY,
+received_at, body)``; the active plan is the one with the highest version. A rejected plan
+is never stored, so it leaves the active plan untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mqtt_bridge import envelope, outbox, schema
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "rehab.plan/1"
+RESULT_SCHEMA = "rehab.plan_result/1"
+MAX_PLAN_BYTES = 16 * 1024
+#: Schema errors listed in one reason at most (the rest are summarised by a count).
+MAX_REASONS = 5
+
+PLANS_SQL = """
+CREATE TABLE IF NOT EXISTS plans(
+    plan_version INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+
+
+class PlanRejected(ValueError):
+    """A plan refused; ``reason`` says what to change. ``plan_version`` is the version the
+    plan carried when it could be read (for the ``plan/result`` answer), else None."""
+
+    def __init__(self, reason: str, plan_version: int | None = None) -> None:
+        self.reason = reason
+        self.plan_version = plan_version
+        super().__init__(reason)
+
+
+def _version_of(doc: Any) -> int | None:
+    v = doc.get("plan_version") if isinstance(doc, dict) else None
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if isinstance(v, float) and not v.is_integer():
+        return None
+    return int(v) if 1 <= v <= 2**31 - 1 else None
+
+
+def parse_plan(
+    payload: bytes, station_id: str | None = None, current_version: int | None = None
+) -> dict[str, Any]:
+    """The validated plan in ``payload``, or :class:`PlanRejected` naming the problem.
+
+    ``station_id``: when given, the plan must be addressed to it. ``current_version``: the
+    active plan's version (None: no plan yet); the new one must be strictly greater. Never
+    raises anything but :class:`PlanRejected` (a test fuzzes this)."""
+    if not isinstance(payload, bytes | bytearray | memoryview):
+        raise PlanRejected(f"the plan must be bytes, got {type(payload).__name__}")
+    data = bytes(payload)
+    if len(data) > MAX_PLAN_BYTES:
+        raise PlanRejected(f"the plan is {len(data)} bytes; at most {MAX_PLAN_BYTES} are allowed")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanRejected(f"the plan is not UTF-8 text (invalid byte at {exc.start})") from None
+    try:
+        doc = envelope.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanRejected(
+            f"the plan is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except ValueError as exc:
+        raise PlanRejected(f"the plan is not valid JSON: {exc}") from None
+    version = _version_of(doc)
+    errs = schema.errors(doc, schema.load(SCHEMA), limit=MAX_REASONS + 1)
+    if errs:
+        shown = "; ".join(str(e) for e in errs[:MAX_REASONS])
+        more = " (and more)" if len(errs) > MAX_REASONS else ""
+        raise PlanRejected(shown + more, version)
+    if version is None:  # the schema already guarantees it; kept for python -O
+        raise PlanRejected("plan_version: must be an integer from 1 to 2147483647")
+    plan: dict[str, Any] = doc
+    plan["plan_version"] = version
+    for cap in ("pain_stop_nrs", "pain_rise_stop"):  # JSON Schema integers may be 3.0
+        plan["caps"][cap] = int(plan["caps"][cap])
+    try:
+        dt.datetime.fromisoformat(plan["issued_at"].replace("Z", "+00:00"))
+    except ValueError:
+        raise PlanRejected(
+            f"issued_at: {plan['issued_at']!r} is not a real date and time (ISO 8601 UTC)",
+            version,
+        ) from None
+    if station_id is not None and plan["station_id"] != station_id:
+        raise PlanRejected(
+            f"station_id: the plan is for {plan['station_id']!r}, this station is {station_id!r}",
+            version,
+        )
+    if current_version is not None and version <= current_version:
+        raise PlanRejected(
+            f"plan_version: {version} is not newer than the active plan_version "
+            f"{current_version}; send it with plan_version {current_version + 1} or higher",
+            version,
+        )
+    return plan
+
+
+def ensure_tables(conn: sqlite3.Connection) -> None:
+    """Create the ``plans`` table if missing."""
+    conn.execute(PLANS_SQL)
+
+
+def store_plan(conn: sqlite3.Connection, plan: dict[str, Any], received_at: str) -> None:
+    """Insert an accepted plan, inside the caller's transaction. Raises
+    ``sqlite3.IntegrityError`` if that version is already stored."""
+    conn.execute(
+        "INSERT INTO plans(plan_version, received_at, body) VALUES (?, ?, ?)",
+        (plan["plan_version"], received_at, json.dumps(plan, separators=(",", ":"))),
+    )
+
+
+def active_plan(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The stored plan with the highest version, or None."""
+    row = conn.execute("SELECT body FROM plans ORDER BY plan_version DESC LIMIT 1").fetchone()
+    if row is None:
+        return None
+    plan: dict[str, Any] = json.loads(row[0])
+    return plan
+
+
+def active_version(conn: sqlite3.Connection) -> int | None:
+    """The active plan's version, or None when no plan was ever accepted."""
+    row = conn.execute("SELECT max(plan_version) FROM plans").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
+    """Whether ``payload`` is the active plan again (a retained plan replayed on resubscribe
+    or a QoS 1 redelivery): it needs no answer. Never raises for a malformed payload."""
+    try:
+        doc = envelope.loads(payload)
+        version = _version_of(doc)
+        if version is None or version != active_version(conn):
+            return False
+        stored = active_plan(conn)
+        return stored is not None and json.dumps(doc, sort_keys=True) == json.dumps(
+            stored, sort_keys=True
+        )
+    except (ValueError, TypeError):
+        return False
+
+
+@dataclass(frozen=True)
+class PlanOutcome:
+    """What happened to one plan message. ``status``: ``accepted``, ``rejected``,
+    ``redelivered`` (the active plan again: no answer) or ``cleared`` (an empty retained
+    message: no answer); ``plan`` is set when accepted."""
+
+    status: str
+    plan_version: int | None = None
+    reason: str = ""
+    plan: dict[str, Any] | None = None
+
+
+def receive_plan(
+    conn: sqlite3.Connection,
+    station_id: str,
+    payload: bytes,
+    *,
+    semantic_check: Callable[[dict[str, Any]], None] | None = None,
+    correlation: bytes | None = None,
+    max_rows: int = outbox.DEFAULT_MAX_ROWS,
+) -> PlanOutcome:
+    """Decide on one plan message and commit the decision: the accepted plan (if any) and
+    the ``plan/result`` answer (an outbox row deleted on PUBACK, echoing ``correlation``)
+    in one transaction on ``conn`` (autocommit mode). A rejected plan changes nothing but
+    the outbox. ``semantic_check`` raises ``ValueError(reason)`` to refuse; any other
+    exception from it is a rejection too (logged). Database errors propagate: the caller
+    then must not acknowledge the message, so the broker delivers it again."""
+    if not payload:
+        return PlanOutcome("cleared")
+    if is_redelivery(conn, payload):
+        return PlanOutcome("redelivered", active_version(conn))
+    current = active_version(conn)
+    plan: dict[str, Any] | None = None
+    try:
+        plan = parse_plan(payload, station_id, current)
+        if semantic_check is not None:
+            semantic_check(plan)
+        outcome = PlanOutcome("accepted", plan["plan_version"], "", plan)
+    except PlanRejected as exc:
+        outcome = PlanOutcome("rejected", exc.plan_version, exc.reason)
+    except ValueError as exc:
+        outcome = PlanOutcome("rejected", _version_of(plan), str(exc))
+    except Exception as exc:  # a bug in the station's check must not accept a plan
+        log.exception("semantic_check failed")
+        reason = f"the station could not check the plan ({type(exc).__name__}); not applied"
+        outcome = PlanOutcome("rejected", _version_of(plan), reason)
+    answer = {
+        "plan_version": outcome.plan_version,
+        "status": outcome.status,
+        "reason": outcome.reason[:2000],
+        "active_plan_version": outcome.plan_version if outcome.plan else current,
+    }
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if outcome.plan is not None:
+            store_plan(conn, outcome.plan, envelope.utc_now())
+        try:
+            outbox.enqueue(
+                conn,
+                RESULT_SCHEMA,
+                answer,
+                max_rows=max_rows,
+                ack_mode=outbox.ACK_PUBACK,
+                correlation=correlation,
+            )
+        except outbox.OutboxFull:
+            pass  # logged as an alarm; the plan decision still stands
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    log.info("plan_version %s %s%s", outcome.plan_version, outcome.status,
+             f": {outcome.reason}" if outcome.reason else "")  # fmt: skip
+    return outcome
