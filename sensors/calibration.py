@@ -147,6 +147,10 @@ class PadCurve:
                     raise CalibrationError("piecewise log_g must rise strictly, >= 2 points")
             else:
                 self._poly = [float(c) for c in coefficients["poly"]]
+                self._lg_range = (
+                    float(coefficients["log_g_min"]),
+                    float(coefficients["log_g_max"]),
+                )
             self.min_force_n = float(coefficients["min_force_n"])
             self.max_force_n = float(coefficients["max_force_n"])
         except (KeyError, TypeError) as exc:
@@ -171,7 +175,12 @@ class PadCurve:
             lf = np.where(lg < self._lg[0], self._lf[0] + slope_lo * (lg - self._lg[0]), lf)
             lf = np.where(lg > self._lg[-1], self._lf[-1] + slope_hi * (lg - self._lg[-1]), lf)
         else:
-            lf = np.polyval(self._poly, lg)
+            # Outside the calibrated range follow the tangent at its ends: a quadratic
+            # extrapolated far below the lightest weight could turn back up.
+            lo, hi = self._lg_range
+            d_poly = np.polyder(self._poly)
+            lc = np.clip(lg, lo, hi)
+            lf = np.polyval(self._poly, lc) + np.polyval(d_poly, lc) * (lg - lc)
         return np.where(g > 0, np.exp(lf), 0.0)
 
 
@@ -210,7 +219,7 @@ def fit_pad(
         coefficients.update(log_g=lg.tolist(), log_f=lf.tolist())
     elif method in ("power_law", "loglog2"):
         poly = np.polyfit(lg, lf, 1 if method == "power_law" else 2)
-        coefficients["poly"] = poly.tolist()
+        coefficients.update(poly=poly.tolist(), log_g_min=float(lg[0]), log_g_max=float(lg[-1]))
         dense = np.linspace(lg[0], lg[-1], 64)
         if np.any(np.diff(np.polyval(poly, dense)) <= 0):
             raise CalibrationError("fitted curve is not monotone over the calibrated range")

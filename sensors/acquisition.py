@@ -1,0 +1,433 @@
+"""The acquisition loop: one fixed-rate sampler for the force pads and the glove.
+
+One object owns it; :meth:`Acquisition.start` schedules :meth:`Acquisition.poll` with
+``clock.every`` (a thread on the real clock, events on the simulated one, so the same code
+runs on a Pi and in tests) and :meth:`Acquisition.stop` cancels it.
+
+Each tick (``1 / (pad_rate_hz × channels per ADS1115)``, 2.5 ms for 4 pads at 100 Hz):
+
+* **Pads** (``reference/HARDWARE.md`` §4.2): for every ADS1115, read the conversion started
+  on the previous tick, then start the next input (MUX rotation). Chips convert in parallel
+  while the host serves the others; a tick is longer than 1.1/DR, so no OS polling is
+  needed. A tick that comes early (thread jitter) checks OS once and leaves a conversion
+  that is not done for the next tick. Samples are stamped at the conversion's end.
+* **Glove** (§4.3): one IMU's FIFO is drained per tick, staggered so that each is drained
+  every ``imu_drain_s`` (40 ms); its samples are timestamped from the ODR
+  (:class:`sensors.glove.FifoTimeline`), calibrated and fused.
+* **Ring buffers** (numpy, ``buffer_s`` deep) per pad and per IMU; :meth:`latest` and
+  :meth:`window` copy out under a lock.
+
+Faults: a bus error is retried once, then counted as an event naming the pad or IMU;
+``fault_after`` consecutive failures of a part raise a named fault event
+(:class:`~sensors.faults.PadFault`, :class:`~sensors.faults.ImuFault`, or
+:class:`~sensors.faults.GloveUnplugged` when every IMU fails together), call ``on_fault``
+(the station wires the motors off there) and are raised by :meth:`check` and by the readers
+of the faulty part. A part that answers again is re-initialised if needed and recovers.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from drivers.lsm6dsox import DeviceReset
+from sensors.faults import Event, GloveUnplugged, ImuFault, PadFault, SensorFault
+from sensors.force_pads import ForcePads, PadChannel, PadSample
+from sensors.fusion import TremorEstimate, tremor_band
+from sensors.glove import Glove
+
+FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
+
+
+class _Failed(Exception):
+    def __init__(self, errno: int | None) -> None:
+        self.errno = errno
+
+
+class Ring:
+    """Timestamps and ``width`` float columns, the newest ``capacity`` rows."""
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.t = np.full(capacity, np.nan)
+        self.data = np.full((capacity, width), np.nan)
+        self.n = 0  # rows ever written
+
+    def append(self, t: np.ndarray, rows: np.ndarray) -> None:
+        cap = len(self.t)
+        for i in range(0, len(t), cap):
+            tt, rr = t[i : i + cap], rows[i : i + cap]
+            idx = (self.n + np.arange(len(tt))) % cap
+            self.t[idx], self.data[idx] = tt, rr
+            self.n += len(tt)
+
+    def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with t >= ``t_from``, oldest first (copies)."""
+        cap = len(self.t)
+        k = min(self.n, cap)
+        idx = (self.n - k + np.arange(k)) % cap
+        t = self.t[idx]
+        keep = t >= t_from
+        return t[keep].copy(), self.data[idx][keep].copy()
+
+    def last(self) -> tuple[float, np.ndarray] | None:
+        if not self.n:
+            return None
+        i = (self.n - 1) % len(self.t)
+        return float(self.t[i]), self.data[i].copy()
+
+
+class PadWindow(NamedTuple):
+    t_s: np.ndarray
+    force_n: np.ndarray
+    volts: np.ndarray
+    flags: np.ndarray
+
+
+class ImuWindow(NamedTuple):
+    t_s: np.ndarray
+    accel_g: np.ndarray
+    gyro_dps: np.ndarray
+    quat: np.ndarray
+
+
+class Window(NamedTuple):
+    pads: dict[int, PadWindow]
+    imus: dict[str, ImuWindow]
+
+
+class Acquisition:
+    """Samples ``pads`` and ``glove`` (either may be None) on ``clock``."""
+
+    def __init__(
+        self,
+        clock,
+        pads: ForcePads | None = None,
+        glove: Glove | None = None,
+        pad_rate_hz: float = 100.0,
+        imu_drain_s: float = 0.04,
+        buffer_s: float = 30.0,
+        fault_after: int = 3,
+        on_fault: Callable[[SensorFault], None] | None = None,
+        max_events: int = 1000,
+    ) -> None:
+        if pads is None and glove is None:
+            raise ValueError("nothing to acquire: give pads, a glove, or both")
+        self.clock = clock
+        self.pads = pads
+        self.glove = glove
+        self.fault_after = fault_after
+        self.on_fault = on_fault
+        self._rotation: list[list[PadChannel | None]] = []
+        if pads is not None:
+            for a in range(len(pads.adcs)):
+                rot: list[PadChannel | None] = [c for c in pads.layout if c.adc == a]
+                if pads.supply_ref is not None and pads.supply_ref.adc == a:
+                    rot.append(None)  # None: the supply reference input
+                self._rotation.append(rot)
+            per_chip = max(len(r) for r in self._rotation)
+            self.period_s = 1.0 / (pad_rate_hz * per_chip)
+        else:
+            assert glove is not None
+            self.period_s = imu_drain_s / len(glove.segments)
+        segments = glove.segments if glove is not None else []
+        self._drain_every = max(len(segments), round(imu_drain_s / self.period_s))
+        self._segments = segments
+        n_pads = pads.n_pads if pads is not None else 0
+        pad_rows = int(buffer_s * pad_rate_hz * 1.25) + 16
+        imu_rows = int(buffer_s * (glove.odr_hz if glove else 0) * 1.1) + 16
+        self._pad_ring = [Ring(pad_rows, 3) for _ in range(n_pads)]
+        self._imu_ring = {s: Ring(imu_rows, 10) for s in segments}
+        self._latest_pad: list[PadSample | None] = [None] * n_pads
+        self._pending: list[tuple[PadChannel | None, float] | None] = [None] * len(self._rotation)
+        self._next = [0] * len(self._rotation)
+        self._pad_fail = [0] * n_pads
+        self._imu_fail = dict.fromkeys(segments, 0)
+        self.active_faults: dict[str, SensorFault] = {}
+        self._unraised: list[SensorFault] = []
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.counters: Counter[str] = Counter()
+        self.poll_count = 0
+        self._tick = 0
+        self._last_poll: float | None = None
+        self._handle: Any = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "running" if self._handle is not None else "stopped"
+        return f"Acquisition({state}, every {self.period_s * 1000:.2f} ms, {self.poll_count} polls)"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._handle is None:
+            self._last_poll = None
+            self._handle = self.clock.every(self.period_s, self.poll, "acquisition")
+
+    def stop(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
+    def __enter__(self) -> Acquisition:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- one tick --------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        now = self.clock.now()
+        if self._last_poll is not None and now - self._last_poll > 1.5 * self.period_s:
+            lost = round((now - self._last_poll) / self.period_s) - 1
+            self.counters["overrun_ticks"] += lost
+            self._event("overrun", "loop", detail=f"{lost} ticks late")
+        self._last_poll = now
+        self.poll_count += 1
+        if self.pads is not None:
+            for chip in range(len(self._rotation)):
+                self._poll_chip(chip)
+        if self._segments:
+            slot = self._tick % self._drain_every
+            if slot < len(self._segments):
+                self._drain(self._segments[slot])
+        self._tick += 1
+
+    def _poll_chip(self, chip: int) -> None:
+        assert self.pads is not None
+        adc = self.pads.adcs[chip]
+        pending = self._pending[chip]
+        if pending is not None:
+            channel, t_start = pending
+            done = self.clock.now() - t_start >= adc.conversion_time_s()
+            try:
+                if not done and not self._io(adc.ready):
+                    self.counters["late_conversions"] += 1
+                    return  # still converting: read it next tick
+                counts = self._io(adc.read_raw)
+            except _Failed as exc:
+                self._pad_failed(channel, exc.errno, "read")
+            else:
+                self._pad_result(channel, t_start + 1.0 / adc.data_rate_sps, counts)
+            self._pending[chip] = None
+        rotation = self._rotation[chip]
+        channel = rotation[self._next[chip]]
+        self._next[chip] = (self._next[chip] + 1) % len(rotation)
+        ain = channel.ain if channel is not None else self.pads.supply_ref.ain  # type: ignore[union-attr]
+        t_start = self.clock.now()
+        try:
+            self._io(lambda: adc.start_single(ain))
+        except _Failed as exc:
+            self._pad_failed(channel, exc.errno, "start")
+            return
+        self._pending[chip] = (channel, t_start)
+
+    def _pad_result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
+        assert self.pads is not None
+        if channel is None:
+            self.pads.update_supply(counts)
+            return
+        pad = channel.pad
+        s = self.pads.sample(pad, t_s, counts)
+        flags = (
+            (FLAG_CONTACT if s.contact else 0)
+            | (FLAG_SATURATED if s.saturated else 0)
+            | (FLAG_OPEN if s.open else 0)
+        )
+        with self._lock:
+            self._pad_ring[pad].append(np.array([t_s]), np.array([[s.force_n, s.volts, flags]]))
+            self._latest_pad[pad] = s
+        if s.open:
+            self._pad_fail[pad] += 1
+            if self._pad_fail[pad] == self.fault_after:
+                self._fault(f"pad{pad}", PadFault(pad, None, "input at the rail: unplugged?"))
+        else:
+            self._part_ok(f"pad{pad}", pad)
+
+    def _pad_failed(self, channel: PadChannel | None, errno: int | None, what: str) -> None:
+        part = f"pad{channel.pad}" if channel is not None else "supply_ref"
+        self.counters["bus_errors"] += 1
+        if part in self.active_faults:
+            return  # already reported; keep counting quietly until it recovers
+        self._event("bus_error", part, errno, what)
+        if channel is not None:
+            self._pad_fail[channel.pad] += 1
+            if self._pad_fail[channel.pad] >= self.fault_after:
+                self._fault(part, PadFault(channel.pad, errno, f"ADS1115 {what} failed"))
+
+    def _drain(self, segment: str) -> None:
+        assert self.glove is not None
+        glove = self.glove
+        try:
+            try:
+                batch = self._io(lambda: glove.drain(segment))
+            except DeviceReset:
+                # The IMU lost its configuration (glove re-plugged, power glitch): re-init.
+                self.counters["imu_resets"] += 1
+                self._event("imu_reset", f"imu:{segment}", None, "re-initialised")
+                self._io(lambda: glove.reinit(segment))
+                return
+        except _Failed as exc:
+            self._imu_failed(segment, exc.errno)
+            return
+        if batch.overrun:
+            self.counters["imu_overruns"] += 1
+            self._event("imu_overrun", f"imu:{segment}", None, "FIFO overrun: samples lost")
+        if len(batch.t_s):
+            rows = np.hstack([batch.accel_g, batch.gyro_dps, batch.quat])
+            with self._lock:
+                self._imu_ring[segment].append(batch.t_s, rows)
+        self._imu_fail[segment] = 0
+        if "glove" in self.active_faults:
+            self._recovered("glove")
+        self._recovered(f"imu:{segment}")
+
+    def _imu_failed(self, segment: str, errno: int | None) -> None:
+        self.counters["bus_errors"] += 1
+        self._imu_fail[segment] += 1
+        part = f"imu:{segment}"
+        if part in self.active_faults or "glove" in self.active_faults:
+            return
+        self._event("bus_error", part, errno, "FIFO drain")
+        if self._imu_fail[segment] >= self.fault_after:
+            if all(n >= 1 for n in self._imu_fail.values()) and len(self._imu_fail) > 1:
+                self._fault("glove", GloveUnplugged(errno))
+            else:
+                self._fault(part, ImuFault(segment, errno))
+
+    def _io(self, fn: Callable[[], Any]) -> Any:
+        """Call ``fn``; retry once on ``OSError``; raise ``_Failed`` if both fail."""
+        try:
+            return fn()
+        except OSError:
+            self.counters["retries"] += 1
+        try:
+            return fn()
+        except OSError as exc:
+            raise _Failed(exc.errno) from exc
+
+    # -- faults and events -----------------------------------------------------------------
+
+    def _event(
+        self,
+        kind: str,
+        part: str,
+        errno: int | None = None,
+        detail: str = "",
+        fault: SensorFault | None = None,
+    ) -> None:
+        self.counters[kind] += 1
+        self.events.append(Event(self.clock.now(), kind, part, errno, detail, fault))
+
+    def _fault(self, key: str, fault: SensorFault) -> None:
+        self.active_faults[key] = fault
+        self._unraised.append(fault)
+        self._event(fault.kind, fault.part, fault.errno, fault.detail, fault)
+        if self.on_fault is not None:
+            self.on_fault(fault)
+
+    def _part_ok(self, part: str, pad: int) -> None:
+        self._pad_fail[pad] = 0
+        self._recovered(part)
+
+    def _recovered(self, part: str) -> None:
+        if part in self.active_faults:
+            del self.active_faults[part]
+            self._event("recovered", part)
+
+    def check(self) -> None:
+        """Raise the oldest fault not raised yet (PadFault, ImuFault, GloveUnplugged)."""
+        if self._unraised:
+            raise self._unraised.pop(0)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def latest(self) -> dict[int, PadSample | None]:
+        """The newest sample of every pad (None before the first)."""
+        with self._lock:
+            return dict(enumerate(self._latest_pad))
+
+    def window(self, seconds: float) -> Window:
+        """Every pad's and IMU's samples of the last ``seconds`` (copies)."""
+        t_from = self.clock.now() - seconds
+        with self._lock:
+            pads = {}
+            for pad, ring in enumerate(self._pad_ring):
+                t, d = ring.since(t_from)
+                pads[pad] = PadWindow(t, d[:, 0], d[:, 1], d[:, 2].astype(np.uint8))
+            imus = {}
+            for seg, ring in self._imu_ring.items():
+                t, d = ring.since(t_from)
+                imus[seg] = ImuWindow(t, d[:, 0:3], d[:, 3:6], d[:, 6:10])
+        return Window(pads, imus)
+
+    # The force port the session protocols use (station.protocols.base.ForcePort).
+
+    def latest_n(self, pad: int) -> float:
+        """Newest force on ``pad`` (N); raises PadFault for a faulty pad, never 0 N."""
+        fault = self.active_faults.get(f"pad{pad}")
+        if fault is not None:
+            raise fault
+        with self._lock:
+            s = self._latest_pad[pad]
+        if s is None or math.isnan(s.force_n):
+            raise PadFault(pad, None, "no calibrated reading yet" if s is None else "no force")
+        return s.force_n
+
+    def window_n(self, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        w = self.window(seconds).pads[pad]
+        return w.t_s, w.force_n
+
+    def full_scale_n(self) -> float:
+        assert self.pads is not None
+        return self.pads.full_scale_n()
+
+    def imu_window(self, segment: str, seconds: float) -> ImuWindow:
+        if "glove" in self.active_faults:
+            raise self.active_faults["glove"]
+        return self.window(seconds).imus[segment]
+
+    def flexion_deg(self, finger: str, seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Flexion of ``finger`` over the last ``seconds`` (0: the newest sample)."""
+        assert self.glove is not None
+        w = self.window(max(seconds, 0.1))
+        f, b = w.imus[finger], w.imus["back"]
+        if "glove" in self.active_faults:
+            raise self.active_faults["glove"]
+        if not len(f.t_s) or not len(b.t_s):
+            raise ImuFault(finger, None, "no samples yet")
+        if seconds <= 0:
+            f = ImuWindow(f.t_s[-1:], f.accel_g[-1:], f.gyro_dps[-1:], f.quat[-1:])
+        idx = np.clip(np.searchsorted(b.t_s, f.t_s), 0, len(b.t_s) - 1)
+        return f.t_s, self.glove.flexion_deg(finger, b.quat[idx], f.quat)
+
+    def tremor(self, seconds: float = 4.0, segment: str = "back") -> TremorEstimate:
+        assert self.glove is not None
+        w = self.imu_window(segment, seconds)
+        return tremor_band(w.gyro_dps, self.glove.odr_hz)
+
+    # -- procedures that need the loop running ---------------------------------------------
+
+    def tare(self, seconds: float = 0.5) -> dict[int, float]:
+        """Wait ``seconds`` on the clock, then zero every pad from that window."""
+        assert self.pads is not None
+        self.clock.sleep(seconds)
+        w = self.window(seconds)
+        return self.pads.tare({p: pw.volts for p, pw in w.pads.items() if len(pw.volts)})
+
+    def glove_still(self, seconds: float = 2.0, reference: bool = True) -> dict[str, Any]:
+        """Hold the hand still for ``seconds``: gyro biases, accel fit, zero pose."""
+        assert self.glove is not None
+        self.glove.begin_still()
+        self.clock.sleep(seconds)
+        return self.glove.end_still(reference)

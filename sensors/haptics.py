@@ -1,0 +1,473 @@
+"""Vibrotactile stimuli in physical units, capped where they are issued, with dose accounting.
+
+* **Units**: amplitude in dB relative to each motor's calibration reference (0 dB =
+  ``reference_g`` of its ``rehab.calibration/1`` motor record, g rms at the pad), frequency
+  in Hz where the actuator allows it, durations and ramps in seconds. An ERM couples
+  frequency to amplitude (a stimulus gives one or the other); an LRA on the DRV2605L's
+  closed loop runs at its resonance only.
+* **Caps at the point of issue**: every drive value reaches a motor through one method,
+  which bounds it so the calibrated amplitude stays at or below ``max_vibration_g`` even if
+  the calibration is off by its stated tolerance (the cap is lowered by ``tolerance.db``);
+  the RTP drive is quantised downwards. Vibration time per day stops at
+  ``daily_vibration_min``: a stimulus is shortened to what is left, then refused with
+  :class:`VibrationCapReached`. Plan caps can only lower the station's
+  (:meth:`Haptics.set_plan_caps`). An uncalibrated motor does not vibrate.
+* **Dose**: W_h-weighted rms acceleration × time per session and per day
+  (:mod:`sensors.dose`), recorded even when a stimulus ends in an error.
+* **Motors off** at the end of every stimulus (``finally``), on any error (all motors), and
+  on :meth:`Haptics.close`.
+
+Motor drivers: :class:`drivers.drv2605l.DRV2605L` or :class:`PwmMotor` (gpiozero
+``PWMOutputDevice`` through a MOSFET, HARDWARE.md §7.3), both with ``init``,
+``set_realtime(0..1)``, ``stop`` and ``close``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+from sensors.calibration import CalibrationError, CalibrationRecord, CalibrationStore, MotorCurve
+from sensors.dose import DoseLedger
+from sensors.faults import MotorFault
+
+RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCALE)
+MAX_STIMULUS_S = 120.0
+ERM_FREQUENCY_TOLERANCE = 0.15  # an LRA stimulus may ask for its resonance within ±15 %
+
+
+class MotorPort(Protocol):
+    def set_realtime(self, amplitude: float) -> None: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class VibrationCapReached(Exception):
+    """Today's vibration time is used up (``daily_vibration_min``)."""
+
+
+@dataclass(frozen=True)
+class VibrationCaps:
+    """The vibration caps: amplitude at the skin (g rms) and vibration minutes per day."""
+
+    max_vibration_g: float
+    daily_vibration_min: float
+
+    def __post_init__(self) -> None:
+        if not (self.max_vibration_g >= 0 and self.daily_vibration_min >= 0):
+            raise ValueError(f"caps must be >= 0, got {self}")
+
+    @classmethod
+    def of(cls, caps: Any) -> VibrationCaps:
+        """From any object or mapping with ``max_vibration_g`` and ``daily_vibration_min``
+        (the config's ``[safety]`` section, a plan's caps)."""
+        get = caps.get if isinstance(caps, Mapping) else lambda k: getattr(caps, k)
+        return cls(float(get("max_vibration_g")), float(get("daily_vibration_min")))
+
+    def tightened_by(self, other: VibrationCaps) -> VibrationCaps:
+        """The stricter of both, field by field: a plan can only lower the station's caps."""
+        g = min(self.max_vibration_g, other.max_vibration_g)
+        minutes = min(self.daily_vibration_min, other.daily_vibration_min)
+        # NaN never loosens a cap: min() with NaN would depend on the argument order.
+        return VibrationCaps(
+            g if not math.isnan(g) else 0.0, minutes if not math.isnan(minutes) else 0.0
+        )
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """One vibration: ``amplitude_db`` re the motor's reference and/or ``frequency_hz``,
+    ``duration_s`` (0 < d ≤ 120) including linear ramps of ``ramp_s`` up and down."""
+
+    duration_s: float
+    amplitude_db: float | None = 0.0
+    frequency_hz: float | None = None
+    ramp_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.duration_s <= MAX_STIMULUS_S:
+            raise ValueError(f"duration_s must be in (0, {MAX_STIMULUS_S}], got {self.duration_s}")
+        if not 0 <= self.ramp_s <= self.duration_s / 2:
+            raise ValueError(f"ramp_s must be in 0..duration_s/2, got {self.ramp_s}")
+        if self.amplitude_db is None and self.frequency_hz is None:
+            raise ValueError("a stimulus needs an amplitude_db or a frequency_hz")
+        if self.amplitude_db is not None and not math.isfinite(self.amplitude_db):
+            raise ValueError(f"amplitude_db must be finite, got {self.amplitude_db}")
+        if self.frequency_hz is not None and not self.frequency_hz > 0:
+            raise ValueError(f"frequency_hz must be > 0, got {self.frequency_hz}")
+
+
+class PlayResult(NamedTuple):
+    motor: int
+    played_s: float
+    amplitude_g: float
+    frequency_hz: float
+    capped: bool
+    shortened: bool
+    stopped_early: bool
+
+
+class Haptics:
+    """Calibrated, capped vibration on ``motors`` (motor n under pad n)."""
+
+    def __init__(
+        self,
+        motors: Sequence[MotorPort],
+        clock,
+        caps: VibrationCaps,
+        actuator: str = "erm",
+        ledger: DoseLedger | None = None,
+        step_s: float = 0.01,
+    ) -> None:
+        if actuator not in ("erm", "lra"):
+            raise ValueError(f"actuator must be 'erm' or 'lra', got {actuator!r}")
+        self.motors = list(motors)
+        self.clock = clock
+        self.station_caps = caps
+        self.caps = caps
+        self.actuator = actuator
+        self.ledger = ledger or DoseLedger()
+        self.step_s = step_s
+        self.curves: dict[int, MotorCurve] = {}
+        self.records: dict[int, CalibrationRecord] = {}
+        self._drive = [0.0] * len(self.motors)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"Haptics({len(self.motors)} {self.actuator} motors, {len(self.curves)} calibrated, "
+            f"cap {self.caps.max_vibration_g} g, {self.caps.daily_vibration_min} min/day)"
+        )
+
+    def init(self) -> None:
+        for motor in self.motors:
+            init = getattr(motor, "init", None)
+            if init is not None:
+                init(actuator=self.actuator)
+
+    # -- caps and calibration ----------------------------------------------------------
+
+    def set_plan_caps(self, plan_caps: Any) -> VibrationCaps:
+        """Apply a plan's caps (bounded by the station's); returns the caps in force."""
+        self.caps = self.station_caps.tightened_by(VibrationCaps.of(plan_caps))
+        return self.caps
+
+    def set_calibration(self, motor: int, record: CalibrationRecord) -> None:
+        self._check_motor(motor)
+        self.curves[motor] = MotorCurve.from_record(record)
+        self.records[motor] = record
+
+    def load_calibrations(self, store: CalibrationStore) -> list[int]:
+        """Load every motor's latest record; returns the motors without one."""
+        missing = []
+        for motor in range(len(self.motors)):
+            record = store.latest("motor", f"motor{motor}")
+            if record is None:
+                missing.append(motor)
+            else:
+                self.set_calibration(motor, record)
+        return missing
+
+    def cap_g(self, motor: int) -> float:
+        """Largest amplitude (g rms, as calibrated) this motor may be commanded to now."""
+        tol_db = float(self.records[motor].tolerance.get("db", 0.0)) if motor in self.records else 0
+        return self.caps.max_vibration_g / 10 ** (max(0.0, tol_db) / 20)
+
+    def remaining_s(self) -> float:
+        """Vibration time left today."""
+        return max(0.0, self.caps.daily_vibration_min * 60.0 - self.ledger.vibration_s_today())
+
+    def level_g(self, motor: int, amplitude_db: float) -> float:
+        return self._curve(motor).reference_g * 10 ** (amplitude_db / 20)
+
+    def plan(self, motor: int, stimulus: Stimulus) -> tuple[float, float, bool]:
+        """``(drive, amplitude_g, capped)`` the stimulus would get at full level."""
+        curve = self._curve(motor)
+        if stimulus.frequency_hz is not None:
+            self._check_frequency(motor, curve, stimulus)
+        if self.actuator == "erm" and stimulus.frequency_hz is not None:
+            drive = curve.drive_for_frequency(stimulus.frequency_hz)
+            if drive is None:
+                raise ValueError(f"motor {motor} cannot vibrate at {stimulus.frequency_hz} Hz")
+            wanted = curve.g_for_drive(drive)
+        else:
+            wanted = self.level_g(motor, stimulus.amplitude_db or 0.0)
+            drive = curve.drive_for_g(min(wanted, curve.max_g))
+        drive = self._bounded(motor, drive)
+        got = curve.g_for_drive(drive)
+        return drive, got, got < wanted * (1 - 1e-9)
+
+    # -- playing -----------------------------------------------------------------------
+
+    def play(
+        self, motor: int, stimulus: Stimulus, until: Callable[[], bool] | None = None
+    ) -> PlayResult:
+        """Play ``stimulus`` on ``motor``, blocking on the clock; ``until()`` ends it early.
+
+        Raises :class:`VibrationCapReached` when no vibration time is left today,
+        :class:`~sensors.calibration.CalibrationError` for an uncalibrated motor,
+        ``ValueError`` for a frequency the actuator cannot give, :class:`MotorFault` on a
+        bus error (every motor is then stopped).
+        """
+        self._check_open()
+        drive_full, amp_full, capped = self.plan(motor, stimulus)
+        remaining = self.remaining_s()
+        if remaining <= 0:
+            raise VibrationCapReached(
+                f"daily vibration time ({self.caps.daily_vibration_min:g} min) is used up"
+            )
+        duration = min(stimulus.duration_s, remaining)
+        curve = self.curves[motor]
+        freq = curve.frequency_for_drive(drive_full)
+        t0 = self.clock.now()
+        t_prev = t0
+        level_prev = 0.0
+        stopped_early = False
+        try:
+            while True:
+                now = self.clock.now()
+                elapsed = now - t0
+                self._account(motor, level_prev, t_prev, now)
+                t_prev = now
+                if elapsed >= duration:
+                    break
+                if until is not None and until():
+                    stopped_early = True
+                    break
+                gain = _envelope(elapsed, duration, stimulus.ramp_s)
+                level_prev = self._issue(motor, curve.drive_for_g(amp_full * gain))
+                step = self.step_s if stimulus.ramp_s else min(0.05, self.step_s * 5)
+                self.clock.sleep(min(step, duration - elapsed))
+        except BaseException:
+            self.stop_all()
+            raise
+        finally:
+            self._account(motor, level_prev, t_prev, self.clock.now())
+            self.stop(motor)
+        return PlayResult(
+            motor,
+            t_prev - t0,
+            amp_full,
+            freq,
+            capped,
+            duration < stimulus.duration_s,
+            stopped_early,
+        )
+
+    def stop(self, motor: int) -> None:
+        """Motor off; raises :class:`MotorFault` if the driver could not be reached."""
+        self._drive[motor] = 0.0
+        try:
+            self.motors[motor].stop()
+        except OSError as exc:
+            raise MotorFault(motor, exc.errno, "could not stop: check its mux channel") from exc
+
+    def stop_all(self) -> None:
+        """Every motor off; tries them all, then raises the first :class:`MotorFault`."""
+        first: MotorFault | None = None
+        for motor in range(len(self.motors)):
+            try:
+                self.stop(motor)
+            except MotorFault as exc:
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def close(self) -> None:
+        """Every motor off and its driver closed; never raises; idempotent."""
+        for motor in self.motors:
+            try:
+                motor.stop()
+            except Exception:  # close must reach every motor whatever one of them does
+                pass
+            try:
+                motor.close()
+            except Exception:
+                pass
+        self._drive = [0.0] * len(self.motors)
+        self._closed = True
+
+    def __enter__(self) -> Haptics:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def drive_raw(self, motor: int, drive: float) -> None:
+        """Set a drive without a calibration: for the calibration procedure only, which
+        bounds it by measuring the amplitude (:func:`calibrate_motor`)."""
+        self._check_open()
+        try:
+            self.motors[motor].set_realtime(_quantise(self.motors[motor], drive))
+        except OSError as exc:
+            self.stop_all()
+            raise MotorFault(motor, exc.errno, "drive failed") from exc
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _issue(self, motor: int, drive: float) -> float:
+        """The only place a calibrated drive reaches a motor; returns the amplitude (g)."""
+        drive = self._bounded(motor, drive)
+        if drive != self._drive[motor]:
+            try:
+                self.motors[motor].set_realtime(drive)
+            except OSError as exc:
+                self.stop_all()
+                raise MotorFault(motor, exc.errno, "drive failed") from exc
+            self._drive[motor] = drive
+        return self.curves[motor].g_for_drive(drive)
+
+    def _bounded(self, motor: int, drive: float) -> float:
+        curve = self._curve(motor)
+        cap = self.cap_g(motor)
+        if not math.isfinite(drive) or drive <= 0:
+            return 0.0
+        drive = min(drive, 1.0)
+        if curve.g_for_drive(drive) > cap:
+            drive = curve.drive_for_g(cap) if cap > 0 else 0.0
+        drive = _quantise(self.motors[motor], drive)
+        while drive > 0 and curve.g_for_drive(drive) > cap:
+            drive = _quantise(self.motors[motor], drive - 1.0 / RTP_STEPS)
+        return drive
+
+    def _account(self, motor: int, level_g: float, t_from: float, t_to: float) -> None:
+        if level_g > 0 and t_to > t_from:
+            curve = self.curves[motor]
+            freq = curve.frequency_for_drive(curve.drive_for_g(level_g))
+            self.ledger.record(level_g, freq, t_to - t_from)
+
+    def _curve(self, motor: int) -> MotorCurve:
+        self._check_motor(motor)
+        curve = self.curves.get(motor)
+        if curve is None:
+            raise CalibrationError(f"motor {motor} is not calibrated: run 'calibrate motors'")
+        return curve
+
+    def _check_frequency(self, motor: int, curve: MotorCurve, stimulus: Stimulus) -> None:
+        f = stimulus.frequency_hz
+        assert f is not None
+        if self.actuator == "erm":
+            if stimulus.amplitude_db is not None:
+                raise ValueError(
+                    "an ERM couples frequency and amplitude: give amplitude_db or "
+                    "frequency_hz, not both"
+                )
+            return
+        resonance = float(curve.frequency_hz[-1])
+        if abs(f - resonance) > ERM_FREQUENCY_TOLERANCE * resonance:
+            raise ValueError(
+                f"motor {motor} is an LRA at {resonance:.0f} Hz: it cannot give {f:g} Hz"
+            )
+
+    def _check_motor(self, motor: int) -> None:
+        if not 0 <= motor < len(self.motors):
+            raise ValueError(f"motor must be 0..{len(self.motors) - 1}, got {motor}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("haptics closed")
+
+
+def _envelope(t: float, duration: float, ramp: float) -> float:
+    if ramp <= 0:
+        return 1.0
+    return max(0.0, min(1.0, t / ramp, (duration - t) / ramp))
+
+
+def _quantise(motor: Any, drive: float) -> float:
+    """Round a drive down to what the driver can give (DRV2605L RTP: 1/127 steps)."""
+    steps = getattr(motor, "drive_steps", RTP_STEPS)
+    if not steps:
+        return max(0.0, min(1.0, drive))
+    return max(0.0, min(1.0, math.floor(drive * steps + 1e-9) / steps))
+
+
+def calibrate_motor(
+    haptics: Haptics,
+    motor: int,
+    measure: Callable[[], tuple[float, float]],
+    drives: Sequence[float] = tuple(i / 20 for i in range(1, 21)),
+    settle_s: float = 0.25,
+    reference_g: float = 1.0,
+    tolerance_db: float = 1.0,
+) -> CalibrationRecord:
+    """Measure vibration at the site for rising ``drives``; returns an unsaved record.
+
+    ``measure() -> (amplitude g rms, frequency Hz)`` reads a reference accelerometer on the
+    pad. The sweep stops below the station's amplitude cap: a drive whose measured amplitude
+    reaches ``max_vibration_g`` ends it, so calibration itself never exceeds the cap for
+    more than one settle time. The motor is off afterwards, whatever happens.
+    """
+    cap = haptics.station_caps.max_vibration_g
+    points: list[tuple[float, float, float]] = []
+    try:
+        for drive in sorted(drives):
+            haptics.drive_raw(motor, drive)
+            haptics.clock.sleep(settle_s)
+            amplitude, freq = measure()
+            if amplitude >= cap:
+                break
+            points.append((_quantise(haptics.motors[motor], drive), amplitude, freq))
+    finally:
+        haptics.stop(motor)
+    return _motor_record(motor, points, reference_g, haptics.actuator, tolerance_db)
+
+
+def _motor_record(
+    motor: int, points: list[tuple[float, float, float]], ref: float, actuator: str, tol: float
+) -> CalibrationRecord:
+    from sensors.calibration import motor_record
+
+    if not points:
+        raise CalibrationError(f"motor {motor}: no usable measurement below the cap")
+    d, a, f = zip(*points, strict=True)
+    return motor_record(f"motor{motor}", d, a, f, ref, actuator, tol)
+
+
+class PwmMotor:
+    """An ERM on a GPIO PWM output through a MOSFET (gpiozero ``PWMOutputDevice``).
+
+    No braking, no effects library, no closed loop: it cannot drive an LRA at resonance
+    (HARDWARE.md §7.3). ``pin_factory`` is injected (the composition root chooses it).
+    """
+
+    drive_steps = 0  # duty cycle is continuous
+
+    def __init__(self, pin: int, pin_factory: Any = None, frequency_hz: float = 200.0) -> None:
+        self.pin = pin
+        self.pin_factory = pin_factory
+        self.frequency_hz = frequency_hz
+        self._device: Any = None
+
+    def __repr__(self) -> str:
+        return f"PwmMotor(GPIO{self.pin}, {self.frequency_hz:g} Hz)"
+
+    def init(self, actuator: str = "erm") -> None:
+        if actuator != "erm":
+            raise ValueError("a PWM motor output can drive an ERM only (no LRA resonance loop)")
+        from gpiozero import PWMOutputDevice
+
+        if self._device is None:
+            self._device = PWMOutputDevice(
+                self.pin, frequency=self.frequency_hz, pin_factory=self.pin_factory
+            )
+        self._device.value = 0.0
+
+    def set_realtime(self, amplitude: float) -> None:
+        if not 0.0 <= amplitude <= 1.0:
+            raise ValueError(f"amplitude must be in 0.0..1.0, got {amplitude!r}")
+        if self._device is None:
+            raise RuntimeError(f"{self!r} not initialised: call init()")
+        self._device.value = amplitude
+
+    def stop(self) -> None:
+        if self._device is not None:
+            self._device.value = 0.0
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.value = 0.0
+            self._device.close()
+            self._device = None
