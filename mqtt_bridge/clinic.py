@@ -34,13 +34,19 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import envelope, topics
+from mqtt_bridge import envelope, schema, topics
 from mqtt_bridge.clinic_db import KINDS, ClinicDB, utc_now
 
 log = logging.getLogger(__name__)
 
-#: Subscriptions of the consumer: every station's status, summaries and self-tests.
-SUBSCRIPTIONS = [(topics.ALL_STATUS, 1), (topics.ALL_SUMMARY, 1), (topics.ALL_SELFTEST, 1)]
+#: Subscriptions of the consumer: every station's status and every outbox topic (summaries,
+#: self-tests, plan results): whatever leaves a station's outbox needs the clinic's ack.
+SUBSCRIPTIONS = [
+    (topics.ALL_STATUS, 1),
+    (topics.ALL_SUMMARY, 1),
+    (topics.ALL_SELFTEST, 1),
+    (topics.ALL_PLAN_RESULT, 1),
+]
 #: How long the broker keeps the consumer's session (and queues for it) while it is down.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 #: Messages stored per transaction at most; the broker's in-flight window (mosquitto
@@ -227,39 +233,31 @@ class Ingest:
 
     def _store_one(self, m: Inbound, now: str) -> _Outcome:
         self.stats.received += 1
-        station_id, kind = None, None
+        station_id: str | None = None
         try:
             station_id, kind = topics.parse_station_topic(m.topic)
-            if kind == "status":
-                return self._status(m, station_id, now)
-            if kind not in KINDS:
-                raise ValueError(f"unexpected topic kind {kind!r}")
-            env = envelope.decode(m.payload)
-            if env["station_id"] != station_id:
-                raise ValueError(
-                    f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
-                )
-            expected = topics.SCHEMA_FOR_KIND[kind]
-            if env["schema"] != expected:
-                raise ValueError(f"schema {env['schema']!r} on a {kind} topic (want {expected})")
-        except Exception as exc:  # any defect in the input is a reject, never a crash
+            if kind == topics.STATUS:
+                status = _check_status(m.payload, station_id)
+            else:
+                env = _check_envelope(m.payload, station_id, kind)
+        except (ValueError, KeyError, TypeError) as exc:
+            # A defect of the input (UnicodeDecodeError, JSONDecodeError and SchemaError are
+            # ValueErrors) is a reject, never a crash. Anything else is a fault of this
+            # consumer (e.g. its schemas missing) and propagates unacknowledged rather than
+            # turning every message into a reject.
             return self._reject(m, station_id, f"{type(exc).__name__}: {exc}", now)
+        # Database errors below propagate: nothing of the batch is acknowledged.
+        if kind == topics.STATUS:
+            if status is not None:
+                # A retained status replayed on subscribe says nothing about liveness.
+                self.db.store_status(station_id, status, now, seen=not m.retain)
+                self.stats.statuses += 1
+            return _Outcome(None, None)
         if self.db.store(env, kind, now):
             self.stats.stored += 1
         else:
             self.stats.duplicates += 1
         return _Outcome(station_id, env["msg_id"])
-
-    def _status(self, m: Inbound, station_id: str, now: str) -> _Outcome:
-        if not m.payload:
-            return _Outcome(None, None)  # a cleared retained status: nothing to record
-        status = json.loads(m.payload)
-        if not isinstance(status, dict):
-            raise ValueError("status payload is not a JSON object")
-        # A retained status replayed on subscribe says nothing about when it was last seen.
-        self.db.store_status(station_id, status, now, seen=not m.retain)
-        self.stats.statuses += 1
-        return _Outcome(None, None)
 
     def _reject(self, m: Inbound, station_id: str | None, reason: str, now: str) -> _Outcome:
         msg_id = _msg_id_of(m.payload)
@@ -271,6 +269,39 @@ class Ingest:
         # Kept in `rejected`; acknowledging it end to end stops a resend loop of a message
         # that can never become valid, and the station learns nothing it can fix anyway.
         return _Outcome(station_id, msg_id)
+
+
+def _check_envelope(payload: bytes, station_id: str, kind: str) -> dict[str, Any]:
+    """The validated envelope (body checked against its schema) of an outbox message."""
+    if kind not in KINDS:
+        raise ValueError(f"unexpected topic kind {kind!r}")
+    env = envelope.decode(payload)
+    if env["station_id"] != station_id:
+        raise ValueError(
+            f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
+        )
+    expected = topics.SCHEMA_FOR_KIND[kind]
+    if env["schema"] != expected:
+        raise ValueError(f"schema {env['schema']!r} on a {kind} topic (want {expected})")
+    envelope.validate_body(env)
+    return env
+
+
+def _check_status(payload: bytes, station_id: str) -> dict[str, Any] | None:
+    """The validated ``rehab.status/1`` payload; None for an empty (cleared retained) one."""
+    if not payload:
+        return None
+    status = envelope.loads(payload)
+    try:
+        schema.validate(status, schema.load(topics.SCHEMA_FOR_KIND[topics.STATUS]))
+    except schema.SchemaError as exc:
+        raise ValueError(str(exc)) from None
+    if status["station_id"] != station_id:
+        raise ValueError(
+            f"station_id {status['station_id']!r} does not match the topic's {station_id!r}"
+        )
+    result: dict[str, Any] = status
+    return result
 
 
 def _msg_id_of(payload: bytes) -> str | None:

@@ -7,7 +7,8 @@ disk (WAL, ``synchronous=FULL``; ``reference/MQTT.md`` §4.2 and §9). Storage i
 delivery produces. Malformed input goes to ``rejected`` with the reason, so it is kept for
 inspection and acknowledged instead of being redelivered for ever.
 
-Tables: ``messages`` (enveloped summaries and self-tests, the envelope fields as columns and
+Tables: ``messages`` (enveloped summaries, self-tests and plan results, the envelope fields as
+columns and
 the body as JSON), ``rejected``, ``stations`` (last status, last seen, highest ``seq``) and
 ``counters`` (e.g. duplicate deliveries absorbed, counted in the storing transaction).
 """
@@ -58,8 +59,8 @@ CREATE TABLE IF NOT EXISTS stations(
 );
 """
 
-#: Kinds of enveloped message the clinic stores (the topic's last level).
-KINDS = ("summary", "selftest")
+#: Kinds of enveloped message the clinic stores (the topic kind after the station id).
+KINDS = ("summary", "selftest", "plan/result")
 #: Bytes of a rejected payload kept for inspection (a hostile payload must not fill the disk).
 MAX_REJECTED_BYTES = 64 * 1024
 

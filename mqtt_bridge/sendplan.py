@@ -53,20 +53,22 @@ class SendResult:
 
 
 def validate(station_id: str, data: bytes) -> dict[str, Any]:
-    """The plan checked with the station's rules, for ``station_id``; raises ``ValueError``."""
-    plan = plans.parse_plan(data)
-    if plan["station_id"] != station_id:
-        raise ValueError(f"station_id: the plan is for {plan['station_id']!r}, not {station_id!r}")
-    return plan
+    """The plan checked with the station's rules (size, UTF-8, schema and ranges, dates),
+    addressed to ``station_id``; raises ``plans.PlanRejected`` (a ``ValueError``)."""
+    return plans.parse_plan(data, station_id=station_id)
 
 
 def _answer(msg: mqtt.MQTTMessage, plan_version: int, correlation: bytes) -> dict | None:
-    """The station's result if this message answers our plan, else None."""
+    """The station's ``rehab.plan_result/1`` body if this message answers our plan, else None.
+
+    The answer is the body of an envelope; it matches by the correlation data the plan
+    carried or, failing that, by ``plan_version`` (a result for an older plan is ignored)."""
     try:
-        result = json.loads(msg.payload)
+        env = json.loads(msg.payload)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(result, dict):
+    result = env.get("body") if isinstance(env, dict) else None
+    if not isinstance(result, dict) or result.get("status") not in ("accepted", "rejected"):
         return None
     corr = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
     if corr == correlation or result.get("plan_version") == plan_version:
@@ -130,9 +132,9 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
     finally:
         client.disconnect()
         client.loop_stop()
-    if result.get("result") == "accepted":
+    if result["status"] == "accepted":
         return SendResult("accepted", version)
-    return SendResult("rejected", version, str(result.get("reason") or result))
+    return SendResult("rejected", version, str(result.get("reason") or "no reason given"))
 
 
 __all__ = ["EXIT_CODES", "SendResult", "send_plan", "validate"]

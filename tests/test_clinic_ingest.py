@@ -24,6 +24,38 @@ ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 10.0  # upper bound for any single wait; tests pass far sooner
 
 
+def session_body() -> dict[str, Any]:
+    """A minimal valid ``rehab.session/1`` body."""
+    return {
+        "session_id": "s-1",
+        "started_at": "2026-11-20T09:50:00Z",
+        "ended_at": "2026-11-20T10:00:00Z",
+        "complete": True,
+        "state": "complete",
+        "ended_reason": "",
+        "protocols": [
+            {
+                "protocol": "max_grip",
+                "trials": 3,
+                "metrics": {
+                    "involved_mean_force": {"value": 101.5, "unit": "N", "uncertainty": 2.0}
+                },
+            }
+        ],
+        "adherence": {"minutes": 10.0, "trials": 3, "days_this_week": 1},
+        "checkin": {
+            "pain_before": 1,
+            "pain_after": 1,
+            "new_numbness": False,
+            "wound_problem": False,
+        },
+        "safety_events": [],
+        "data_quality": {"bus_errors": 0, "overruns": 0},
+        "software_version": "0.1.0",
+        "plan_version": 3,
+    }
+
+
 def envelope(station: str = "st-0001", seq: int = 1, **over: Any) -> dict[str, Any]:
     env = {
         "schema": "rehab.session/1",
@@ -33,10 +65,19 @@ def envelope(station: str = "st-0001", seq: int = 1, **over: Any) -> dict[str, A
         "created_at": "2026-11-20T10:00:00Z",
         "clock_synced": True,
         "boot_id": "0b6d7e1e-0000-4000-8000-000000000001",
-        "body": {"session_id": "s-1", "started_at": "2026-11-20T09:50:00Z", "complete": True},
+        "body": session_body(),
     }
     env.update(over)
     return env
+
+
+def status(state: str, station: str = "st-0001") -> dict[str, Any]:
+    return {
+        "schema": "rehab.status/1",
+        "station_id": station,
+        "state": state,
+        "last_seen": "2026-11-20T10:00:00Z",
+    }
 
 
 class FakeStation:
@@ -158,6 +199,8 @@ MALFORMED = [
     (json.dumps({k: v for k, v in envelope().items() if k != "seq"}).encode(), "seq", True),
     (json.dumps(envelope(station="st-0002")).encode(), "does not match the topic", True),
     (json.dumps(envelope(schema="rehab.selftest/1")).encode(), "on a summary topic", True),
+    (json.dumps({**envelope(), "body": {"session_id": "s"}}).encode(), "body", True),
+    (json.dumps({**envelope(), "extra": 1}).encode(), "extra", True),
     (json.dumps({**envelope(), "seq": "7"}).encode(), "seq", True),
 ]
 
@@ -231,7 +274,7 @@ def test_clinic_ingest_status_updates_station_table(
     broker, station: FakeStation, tmp_path: Path
 ) -> None:
     consumer = Consumer(broker.url, tmp_path / "clinic.db")
-    station.publish("status", json.dumps({"schema": "rehab.status/1", "state": "online"}))
+    station.publish("status", json.dumps(status("online")))
     station.publish("summary", json.dumps(envelope()))  # ordered after the status
     station.next_ack()
     consumer.close()

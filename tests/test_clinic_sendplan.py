@@ -65,6 +65,21 @@ def client(url: str) -> mqtt.Client:
     return c
 
 
+def result_envelope(body: dict[str, Any]) -> dict[str, Any]:
+    """A ``rehab.plan_result/1`` body in the envelope, as the station's outbox sends it."""
+    body.setdefault("reason", "")
+    return {
+        "schema": "rehab.plan_result/1",
+        "msg_id": str(uuid.uuid4()),
+        "station_id": STATION,
+        "seq": 1,
+        "created_at": "2026-11-20T10:00:01Z",
+        "clock_synced": True,
+        "boot_id": "b-1",
+        "body": body,
+    }
+
+
 class Responder:
     """Plays the station's plan handler: answers each plan with ``decide(plan)`` on
     ``plan/result``, echoing the correlation data as the station does."""
@@ -80,9 +95,9 @@ class Responder:
             p = json.loads(m.payload)
             mp: Any = m.properties
             self.received.put(p)
-            answer = {"plan_version": p["plan_version"], **decide(p)}
+            answer = result_envelope({"plan_version": p["plan_version"], **decide(p)})
             if stale_first is not None:
-                c.publish(mp.ResponseTopic, json.dumps(stale_first), qos=1)
+                c.publish(mp.ResponseTopic, json.dumps(result_envelope(stale_first)), qos=1)
             props = Properties(PacketTypes.PUBLISH)
             props.CorrelationData = mp.CorrelationData
             c.publish(mp.ResponseTopic, json.dumps(answer), qos=1, properties=props)
@@ -118,14 +133,14 @@ def opts(url: str) -> BrokerOptions:
 
 
 def test_clinic_sendplan_accepted(broker, answering: Any) -> None:
-    station = answering(lambda p: {"result": "accepted"})
+    station = answering(lambda p: {"status": "accepted"})
     result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), WAIT_S)
     assert (result.outcome, result.exit_code, result.plan_version) == ("accepted", 0, 3)
     assert station.received.get(timeout=WAIT_S)["plan_version"] == 3
 
 
 def test_clinic_sendplan_rejected_by_station(broker, answering: Any) -> None:
-    answering(lambda p: {"result": "rejected", "reason": "plan_version: 3 is not newer than 3"})
+    answering(lambda p: {"status": "rejected", "reason": "plan_version: 3 is not newer than 3"})
     result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), WAIT_S)
     assert (result.outcome, result.exit_code) == ("rejected", 1)
     assert result.describe() == (
@@ -136,8 +151,8 @@ def test_clinic_sendplan_rejected_by_station(broker, answering: Any) -> None:
 def test_clinic_sendplan_ignores_answers_to_other_versions(broker, answering: Any) -> None:
     """A result for another plan (here a stale "accepted" for version 2, without correlation
     data, arriving first) must not be taken for this plan's answer."""
-    stale = {"plan_version": 2, "result": "accepted"}
-    answering(lambda p: {"result": "rejected", "reason": "caps.max_force_n: too high"}, stale)
+    stale = {"plan_version": 2, "status": "accepted"}
+    answering(lambda p: {"status": "rejected", "reason": "caps.max_force_n: too high"}, stale)
     result = send_plan(opts(broker.url), STATION, json.dumps(plan(3)).encode(), WAIT_S)
     assert (result.outcome, result.plan_version) == ("rejected", 3)
     assert result.reason == "caps.max_force_n: too high"
@@ -169,7 +184,7 @@ def test_clinic_sendplan_wrong_station_is_not_sent() -> None:
     data = json.dumps(plan(station="st-0002")).encode()
     result = send_plan(opts("mqtt://127.0.0.1:9"), STATION, data, WAIT_S)
     assert result.outcome == "invalid"
-    assert "for 'st-0002', not 'st-0001'" in result.reason
+    assert "station_id: the plan is for 'st-0002', this station is 'st-0001'" in result.reason
 
 
 def run_cli(broker_url: str, plan_file: Path, timeout_s: float) -> subprocess.CompletedProcess:
@@ -203,9 +218,9 @@ def test_clinic_sendplan_command_exit_codes(broker, answering: Any, tmp_path: Pa
     assert none.stdout.startswith("no answer")
     answering(
         lambda p: (
-            {"result": "accepted"}
+            {"status": "accepted"}
             if p["plan_version"] == 3
-            else {"result": "rejected", "reason": "plan_version: not newer"}
+            else {"status": "rejected", "reason": "plan_version: not newer"}
         )
     )
     ok = run_cli(broker.url, f, WAIT_S)
