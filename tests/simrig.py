@@ -128,7 +128,7 @@ class Rig:
     station_bus: SimI2CBus
     glove_bus: SimI2CBus
     world: World
-    acquisition: Acquisition
+    acquisition: Acquisition | None
     pads: ForcePads | None = None
     adc_chips: list[SimADS1115] = field(default_factory=list)
     glove: Glove | None = None
@@ -138,7 +138,8 @@ class Rig:
     faults: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
-        self.acquisition.stop()
+        if self.acquisition is not None:
+            self.acquisition.stop()
         if self.haptics is not None:
             self.haptics.close()
         if self.glove is not None:
@@ -175,8 +176,12 @@ def build_rig(
         if rig_haptics is not None:
             rig_haptics.stop_all()  # any sensor fault stops stimulation
 
-    acquisition = Acquisition(clock, rig_pads, rig_glove, buffer_s=buffer_s, on_fault=on_fault)
-    return Rig(
+    acquisition = (
+        Acquisition(clock, rig_pads, rig_glove, buffer_s=buffer_s, on_fault=on_fault)
+        if rig_pads is not None or rig_glove is not None
+        else None
+    )
+    return Rig(  # the acquisition loop is None when neither pads nor glove are fitted
         clock, station_bus, glove_bus, world, acquisition, rig_pads, adc_chips, rig_glove,
         imu_chips, rig_haptics, drv_chips, faults,
     )  # fmt: skip
@@ -186,7 +191,7 @@ def calibrate_pads(
     rig: Rig, pads: Sequence[int] | None = None, weights_n: Sequence[float] = WEIGHTS_N
 ) -> dict[int, CalibrationRecord]:
     """Tare, then calibrate ``pads`` (default all) with known weights; loop must run."""
-    assert rig.pads is not None
+    assert rig.pads is not None and rig.acquisition is not None
     rig.acquisition.tare(0.3)
     records = {}
     for pad in pads if pads is not None else range(rig.pads.n_pads):

@@ -1,0 +1,123 @@
+"""Calibration records (rehab.calibration/1): versioned storage, validation, pad and motor fits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sensors.calibration import (
+    SCHEMA,
+    CalibrationError,
+    CalibrationRecord,
+    CalibrationStore,
+    MotorCurve,
+    PadCurve,
+    fit_pad,
+    motor_record,
+)
+from station.sim.fsr import FsrParams, loading_conductance_s
+
+FORCES = [0.5, 1.0, 2.0, 3.5, 5.0, 7.5, 10.0, 15.0, 20.0]
+
+
+def truth(params: FsrParams = FsrParams()) -> list[float]:
+    return [loading_conductance_s(params, f) for f in FORCES]
+
+
+def test_calibration_store_keeps_every_version_as_json(tmp_path: Path) -> None:
+    store = CalibrationStore(tmp_path / "cal")
+    record = fit_pad(FORCES, truth(), "pad3", tolerance={"abs_n": 0.3, "rel": 0.25})
+    when = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
+    first = store.save(record, now=when)
+    second = store.save(record)
+    assert (first.version, second.version) == (1, 2)
+    assert first.date == "2025-03-01T09:30:00Z"
+    assert [r.version for r in store.history("pad", "pad3")] == [1, 2]
+    assert store.latest("pad", "pad3") == second
+    assert store.latest("pad", "pad4") is None
+    data = json.loads((tmp_path / "cal" / "pad-pad3-v1.json").read_text())
+    assert data["schema"] == SCHEMA == "rehab.calibration/1"
+    assert set(data) >= {"part", "slot", "serial", "date", "method", "coefficients",
+                         "residuals", "tolerance", "points", "version"}  # fmt: skip
+    assert not list((tmp_path / "cal").glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"schema": "rehab.calibration/2"}, "schema"),
+        ({"part": "lcd"}, "part"),
+        ({"slot": "../etc"}, "slot"),
+        ({"version": "1"}, "version"),
+        ({"coefficients": []}, "coefficients"),
+    ],
+)
+def test_calibration_record_validation_names_the_field(change: dict, message: str) -> None:
+    good = json.loads(fit_pad(FORCES, truth(), "pad0").to_json())
+    CalibrationRecord.from_dict(good)
+    with pytest.raises(CalibrationError, match=message):
+        CalibrationRecord.from_dict({**good, **change})
+
+
+@pytest.mark.parametrize("method", ["power_law", "loglog2", "piecewise"])
+def test_calibration_pad_fit_recovers_force_with_small_residuals(method: str) -> None:
+    record = fit_pad(FORCES, truth(), "pad0", method)
+    curve = PadCurve.from_record(record)
+    rel = np.abs(np.array(record.residuals)) / np.array(FORCES)
+    assert rel.max() < (0.15 if method == "power_law" else 0.05)
+    assert float(curve.force_n(loading_conductance_s(FsrParams(), 6.0))) == pytest.approx(
+        6.0, rel=0.1 if method == "power_law" else 0.03
+    )
+    # Beyond the range the curve keeps rising and never turns back.
+    low, high = curve.force_n(np.array([1e-7, 1e-6, 1e-5]))[0], curve.force_n(2e-3)
+    assert low < 0.05 and high > 20.0
+    assert float(curve.force_n(0.0)) == 0.0
+
+
+def test_calibration_pad_fit_refuses_bad_data() -> None:
+    with pytest.raises(CalibrationError, match="at least 4"):
+        fit_pad(FORCES[:3], truth()[:3], "pad0")
+    swapped = truth()
+    swapped[2], swapped[3] = swapped[3], swapped[2]
+    with pytest.raises(CalibrationError, match="does not rise"):
+        fit_pad(FORCES, swapped, "pad0")
+    with pytest.raises(CalibrationError, match="positive"):
+        fit_pad(FORCES, [0.0] + truth()[1:], "pad0")
+
+
+def test_calibration_motor_table_inverts_and_keeps_the_startup_knee() -> None:
+    record = motor_record(
+        "motor0",
+        [0.05, 0.1, 0.2, 0.5, 1.0],
+        [0.0, 0.0, 0.05, 0.6, 2.0],
+        [0.0, 0.0, 20.0, 95.0, 220.0],
+        reference_g=1.0,
+    )
+    curve = MotorCurve.from_record(record)
+    assert curve.drive.tolist() == [0.0, 0.1, 0.2, 0.5, 1.0]
+    assert curve.drive_for_g(0.6) == pytest.approx(0.5)
+    assert curve.g_for_drive(0.75) == pytest.approx(1.3)
+    assert 0.1 < curve.drive_for_g(0.01) < 0.2  # above the start-up drive
+    assert curve.drive_for_frequency(95.0) == pytest.approx(0.5)
+    assert record.tolerance == {"db": 1.0}
+
+
+@pytest.mark.parametrize(
+    "coefficients",
+    [
+        {"drive": [0, 1], "amplitude_g": [0, 0], "frequency_hz": [0, 0], "reference_g": 1},
+        {"drive": [0, 0.5, 1], "amplitude_g": [0, 1, 0.5], "frequency_hz": [0] * 3,
+         "reference_g": 1},
+        {"drive": [0.1, 1], "amplitude_g": [0, 1], "frequency_hz": [0, 0], "reference_g": 1},
+        {"drive": [0, 1], "amplitude_g": [0, 1], "frequency_hz": [0, 0], "reference_g": 0},
+        {"drive": [0, 1], "amplitude_g": [0, float("nan")], "frequency_hz": [0, 0],
+         "reference_g": 1},
+    ],
+)  # fmt: skip
+def test_calibration_motor_curve_rejects_tables_it_cannot_invert(coefficients: dict) -> None:
+    with pytest.raises(CalibrationError):
+        MotorCurve(coefficients)
