@@ -164,8 +164,11 @@ class StationClient:
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._generation = 0  # bumped per CONNACK: a mid is valid within one connection
-        self._snapshot: dict[str, Any] = {"outbox_depth": 0, "outbox_oldest_pending_s": None,
-                                          "plan_version": None}  # fmt: skip
+        self._snapshot: dict[str, Any] = {
+            "outbox_depth": 0,
+            "outbox_oldest_pending_s": None,
+            "plan_version": None,
+        }
         self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, published mono)
         self._sender: threading.Thread | None = None
         self._started = False
@@ -345,8 +348,9 @@ class StationClient:
             return
         self._generation += 1
         self.stats.connects += 1
-        log.info("connected to %s:%s (session present: %s)", self.host, self.port,
-                 flags.session_present)  # fmt: skip
+        log.info(
+            "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
+        )
         # Subscriptions may be gone even with a session (a broker killed before saving).
         for name in (topics.plan(self.station_id), topics.ack(self.station_id)):
             result, _ = c.subscribe(name, qos=1)
@@ -435,8 +439,9 @@ class StationClient:
     def _drain_events(self, block: bool) -> None:
         events: list[tuple[Any, ...]] = []
         try:
-            events.append(self._events.get(timeout=self.poll_s) if block
-                          else self._events.get_nowait())  # fmt: skip
+            events.append(
+                self._events.get(timeout=self.poll_s) if block else self._events.get_nowait()
+            )
             while len(events) < 1000:
                 events.append(self._events.get_nowait())
         except queue.Empty:

@@ -391,22 +391,7 @@ class Outbox:
     def counts(self) -> Counts:
         """Counts per state, acknowledged so far, depth and the oldest unacknowledged age."""
         with self._lock:
-            by_state = dict(
-                self.conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
-            )
-            stats = dict(self.conn.execute("SELECT name, value FROM outbox_stats").fetchall())
-            oldest = self.conn.execute(
-                "SELECT min(created_unix) FROM outbox WHERE state IN ('pending', 'sent')"
-            ).fetchone()[0]
-        return Counts(
-            pending=by_state.get(PENDING, 0),
-            sent=by_state.get(SENT, 0),
-            rejected=by_state.get(REJECTED, 0),
-            acknowledged=stats.get("acknowledged", 0),
-            delivered_on_puback=stats.get("delivered_on_puback", 0),
-            depth=sum(by_state.values()),
-            oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
-        )
+            return _counts(self.conn)
 
     def rejected(self) -> list[dict[str, Any]]:
         """The rejected rows (seq, msg_id, kind, created_at, reason) for the technician."""
@@ -415,5 +400,40 @@ class Outbox:
                 "SELECT seq, msg_id, kind, created_at, reason FROM outbox "
                 "WHERE state = 'rejected' ORDER BY seq"
             ).fetchall()
-        return [dict(zip(("seq", "msg_id", "kind", "created_at", "reason"), r, strict=True))
-                for r in rows]  # fmt: skip
+        return [
+            dict(zip(("seq", "msg_id", "kind", "created_at", "reason"), r, strict=True))
+            for r in rows
+        ]
+
+
+def read_counts(path: str | Path) -> Counts | None:
+    """Counts from the database at ``path`` opened read-only (for a technician command that
+    must not create or change anything); None if the file does not exist."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "outbox" not in tables:
+            return Counts(0, 0, 0, 0, 0, 0, None)
+        return _counts(conn)
+    finally:
+        conn.close()
+
+
+def _counts(conn: sqlite3.Connection) -> Counts:
+    by_state = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
+    stats = dict(conn.execute("SELECT name, value FROM outbox_stats").fetchall())
+    oldest = conn.execute(
+        "SELECT min(created_unix) FROM outbox WHERE state IN ('pending', 'sent')"
+    ).fetchone()[0]
+    return Counts(
+        pending=by_state.get(PENDING, 0),
+        sent=by_state.get(SENT, 0),
+        rejected=by_state.get(REJECTED, 0),
+        acknowledged=stats.get("acknowledged", 0),
+        delivered_on_puback=stats.get("delivered_on_puback", 0),
+        depth=sum(by_state.values()),
+        oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
+    )

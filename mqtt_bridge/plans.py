@@ -234,6 +234,10 @@ def receive_plan(
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    log.info("plan_version %s %s%s", outcome.plan_version, outcome.status,
-             f": {outcome.reason}" if outcome.reason else "")  # fmt: skip
+    log.info(
+        "plan_version %s %s%s",
+        outcome.plan_version,
+        outcome.status,
+        f": {outcome.reason}" if outcome.reason else "",
+    )
     return outcome

@@ -110,11 +110,31 @@ def make_pki(directory: Path, clients: tuple[str, ...] = tuple(PASSWORDS)) -> Pk
     openssl = require("openssl")
     directory.mkdir(parents=True, exist_ok=True)
     key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE",
-              "-addext", "keyUsage=critical,keyCertSign,cRLSign"]  # fmt: skip
+    ca_ext = [
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]
     for ca in ("ca", "rogue-ca"):
-        _run([openssl, "req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
-              "-days", "30", "-subj", f"/CN=Test {ca}", *ca_ext], directory)  # fmt: skip
+        _run(
+            [
+                openssl,
+                "req",
+                "-x509",
+                *key,
+                "-keyout",
+                f"{ca}.key",
+                "-out",
+                f"{ca}.crt",
+                "-days",
+                "30",
+                "-subj",
+                f"/CN=Test {ca}",
+                *ca_ext,
+            ],
+            directory,
+        )
     (directory / "server.ext").write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
     )
@@ -123,11 +143,41 @@ def make_pki(directory: Path, clients: tuple[str, ...] = tuple(PASSWORDS)) -> Pk
     issued += [("ca", c, c, "client.ext") for c in clients]
     issued += [("rogue-ca", f"rogue-{c}", c, "client.ext") for c in clients]
     for ca, name, cn, ext in issued:
-        _run([openssl, "req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-              "-subj", f"/CN={cn}"], directory)  # fmt: skip
-        _run([openssl, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt",
-              "-CAkey", f"{ca}.key", "-CAcreateserial", "-out", f"{name}.crt", "-days", "30",
-              "-extfile", ext], directory)  # fmt: skip
+        _run(
+            [
+                openssl,
+                "req",
+                *key,
+                "-keyout",
+                f"{name}.key",
+                "-out",
+                f"{name}.csr",
+                "-subj",
+                f"/CN={cn}",
+            ],
+            directory,
+        )
+        _run(
+            [
+                openssl,
+                "x509",
+                "-req",
+                "-in",
+                f"{name}.csr",
+                "-CA",
+                f"{ca}.crt",
+                "-CAkey",
+                f"{ca}.key",
+                "-CAcreateserial",
+                "-out",
+                f"{name}.crt",
+                "-days",
+                "30",
+                "-extfile",
+                ext,
+            ],
+            directory,
+        )
     return Pki(directory, tuple(clients))
 
 
@@ -198,14 +248,21 @@ class Broker:
             f"max_queued_messages {max_queued}",
         ]
         if self.auth is None:
-            lines += ["per_listener_settings false", f"listener {self.port} {HOST}",
-                      "allow_anonymous true"]  # fmt: skip
+            lines += [
+                "per_listener_settings false",
+                f"listener {self.port} {HOST}",
+                "allow_anonymous true",
+            ]
             return "\n".join(lines) + "\n"
         passwd, acl = self._write_auth(self.auth)
         pki = self.auth.pki
         lines = ["per_listener_settings true", *lines]
-        lines += [f"listener {self.port} {HOST}", "allow_anonymous false",
-                  f"password_file {passwd}", f"acl_file {acl}"]  # fmt: skip
+        lines += [
+            f"listener {self.port} {HOST}",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            f"acl_file {acl}",
+        ]
         lines += [
             f"listener {self.tls_port} {HOST}",
             "allow_anonymous false",
@@ -258,8 +315,9 @@ class Broker:
                 raise BrokerError(f"mosquitto exited at start:\n{self.log_tail()}")
             if time.monotonic() > deadline:
                 self.stop(signal.SIGKILL)
-                raise BrokerError(f"mosquitto did not accept within {timeout_s} s:\n"
-                                  f"{self.log_tail()}")  # fmt: skip
+                raise BrokerError(
+                    f"mosquitto did not accept within {timeout_s} s:\n{self.log_tail()}"
+                )
             time.sleep(0.02)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> None:

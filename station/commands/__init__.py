@@ -5,6 +5,6 @@ A module provides ``register(subparsers, parents)`` that adds its parser (with
 ``func=handler``; ``handler(args, ctx) -> int`` returns the exit code.
 """
 
-from station.commands import config_cmd
+from station.commands import clinic_cmd, config_cmd, outbox_cmd
 
-COMMANDS = [config_cmd]
+COMMANDS = [config_cmd, clinic_cmd, outbox_cmd]

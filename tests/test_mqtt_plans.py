@@ -1,0 +1,211 @@
+"""Inbound plans: parse_plan rejects with actionable reasons; storage is transactional."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_mqtt_schema import PLAN, plan
+
+from mqtt_bridge import outbox, plans
+from mqtt_bridge.plans import PlanRejected, parse_plan
+
+
+def raw(p: dict[str, Any]) -> bytes:
+    return json.dumps(p).encode()
+
+
+def rejected(payload: bytes, **kw: Any) -> PlanRejected:
+    with pytest.raises(PlanRejected) as info:
+        parse_plan(payload, **kw)
+    return info.value
+
+
+def test_mqtt_plans_valid_plan_is_returned_normalised() -> None:
+    p = parse_plan(raw(plan(plan_version=4.0, caps__pain_stop_nrs=5.0)), "st-0001", 3)
+    assert p["plan_version"] == 4 and type(p["plan_version"]) is int
+    assert type(p["caps"]["pain_stop_nrs"]) is int
+    assert p["schedule"] == PLAN["schedule"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "version"),
+    [
+        (b" " * (16 * 1024 + 1), "the plan is 16385 bytes; at most 16384 are allowed", None),
+        (b"\xff\xfe{}", "the plan is not UTF-8 text (invalid byte at 0)", None),
+        (b'{"schema": ', "the plan is not valid JSON: Expecting value at line 1 column 12", None),
+        (b'{"plan_version": NaN}', "the plan is not valid JSON: NaN is not valid JSON", None),
+        (b"[]", "(top level): [] is an array, expected an object", None),
+        (raw(plan(caps__max_force_n=500)), "caps.max_force_n: 500 is above the maximum 200", 3),
+        (raw(plan(caps__max_force_n="15")), 'caps.max_force_n: "15" is a string', 3),
+        (raw(plan(caps=...)), "(top level): the field 'caps' is required", 3),
+        (raw(plan(plan_version=...)), "(top level): the field 'plan_version' is required", None),
+        (raw(plan(plan_version="3")), 'plan_version: "3" is a string', None),
+        (raw(plan(schedule__0__days="weekly")), 'schedule[0].days: "weekly" must be "daily"', 3),
+        (
+            raw(plan(issued_at="2026-02-30T10:00:00Z")),
+            "issued_at: '2026-02-30T10:00:00Z' is not a real date and time",
+            3,
+        ),
+        (
+            raw(plan(station_id="st-0002")),
+            "station_id: the plan is for 'st-0002', this station is 'st-0001'",
+            3,
+        ),
+        (
+            raw(plan(plan_version=2)),
+            "plan_version: 2 is not newer than the active "
+            "plan_version 2; send it with plan_version 3 or higher",
+            2,
+        ),
+    ],
+)
+def test_mqtt_plans_rejection_reason_names_the_problem(
+    payload: bytes, reason: str, version: int | None
+) -> None:
+    exc = rejected(payload, station_id="st-0001", current_version=2)
+    assert exc.reason.startswith(reason), exc.reason
+    assert exc.plan_version == version
+    assert isinstance(exc, ValueError)
+
+
+def test_mqtt_plans_several_schema_errors_are_listed_together() -> None:
+    exc = rejected(raw(plan(caps__max_force_n=500, caps__min_rest_s=5)))
+    assert "caps.max_force_n: 500 is above the maximum 200" in exc.reason
+    assert "caps.min_rest_s: 5 is below the minimum 15" in exc.reason
+
+
+def test_mqtt_plans_checks_are_optional_without_station_or_version() -> None:
+    assert parse_plan(raw(plan(station_id="st-0009", plan_version=1)))["station_id"] == "st-0009"
+
+
+def test_mqtt_plans_exactly_16_kib_is_allowed() -> None:
+    body = raw(PLAN)
+    padded = body[:-1] + b" " * (16 * 1024 - len(body)) + b"}"
+    assert len(padded) == 16 * 1024
+    assert parse_plan(padded)["plan_version"] == 3
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _mutations() -> st.SearchStrategy[bytes]:
+    keys = [
+        "schema",
+        "station_id",
+        "plan_version",
+        "issued_at",
+        "issued_by",
+        "caps",
+        "gates",
+        "schedule",
+    ]
+    replace = st.builds(lambda k, v: raw({**PLAN, k: v}), st.sampled_from(keys), JSON)
+    caps = st.builds(
+        lambda k, v: raw({**PLAN, "caps": {**PLAN["caps"], k: v}}),
+        st.sampled_from([*PLAN["caps"], "extra"]),
+        JSON,
+    )
+    truncated = st.builds(lambda n: raw(PLAN)[:n], st.integers(0, len(raw(PLAN))))
+    return (
+        st.binary(max_size=300)
+        | replace
+        | caps
+        | truncated
+        | JSON.map(lambda v: json.dumps(v).encode())
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(_mutations())
+def test_mqtt_plans_fuzz_parse_plan_only_raises_plan_rejected(payload: bytes) -> None:
+    try:
+        p = parse_plan(payload, "st-0001", 2)
+    except PlanRejected as exc:
+        assert exc.reason
+        return
+    assert p["plan_version"] > 2 and p["station_id"] == "st-0001"
+
+
+def db(tmp_path: Path) -> sqlite3.Connection:
+    conn = outbox.connect(tmp_path / "station.db")
+    plans.ensure_tables(conn)
+    return conn
+
+
+def results(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [json.loads(r[0]) for r in conn.execute("SELECT body FROM outbox ORDER BY seq")]
+
+
+def test_mqtt_plans_receive_accepts_stores_and_answers_in_one_transaction(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    out = plans.receive_plan(conn, "st-0001", raw(PLAN), correlation=b"c-3")
+    assert (out.status, out.plan_version) == ("accepted", 3)
+    assert plans.active_version(conn) == 3 and plans.active_plan(conn) == PLAN
+    assert results(conn) == [
+        {"plan_version": 3, "status": "accepted", "reason": "", "active_plan_version": 3}
+    ]
+    row = conn.execute("SELECT kind, ack_mode, correlation FROM outbox").fetchone()
+    assert row == ("plan/result", "puback", b"c-3")
+
+
+def test_mqtt_plans_receive_rejection_leaves_active_plan(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.receive_plan(conn, "st-0001", raw(PLAN))
+    out = plans.receive_plan(conn, "st-0001", raw(plan(plan_version=4, caps__max_force_n=900)))
+    assert out.status == "rejected" and "caps.max_force_n" in out.reason
+    assert plans.active_plan(conn) == PLAN
+    assert results(conn)[-1]["active_plan_version"] == 3
+
+
+def test_mqtt_plans_semantic_check_can_refuse(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+
+    def check(p: dict[str, Any]) -> None:
+        raise ValueError("schedule[0].protocol: 'max_grip' needs a force pad; none fitted")
+
+    out = plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=check)
+    assert (out.status, out.plan_version) == ("rejected", 3)
+    assert results(conn)[0]["reason"].endswith("none fitted")
+    assert plans.active_version(conn) is None
+
+
+def test_mqtt_plans_semantic_check_crash_is_a_rejection_not_an_acceptance(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+
+    def broken(p: dict[str, Any]) -> None:
+        raise ZeroDivisionError
+
+    out = plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=broken)
+    assert out.status == "rejected"
+    assert "could not check the plan (ZeroDivisionError)" in out.reason
+    assert plans.active_version(conn) is None
+
+
+def test_mqtt_plans_redelivery_and_cleared_retained_need_no_answer(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.receive_plan(conn, "st-0001", raw(PLAN))
+    assert plans.receive_plan(conn, "st-0001", raw(PLAN)).status == "redelivered"
+    assert plans.receive_plan(conn, "st-0001", b"").status == "cleared"
+    assert len(results(conn)) == 1
+
+
+def test_mqtt_plans_database_error_propagates_and_stores_nothing(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    conn.execute("PRAGMA query_only=ON")
+    with pytest.raises(sqlite3.OperationalError):
+        plans.receive_plan(conn, "st-0001", raw(PLAN))
+    conn.execute("PRAGMA query_only=OFF")
+    assert plans.active_version(conn) is None and results(conn) == []
+    assert not conn.in_transaction

@@ -1,0 +1,314 @@
+"""The JSON-Schema subset validator and the shipped schemas, checked against jsonschema."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from mqtt_bridge import schema
+
+PLAN: dict[str, Any] = {
+    "schema": "rehab.plan/1",
+    "station_id": "st-0001",
+    "plan_version": 3,
+    "issued_at": "2026-11-20T10:00:00Z",
+    "issued_by": "clin-7f3a",
+    "caps": {
+        "max_vibration_g": 2.0,
+        "daily_vibration_min": 20,
+        "max_force_n": 15.0,
+        "force_ceiling_pct_other_hand": None,
+        "max_session_min": 20,
+        "min_rest_s": 20,
+        "pain_stop_nrs": 5,
+        "pain_rise_stop": 2,
+    },
+    "gates": {"maximal_tests": False},
+    "schedule": [
+        {
+            "protocol": "max_grip",
+            "days": ["mon", "wed", "fri"],
+            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
+        }
+    ],
+}
+
+
+def plan(**changes: Any) -> dict[str, Any]:
+    """A copy of PLAN with dotted-path changes; the value ``...`` deletes the key."""
+    p = copy.deepcopy(PLAN)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node: Any = p
+        for k in parents:
+            node = node[int(k)] if k.isdigit() else node[k]
+        key: Any = int(last) if last.isdigit() else last
+        if value is ...:
+            del node[key]
+        else:
+            node[key] = value
+    return p
+
+
+#: (instance, schema name) pairs, valid and invalid, on which both validators must agree.
+CORPUS: list[tuple[Any, str]] = [
+    (PLAN, "rehab.plan/1"),
+    (plan(caps__max_force_n=500), "rehab.plan/1"),
+    (plan(caps__max_force_n=0.4), "rehab.plan/1"),
+    (plan(caps__max_force_n="15"), "rehab.plan/1"),
+    (plan(caps__max_force_n=True), "rehab.plan/1"),
+    (plan(caps__pain_stop_nrs=5.0), "rehab.plan/1"),
+    (plan(caps__pain_stop_nrs=5.5), "rehab.plan/1"),
+    (plan(caps__force_ceiling_pct_other_hand=50), "rehab.plan/1"),
+    (plan(caps__force_ceiling_pct_other_hand=2), "rehab.plan/1"),
+    (plan(caps__extra=1), "rehab.plan/1"),
+    (plan(caps__max_force_n=...), "rehab.plan/1"),
+    (plan(gates=...), "rehab.plan/1"),
+    (plan(gates={"maximal_tests": 1}), "rehab.plan/1"),
+    (plan(surprise=1), "rehab.plan/1"),
+    (plan(schema="rehab.plan/2"), "rehab.plan/1"),
+    (plan(plan_version=0), "rehab.plan/1"),
+    (plan(plan_version=3.0), "rehab.plan/1"),
+    (plan(plan_version=2**31), "rehab.plan/1"),
+    (plan(station_id="st/0001"), "rehab.plan/1"),
+    (plan(issued_by=""), "rehab.plan/1"),
+    (plan(issued_by="x" * 65), "rehab.plan/1"),
+    (plan(issued_at="2026-11-20 10:00"), "rehab.plan/1"),
+    (plan(schedule=[]), "rehab.plan/1"),
+    (plan(schedule=[PLAN["schedule"][0]] * 17), "rehab.plan/1"),
+    (plan(schedule__0__days="daily"), "rehab.plan/1"),
+    (plan(schedule__0__days="weekly"), "rehab.plan/1"),
+    (plan(schedule__0__days=["mon", "mon"]), "rehab.plan/1"),
+    (plan(schedule__0__days=["funday"]), "rehab.plan/1"),
+    (plan(schedule__0__days=[]), "rehab.plan/1"),
+    (plan(schedule__0__protocol="maxgrip"), "rehab.plan/1"),
+    (plan(schedule__0__params={f"k{i}": i for i in range(33)}), "rehab.plan/1"),
+    (plan(schedule__0__params=[]), "rehab.plan/1"),
+    ([1, 2], "rehab.plan/1"),
+    (None, "rehab.plan/1"),
+    ({"msg_ids": ["a"]}, "rehab.ack/1"),
+    ({"msg_ids": []}, "rehab.ack/1"),
+    ({"msg_ids": [1]}, "rehab.ack/1"),
+    ({"msg_ids": ["a"], "seqs": [1]}, "rehab.ack/1"),
+    ({"plan_version": 3, "status": "accepted", "reason": ""}, "rehab.plan_result/1"),
+    ({"plan_version": None, "status": "rejected", "reason": "x"}, "rehab.plan_result/1"),
+    ({"plan_version": 3, "status": "maybe", "reason": ""}, "rehab.plan_result/1"),
+    ({"passed": True}, "rehab.selftest/1"),
+    ({"passed": True, "checks": [{"name": "lcd", "status": "PASS"}]}, "rehab.selftest/1"),
+    ({"passed": True, "checks": [{"name": "lcd", "status": "ok"}]}, "rehab.selftest/1"),
+    ({"passed": "yes"}, "rehab.selftest/1"),
+]
+
+
+def session_body(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": "s-1",
+        "started_at": "2026-11-20T09:50:00Z",
+        "ended_at": "2026-11-20T10:02:31Z",
+        "state": "complete",
+        "complete": True,
+        "ended_reason": "",
+        "protocols": [
+            {
+                "protocol": "max_grip",
+                "trials": 6,
+                "metrics": {
+                    "involved_mean_force": {
+                        "value": 80.1,
+                        "unit": "N",
+                        "uncertainty": 2.1,
+                        "hand": "left",
+                        "n": 3,
+                    },
+                    "involved_cv": {"value": None, "unit": "%"},
+                },
+            }
+        ],
+        "adherence": {"minutes": 12.5, "trials": 6, "days_this_week": 3},
+        "checkin": {
+            "pain_before": 2,
+            "pain_after": None,
+            "new_numbness": False,
+            "wound_problem": None,
+        },
+        "safety_events": [
+            {
+                "t_s": 12.0,
+                "at": "2026-11-20T09:51:00Z",
+                "kind": "pain_rise",
+                "code": "S3",
+                "detail": {"from": 2, "to": 5},
+            }
+        ],
+        "data_quality": {"bus_errors": 0, "overruns": 0, "calibration_age_days": 12},
+        "software_version": "0.1.0",
+        "plan_version": 3,
+    }
+    body.update(over)
+    return body
+
+
+CORPUS += [
+    (session_body(), "rehab.session/1"),
+    (session_body(plan_version=None), "rehab.session/1"),
+    (session_body(adherence={"minutes": 1, "trials": 1, "days_this_week": 8}), "rehab.session/1"),
+    (
+        session_body(
+            checkin={
+                "pain_before": 11,
+                "pain_after": 0,
+                "new_numbness": False,
+                "wound_problem": False,
+            }
+        ),
+        "rehab.session/1",
+    ),
+    (
+        session_body(protocols=[{"protocol": "max_grip", "metrics": {"f": {"value": 1}}}]),
+        "rehab.session/1",
+    ),
+    (session_body(complete="yes"), "rehab.session/1"),
+    ({k: v for k, v in session_body().items() if k != "checkin"}, "rehab.session/1"),
+    (
+        {
+            "schema": "rehab.status/1",
+            "station_id": "st-0001",
+            "state": "online",
+            "last_seen": "2026-11-20T10:00:00.123Z",
+            "outbox_depth": 0,
+        },
+        "rehab.status/1",
+    ),
+    (
+        {
+            "schema": "rehab.status/1",
+            "station_id": "st-0001",
+            "state": "asleep",
+            "last_seen": "2026-11-20T10:00:00Z",
+        },
+        "rehab.status/1",
+    ),
+]
+
+
+def test_mqtt_schema_every_schema_is_a_valid_draft_2020_12_schema() -> None:
+    names = schema.names()
+    assert names == [
+        "rehab.ack/1",
+        "rehab.envelope/1",
+        "rehab.plan/1",
+        "rehab.plan_result/1",
+        "rehab.selftest/1",
+        "rehab.session/1",
+        "rehab.status/1",
+    ]
+    for name in names:
+        doc = schema.load(name)
+        jsonschema.Draft202012Validator.check_schema(doc)
+        assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        assert doc["$id"].endswith(name)
+
+
+@pytest.mark.parametrize(("instance", "name"), CORPUS)
+def test_mqtt_schema_validator_agrees_with_jsonschema(instance: Any, name: str) -> None:
+    doc = schema.load(name)
+    ours = not schema.errors(instance, doc)
+    theirs = jsonschema.Draft202012Validator(doc).is_valid(instance)
+    assert ours == theirs, schema.errors(instance, doc)
+
+
+def test_mqtt_schema_corpus_has_valid_and_invalid_cases_for_each_schema() -> None:
+    for name in {n for _, n in CORPUS}:
+        verdicts = {not schema.errors(i, schema.load(name)) for i, n in CORPUS if n == name}
+        assert verdicts == {True, False}, name
+
+
+@pytest.mark.parametrize(
+    ("instance", "message"),
+    [
+        (plan(caps__max_force_n=500), "caps.max_force_n: 500 is above the maximum 200"),
+        (plan(caps__max_force_n=0.4), "caps.max_force_n: 0.4 is below the minimum 0.5"),
+        (plan(caps__max_force_n="15"), 'caps.max_force_n: "15" is a string, expected a number'),
+        (plan(caps__max_force_n=...), "caps: the field 'max_force_n' is required"),
+        (plan(surprise=1), "(top level): unknown field 'surprise' (allowed: schema, "),
+        (plan(schedule__0__days=["mon", "mon"]), 'schedule[0].days: "mon" appears more than'),
+        (plan(schedule__0__days=["funday"]), 'schedule[0].days[0]: "funday" is not one of:'),
+        (plan(schedule__0__days="weekly"), 'schedule[0].days: "weekly" must be "daily"'),
+        (plan(schedule=[]), "schedule: 0 entries, at least 1 required"),
+        (plan(issued_by="x" * 65), "issued_by: 65 characters, at most 64 allowed"),
+        (
+            plan(caps__pain_stop_nrs=5.5),
+            "caps.pain_stop_nrs: 5.5 is a number, expected an integer",
+        ),
+        (plan(schema="x"), 'schema: "x" must be "rehab.plan/1"'),
+        (
+            plan(schedule__0__params={f"k{i}": i for i in range(33)}),
+            "schedule[0].params: 33 fields, at most 32 allowed",
+        ),
+    ],
+)
+def test_mqtt_schema_errors_name_the_path_and_what_is_allowed(instance: Any, message: str) -> None:
+    errs = schema.errors(instance, schema.load("rehab.plan/1"))
+    assert errs, "expected a violation"
+    assert str(errs[0]).startswith(message), str(errs[0])
+
+
+def test_mqtt_schema_valid_plan_has_no_errors() -> None:
+    assert schema.errors(PLAN, schema.load("rehab.plan/1")) == []
+    schema.validate(PLAN, schema.load("rehab.plan/1"))
+
+
+def test_mqtt_schema_validate_raises_first_error_as_value_error() -> None:
+    with pytest.raises(ValueError, match=r"^plan_version: 0 is below the minimum 1$"):
+        schema.validate(plan(plan_version=0), schema.load("rehab.plan/1"))
+
+
+def test_mqtt_schema_json_equality_in_enum_const_and_unique_items() -> None:
+    s = {"type": "array", "uniqueItems": True}
+    assert schema.errors([1, 1.0], s)  # equal numbers
+    assert not schema.errors([1, True], s)  # true is not 1 in JSON
+    assert not schema.errors([{"a": 1}, {"a": 2}], s)
+    assert schema.errors([{"a": 1, "b": 2}, {"b": 2, "a": 1}], s)
+    assert schema.errors(True, {"const": 1})
+    assert not schema.errors(1.0, {"const": 1})
+    assert schema.errors(0, {"enum": [False]})
+
+
+def test_mqtt_schema_one_of_needs_exactly_one_branch() -> None:
+    s = {"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 0}]}
+    assert not schema.errors(-1, s)
+    assert "matches 2 forms" in str(schema.errors(5, s)[0])
+    assert schema.errors("x", s)
+    for inst in (-1, 5, "x", 2.5):
+        assert (not schema.errors(inst, s)) == jsonschema.Draft202012Validator(s).is_valid(inst)
+
+
+def test_mqtt_schema_unsupported_keyword_is_refused_at_load() -> None:
+    with pytest.raises(ValueError, match=r"properties\.a: keywords not supported here: \$ref"):
+        schema.check_schema({"properties": {"a": {"$ref": "#/x"}}})
+    with pytest.raises(ValueError, match="not supported here: if"):
+        schema.check_schema({"if": {}})
+
+
+def test_mqtt_schema_unknown_name_is_an_error() -> None:
+    with pytest.raises(FileNotFoundError):
+        schema.load("rehab.nothing/1")
+    with pytest.raises(ValueError, match="not a schema name"):
+        schema.load("../../etc/passwd")
+
+
+def test_mqtt_schema_error_limit_bounds_the_report() -> None:
+    bad = plan(schedule=[{"protocol": "x", "days": "y"}] * 16)
+    assert len(schema.errors(bad, schema.load("rehab.plan/1"), limit=3)) == 3
+
+
+def test_mqtt_schema_files_are_strict_json() -> None:
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    for f in sorted(schema.SCHEMA_DIR.glob("*.json")):
+        json.loads(f.read_text(), parse_constant=refuse)
