@@ -1,0 +1,170 @@
+"""Force pads against the simulated world: calibrated forces within the stated tolerance
+(hysteresis and creep included), tare, supply correction, flags and contact.
+
+Tolerance under test (sensors/force_pads.py): |error| <= 0.3 N + 25 % of the true force,
+0.5 N to the top calibration weight (20 N), loading and unloading.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from simrig import Rig, build_rig, calibrate_pads
+
+from sensors.faults import PadFault
+from sensors.force_pads import PAD_TOLERANCE, PadLoadedAtTare, PadSample
+
+WEIGHTS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+def calibrated_rig(pads: tuple[int, ...] = (0,), supply_ref: bool = False) -> Rig:
+    rig = build_rig(seed=4, glove=False, haptics=False, supply_ref=supply_ref, buffer_s=20.0)
+    assert rig.acquisition is not None
+    rig.acquisition.start()
+    rig.clock.sleep(0.1)
+    calibrate_pads(rig, pads, WEIGHTS)
+    return rig
+
+
+def ramp_hold_release(t0: float, peak_n: float) -> Callable[[float], float]:
+    """Up in 2 s, hold 5 s, down in 2 s, rest 1 s, then a small 3 N press for 3 s."""
+
+    def force(t: float) -> float:
+        x = t - t0
+        if x < 0 or 9 <= x < 10 or x >= 14:
+            return 0.0
+        if x < 2:
+            return peak_n * x / 2
+        if x < 7:
+            return peak_n
+        if x < 9:
+            return peak_n * (9 - x) / 2
+        return 3.0
+
+    return force
+
+
+def errors_against_truth(rig: Rig, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    assert rig.acquisition is not None
+    w = rig.acquisition.window(seconds).pads[pad]
+    true = np.array([rig.world.pads[pad].force_at(t) for t in w.t_s])
+    return true, w.force_n - true
+
+
+@pytest.mark.parametrize("peak_n", [4.0, 15.0])
+def test_force_pads_known_profile_is_measured_within_the_stated_tolerance(peak_n: float) -> None:
+    rig = calibrated_rig()
+    record = rig.pads.records[0]  # type: ignore[union-attr]
+    assert record.tolerance == PAD_TOLERANCE
+    rig.world.pads[0].set_force_profile(ramp_hold_release(rig.clock.now(), peak_n))
+    rig.clock.sleep(15.0)
+    true, err = errors_against_truth(rig, 0, 15.0)
+    band = true >= 0.5
+    assert band.sum() > 800
+    limit = PAD_TOLERANCE["abs_n"] + PAD_TOLERANCE["rel"] * true[band]
+    assert np.all(np.abs(err[band]) <= limit), float(np.max(np.abs(err[band]) / limit))
+    # Hysteresis makes the unloading branch read high: the model is not a trivial one.
+    unloading = band & (np.gradient(true) < 0)
+    assert np.median(err[unloading] / true[unloading]) > 0.05
+    # Released, the pad reads (close to) zero, not a stale value.
+    assert np.all(np.abs(err[true == 0.0]) < 0.3)
+
+
+def test_force_pads_samples_are_immutable_and_monotonic() -> None:
+    rig = calibrated_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    sample = acq.latest()[0]
+    assert isinstance(sample, PadSample)
+    with pytest.raises(AttributeError):
+        sample.force_n = 1.0  # type: ignore[misc]
+    t = acq.window(5.0).pads[0].t_s
+    assert np.all(np.diff(t) > 0)
+    assert np.median(np.diff(t)) == pytest.approx(0.01, rel=0.01)
+
+
+def test_force_pads_tare_removes_offset_and_refuses_a_pressed_pad() -> None:
+    rig = calibrated_rig()
+    acq = rig.acquisition
+    assert acq is not None and rig.pads is not None
+    rig.world.pads[0].set_force(2.0)
+    with pytest.raises(PadLoadedAtTare, match="pad 0"):
+        acq.tare(0.3)
+    rig.world.pads[0].set_force(0.0)
+    rig.clock.sleep(0.5)
+    tare = acq.tare(0.3)
+    assert set(tare) == set(range(8))
+    assert abs(acq.latest_n(0)) < 0.1
+
+
+def test_force_pads_contact_detection_has_hysteresis() -> None:
+    rig = calibrated_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    pad = rig.world.pads[0]
+    t0 = rig.clock.now()
+    pad.set_force_profile(lambda t: 0.6 * min(1.0, (t - t0) / 2) if t < t0 + 3 else 0.22)
+    rig.clock.sleep(2.9)
+    assert acq.latest()[0].contact  # type: ignore[union-attr]
+    rig.clock.sleep(0.5)  # 0.22 N: below "on" (0.3 N) but above "off" (0.15 N)
+    sample = acq.latest()[0]
+    assert sample is not None and sample.contact and 0.15 < sample.force_n < 0.3
+    pad.set_force(0.0)
+    rig.clock.sleep(0.2)
+    assert not acq.latest()[0].contact  # type: ignore[union-attr]
+
+
+def test_force_pads_supply_reference_corrects_a_sagging_supply() -> None:
+    rig = calibrated_rig(supply_ref=True)
+    assert rig.pads is not None and rig.acquisition is not None
+    rig.world.pads[0].set_force(5.0)
+    rig.world.set_supply(3.3 * 0.9)  # a 10 % sag after calibration
+    rig.clock.sleep(1.0)
+    corrected = rig.acquisition.latest_n(0)
+    assert rig.pads.measured_supply_v == pytest.approx(2.97, abs=0.01)
+    volts = rig.acquisition.window(0.05).pads[0].volts
+    uncorrected = float(np.median(rig.pads.force_array(0, volts, supply_v=3.3)))
+    true = rig.world.pads[0].force_at(rig.clock.now())
+    assert abs(corrected - true) < 0.1 * true
+    assert uncorrected < 0.8 * true
+
+
+def test_force_pads_saturation_is_flagged_beyond_the_calibrated_range() -> None:
+    rig = calibrated_rig()
+    assert rig.acquisition is not None
+    rig.world.pads[0].set_force(80.0)
+    rig.clock.sleep(0.3)
+    sample = rig.acquisition.latest()[0]
+    assert sample is not None and sample.saturated and not sample.open
+    assert sample.force_n > 30.0
+
+
+def test_force_pads_unplugged_pad_is_a_fault_never_zero_newtons() -> None:
+    rig = calibrated_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.world.pads[0].unplug()
+    rig.clock.sleep(0.2)
+    sample = acq.latest()[0]
+    assert sample is not None and sample.open and math.isnan(sample.force_n)
+    with pytest.raises(PadFault) as exc:
+        acq.latest_n(0)
+    assert exc.value.pad == 0
+    assert [e.kind for e in acq.events if e.part == "pad 0"] == ["pad_fault"]
+    rig.world.pads[0].plug()
+    rig.clock.sleep(0.2)
+    assert acq.latest_n(0) == pytest.approx(0.0, abs=0.1)
+    assert any(e.kind == "recovered" and e.part == "pad0" for e in acq.events)
+
+
+def test_force_pads_uncalibrated_pad_reads_no_force() -> None:
+    rig = calibrated_rig()
+    assert rig.acquisition is not None
+    rig.world.pads[3].set_force(5.0)
+    rig.clock.sleep(0.1)
+    assert math.isnan(rig.acquisition.latest()[3].force_n)  # type: ignore[union-attr]
+    with pytest.raises(PadFault, match="no force"):
+        rig.acquisition.latest_n(3)

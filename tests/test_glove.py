@@ -1,0 +1,156 @@
+"""The glove against the simulated hand: still calibration, flexion within ±5° for the long
+fingers, tremor frequency, FIFO timestamps; the fusion maths on its own."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from simrig import Rig, build_rig
+
+from sensors.fusion import (
+    Madgwick,
+    fit_accel,
+    joint_angle_deg,
+    q_mul_array,
+    tremor_band,
+    welch_psd,
+)
+from sensors.glove import FifoTimeline
+from station.sim.hand import q_axis_angle
+
+FLEXION_TOLERANCE_DEG = 5.0
+
+
+def glove_rig() -> Rig:
+    rig = build_rig(seed=7, pads=False, haptics=False, buffer_s=10.0)
+    assert rig.acquisition is not None
+    rig.acquisition.start()
+    rig.clock.sleep(0.3)
+    rig.acquisition.glove_still(2.0)
+    return rig
+
+
+def test_glove_still_pose_removes_gyro_bias() -> None:
+    rig = glove_rig()
+    assert rig.glove is not None and rig.acquisition is not None
+    for segment, chip in rig.imu_chips.items():
+        assert rig.glove.gyro_bias_dps[segment] == pytest.approx(chip.gyro_bias_dps, abs=0.05)
+    rig.clock.sleep(1.0)
+    gyro = rig.acquisition.window(1.0).imus["index"].gyro_dps
+    assert np.abs(np.mean(gyro, axis=0)).max() < 0.05
+
+
+def test_glove_still_pose_refuses_a_moving_hand() -> None:
+    rig = build_rig(seed=7, pads=False, haptics=False)
+    assert rig.acquisition is not None
+    rig.acquisition.start()
+    rig.world.hand.set_tremor(5.0, 3.0)
+    with pytest.raises(ValueError, match="moved during the still pose"):
+        rig.acquisition.glove_still(1.0)
+
+
+@pytest.mark.parametrize(("finger", "angle"), [("index", 45.0), ("middle", 80.0), ("little", 20.0)])
+def test_glove_known_flexion_is_measured_within_tolerance(finger: str, angle: float) -> None:
+    rig = glove_rig()
+    assert rig.acquisition is not None
+    rig.world.hand.set_flexion(finger, angle, duration_s=0.6)
+    rig.clock.sleep(2.0)
+    _, flexion = rig.acquisition.flexion_deg(finger)
+    assert flexion[-1] == pytest.approx(angle, abs=FLEXION_TOLERANCE_DEG)
+    _, other = rig.acquisition.flexion_deg("ring")
+    assert abs(other[-1]) < FLEXION_TOLERANCE_DEG
+
+
+def test_glove_flexion_tracks_while_the_hand_turns() -> None:
+    rig = glove_rig()
+    assert rig.acquisition is not None
+    t0 = rig.clock.now()
+    rig.world.hand.set_orientation_profile(
+        lambda t: (10 * math.sin(0.5 * (t - t0)), 20 * math.sin(0.3 * (t - t0)), 15 * (t - t0))
+    )
+    rig.world.hand.set_flexion_profile(
+        "index", lambda t: 30 + 25 * math.sin(2 * math.pi * 0.4 * max(0.0, t - t0))
+    )
+    rig.clock.sleep(6.0)
+    t, flexion = rig.acquisition.flexion_deg("index", 3.0)
+    true = np.array([rig.world.hand.flexion_at("index", x) for x in t])
+    assert np.max(np.abs(flexion - true)) < 2 * FLEXION_TOLERANCE_DEG
+    assert np.sqrt(np.mean((flexion - true) ** 2)) < FLEXION_TOLERANCE_DEG
+
+
+@pytest.mark.parametrize("freq_hz", [5.0, 8.5])
+def test_glove_known_tremor_frequency_is_found(freq_hz: float) -> None:
+    rig = glove_rig()
+    assert rig.acquisition is not None
+    rig.world.hand.set_tremor(freq_hz, 1.0)
+    rig.clock.sleep(4.5)
+    tremor = rig.acquisition.tremor(4.0)
+    assert tremor.peak_hz == pytest.approx(freq_hz, abs=0.3)
+    expected_rms = 2 * math.pi * freq_hz * 1.0 / math.sqrt(2)  # dps rms of the y axis
+    assert tremor.band_rms_dps == pytest.approx(expected_rms, rel=0.15)
+    rig.world.hand.set_tremor(0.0, 0.0)
+    rig.clock.sleep(4.5)
+    assert rig.acquisition.tremor(4.0).band_rms_dps < 0.1 * expected_rms
+
+
+def test_glove_samples_are_timestamped_on_the_odr_grid() -> None:
+    rig = glove_rig()
+    assert rig.acquisition is not None
+    rig.clock.sleep(3.0)
+    t = rig.acquisition.window(3.0).imus["ring"].t_s
+    dt = np.diff(t)
+    assert np.all(dt > 0)
+    assert np.median(dt) == pytest.approx(1 / 104, rel=1e-6)
+    assert len(t) == pytest.approx(3.0 * 104, abs=3)
+    assert rig.acquisition.counters["imu_overruns"] == 0
+
+
+def test_glove_fifo_timeline_clamps_a_fast_chip_into_the_drain_window() -> None:
+    tl = FifoTimeline(100.0)
+    first = tl.stamp(4, 0.040)
+    assert first[-1] == pytest.approx(0.035) and np.diff(first) == pytest.approx([0.01] * 3)
+    assert tl.stamp(4, 0.080)[-1] == pytest.approx(0.075)
+    fast = tl.stamp(6, 0.120)  # 6 samples in 40 ms: the grid would run past the drain
+    assert fast[-1] <= 0.120 and tl.corrections == 1
+    assert tl.stamp(0, 0.2).size == 0
+
+
+def test_glove_fusion_madgwick_converges_to_a_tilt() -> None:
+    f = Madgwick(beta=0.1)
+    f.reset_from_accel((0.0, 0.0, 1.0))
+    a = (-math.sin(math.radians(30)), 0.0, math.cos(math.radians(30)))
+    q = f.update_many(np.zeros((2000, 3)), np.tile(a, (2000, 1)), 0.01)[-1]
+    pitch = joint_angle_deg(np.array([1.0, 0, 0, 0]), q, (0.0, 1.0, 0.0))
+    assert float(pitch) == pytest.approx(30.0, abs=0.5)
+
+
+def test_glove_fusion_joint_angle_sign_and_magnitude() -> None:
+    parent = np.array(q_axis_angle((0.0, 0.0, 1.0), 0.7))
+    for deg in (-20.0, 0.0, 35.0, 110.0):
+        child = np.array(q_axis_angle((0.0, 1.0, 0.0), math.radians(deg)))
+        angle = joint_angle_deg(parent, q_mul_array(parent, child), (0.0, 1.0, 0.0))
+        assert float(angle) == pytest.approx(deg, abs=1e-6)
+
+
+def test_glove_fusion_six_pose_accel_fit_recovers_bias_and_scale() -> None:
+    bias, scale = np.array([0.02, -0.03, 0.015]), np.array([1.01, 0.98, 1.02])
+    poses = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+    readings = poses / scale + bias
+    b, s = fit_accel(readings)
+    assert b == pytest.approx(bias, abs=1e-6) and s == pytest.approx(scale, abs=1e-6)
+    b1, s1 = fit_accel(readings[4:5])
+    assert np.all(b1 == 0) and s1[0] == pytest.approx(1 / np.linalg.norm(readings[4]))
+
+
+def test_glove_fusion_welch_psd_integrates_to_the_variance() -> None:
+    fs = 104.0
+    t = np.arange(0, 8, 1 / fs)
+    x = 3.0 * np.sin(2 * np.pi * 7.0 * t)
+    freqs, psd = welch_psd(x, fs, 208)
+    assert np.sum(psd) * (freqs[1] - freqs[0]) == pytest.approx(4.5, rel=0.05)
+    est = tremor_band(np.stack([x, 0 * x, 0 * x], axis=1), fs)
+    assert est.peak_hz == pytest.approx(7.0, abs=0.1)
+    with pytest.raises(ValueError, match="at least 8"):
+        welch_psd(x[:4], fs, 208)
