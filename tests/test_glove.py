@@ -103,7 +103,7 @@ def test_glove_samples_are_timestamped_on_the_odr_grid() -> None:
     dt = np.diff(t)
     assert np.all(dt > 0)
     assert np.median(dt) == pytest.approx(1 / 104, rel=1e-6)
-    assert len(t) == pytest.approx(3.0 * 104, abs=3)
+    assert len(t) == pytest.approx(3.0 * 104, abs=6)  # up to 40 ms not drained yet
     assert rig.acquisition.counters["imu_overruns"] == 0
 
 
