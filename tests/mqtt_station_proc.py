@@ -1,11 +1,11 @@
 """A station process for the chaos test and the drain benchmark (run as a script).
 
-It writes session summaries into the station outbox (``mqtt_bridge.outbox``) and runs the
-station's MQTT client (``mqtt_bridge.client``), which publishes them and deletes each row
-when the clinic acknowledges it. Every summary's ``msg_id`` also goes into a ``ledger``
-table **in the same transaction** as its outbox row: the ledger is the ground truth of what
-the station committed, whatever is later deleted from the outbox and however the process
-dies.
+It writes session summaries into the station outbox (``mqtt_bridge.outbox.enqueue``) and
+runs the station's MQTT client (``mqtt_bridge.client.StationClient``), which publishes them
+and deletes each row when the clinic acknowledges it. Every summary's ``msg_id`` also goes
+into a ``ledger`` table **in the same transaction** as its outbox row: the ledger is the
+ground truth of what the station committed, whatever is later deleted from the outbox and
+however the process dies.
 
     python tests/mqtt_station_proc.py --db FILE --broker URL --station ID
         [--rate HZ] [--prefill N] [--exit-when-empty] [--seed N]
@@ -19,17 +19,17 @@ import argparse
 import json
 import random
 import signal
-import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mqtt_bridge import client as station_client
 from mqtt_bridge import outbox
+from mqtt_bridge.client import StationClient
 
 SCHEMA = "rehab.session/1"
 
@@ -114,13 +114,14 @@ def rss_hwm_kib() -> int:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True, type=Path)
-    ap.add_argument("--broker", required=True)
+    ap.add_argument("--broker", required=True, help="mqtt://host:port")
     ap.add_argument("--station", required=True)
     ap.add_argument("--rate", type=float, default=0.0, help="summaries per second")
     ap.add_argument("--prefill", type=int, default=0, help="summaries to commit first")
     ap.add_argument("--exit-when-empty", action="store_true")
     ap.add_argument("--no-send", action="store_true", help="only commit --prefill, then exit")
     ap.add_argument("--resend-after", type=float, default=3.0)
+    ap.add_argument("--window", type=int, default=20, help="messages in flight")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -141,20 +142,35 @@ def main() -> int:
 
     if args.rate > 0:
         threading.Thread(target=produce, daemon=True).start()
-    sender = station_client.StationClient(
-        args.db, args.broker, args.station, resend_after_s=args.resend_after
+    parts = urlsplit(args.broker)
+    client = StationClient(
+        args.station,
+        parts.hostname or "127.0.0.1",
+        parts.port or 1883,
+        db_path=args.db,
+        resend_after_s=args.resend_after,
+        max_resend_after_s=args.resend_after * 2,
+        window=args.window,
+        # Chaos restarts the broker every few seconds: keep the backoff short.
+        reconnect_min_s=(0.3, 0.6),
+        reconnect_max_s=(1.5, 2.5),
+        seed=args.seed,
+        poll_s=0.05,
     )
-    sender.stop_ev = stop
     t1 = time.monotonic()
-    sender.run(until=(lambda: sender.pending() == 0) if args.exit_when_empty else None)
+    client.start()
+    while not stop.wait(0.05):
+        if args.exit_when_empty and outbox.read_counts(args.db).depth == 0:  # type: ignore[union-attr]
+            break
     send_s = time.monotonic() - t1
     stop.set()
-    pending = sqlite3.connect(args.db).execute("SELECT count(*) FROM outbox").fetchone()[0]
+    client.close()
+    counts = outbox.read_counts(args.db)
     print(
         json.dumps(
             {
                 "produced": producer.produced,
-                "pending": pending,
+                "pending": counts.depth if counts else -1,
                 "send_s": round(send_s, 3),
                 "rss_hwm_kib": rss_hwm_kib(),
             }

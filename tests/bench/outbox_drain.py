@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,37 +24,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mqtt_broker import Broker  # noqa: E402  (the tests' mosquitto fixture class)
+
 STATION = "st-bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "log_dest stderr\nmax_queued_messages 20000\n"
-    )
-    log = open(workdir / "mosquitto.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)], stderr=log
-    )
-    log.close()
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: see {workdir / 'mosquitto.log'}") from None
-            time.sleep(0.02)
-    raise RuntimeError("mosquitto did not start within 5 s")
 
 
 def vm_hwm_kib(pid: int) -> int:
@@ -68,10 +41,11 @@ def vm_hwm_kib(pid: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--count", type=int, default=10_000)
+    ap.add_argument("--window", type=int, default=20, help="station messages in flight")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="outbox-drain-"))
-    broker, port = start_broker(work)
-    url = f"mqtt://127.0.0.1:{port}"
+    broker = Broker(work / "broker", max_queued_messages=2 * args.count)
+    url = broker.url
     station_db, clinic_db = work / "station.db", work / "clinic.db"
     station_cmd = [
         sys.executable,
@@ -94,7 +68,7 @@ def main() -> int:
         )
         prefill = json.loads(fill.stdout)
         conn = sqlite3.connect(station_db)
-        body_bytes = conn.execute("SELECT avg(length(body)) FROM summaries").fetchone()[0]
+        body_bytes = conn.execute("SELECT avg(length(body)) FROM outbox").fetchone()[0]
         conn.close()
 
         consumer = subprocess.Popen(
@@ -121,7 +95,7 @@ def main() -> int:
                 break
         t0 = time.monotonic()
         drained = subprocess.run(
-            [*station_cmd, "--exit-when-empty"],
+            [*station_cmd, "--exit-when-empty", "--window", str(args.window)],
             capture_output=True,
             text=True,
             check=True,
@@ -140,11 +114,11 @@ def main() -> int:
     finally:
         if consumer is not None and consumer.poll() is None:
             consumer.kill()
-        broker.terminate()
-        broker.wait(10)
+        broker.close()
     send_s = station["send_s"]
     print(
-        f"outbox drain benchmark: {args.count} summaries, mean body {body_bytes:.0f} B "
+        f"outbox drain benchmark: {args.count} summaries, mean body {body_bytes:.0f} B, "
+        f"station window {args.window} "
         f"(mosquitto on loopback, consumer acknowledging after commit)"
     )
     print(
