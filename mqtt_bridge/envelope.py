@@ -101,7 +101,7 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def loads(payload: bytes | str) -> Any:
+def loads(payload: bytes | bytearray | str) -> Any:
     """Strict JSON: raises ``UnicodeDecodeError`` (not UTF-8), ``json.JSONDecodeError`` or
     ``ValueError`` (NaN/Infinity, too deeply nested)."""
     try:
@@ -110,7 +110,7 @@ def loads(payload: bytes | str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def decode(payload: bytes | str, check_body: bool = False) -> dict[str, Any]:
+def decode(payload: bytes | bytearray | str, check_body: bool = False) -> dict[str, Any]:
     """Parse and validate an envelope; with ``check_body`` also its body against the schema
     it names. Raises ``ValueError`` (or its subclasses ``UnicodeDecodeError`` and
     ``json.JSONDecodeError``) with the JSON path of the first problem."""

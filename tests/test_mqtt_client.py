@@ -1,0 +1,217 @@
+"""The station client against a real mosquitto: envelope, acks, resends, status, restarts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from mqtt_broker import Broker
+from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
+
+from mqtt_bridge import envelope, outbox
+from mqtt_bridge.client import StationClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_mqtt_client_publishes_envelope_with_v5_properties(broker: Broker, tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    (msg_id,) = commit_selftests(db, 1)
+    sc = station(db, broker.port)
+    try:
+        m = clinic.next("/selftest")
+        assert m.topic == "rehab/v1/stations/st-0001/selftest" and m.qos == 1 and not m.retain
+        env = envelope.decode(m.payload, check_body=True)
+        assert (env["msg_id"], env["seq"], env["station_id"]) == (msg_id, 1, "st-0001")
+        assert env["schema"] == "rehab.selftest/1" and env["body"] == {"passed": True, "n": 0}
+        p = m.properties
+        assert p is not None
+        assert p.ContentType == "application/json"  # type: ignore[attr-defined]
+        assert p.PayloadFormatIndicator == 1  # type: ignore[attr-defined]
+        assert p.UserProperty == [("msg_id", msg_id), ("schema", "rehab.selftest/1")]  # type: ignore[attr-defined]
+        wait_until(lambda: sc.counts().sent == 1, what="PUBACK marks the row sent")
+        assert sc.counts().depth == 1  # a broker PUBACK does not remove it
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_clinic_ack_removes_the_row(broker: Broker, tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port, auto_ack=True)
+    ids = commit_selftests(db, 5)
+    sc = station(db, broker.port)
+    try:
+        wait_until(lambda: sc.counts().depth == 0, what="all rows acknowledged")
+        c = sc.counts()
+        assert (c.acknowledged, c.pending, c.sent) == (5, 0, 0)
+        assert clinic.acked == set(ids)
+        assert sc.stats.rows_acknowledged == 5
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_resends_until_the_clinic_acknowledges(broker: Broker, tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    (msg_id,) = commit_selftests(db, 1)
+    sc = station(db, broker.port, resend_after_s=0.3)
+    try:
+        first = clinic.next("/selftest")
+        again = clinic.next("/selftest")  # no ack: the same message comes again
+        assert again.payload == first.payload
+        assert json.loads(again.payload)["msg_id"] == msg_id
+        clinic.ack("st-0001", [msg_id])
+        wait_until(lambda: sc.counts().depth == 0, what="ack removes the resent row")
+        with outbox.Outbox(db) as ob:
+            assert ob.counts().acknowledged == 1
+        assert sc.stats.published >= 2
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_enqueue_while_running_is_published(broker: Broker, tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port, auto_ack=True)
+    sc = station(db, broker.port)
+    try:
+        ids = commit_selftests(db, 3)  # another connection, as the session engine does
+        wait_until(lambda: clinic.acked == set(ids), what="rows written later are sent")
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_status_birth_and_clean_offline(broker: Broker, tmp_path: Path) -> None:
+    db = tmp_path / "station.db"
+    sc = station(db, broker.port, software_version="9.9.9")
+    late = Clinic(broker.port, ("rehab/v1/stations/st-0001/status",))
+    try:
+        m = late.next("/status")
+        assert m.retain  # the birth is retained: a late subscriber sees it
+        status = json.loads(m.payload)
+        assert status["schema"] == "rehab.status/1" and status["state"] == "online"
+        assert status["software_version"] == "9.9.9" and status["outbox_depth"] == 0
+        sc.close()
+        off = json.loads(late.next("/status").payload)
+        assert (off["state"], off["reason"]) == ("offline", "shutdown")
+    finally:
+        sc.close()
+        late.close()
+    again = Clinic(broker.port, ("rehab/v1/stations/st-0001/status",))
+    try:
+        assert json.loads(again.next("/status").payload)["state"] == "offline"
+    finally:
+        again.close()
+
+
+def test_mqtt_client_will_says_offline_after_sigkill(broker: Broker, tmp_path: Path) -> None:
+    clinic = Clinic(broker.port, ("rehab/v1/stations/st-0001/status",))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "mqtt_station_client_proc.py"),
+            "--db",
+            str(tmp_path / "station.db"),
+            "--port",
+            str(broker.port),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "connected"
+        assert json.loads(clinic.next("/status").payload)["state"] == "online"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(WAIT_S)
+        will = clinic.next("/status")
+        status = json.loads(will.payload)
+        assert (status["state"], status["reason"]) == ("offline", "connection lost")
+    finally:
+        proc.kill()
+        proc.wait(WAIT_S)
+        clinic.close()
+    late = Clinic(broker.port, ("rehab/v1/stations/st-0001/status",))
+    try:
+        assert json.loads(late.next("/status").payload)["state"] == "offline"  # retained
+    finally:
+        late.close()
+
+
+def reconnected_since(sc: StationClient, connects: int) -> Callable[[], bool]:
+    return lambda: sc.stats.connects > connects
+
+
+def test_mqtt_client_broker_restarts_lose_nothing(broker: Broker, tmp_path: Path) -> None:
+    """SIGKILL loses the broker's sessions and queued messages; SIGTERM saves them. Either
+    way every row reaches the clinic once acknowledgements flow."""
+    db = tmp_path / "station.db"
+    clinic = Clinic(
+        broker.port,
+        ("rehab/v1/stations/+/selftest",),
+        client_id="clinic-r",
+        auto_ack=True,
+        persistent=True,
+    )
+    sc = station(db, broker.port, resend_after_s=1.0)
+    produced: list[str] = []
+    try:
+        for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
+            produced += commit_selftests(db, 15)
+            connects = sc.stats.connects
+            broker.restart(sig, down_s=0.3)  # mid-stream: rows in flight, unacknowledged
+            produced += commit_selftests(db, 5)  # written while the broker is away
+            wait_until(reconnected_since(sc, connects), what="station reconnected")
+        wait_until(lambda: sc.counts().depth == 0, timeout_s=30, what="outbox drained")
+        assert set(produced) <= clinic.acked
+        assert sc.counts().acknowledged == len(produced) == 60
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_persistent_session_keeps_plans_sent_while_off(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """MQTT.md §2.2: with paho's default Clean Start a plan sent while the station was off
+    is lost; with clean_start=False and a session expiry it is delivered at the restart."""
+    db = tmp_path / "station.db"
+    station(db, broker.port).close()  # creates the persistent session
+    clinic = Clinic(broker.port)
+    from test_mqtt_schema import PLAN
+
+    clinic.publish("rehab/v1/stations/st-0001/plan", json.dumps(PLAN).encode(), retain=False)
+    sc = station(db, broker.port)
+    try:
+        wait_until(lambda: sc.stats.plans_accepted == 1, what="queued plan delivered")
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_reconnect_backoff_is_jittered_per_station(tmp_path: Path) -> None:
+    def delays(seed: int | None) -> tuple[float, float]:
+        sc = StationClient("st-0001", "127.0.0.1", 1, db_path=tmp_path / "s.db", seed=seed)
+        sc.close()
+        return sc.reconnect_delay_s
+
+    assert delays(1) == delays(1)
+    assert delays(1) != delays(2)
+    lo, hi = delays(None)
+    assert 1.0 <= lo <= 5.0 and 300.0 <= hi <= 360.0
+
+
+def test_mqtt_client_close_is_bounded_without_a_broker(tmp_path: Path) -> None:
+    sc = StationClient("st-0001", "127.0.0.1", 9, db_path=tmp_path / "s.db", seed=1)
+    sc.start()
+    assert not sc.wait_connected(0.3)
+    sc.close(timeout_s=3.0)
+    sc.close()  # idempotent
+    assert not sc.threads_alive()
