@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import sqlite3
 import struct
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -298,3 +300,56 @@ def test_clinic_db_file_is_plain_sqlite(db: ClinicDB) -> None:
     conn = sqlite3.connect(db.path)
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 5
     conn.close()
+
+
+def test_clinic_report_command_json_and_plots(db: ClinicDB, tmp_path: Path) -> None:
+    fill(db, mdc=2.0)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "station",
+            "clinic",
+            "report",
+            "--db",
+            str(db.path),
+            "--station",
+            "st-0001",
+            "--plots",
+            str(tmp_path / "p"),
+            "--json",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    (st,) = rep["stations"]
+    assert st["adherence"]["sessions"] == 5
+    assert [Path(p).name for p in rep["plots"]] == ["st-0001__max_grip__involved_mean_force.png"]
+
+
+def test_clinic_report_command_unknown_station_exits_1(db: ClinicDB) -> None:
+    fill(db)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "station",
+            "clinic",
+            "report",
+            "--db",
+            str(db.path),
+            "--station",
+            "st-9999",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "no station 'st-9999'" in proc.stderr
