@@ -32,7 +32,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,44 +42,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, outbox, plans, schema, topics
+from mqtt_bridge.sender import ClientStats, Inbound, Sender
 
 log = logging.getLogger(__name__)
 
 STATUS_SCHEMA = "rehab.status/1"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One received message, copied out of paho's object in the network thread."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    retain: bool
-    generation: int
-    correlation: bytes | None
-
-
-@dataclass
-class ClientStats:
-    """Counters for telemetry and tests (updated by the sender and network threads)."""
-
-    connects: int = 0
-    connect_failures: int = 0
-    published: int = 0
-    pubacks: int = 0
-    rejected: int = 0
-    acks_received: int = 0
-    rows_acknowledged: int = 0
-    plans_accepted: int = 0
-    plans_rejected: int = 0
-    plans_redelivered: int = 0
-    callback_errors: int = 0
-    sender_errors: int = 0
-    last_connect_error: str = ""
-    reason_codes: dict[str, int] = field(default_factory=dict)
 
 
 def _guarded(fn: F) -> F:
@@ -148,14 +115,8 @@ class StationClient:
         self.keepalive_s = keepalive_s
         self.session_expiry_s = session_expiry_s
         self.will_delay_s = will_delay_s
-        self.resend_after_s = resend_after_s
-        self.max_resend_after_s = max(max_resend_after_s, resend_after_s)
         self.max_rows = max_rows
-        self.window = window
         self.software_version = software_version
-        self.semantic_check = semantic_check
-        self.plan_handler = plan_handler
-        self.poll_s = poll_s
         self.stats = ClientStats()
         rng = random.Random(seed)
         self.reconnect_delay_s = (rng.uniform(*reconnect_min_s), rng.uniform(*reconnect_max_s))
@@ -163,13 +124,9 @@ class StationClient:
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()  # plan and ack subscriptions of this connection
+        self._sub_mid: int | None = None
         self._generation = 0  # bumped per CONNACK: a mid is valid within one connection
-        self._snapshot: dict[str, Any] = {
-            "outbox_depth": 0,
-            "outbox_oldest_pending_s": None,
-            "plan_version": None,
-        }
-        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, published mono)
         self._sender: threading.Thread | None = None
         self._started = False
         self._closed = False
@@ -178,6 +135,24 @@ class StationClient:
         self._outbox = outbox.Outbox(self.db_path, max_rows=max_rows)
         plans.ensure_tables(self._outbox.conn)
         self._mqtt = self._make_client(ca_file, cert_file, key_file, tls, username, password)
+        self._work = Sender(
+            self.station_id,
+            self._mqtt,
+            self._outbox,
+            self._events,
+            self._connected,
+            self._stop,
+            lambda: self._generation,
+            self.stats,
+            window=window,
+            resend_after_s=resend_after_s,
+            max_resend_after_s=max_resend_after_s,
+            max_rows=max_rows,
+            poll_s=poll_s,
+            semantic_check=semantic_check,
+            plan_handler=plan_handler,
+        )
+        self._set_will(self._mqtt)  # the will's status reads the sender's snapshot
 
     # -- construction ---------------------------------------------------------------------
 
@@ -215,7 +190,6 @@ class StationClient:
         c.on_publish = self._on_publish
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
-        self._set_will(c)
         return c
 
     def _status(self, state: str, reason: str = "") -> bytes:
@@ -227,7 +201,7 @@ class StationClient:
             "clock_synced": envelope.clock_synced(),
             "boot_id": envelope.boot_id(),
             "software_version": self.software_version,
-            **self._snapshot,
+            **self._work.snapshot,
         }
         if reason:
             body["reason"] = reason
@@ -260,7 +234,7 @@ class StationClient:
         n = self._outbox.requeue_sent()
         if n:
             log.info("outbox: %d sent but unacknowledged messages will be sent again", n)
-        self._refresh_snapshot()
+        self._work.refresh_snapshot()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s
         # connect_async only records the target (it raises ValueError for bad arguments);
@@ -269,7 +243,7 @@ class StationClient:
             self.host, self.port, self.keepalive_s, clean_start=False, properties=props
         )
         self._sender = threading.Thread(
-            target=self._sender_main, name=f"mqtt-sender-{self.station_id}", daemon=True
+            target=self._work.run, name=f"mqtt-sender-{self.station_id}", daemon=True
         )
         self._sender.start()
         if self._mqtt.loop_start() != mqtt.MQTT_ERR_SUCCESS:
@@ -322,6 +296,15 @@ class StationClient:
         """Whether a CONNACK with success arrived within ``timeout_s``."""
         return self._connected.wait(timeout_s)
 
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Whether, within ``timeout_s``, the station is connected and the broker confirmed
+        its ``plan`` and ``ack`` subscriptions (before that a non-retained message to it
+        could be missed)."""
+        deadline = time.monotonic() + timeout_s
+        return self._connected.wait(timeout_s) and self._subscribed.wait(
+            max(0.0, deadline - time.monotonic())
+        )
+
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
@@ -352,10 +335,11 @@ class StationClient:
             "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
         )
         # Subscriptions may be gone even with a session (a broker killed before saving).
-        for name in (topics.plan(self.station_id), topics.ack(self.station_id)):
-            result, _ = c.subscribe(name, qos=1)
-            if result != mqtt.MQTT_ERR_SUCCESS:
-                log.error("subscribe %s failed: %s", name, mqtt.error_string(result))
+        result, self._sub_mid = c.subscribe(
+            [(topics.plan(self.station_id), 1), (topics.ack(self.station_id), 1)]
+        )
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            log.error("subscribe failed: %s", mqtt.error_string(result))
         info = c.publish(
             topics.status(self.station_id),
             self._status("online"),
@@ -378,14 +362,17 @@ class StationClient:
     @_guarded
     def _on_disconnect(self, c: mqtt.Client, u: Any, flags: Any, rc: Any, props: Any) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         if not self._stop.is_set():
             log.warning("disconnected from %s:%s: %s", self.host, self.port, rc)
 
     @_guarded
     def _on_subscribe(self, c: mqtt.Client, u: Any, mid: int, codes: Any, props: Any) -> None:
-        for code in codes:
-            if code.is_failure:
-                log.error("subscription refused by the broker: %s", code)
+        refused = [str(code) for code in codes if code.is_failure]
+        if refused:
+            log.error("subscriptions refused by the broker: %s", ", ".join(refused))
+        elif mid == self._sub_mid:
+            self._subscribed.set()
 
     @_guarded
     def _on_publish(self, c: mqtt.Client, u: Any, mid: int, rc: Any, props: Any) -> None:
@@ -408,171 +395,3 @@ class StationClient:
                 ),
             )
         )
-
-    # -- sender thread --------------------------------------------------------------------
-
-    def _sender_main(self) -> None:
-        last_snapshot = 0.0
-        while not self._stop.is_set():
-            try:
-                self._step()
-                if time.monotonic() - last_snapshot > 1.0:
-                    self._refresh_snapshot()
-                    last_snapshot = time.monotonic()
-            except Exception:
-                # A database error (disk full, locked too long) must not end the thread:
-                # count it, wait, retry; the watchdog sees sender_errors grow.
-                self.stats.sender_errors += 1
-                log.exception("MQTT sender step failed; retrying")
-                self._stop.wait(1.0)
-        try:
-            self._drain_events(block=False)
-        except Exception:
-            log.exception("MQTT sender: final event drain failed")
-        self._outbox.close()
-
-    def _step(self) -> None:
-        self._drain_events(block=True)
-        if self._connected.is_set():
-            self._publish_due()
-
-    def _drain_events(self, block: bool) -> None:
-        events: list[tuple[Any, ...]] = []
-        try:
-            events.append(
-                self._events.get(timeout=self.poll_s) if block else self._events.get_nowait()
-            )
-            while len(events) < 1000:
-                events.append(self._events.get_nowait())
-        except queue.Empty:
-            pass
-        ok: list[int] = []
-        refused: list[tuple[int, str]] = []
-        for ev in events:
-            if ev[0] == "puback":
-                self._puback(ev[1], ev[2], ev[3], ok, refused)
-            elif ev[0] == "message":
-                # Flush PUBACK results first so an ack never races its own row's PUBACK.
-                self._apply_pubacks(ok, refused)
-                self._message(ev[1])
-            elif ev[0] == "connected":
-                self._refresh_snapshot()
-        self._apply_pubacks(ok, refused)
-
-    def _puback(
-        self, mid: int, code: int, text: str, ok: list[int], refused: list[tuple[int, str]]
-    ) -> None:
-        entry = self._inflight.pop(mid, None)
-        if entry is None:
-            return  # a status publish, or a row whose in-flight entry expired
-        self.stats.pubacks += 1
-        self.stats.reason_codes[text] = self.stats.reason_codes.get(text, 0) + 1
-        if code >= 0x80:
-            refused.append((entry[0], f"PUBACK 0x{code:02X} {text}"))
-        else:
-            ok.append(entry[0])
-
-    def _apply_pubacks(self, ok: list[int], refused: list[tuple[int, str]]) -> None:
-        if ok:
-            self._outbox.mark_sent(
-                ok, time.monotonic(), self.resend_after_s, self.max_resend_after_s
-            )
-            ok.clear()
-        if refused:
-            self.stats.rejected += len(refused)
-            self._outbox.mark_rejected(refused)
-            refused.clear()
-
-    def _message(self, m: Inbound) -> None:
-        if m.topic == topics.ack(self.station_id):
-            self._ack_message(m)
-        elif m.topic == topics.plan(self.station_id):
-            self._plan_message(m)
-        else:
-            log.warning("message on unexpected topic %s ignored", m.topic)
-            self._puback_inbound(m)
-
-    def _plan_message(self, m: Inbound) -> None:
-        out = plans.receive_plan(
-            self._outbox.conn,
-            self.station_id,
-            m.payload,
-            semantic_check=self.semantic_check,
-            correlation=m.correlation,
-            max_rows=self.max_rows,
-        )
-        if out.status == "accepted":
-            self.stats.plans_accepted += 1
-        elif out.status == "rejected":
-            self.stats.plans_rejected += 1
-        elif out.status == "redelivered":
-            self.stats.plans_redelivered += 1
-        self._puback_inbound(m)  # only after the decision is committed
-        if out.plan is not None:
-            self._refresh_snapshot()
-            if self.plan_handler is not None:
-                try:
-                    self.plan_handler(out.plan)
-                except Exception:
-                    log.exception("plan_handler failed for plan_version %s", out.plan_version)
-
-    def _ack_message(self, m: Inbound) -> None:
-        self.stats.acks_received += 1
-        try:
-            doc = envelope.loads(m.payload)
-            schema.validate(doc, schema.load(topics.SCHEMA_FOR_KIND[topics.ACK]))
-        except ValueError as exc:
-            log.warning("malformed ack ignored: %s", exc)
-        else:
-            self.stats.rows_acknowledged += self._outbox.acknowledge(doc["msg_ids"])
-        self._puback_inbound(m)  # after the commit: a crash before it means redelivery
-
-    def _puback_inbound(self, m: Inbound) -> None:
-        # A mid from an earlier connection could name another message now: skip it; the
-        # broker redelivers, and handling is idempotent.
-        if m.qos > 0 and m.generation == self._generation:
-            self._mqtt.ack(m.mid, m.qos)
-
-    def _publish_due(self) -> None:
-        now = time.monotonic()
-        for mid, (_, t) in list(self._inflight.items()):
-            if now - t > self.resend_after_s:
-                del self._inflight[mid]  # no PUBACK for too long: publish again
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return
-        in_flight = {seq for seq, _ in self._inflight.values()}
-        entries = self._outbox.due(now, room, in_flight)
-        published: list[int] = []
-        for e in entries:
-            info = self._mqtt.publish(
-                topics.topic(self.station_id, e.kind),
-                e.payload(self.station_id),
-                qos=1,
-                properties=self._properties(e),
-            )
-            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                self._inflight[info.mid] = (e.seq, now)  # NO_CONN: paho queued it
-                published.append(e.seq)
-            else:
-                log.warning("publish of seq %d failed: %s", e.seq, mqtt.error_string(info.rc))
-                break
-        if published:
-            self.stats.published += len(published)
-            self._outbox.record_attempts(published)
-
-    def _properties(self, e: outbox.Entry) -> Properties:
-        props = envelope.properties(e.schema, e.msg_id)
-        if e.correlation is not None:
-            props.CorrelationData = e.correlation
-        return props
-
-    def _refresh_snapshot(self) -> None:
-        c = self._outbox.counts()
-        self._snapshot = {
-            "outbox_depth": c.pending + c.sent + c.rejected,
-            "outbox_oldest_pending_s": None
-            if c.oldest_pending_age_s is None
-            else round(c.oldest_pending_age_s, 1),
-            "plan_version": plans.active_version(self._outbox.conn),
-        }

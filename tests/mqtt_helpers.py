@@ -123,7 +123,7 @@ def station(db: Path, port: int, station_id: str = "st-0001", **kw: Any) -> Stat
     """A started StationClient with fast reconnects, waited until connected."""
     sc = StationClient(station_id, "127.0.0.1", port, db_path=db, **{**FAST, **kw})
     sc.start()
-    assert sc.wait_connected(WAIT_S), "station did not connect"
+    assert sc.wait_ready(WAIT_S), "station did not connect and subscribe"
     return sc
 
 

@@ -160,7 +160,7 @@ def test_mqtt_client_broker_restarts_lose_nothing(broker: Broker, tmp_path: Path
         auto_ack=True,
         persistent=True,
     )
-    sc = station(db, broker.port, resend_after_s=1.0)
+    sc = station(db, broker.port, resend_after_s=1.0, max_resend_after_s=2.0)
     produced: list[str] = []
     try:
         for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):

@@ -1,0 +1,274 @@
+"""The station client's sender thread: every SQL statement of the MQTT client runs here.
+
+paho's callbacks (network thread) only put events into a ``queue.Queue``: PUBACKs
+``("puback", mid, code, text)``, inbound messages ``("message", Inbound)`` and
+``("connected", generation)``. The sender applies them in batches (one transaction per
+batch of PUBACKs or acks: ``synchronous=FULL`` costs an fsync per commit), handles plans
+and acks, and publishes due outbox rows with QoS 1, at most ``window`` in flight. The
+``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
+``Client`` and wraps at 65535 (reference/MQTT.md §2.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+
+from mqtt_bridge import envelope, outbox, plans, schema, topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One received message, copied out of paho's object in the network thread."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+    generation: int
+    correlation: bytes | None
+
+
+@dataclass
+class ClientStats:
+    """Counters for telemetry and tests (updated by the sender and network threads)."""
+
+    connects: int = 0
+    connect_failures: int = 0
+    published: int = 0
+    pubacks: int = 0
+    rejected: int = 0
+    acks_received: int = 0
+    rows_acknowledged: int = 0
+    plans_accepted: int = 0
+    plans_rejected: int = 0
+    plans_redelivered: int = 0
+    callback_errors: int = 0
+    sender_errors: int = 0
+    last_connect_error: str = ""
+    reason_codes: dict[str, int] = field(default_factory=dict)
+
+
+class Sender:
+    """Owns the outbox connection; runs in one thread (:meth:`run`)."""
+
+    def __init__(
+        self,
+        station_id: str,
+        client: mqtt.Client,
+        store: outbox.Outbox,
+        events: queue.Queue[tuple[Any, ...]],
+        connected: threading.Event,
+        stop: threading.Event,
+        generation: Callable[[], int],
+        stats: ClientStats,
+        *,
+        window: int,
+        resend_after_s: float,
+        max_resend_after_s: float,
+        max_rows: int,
+        poll_s: float,
+        semantic_check: Callable[[dict[str, Any]], None] | None,
+        plan_handler: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        self.station_id = station_id
+        self._mqtt = client
+        self._outbox = store
+        self._events = events
+        self._connected = connected
+        self._stop = stop
+        self._generation = generation
+        self.stats = stats
+        self.window = window
+        self.resend_after_s = resend_after_s
+        self.max_resend_after_s = max(max_resend_after_s, resend_after_s)
+        self.max_rows = max_rows
+        self.poll_s = poll_s
+        self.semantic_check = semantic_check
+        self.plan_handler = plan_handler
+        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, published mono)
+        #: Read by the network thread for status messages; replaced whole, never mutated.
+        self.snapshot: dict[str, Any] = {
+            "outbox_depth": 0,
+            "outbox_oldest_pending_s": None,
+            "plan_version": None,
+        }
+
+    def run(self) -> None:
+        """The thread body: until ``stop`` is set, apply events and publish due rows."""
+        last_snapshot = 0.0
+        while not self._stop.is_set():
+            try:
+                self._step()
+                if time.monotonic() - last_snapshot > 1.0:
+                    self.refresh_snapshot()
+                    last_snapshot = time.monotonic()
+            except Exception:
+                # A database error (disk full, locked too long) must not end the thread:
+                # count it, wait, retry; the watchdog sees sender_errors grow.
+                self.stats.sender_errors += 1
+                log.exception("MQTT sender step failed; retrying")
+                self._stop.wait(1.0)
+        try:
+            self._drain_events(block=False)
+        except Exception:
+            log.exception("MQTT sender: final event drain failed")
+        self._outbox.close()
+
+    def _step(self) -> None:
+        self._drain_events(block=True)
+        if self._connected.is_set():
+            self._publish_due()
+
+    def _drain_events(self, block: bool) -> None:
+        events: list[tuple[Any, ...]] = []
+        try:
+            events.append(
+                self._events.get(timeout=self.poll_s) if block else self._events.get_nowait()
+            )
+            while len(events) < 1000:
+                events.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        ok: list[int] = []
+        refused: list[tuple[int, str]] = []
+        for ev in events:
+            if ev[0] == "puback":
+                self._puback(ev[1], ev[2], ev[3], ok, refused)
+            elif ev[0] == "message":
+                # Flush PUBACK results first so an ack never races its own row's PUBACK.
+                self._apply_pubacks(ok, refused)
+                self._message(ev[1])
+            elif ev[0] == "connected":
+                self.refresh_snapshot()
+        self._apply_pubacks(ok, refused)
+
+    def _puback(
+        self, mid: int, code: int, text: str, ok: list[int], refused: list[tuple[int, str]]
+    ) -> None:
+        entry = self._inflight.pop(mid, None)
+        if entry is None:
+            return  # a status publish, or a row whose in-flight entry expired
+        self.stats.pubacks += 1
+        self.stats.reason_codes[text] = self.stats.reason_codes.get(text, 0) + 1
+        if code >= 0x80:
+            refused.append((entry[0], f"PUBACK 0x{code:02X} {text}"))
+        else:
+            ok.append(entry[0])
+
+    def _apply_pubacks(self, ok: list[int], refused: list[tuple[int, str]]) -> None:
+        if ok:
+            self._outbox.mark_sent(
+                ok, time.monotonic(), self.resend_after_s, self.max_resend_after_s
+            )
+            ok.clear()
+        if refused:
+            self.stats.rejected += len(refused)
+            self._outbox.mark_rejected(refused)
+            refused.clear()
+
+    def _message(self, m: Inbound) -> None:
+        if m.topic == topics.ack(self.station_id):
+            self._ack_message(m)
+        elif m.topic == topics.plan(self.station_id):
+            self._plan_message(m)
+        else:
+            log.warning("message on unexpected topic %s ignored", m.topic)
+            self._puback_inbound(m)
+
+    def _plan_message(self, m: Inbound) -> None:
+        out = plans.receive_plan(
+            self._outbox.conn,
+            self.station_id,
+            m.payload,
+            semantic_check=self.semantic_check,
+            correlation=m.correlation,
+            max_rows=self.max_rows,
+        )
+        if out.status == "accepted":
+            self.stats.plans_accepted += 1
+        elif out.status == "rejected":
+            self.stats.plans_rejected += 1
+        elif out.status == "redelivered":
+            self.stats.plans_redelivered += 1
+        self._puback_inbound(m)  # only after the decision is committed
+        if out.plan is not None:
+            self.refresh_snapshot()
+            if self.plan_handler is not None:
+                try:
+                    self.plan_handler(out.plan)
+                except Exception:
+                    log.exception("plan_handler failed for plan_version %s", out.plan_version)
+
+    def _ack_message(self, m: Inbound) -> None:
+        self.stats.acks_received += 1
+        try:
+            doc = envelope.loads(m.payload)
+            schema.validate(doc, schema.load(topics.SCHEMA_FOR_KIND[topics.ACK]))
+        except ValueError as exc:
+            log.warning("malformed ack ignored: %s", exc)
+        else:
+            self.stats.rows_acknowledged += self._outbox.acknowledge(doc["msg_ids"])
+        self._puback_inbound(m)  # after the commit: a crash before it means redelivery
+
+    def _puback_inbound(self, m: Inbound) -> None:
+        # A mid from an earlier connection could name another message now: skip it; the
+        # broker redelivers, and handling is idempotent.
+        if m.qos > 0 and m.generation == self._generation():
+            self._mqtt.ack(m.mid, m.qos)
+
+    def _publish_due(self) -> None:
+        now = time.monotonic()
+        for mid, (_, t) in list(self._inflight.items()):
+            if now - t > self.resend_after_s:
+                del self._inflight[mid]  # no PUBACK for too long: publish again
+        room = self.window - len(self._inflight)
+        if room <= 0:
+            return
+        in_flight = {seq for seq, _ in self._inflight.values()}
+        entries = self._outbox.due(now, room, in_flight)
+        published: list[int] = []
+        for e in entries:
+            info = self._mqtt.publish(
+                topics.topic(self.station_id, e.kind),
+                e.payload(self.station_id),
+                qos=1,
+                properties=self._properties(e),
+            )
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                self._inflight[info.mid] = (e.seq, now)  # NO_CONN: paho queued it
+                published.append(e.seq)
+            else:
+                log.warning("publish of seq %d failed: %s", e.seq, mqtt.error_string(info.rc))
+                break
+        if published:
+            self.stats.published += len(published)
+            self._outbox.record_attempts(published)
+
+    def _properties(self, e: outbox.Entry) -> Properties:
+        props = envelope.properties(e.schema, e.msg_id)
+        if e.correlation is not None:
+            props.CorrelationData = e.correlation
+        return props
+
+    def refresh_snapshot(self) -> None:
+        """Outbox depth, oldest age and plan version for the status messages."""
+        c = self._outbox.counts()
+        self.snapshot = {
+            "outbox_depth": c.pending + c.sent + c.rejected,
+            "outbox_oldest_pending_s": None
+            if c.oldest_pending_age_s is None
+            else round(c.oldest_pending_age_s, 1),
+            "plan_version": plans.active_version(self._outbox.conn),
+        }
