@@ -8,7 +8,7 @@
 * **Caps at the point of issue**: every drive value reaches a motor through one method,
   which bounds it so the calibrated amplitude stays at or below ``max_vibration_g`` even if
   the calibration is off by its stated tolerance (the cap is lowered by ``tolerance.db``);
-  the RTP drive is quantised downwards. Vibration time per day stops at
+  the RTP drive is quantised, then stepped down while it would exceed the cap. Vibration time per day stops at
   ``daily_vibration_min``: a stimulus is shortened to what is left, then refused with
   :class:`VibrationCapReached`. Plan caps can only lower the station's
   (:meth:`Haptics.set_plan_caps`). An uncalibrated motor does not vibrate.
@@ -35,7 +35,8 @@ from sensors.faults import MotorFault
 
 RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCALE)
 MAX_STIMULUS_S = 120.0
-ERM_FREQUENCY_TOLERANCE = 0.15  # an LRA stimulus may ask for its resonance within ±15 %
+ERM_FREQUENCY_TOLERANCE = 0.15
+_TIME_EPS_S = 1e-6  # an LRA stimulus may ask for its resonance within ±15 %
 
 
 class MotorPort(Protocol):
@@ -56,8 +57,9 @@ class VibrationCaps:
     daily_vibration_min: float
 
     def __post_init__(self) -> None:
+        # NaN fails these comparisons too: an unreadable cap is refused, never ignored.
         if not (self.max_vibration_g >= 0 and self.daily_vibration_min >= 0):
-            raise ValueError(f"caps must be >= 0, got {self}")
+            raise ValueError(f"caps must be numbers >= 0, got {self}")
 
     @classmethod
     def of(cls, caps: Any) -> VibrationCaps:
@@ -68,11 +70,9 @@ class VibrationCaps:
 
     def tightened_by(self, other: VibrationCaps) -> VibrationCaps:
         """The stricter of both, field by field: a plan can only lower the station's caps."""
-        g = min(self.max_vibration_g, other.max_vibration_g)
-        minutes = min(self.daily_vibration_min, other.daily_vibration_min)
-        # NaN never loosens a cap: min() with NaN would depend on the argument order.
         return VibrationCaps(
-            g if not math.isnan(g) else 0.0, minutes if not math.isnan(minutes) else 0.0
+            min(self.max_vibration_g, other.max_vibration_g),
+            min(self.daily_vibration_min, other.daily_vibration_min),
         )
 
 
@@ -150,7 +150,10 @@ class Haptics:
     # -- caps and calibration ----------------------------------------------------------
 
     def set_plan_caps(self, plan_caps: Any) -> VibrationCaps:
-        """Apply a plan's caps (bounded by the station's); returns the caps in force."""
+        """Apply a plan's caps (bounded by the station's); returns the caps in force.
+
+        Raises ``ValueError`` (caps unchanged) for a missing, negative or NaN cap.
+        """
         self.caps = self.station_caps.tightened_by(VibrationCaps.of(plan_caps))
         return self.caps
 
@@ -231,7 +234,7 @@ class Haptics:
                 elapsed = now - t0
                 self._account(motor, level_prev, t_prev, now)
                 t_prev = now
-                if elapsed >= duration:
+                if elapsed >= duration - _TIME_EPS_S:  # float time: never sleep 1e-17 s
                     break
                 if until is not None and until():
                     stopped_early = True
@@ -327,7 +330,8 @@ class Haptics:
         drive = min(drive, 1.0)
         if curve.g_for_drive(drive) > cap:
             drive = curve.drive_for_g(cap) if cap > 0 else 0.0
-        drive = _quantise(self.motors[motor], drive)
+        # Nearest drive step, then step down while the calibrated amplitude is over the cap.
+        drive = _quantise(self.motors[motor], drive, nearest=True)
         while drive > 0 and curve.g_for_drive(drive) > cap:
             drive = _quantise(self.motors[motor], drive - 1.0 / RTP_STEPS)
         return drive
@@ -376,12 +380,14 @@ def _envelope(t: float, duration: float, ramp: float) -> float:
     return max(0.0, min(1.0, t / ramp, (duration - t) / ramp))
 
 
-def _quantise(motor: Any, drive: float) -> float:
-    """Round a drive down to what the driver can give (DRV2605L RTP: 1/127 steps)."""
+def _quantise(motor: Any, drive: float, nearest: bool = False) -> float:
+    """A drive the driver can give exactly (DRV2605L RTP: 1/127 steps), rounded down or to
+    the nearest step."""
     steps = getattr(motor, "drive_steps", RTP_STEPS)
     if not steps:
         return max(0.0, min(1.0, drive))
-    return max(0.0, min(1.0, math.floor(drive * steps + 1e-9) / steps))
+    k = round(drive * steps) if nearest else math.floor(drive * steps + 1e-9)
+    return max(0.0, min(1.0, k / steps))
 
 
 def calibrate_motor(
