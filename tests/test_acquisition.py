@@ -1,0 +1,190 @@
+"""The acquisition loop on the simulated station: rates, ring buffers, explicit lifecycle,
+and injected bus faults becoming counted events and named faults; motors off afterwards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from simrig import EREMOTEIO, Rig, build_rig, calibrate_motors
+
+from sensors.faults import GloveUnplugged, ImuFault, PadFault
+from sensors.haptics import Stimulus
+
+
+def running(pads: bool = True, glove: bool = True, haptics: bool = False) -> Rig:
+    rig = build_rig(seed=3, pads=pads, glove=glove, haptics=haptics, buffer_s=5.0)
+    assert rig.acquisition is not None
+    rig.acquisition.start()
+    rig.clock.sleep(0.2)
+    return rig
+
+
+def test_acquisition_default_station_meets_its_rates_without_overruns() -> None:
+    rig = running()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.reset_stats()
+    rig.glove_bus.reset_stats()
+    rig.clock.sleep(2.0)
+    w = acq.window(2.0)
+    for pad, pw in w.pads.items():
+        assert len(pw.t_s) == pytest.approx(200, abs=2), pad
+        assert np.median(np.diff(pw.t_s)) == pytest.approx(0.01, rel=1e-3)
+    for segment, iw in w.imus.items():
+        assert len(iw.t_s) == pytest.approx(208, abs=6), segment
+    assert acq.counters["overrun_ticks"] == 0
+    assert acq.counters["late_conversions"] == 0
+    assert acq.counters["imu_overruns"] == 0
+    assert not acq.events
+    # HARDWARE.md 4.6: ~17 % of the station bus, ~23 % of the glove bus.
+    assert rig.station_bus.stats.wire_s / 2.0 == pytest.approx(0.17, abs=0.03)
+    assert rig.glove_bus.stats.wire_s / 2.0 == pytest.approx(0.23, abs=0.04)
+
+
+def test_acquisition_start_and_stop_are_explicit() -> None:
+    rig = build_rig(seed=3, glove=False, haptics=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.clock.sleep(0.5)
+    assert not acq.running and acq.poll_count == 0 and acq.latest()[0] is None
+    with acq:
+        rig.clock.sleep(0.5)
+        assert acq.running
+    polls = acq.poll_count
+    assert polls == pytest.approx(200, abs=2)
+    rig.clock.sleep(0.5)
+    assert acq.poll_count == polls and not acq.running
+    acq.stop()  # idempotent
+    assert rig.clock.pending() == 0
+
+
+def test_acquisition_latest_and_window_follow_the_world() -> None:
+    rig = running(glove=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.world.pads[6].set_force(8.0)
+    rig.clock.sleep(0.3)
+    latest = acq.latest()
+    assert set(latest) == set(range(8))
+    assert latest[6] is not None and latest[6].volts > 2.0 > latest[5].volts  # type: ignore[union-attr]
+    volts = acq.window(0.1).pads[6].volts
+    assert len(volts) == pytest.approx(10, abs=1) and np.all(volts > 2.0)
+    assert latest[6].t_s <= rig.clock.now()  # type: ignore[union-attr]
+
+
+def test_acquisition_single_bus_error_is_retried_without_an_event() -> None:
+    rig = running(glove=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.fail_nth(3, errno=5)
+    rig.clock.sleep(0.2)
+    assert acq.counters["retries"] == 1
+    assert acq.counters["bus_errors"] == 0 and not acq.events
+
+
+def test_acquisition_failed_retry_is_a_counted_event_naming_the_pad() -> None:
+    rig = running(glove=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.nack(0x49, times=2)
+    rig.clock.sleep(0.2)
+    events = [e for e in acq.events if e.kind == "bus_error"]
+    assert len(events) == 1 and acq.counters["bus_errors"] == 1
+    assert events[0].part in {"pad4", "pad5", "pad6", "pad7"} and events[0].errno == EREMOTEIO
+    assert not acq.active_faults
+    acq.check()  # nothing to raise
+
+
+def test_acquisition_consecutive_failures_raise_a_named_pad_fault_and_stop_motors() -> None:
+    rig = running(glove=False, haptics=True)
+    acq, haptics = rig.acquisition, rig.haptics
+    assert acq is not None and haptics is not None
+    haptics.motors[0].set_realtime(0.6)  # type: ignore[attr-defined]
+    rig.station_bus.nack(0x48)  # ADC 0 (pads 0..3) drops off the bus
+    rig.clock.sleep(0.3)
+    faults = [e.fault for e in acq.events if e.kind == "pad_fault"]
+    assert sorted(f.pad for f in faults) == [0, 1, 2, 3]
+    assert all(isinstance(f, PadFault) and f.errno == EREMOTEIO for f in faults)
+    with pytest.raises(PadFault) as exc:
+        acq.check()
+    assert exc.value.pad in (0, 1, 2, 3)
+    with pytest.raises(PadFault, match="pad 2"):
+        acq.latest_n(2)
+    assert rig.drv_chips[0].drive_at(rig.clock.now()) == 0.0  # motors off afterwards
+    assert len(acq.window(0.1).pads[5].t_s) >= 9  # the other chip carries on
+    n_events = len(acq.events)
+    rig.clock.sleep(0.3)
+    assert len(acq.events) == n_events  # a known fault is counted, not re-reported
+    rig.station_bus.clear_faults()
+    rig.clock.sleep(0.1)
+    assert {e.part for e in acq.events if e.kind == "recovered"} == {"pad0", "pad1", "pad2", "pad3"}
+    assert not acq.active_faults
+
+
+def test_acquisition_one_imu_failing_is_a_named_imu_fault_and_recovers() -> None:
+    rig = running(pads=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.imu_chips["ring"].unplug()
+    rig.clock.sleep(0.3)
+    faults = [e.fault for e in acq.events if e.kind == "imu_fault"]
+    assert len(faults) == 1 and isinstance(faults[0], ImuFault)
+    assert faults[0].imu == "ring" and faults[0].errno == EREMOTEIO
+    assert len(acq.window(0.1).imus["index"].t_s) >= 9
+    rig.imu_chips["ring"].plug()  # powers up with reset registers
+    rig.clock.sleep(0.3)
+    kinds = [(e.kind, e.part) for e in acq.events]
+    assert ("imu_reset", "imu:ring") in kinds and ("recovered", "imu:ring") in kinds
+    assert len(acq.window(0.1).imus["ring"].t_s) >= 8
+
+
+def test_acquisition_unplugged_glove_raises_a_named_fault_and_motors_stop() -> None:
+    rig = running(pads=False, haptics=True)
+    acq, haptics = rig.acquisition, rig.haptics
+    assert acq is not None and haptics is not None
+    calibrate_motors(rig, [1])
+    rig.world.unplug_glove()
+    with pytest.raises(GloveUnplugged):  # the session's check between steps raises it
+        haptics.play(1, Stimulus(1.0, 0.0), until=lambda: bool(acq.check()))
+    assert [e.kind for e in acq.events if e.fault is not None] == ["glove_unplugged"]
+    assert all(chip.drive_at(rig.clock.now()) == 0.0 for chip in rig.drv_chips)
+    with pytest.raises(GloveUnplugged):
+        acq.flexion_deg("index")
+    rig.world.plug_glove()
+    rig.clock.sleep(0.5)
+    assert ("recovered", "glove") in [(e.kind, e.part) for e in acq.events]
+    assert len(acq.window(0.2).imus["thumb"].t_s) >= 14  # up to 40 ms not drained yet
+
+
+def test_acquisition_slow_bus_counts_overruns() -> None:
+    rig = running(glove=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.host_overhead_s = 0.002  # a slow host: 2 ms per ioctl
+    rig.clock.sleep(0.2)
+    assert acq.counters["overrun_ticks"] > 0
+    assert any(e.kind == "overrun" and e.part == "loop" for e in acq.events)
+
+
+def test_acquisition_random_faults_keep_data_flowing_and_name_every_part() -> None:
+    rig = running()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.fail_randomly(0.05, errno=5, seed=1)
+    rig.glove_bus.fail_randomly(0.05, errno=5, seed=2)
+    rig.clock.sleep(2.0)
+    assert acq.counters["retries"] > 20
+    parts = {e.part for e in acq.events}
+    # A drain retried in full can make the next tick late: "loop" names the overrun.
+    assert parts <= {f"pad{i}" for i in range(8)} | {f"imu:{s}" for s in rig.imu_chips} | {"loop"}
+    assert {e.kind for e in acq.events} <= {"bus_error", "overrun", "imu_overrun"}
+    w = acq.window(2.0)
+    assert all(len(pw.t_s) > 180 for pw in w.pads.values())
+    assert all(len(iw.t_s) > 150 for iw in w.imus.values())
+
+
+def test_acquisition_needs_something_to_acquire() -> None:
+    from sensors.acquisition import Acquisition
+
+    with pytest.raises(ValueError, match="nothing to acquire"):
+        Acquisition(object())
