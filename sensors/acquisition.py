@@ -65,6 +65,13 @@ class Ring:
             self.t[idx], self.data[idx] = tt, rr
             self.n += len(tt)
 
+    def put(self, t: float, row: tuple[float, ...]) -> None:
+        """One row (the per-conversion path: no temporary arrays)."""
+        i = self.n % len(self.t)
+        self.t[i] = t
+        self.data[i] = row
+        self.n += 1
+
     def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
         """Rows with t >= ``t_from``, oldest first (copies)."""
         cap = len(self.t)
@@ -245,7 +252,7 @@ class Acquisition:
             | (FLAG_OPEN if s.open else 0)
         )
         with self._lock:
-            self._pad_ring[pad].append(np.array([t_s]), np.array([[s.force_n, s.volts, flags]]))
+            self._pad_ring[pad].put(t_s, (s.force_n, s.volts, flags))
             self._latest_pad[pad] = s
         if s.open:
             self._pad_fail[pad] += 1

@@ -162,6 +162,21 @@ class PadCurve:
             raise CalibrationError(f"not a pad record: part {record.part!r}")
         return cls(record.method, record.coefficients)
 
+    def force_scalar(self, conductance_s: float) -> float:
+        """:meth:`force_n` for one value without numpy (the acquisition loop's hot path)."""
+        if conductance_s <= 0:
+            return 0.0
+        if self.method == "piecewise":
+            return float(self.force_n(conductance_s))
+        lg = math.log(conductance_s)
+        lo, hi = self._lg_range
+        lc = min(max(lg, lo), hi)
+        value = slope = 0.0
+        for c in self._poly:  # Horner for the polynomial and its derivative together
+            slope = slope * lc + value
+            value = value * lc + c
+        return math.exp(value + slope * (lg - lc))
+
     def force_n(self, conductance_s: np.ndarray | float) -> np.ndarray:
         """Force for conductance(s); conductance ≤ 0 gives 0 N (no contact)."""
         g = np.asarray(conductance_s, dtype=float)

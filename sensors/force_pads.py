@@ -120,9 +120,12 @@ class ForcePads:
         used = {(c.adc, c.ain) for c in layout}
         if len(used) != len(layout) or (supply_ref and (supply_ref.adc, supply_ref.ain) in used):
             raise ValueError("two pads (or a pad and the supply reference) share an input")
-        for c in [*layout, *([supply_ref] if supply_ref else [])]:
-            if not (0 <= c.adc < len(adcs) and 0 <= c.ain <= 3):
-                raise ValueError(f"no input AIN{c.ain} on ADC {c.adc} ({len(adcs)} ADCs)")
+        inputs = [(c.adc, c.ain) for c in layout]
+        if supply_ref is not None:
+            inputs.append((supply_ref.adc, supply_ref.ain))
+        for adc_index, ain in inputs:
+            if not (0 <= adc_index < len(adcs) and 0 <= ain <= 3):
+                raise ValueError(f"no input AIN{ain} on ADC {adc_index} ({len(adcs)} ADCs)")
         self.adcs = list(adcs)
         self.layout = sorted(layout, key=lambda c: c.pad)
         self.divider_ohm = float(divider_ohm)
@@ -135,6 +138,7 @@ class ForcePads:
         self.records: dict[int, CalibrationRecord] = {}
         self._curves: dict[int, PadCurve] = {}
         self._tare_s = np.zeros(len(self.layout))
+        self._tare = [0.0] * len(self.layout)  # the same, as floats for the scalar path
         self._contact = [False] * len(self.layout)
 
     def __repr__(self) -> str:
@@ -199,7 +203,7 @@ class ForcePads:
         v = np.asarray(volts, dtype=float)
         return np.clip(v, 0.0, None) / (self.divider_ohm * np.clip(vcc - v, 1e-6, None))
 
-    def tare(self, volts_by_pad: Mapping[int, Sequence[float]]) -> dict[int, float]:
+    def tare(self, volts_by_pad: Mapping[int, Sequence[float] | np.ndarray]) -> dict[int, float]:
         """Zero every pad from no-load voltage samples; returns the tare conductance per pad.
 
         Raises :class:`PadLoadedAtTare` when a calibrated pad reads at least
@@ -219,6 +223,7 @@ class ForcePads:
             result[pad] = g0
         for pad, g0 in result.items():
             self._tare_s[pad] = g0
+            self._tare[pad] = g0
         return result
 
     def tare_conductance_s(self, pad: int) -> float:
@@ -231,13 +236,14 @@ class ForcePads:
         volts = adc.counts_to_volts(counts)
         vcc = self.supply_v()
         is_open = counts >= 32767 or volts > OPEN_RAIL_FRACTION * vcc or volts < NEGATIVE_V
-        g = float(self.conductance_s(volts, vcc)) - self._tare_s[pad]
+        # Scalar arithmetic, not numpy: this runs for every conversion.
+        g = max(volts, 0.0) / (self.divider_ohm * max(vcc - volts, 1e-6)) - self._tare[pad]
         curve = self._curves.get(pad)
         saturated = False
         if is_open or curve is None:
             force = math.nan
         else:
-            force = float(curve.force_n(g))
+            force = curve.force_scalar(g)
             saturated = force > SATURATION_FACTOR * curve.max_force_n
         contact = self._contact[pad]
         if not math.isnan(force):

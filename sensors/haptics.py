@@ -8,9 +8,9 @@
 * **Caps at the point of issue**: every drive value reaches a motor through one method,
   which bounds it so the calibrated amplitude stays at or below ``max_vibration_g`` even if
   the calibration is off by its stated tolerance (the cap is lowered by ``tolerance.db``);
-  the RTP drive is quantised, then stepped down while it would exceed the cap. Vibration time per day stops at
-  ``daily_vibration_min``: a stimulus is shortened to what is left, then refused with
-  :class:`VibrationCapReached`. Plan caps can only lower the station's
+  the RTP drive is quantised, then stepped down while it would exceed the cap. Vibration
+  time per day stops at ``daily_vibration_min``: a stimulus is shortened to what is left,
+  then refused with :class:`VibrationCapReached`. Plan caps can only lower the station's
   (:meth:`Haptics.set_plan_caps`). An uncalibrated motor does not vibrate.
 * **Dose**: W_h-weighted rms acceleration × time per session and per day
   (:mod:`sensors.dose`), recorded even when a stimulus ends in an error.
@@ -36,7 +36,10 @@ from sensors.faults import MotorFault
 RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCALE)
 MAX_STIMULUS_S = 120.0
 ERM_FREQUENCY_TOLERANCE = 0.15
-_TIME_EPS_S = 1e-6  # an LRA stimulus may ask for its resonance within ±15 %
+_TIME_EPS_S = 1e-6
+SWEEP_DRIVES = tuple(
+    k / 20 for k in range(1, 21)
+)  # calibration sweep, 5 % steps  # an LRA stimulus may ask for its resonance within ±15 %
 
 
 class MotorPort(Protocol):
@@ -65,8 +68,9 @@ class VibrationCaps:
     def of(cls, caps: Any) -> VibrationCaps:
         """From any object or mapping with ``max_vibration_g`` and ``daily_vibration_min``
         (the config's ``[safety]`` section, a plan's caps)."""
-        get = caps.get if isinstance(caps, Mapping) else lambda k: getattr(caps, k)
-        return cls(float(get("max_vibration_g")), float(get("daily_vibration_min")))
+        if isinstance(caps, Mapping):
+            return cls(float(caps["max_vibration_g"]), float(caps["daily_vibration_min"]))
+        return cls(float(caps.max_vibration_g), float(caps.daily_vibration_min))
 
     def tightened_by(self, other: VibrationCaps) -> VibrationCaps:
         """The stricter of both, field by field: a plan can only lower the station's caps."""
@@ -394,7 +398,7 @@ def calibrate_motor(
     haptics: Haptics,
     motor: int,
     measure: Callable[[], tuple[float, float]],
-    drives: Sequence[float] = tuple(i / 20 for i in range(1, 21)),
+    drives: Sequence[float] = SWEEP_DRIVES,
     settle_s: float = 0.25,
     reference_g: float = 1.0,
     tolerance_db: float = 1.0,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.ads1115 import ADS1115
+from drivers.clock import MonotonicClock
 from drivers.drv2605l import DRV2605L
 from drivers.lsm6dsox import LSM6DSOX
 from drivers.sim.ads1115 import SimADS1115
@@ -40,6 +41,14 @@ MUX_ADDRESS = 0x70
 DRV_ADDRESS = 0x5A
 WEIGHTS_N = (0.5, 1.0, 2.0, 3.5, 5.0, 7.5, 10.0, 15.0, 20.0)
 EREMOTEIO = errno.EREMOTEIO
+
+
+class RealTimeClock(MonotonicClock):
+    """The real clock for simulated chips and buses: wire time is not waited for (only the
+    host's own time passes), so real-time runs measure the host side."""
+
+    def advance(self, seconds: float) -> None:
+        pass
 
 
 def make_buses(clock: SimClock, speed_hz: int = 400_000) -> tuple[SimI2CBus, SimI2CBus]:
@@ -137,6 +146,10 @@ class Rig:
     drv_chips: list[SimDRV2605L] = field(default_factory=list)
     faults: list[Any] = field(default_factory=list)
 
+    @property
+    def buses(self) -> dict[str, SimI2CBus]:
+        return {"station": self.station_bus, "glove": self.glove_bus}
+
     def close(self) -> None:
         if self.acquisition is not None:
             self.acquisition.stop()
@@ -156,14 +169,22 @@ def build_rig(
     caps: VibrationCaps | None = None,
     buffer_s: float = 30.0,
     texture_grades: Sequence[int] | None = None,
+    clock: Any = None,
 ) -> Rig:
-    """The default simulated sensor station; the acquisition loop is not started."""
-    clock = SimClock()
+    """The default simulated sensor station; the acquisition loop is not started.
+
+    ``clock`` defaults to a fresh SimClock; :class:`RealTimeClock` runs the simulated chips
+    in real time (for jitter figures)."""
+    clock = clock or SimClock()
     station_bus, glove_bus = make_buses(clock)
     world = World(clock, seed=seed, actuator=actuator, texture_grades=texture_grades)
-    rig_pads, adc_chips = make_pads(clock, station_bus, world, supply_ref=supply_ref) if pads else (
-        None,
-        [],
+    rig_pads, adc_chips = (
+        make_pads(clock, station_bus, world, supply_ref=supply_ref)
+        if pads
+        else (
+            None,
+            [],
+        )
     )
     rig_glove, imu_chips, _ = make_glove(clock, glove_bus, world) if glove else (None, {}, None)
     rig_haptics, drv_chips, _ = (

@@ -144,8 +144,13 @@ def test_acquisition_unplugged_glove_raises_a_named_fault_and_motors_stop() -> N
     assert acq is not None and haptics is not None
     calibrate_motors(rig, [1])
     rig.world.unplug_glove()
-    with pytest.raises(GloveUnplugged):  # the session's check between steps raises it
-        haptics.play(1, Stimulus(1.0, 0.0), until=lambda: bool(acq.check()))
+
+    def session_check() -> bool:
+        acq.check()  # what the session does between steps: raises the fault
+        return False
+
+    with pytest.raises(GloveUnplugged):
+        haptics.play(1, Stimulus(1.0, 0.0), until=session_check)
     assert [e.kind for e in acq.events if e.fault is not None] == ["glove_unplugged"]
     assert all(chip.drive_at(rig.clock.now()) == 0.0 for chip in rig.drv_chips)
     with pytest.raises(GloveUnplugged):

@@ -192,8 +192,13 @@ def test_haptics_pwm_fallback_has_the_same_interface() -> None:
         record = motor_record("motor0", [0.2, 0.6, 1.0], [0.1, 1.0, 2.0], [40, 130, 220])
         haptics.set_calibration(0, record)
         pin = factory.pin(12)
-        seen = []
-        haptics.play(0, Stimulus(0.1, 0.0), until=lambda: seen.append(pin.state) and False)
+        seen: list[float] = []
+
+        def look() -> bool:
+            seen.append(pin.state)
+            return False
+
+        haptics.play(0, Stimulus(0.1, 0.0), until=look)
         assert seen[-1] == pytest.approx(0.6, abs=0.01)
         assert pin.state == 0
         motors[1].set_realtime(0.4)
