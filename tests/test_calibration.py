@@ -24,8 +24,8 @@ from station.sim.fsr import FsrParams, loading_conductance_s
 FORCES = [0.5, 1.0, 2.0, 3.5, 5.0, 7.5, 10.0, 15.0, 20.0]
 
 
-def truth(params: FsrParams = FsrParams()) -> list[float]:
-    return [loading_conductance_s(params, f) for f in FORCES]
+def truth() -> list[float]:
+    return [loading_conductance_s(FsrParams(), f) for f in FORCES]
 
 
 def test_calibration_store_keeps_every_version_as_json(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_calibration_pad_fit_refuses_bad_data() -> None:
     with pytest.raises(CalibrationError, match="does not rise"):
         fit_pad(FORCES, swapped, "pad0")
     with pytest.raises(CalibrationError, match="positive"):
-        fit_pad(FORCES, [0.0] + truth()[1:], "pad0")
+        fit_pad(FORCES, [0.0, *truth()[1:]], "pad0")
 
 
 def test_calibration_motor_table_inverts_and_keeps_the_startup_knee() -> None:

@@ -92,7 +92,7 @@ def test_fsr_model_texture_grade_lowers_contact_and_is_known() -> None:
     for p in (smooth, coarse):
         p.set_force(4.0)
     assert coarse.resistance_at(0.0) > smooth.resistance_at(0.0)
-    with pytest.raises(ValueError, match="0..7"):
+    with pytest.raises(ValueError, match=r"0\.\.7"):
         pad(grade=8)
 
 

@@ -7,13 +7,13 @@ import math
 
 import numpy as np
 import pytest
+from simrig import EREMOTEIO, build_rig
 
 from drivers.sim.clock import SimClock
 from drivers.sim.lsm6dsox import SimLSM6DSOX
 from station.sim.hand import Hand
 from station.sim.motors import MotorParams, SiteMotor, lra_response
 from station.sim.world import World
-from simrig import EREMOTEIO, build_rig
 
 
 def test_world_pad_force_reaches_the_adc_counts() -> None:
