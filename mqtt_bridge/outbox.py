@@ -157,8 +157,17 @@ def enqueue(
         ack_mode,
         correlation,
     )
-    # A savepoint nests in the caller's transaction and makes count + insert one unit.
-    conn.execute("SAVEPOINT outbox_enqueue")
+    # Inside the caller's transaction a savepoint makes count + insert one unit. Without
+    # one, take the write lock first (BEGIN IMMEDIATE): a deferred transaction that reads
+    # and then writes cannot wait for the lock in WAL mode and fails "database is locked"
+    # whenever the sender thread wrote in between.
+    own = not conn.in_transaction
+    begin, commit, undo = (
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        if own
+        else ("SAVEPOINT outbox_enqueue", "RELEASE outbox_enqueue", None)
+    )
+    conn.execute(begin)
     try:
         ensure_tables(conn)
         depth = int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
@@ -169,16 +178,16 @@ def enqueue(
             " boot_id, body, ack_mode, correlation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row,
         )
-    except OutboxFull as exc:
-        conn.execute("ROLLBACK TO outbox_enqueue")
-        conn.execute("RELEASE outbox_enqueue")
-        log.error("ALARM %s", exc)
+    except BaseException as exc:
+        if undo is not None:
+            conn.execute(undo)
+        else:
+            conn.execute("ROLLBACK TO outbox_enqueue")
+            conn.execute("RELEASE outbox_enqueue")
+        if isinstance(exc, OutboxFull):
+            log.error("ALARM %s", exc)
         raise
-    except BaseException:
-        conn.execute("ROLLBACK TO outbox_enqueue")
-        conn.execute("RELEASE outbox_enqueue")
-        raise
-    conn.execute("RELEASE outbox_enqueue")
+    conn.execute(commit)
     return msg_id
 
 

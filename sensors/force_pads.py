@@ -287,20 +287,46 @@ def calibrate_pad(
     ``settle_s`` hold, then removed for ``settle_s`` so every point is a fresh loading. The
     acquisition loop must be running and the pads tared.
     """
+    return calibrate_pads(
+        acquisition, [pad], weights_n, place, settle_s, measure_s, method, serial
+    )[pad]
+
+
+def calibrate_pads(
+    acquisition: Any,
+    pads_to_fit: Sequence[int],
+    weights_n: Sequence[float],
+    place: Callable[[float | None], None],
+    settle_s: float = 1.5,
+    measure_s: float = 0.5,
+    method: str = "loglog2",
+    serial: str = "",
+) -> dict[int, CalibrationRecord]:
+    """Calibrate several pads at once with a weight jig that loads them together.
+
+    Same procedure as :func:`calibrate_pad`; ``place(weight_n)`` loads every pad in
+    ``pads_to_fit`` with ``weight_n``. Returns one unsaved record per pad.
+    """
     pads: ForcePads = acquisition.pads
-    forces, conductances = [], []
+    forces: list[float] = []
+    conductances: dict[int, list[float]] = {p: [] for p in pads_to_fit}
     try:
         for weight in weights_n:
             place(weight)
             acquisition.clock.sleep(settle_s)
-            volts = acquisition.window(measure_s).pads[pad].volts
-            if not len(volts):
-                raise CalibrationError(f"pad {pad}: no readings while weighed")
-            g = pads.conductance_s(volts) - pads.tare_conductance_s(pad)
+            window = acquisition.window(measure_s).pads
+            for pad in pads_to_fit:
+                volts = window[pad].volts
+                if not len(volts):
+                    raise CalibrationError(f"pad {pad}: no readings while weighed")
+                g = pads.conductance_s(volts) - pads.tare_conductance_s(pad)
+                conductances[pad].append(float(np.median(g)))
             forces.append(float(weight))
-            conductances.append(float(np.median(g)))
             place(None)
             acquisition.clock.sleep(settle_s)
     finally:
         place(None)
-    return fit_pad(forces, conductances, f"pad{pad}", method, dict(PAD_TOLERANCE), serial)
+    return {
+        pad: fit_pad(forces, conductances[pad], f"pad{pad}", method, dict(PAD_TOLERANCE), serial)
+        for pad in pads_to_fit
+    }

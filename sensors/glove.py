@@ -33,6 +33,12 @@ from sensors.fusion import Madgwick, fit_accel, joint_angle_deg, q_conj_array, q
 
 SEGMENTS = ("thumb", "index", "middle", "ring", "little", "back")
 FINGERS = SEGMENTS[:5]
+#: How the glove is wired (HARDWARE.md §2): (segment, mux channel, address), two IMUs per
+#: channel at the LSM6DSOX's two addresses.
+WIRING = (
+    ("thumb", 0, 0x6A), ("index", 0, 0x6B), ("middle", 1, 0x6A), ("ring", 1, 0x6B),
+    ("little", 2, 0x6A), ("back", 2, 0x6B),
+)  # fmt: skip
 _S2 = math.sqrt(0.5)
 FLEX_AXES: dict[str, tuple[float, float, float]] = {
     "thumb": (_S2, _S2, 0.0),

@@ -35,7 +35,12 @@ class Context:
 
     @property
     def data_dir(self) -> Path:
-        return config_mod.data_dir(self.config)
+        """The data directory; the simulated station keeps its own (``...-sim``) unless
+        one is given, so simulated sessions never mix with a patient's."""
+        d = config_mod.data_dir(self.config)
+        if self.sim and not self.config["data"]["dir"]:
+            d = d.with_name(d.name + "-sim")
+        return d
 
     def ensure_data_dir(self) -> Path:
         """Create the data directory (0700) on first use and return it."""

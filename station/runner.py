@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault
 from station import summary as summary_mod
 from station.journal import Journal
 from station.plan import Plan
@@ -67,6 +69,7 @@ class SessionRunner:
         enqueue: summary_mod.Enqueue,
         data_quality: Callable[[], dict[str, Any]] | None = None,
         calibration_tolerance: float = 0.1,
+        monitor: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -80,6 +83,7 @@ class SessionRunner:
         self.enqueue = enqueue
         self.data_quality = data_quality or (lambda: {})
         self.calibration_tolerance = calibration_tolerance
+        self.monitor = monitor
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -122,9 +126,11 @@ class SessionRunner:
             hands=self.hands,
             deadline_s=self.clock.now() + self.caps.max_session_min * 60.0,
             no_response_s=self.no_response_s,
+            monitor=self.monitor,
         )
         state, reason = "complete", "all protocols done"
         self.safety.watchdog.start()
+        self.ui.bind(ctx.check)
         try:
             with self.safety.signals():
                 pain_before = self._checkin(ctx)
@@ -132,7 +138,7 @@ class SessionRunner:
                     self.ui.prompt("session.nothing_today")
                     ctx.wait(3.0)
                 force_stopped = False
-                for item in items:
+                for n, item in enumerate(items, 1):
                     factory = PROTOCOLS.get(item.protocol)
                     if factory is None:
                         continue
@@ -156,7 +162,8 @@ class SessionRunner:
                             self.safety.decision(stop.decision)
                         self.ui.prompt("session.protocol_stopped")
                         ctx.wait(3.0)
-                    self._pain_check(ctx, pain_before, "during")
+                    if n < len(items):  # after the last one, the end check asks
+                        self._pain_check(ctx, pain_before, "during")
                 pain_after = self._ask_rating(ctx, "checkout.pain", pain_before)
                 self.journal.set_checkout(sid, {"pain": pain_after})
                 decision = pain_decision(pain_before, pain_after, self.caps)
@@ -170,10 +177,14 @@ class SessionRunner:
                 )
         except Exception as exc:
             state, reason = "incomplete", f"fault: {exc}"
-            self.safety.event("fault", {"error": repr(exc)}, _fault_code(exc))
+            key, code = fault_screen(exc)
+            self.safety.motors_off("fault")
+            self.safety.event("fault", {"error": repr(exc)}, code)
             log.exception("session %s ended by a fault", sid)
+            self._show_error(key, code)
         finally:
             self.safety.motors_off("session end")
+            self.ui.bind(None)
             self.safety.watchdog.stop()
             self.journal.end_session(sid, state, reason)
         results = self._results(sid, names)
@@ -181,7 +192,8 @@ class SessionRunner:
             self.journal, sid, results, self.data_quality(), self.plan.plan_version
         )
         msg_id = summary_mod.write(self.journal, sid, body, self.enqueue)
-        self._goodbye(state, reason)
+        if not reason.startswith("fault"):
+            self._goodbye(state, reason)
         self.safety.session_id = None
         return Outcome(sid, state, reason, msg_id, body)
 
@@ -266,6 +278,12 @@ class SessionRunner:
             )
         return out
 
+    def _show_error(self, key: str, code: str) -> None:
+        try:
+            self.ui.error(key, code)
+        except Exception:
+            log.exception("could not show the error screen %s", code)
+
     def _goodbye(self, state: str, reason: str) -> None:
         key = {"complete": "session.done", "stopped": "session.stopped"}.get(
             state, "session.incomplete"
@@ -276,10 +294,21 @@ class SessionRunner:
             log.exception("could not show the end-of-session screen")
 
 
-def _fault_code(exc: BaseException) -> str:
+def fault_screen(exc: BaseException) -> tuple[str, str]:
+    """The error screen's message key and technician code for a fault."""
+    errno = getattr(exc, "errno", None)
+    num = f"{errno or 0:03d}"
+    if isinstance(exc, PadFault):
+        return "error.pads", f"E-PAD-{num}"
+    if isinstance(exc, GloveUnplugged | ImuFault):
+        return "error.glove", f"E-GLOVE-{num}"
+    if isinstance(exc, MotorFault):
+        return "error.motors", f"E-MOTOR-{num}"
     if isinstance(exc, OSError):
-        return f"E-BUS-{(exc.errno or 0):03d}"
-    return "E-SW-01"
+        return "error.bus", f"E-BUS-{num}"
+    if isinstance(exc, sqlite3.Error):
+        return "error.storage", "E-DB-01"
+    return "error.software", "E-SW-01"
 
 
 __all__ = ["PROTOCOLS", "Decision", "Outcome", "SessionRunner"]

@@ -5,6 +5,13 @@ A module provides ``register(subparsers, parents)`` that adds its parser (with
 ``func=handler``; ``handler(args, ctx) -> int`` returns the exit code.
 """
 
-from station.commands import clinic_cmd, config_cmd, outbox_cmd
+from station.commands import (
+    bench_cmd,
+    clinic_cmd,
+    config_cmd,
+    outbox_cmd,
+    run_cmd,
+    session_cmd,
+)
 
-COMMANDS = [config_cmd, clinic_cmd, outbox_cmd]
+COMMANDS = [run_cmd, session_cmd, config_cmd, outbox_cmd, bench_cmd, clinic_cmd]

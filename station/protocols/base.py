@@ -33,12 +33,20 @@ class ProtocolStop(Exception):
 
 
 class ForcePort(TypingProtocol):
+    """Calibrated pad forces (``sensors.acquisition.Acquisition`` is one)."""
+
     def latest_n(self, pad: int) -> float: ...
-    def window(self, pad: int, seconds: float) -> tuple[Any, Any]: ...
+    def window_n(self, pad: int, seconds: float) -> tuple[Any, Any]: ...
     def full_scale_n(self) -> float: ...
 
 
 class UiPort(TypingProtocol):
+    """What protocols and the runner show and ask (``station.ui.SessionUi`` is one).
+
+    ``ask_*`` return None when nobody answered within ``timeout_s``.
+    """
+
+    def bind(self, check: Callable[[], None] | None) -> None: ...
     def prompt(self, key: str, **params: Any) -> None: ...
     def ask_ok(self, key: str, timeout_s: float, **params: Any) -> bool | None: ...
     def ask_yes_no(self, key: str, timeout_s: float) -> bool | None: ...
@@ -50,8 +58,10 @@ class UiPort(TypingProtocol):
         force_n: float,
         full_scale_n: float,
         band: tuple[float, float] | None = None,
+        **params: Any,
     ) -> None: ...
     def cue(self, name: str) -> None: ...
+    def error(self, key: str, code: str) -> None: ...
 
 
 @dataclass
@@ -69,6 +79,8 @@ class SessionContext:
     data_quality: dict[str, Any] = field(default_factory=dict)
     vibration_allowed: bool = True
     trials_done: int = 0
+    #: Raises a sensor fault the acquisition loop found (``Acquisition.check``).
+    monitor: Callable[[], None] | None = None
 
     def wait(self, seconds: float) -> None:
         """Sleep on the clock in short slices: heartbeat, Stop, session-length cap."""
@@ -83,6 +95,8 @@ class SessionContext:
     def check(self) -> None:
         self.safety.heartbeat()
         self.safety.check_stop()
+        if self.monitor is not None:
+            self.monitor()
         if self.clock.now() >= self.deadline_s:
             raise SessionStop("session length cap reached", "complete", "S-TIME")
 

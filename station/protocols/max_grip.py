@@ -27,6 +27,11 @@ GET_READY_S = 3
 ONSET_FRACTION = 0.1  # reaction time: force above 10 % of the trial's peak
 MIN_ONSET_N = 0.5
 NO_EFFORT_N = 0.5  # a "squeeze" below this is no response, not a 0 N measurement
+#: Biofeedback refresh: 20 Hz keeps force-to-bar latency under 100 ms (one LCD row update
+#: is about 12 ms of a 100 kHz bus, HARDWARE.md §4.4).
+FEEDBACK_S = 0.05
+#: Trials in a row without a squeeze that end the protocol for that hand.
+MAX_MISSED = 2
 
 
 class MaxGrip(ProtocolBase):
@@ -65,9 +70,17 @@ class MaxGrip(ProtocolBase):
             if not ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side):
                 raise ProtocolStop(_declined(side))
             peaks: list[float] = []
+            missed = 0
             for i in range(self.trials_per_hand):
                 peak = self._trial(ctx, role, side, i)
-                peaks.append(peak)
+                if peak is None:
+                    # No squeeze is no answer, not a weak one: it is not fatigue.
+                    missed += 1
+                    if missed >= MAX_MISSED:
+                        raise ProtocolStop(_no_effort(side, missed))
+                else:
+                    missed = 0
+                    peaks.append(peak)
                 decision = fatigue_decision(peaks)
                 if decision is not None:
                     ctx.safety.decision(decision, "S-FATIGUE")
@@ -75,7 +88,8 @@ class MaxGrip(ProtocolBase):
                 if i + 1 < self.trials_per_hand:
                     ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
 
-    def _trial(self, ctx: SessionContext, role: str, side: str, index: int) -> float:
+    def _trial(self, ctx: SessionContext, role: str, side: str, index: int) -> float | None:
+        """One squeeze, journalled; its peak force, or None when there was no squeeze."""
         assert ctx.forces is not None
         ctx.ui.prompt("grip.progress", trial=index + 1, total=self.trials_per_hand, hand=side)
         ctx.wait(1.0)
@@ -87,14 +101,14 @@ class MaxGrip(ProtocolBase):
         at_cap = False
         while ctx.clock.now() - t0 < SQUEEZE_S:
             force = ctx.forces.latest_n(self.pad)
-            ctx.ui.biofeedback("grip.squeeze", force, full_scale)
+            ctx.ui.biofeedback("grip.squeeze", force, full_scale, hand=side)
             if force >= cap:
                 at_cap = True  # the force ceiling holds during maximal tests too
                 break
-            ctx.wait(0.1)
+            ctx.wait(FEEDBACK_S)
         t_end = ctx.clock.now()
         ctx.ui.prompt("grip.relax")
-        t, f = ctx.forces.window(self.pad, t_end - t0 + 0.05)
+        t, f = ctx.forces.window_n(self.pad, t_end - t0 + 0.05)
         keep = np.asarray(t) >= t0
         t, f = np.asarray(t)[keep], np.asarray(f)[keep]
         quality: list[str] = []
@@ -135,7 +149,7 @@ class MaxGrip(ProtocolBase):
             )
         )
         ctx.wait(1.0)
-        return peak if np.isfinite(peak) else 0.0
+        return None if "no_effort" in quality else peak
 
     def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -182,6 +196,10 @@ def _median3(f: np.ndarray) -> np.ndarray:
 
 def _no_pads() -> Decision:
     return Decision("no_force_pads", "force", "no force pads fitted", {})
+
+
+def _no_effort(side: str, missed: int) -> Decision:
+    return Decision("no_effort", "force", f"no squeeze on {missed} trials in a row", {"hand": side})
 
 
 def _declined(side: str) -> Decision:

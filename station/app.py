@@ -1,0 +1,274 @@
+"""The station application: hardware, journal, outbox, MQTT, safety and the session runner.
+
+:class:`App` is what ``rehab-station run`` and ``rehab-station session`` drive. Opening it
+
+1. builds the station (``station.hardware``), real or simulated, and starts acquisition;
+2. opens the journal and the outbox in the same SQLite file (``station.db``), so a summary
+   and its outbox row commit together;
+3. restores today's vibration dose from the journal, so the daily cap holds across
+   restarts;
+4. wires the Stop button to the safety layer (motors off at once, from the GPIO thread);
+5. closes sessions a crash or power cut interrupted and summarises them (``recover``);
+6. starts the MQTT client when MQTT is enabled: it sends the outbox and stores plans.
+
+:meth:`App.close` stops everything in reverse order; the motors are off first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import Any
+
+from mqtt_bridge import outbox as outbox_mod
+from mqtt_bridge import plans as plans_mod
+from station import __version__, hardware
+from station import plan as plan_mod
+from station.config import Config, mqtt_password, parse_broker_url
+from station.journal import Journal
+from station.paths import station_db
+from station.runner import Outcome, SessionRunner
+from station.safety import SafetyLayer
+from station.ui import SessionUi
+from ui_lcd.screens import Screens
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_8H = 8 * 3600.0
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        data_dir: Path,
+        *,
+        sim: bool,
+        seed: int = 0,
+        speed: float | None = None,
+        mirrors: Collection[Any] = (),
+        clock: Any = None,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.sim = sim
+        self.seed = seed
+        self.speed = speed
+        self.mirrors = list(mirrors)
+        self._clock = clock
+        self.today = today
+        self.station: hardware.Station | None = None
+        self.journal: Journal | None = None
+        self.client: Any = None
+        self.safety: SafetyLayer | None = None
+        self.ui: SessionUi | None = None
+        self.recovered: list[str] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> App:
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.station = st = hardware.build(
+            self.config,
+            sim=self.sim,
+            data_dir=self.data_dir,
+            clock=self._clock,
+            seed=self.seed,
+            speed=self.speed,
+        )
+        self.journal = journal = Journal(station_db(self.data_dir))
+        with journal.transaction() as conn:
+            outbox_mod.ensure_tables(conn)
+            plans_mod.ensure_tables(conn)
+        self._restore_dose()
+        self.safety = safety = SafetyLayer(
+            st.motors_off, journal.record_event, st.clock, self.config["safety"]["watchdog_s"]
+        )
+        assert st.buttons is not None
+        st.buttons.on_stop(safety.on_stop_button)
+        self.ui = SessionUi(
+            Screens(self.config["lcd"]["size"]),
+            st.clock,
+            st.buttons,
+            display=st.display,
+            cues=st.cues,
+            mirrors=self.mirrors,
+            on_stop=safety.check_stop,
+        )
+        st.start()
+        self.recovered = self._runner(self.plan()).recover()
+        if self.config["mqtt"]["enabled"]:
+            self.client = self._mqtt_client()
+            self.client.start()
+
+    def close(self) -> None:
+        """Motors off, then MQTT, the station's parts and the journal; never raises."""
+        if self.station is not None:
+            self.station.motors_off()
+        if self.client is not None:
+            try:
+                self.client.close()
+            except Exception:
+                log.exception("closing the MQTT client failed")
+            self.client = None
+        if self.station is not None:
+            self.station.close()
+            self.station = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def __enter__(self) -> App:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the plan --------------------------------------------------------------------------
+
+    def plan(self) -> plan_mod.Plan | None:
+        """The active plan (the newest the clinic sent), the built-in one in ``--sim``
+        when the clinic sent none, or None."""
+        assert self.journal is not None
+        with self.journal.transaction() as conn:
+            stored = plans_mod.active_plan(conn)
+        if stored is not None:
+            try:
+                return plan_mod.from_dict(stored, self.config.station_id)
+            except plan_mod.PlanError as exc:
+                log.error("the stored plan is not usable: %s", exc)
+                return None
+        if self.sim:
+            return plan_mod.default_sim_plan(self.config.station_id, self.today())
+        return None
+
+    # -- a session -------------------------------------------------------------------------
+
+    def run_session(self, plan: plan_mod.Plan | None = None) -> Outcome | None:
+        """Run today's session of ``plan`` (default: the active plan). None: no plan."""
+        assert self.station is not None and self.safety is not None and self.ui is not None
+        plan = plan or self.plan()
+        if plan is None:
+            self.ui.prompt("session.nothing_today")
+            return None
+        st = self.station
+        if st.haptics is not None:
+            st.haptics.set_plan_caps(plan.effective_caps(self.config["safety"]))
+            st.ledger.begin_session()
+        st.buttons.clear_stop() if st.buttons is not None else None
+        self.safety.stop_pressed.clear()
+        runner = self._runner(plan)
+        before = self._dose_totals()
+        try:
+            return runner.run_session(self.today())
+        finally:
+            self._save_dose(before)
+
+    def _runner(self, plan: plan_mod.Plan | None) -> SessionRunner:
+        assert self.station is not None and self.journal is not None
+        assert self.safety is not None and self.ui is not None
+        st = self.station
+        acq = st.acquisition
+        involved = self.config["station"]["involved_hand"]
+        other = "left" if involved == "right" else "right"
+        return SessionRunner(
+            clock=st.clock,
+            ui=self.ui,
+            forces=acq if st.pads is not None else None,
+            journal=self.journal,
+            safety=self.safety,
+            plan=plan or plan_mod.default_sim_plan(self.config.station_id, self.today()),
+            station_safety=self.config["safety"],
+            hands={"involved": involved, "uninvolved": other},
+            enqueue=self._enqueue,
+            data_quality=self.data_quality,
+            monitor=acq.check if acq is not None else None,
+        )
+
+    def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:
+        return outbox_mod.enqueue(
+            conn, schema, body, max_rows=self.config["mqtt"]["outbox_max_rows"]
+        )
+
+    def data_quality(self) -> dict[str, Any]:
+        """What the summary says about the measurement itself."""
+        st = self.station
+        out: dict[str, Any] = {"simulated": self.sim}
+        if st is None:
+            return out
+        if st.acquisition is not None:
+            c = st.acquisition.counters
+            out["bus_errors"] = int(sum(v for k, v in c.items() if "error" in k))
+            out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
+            out["sensor_faults"] = [str(f) for f in st.faults][-10:]
+        if st.pads is not None:
+            out["calibration"] = {
+                f"pad{p}": {"version": r.version, "date": r.date, "method": r.method}
+                for p, r in sorted(st.pads.records.items())
+            }
+        return out
+
+    # -- vibration dose across restarts ----------------------------------------------------
+
+    def _dose_totals(self) -> tuple[float, float]:
+        assert self.station is not None
+        t = self.station.ledger.today_totals
+        return t.vibration_s, t.energy_m2s3
+
+    def _restore_dose(self) -> None:
+        assert self.station is not None and self.journal is not None
+        day = self.today().isoformat()
+        seconds, a8_sq = self.journal.dose(day)
+        self.station.ledger.restore(
+            {"day": day, "vibration_s": seconds, "energy_m2s3": a8_sq * SECONDS_PER_8H}
+        )
+
+    def _save_dose(self, before: tuple[float, float]) -> None:
+        assert self.station is not None and self.journal is not None
+        seconds, energy = self._dose_totals()
+        if seconds > before[0]:
+            self.journal.add_dose(
+                self.station.ledger.day.isoformat(),
+                seconds - before[0],
+                (energy - before[1]) / SECONDS_PER_8H,
+            )
+
+    # -- MQTT ------------------------------------------------------------------------------
+
+    def _mqtt_client(self) -> Any:
+        from mqtt_bridge.client import StationClient
+
+        m = self.config["mqtt"]
+        url = parse_broker_url(m["broker"], "mqtt.broker")
+        password = mqtt_password(self.config)
+        station_id = self.config.station_id
+        return StationClient(
+            station_id,
+            url.host,
+            url.port,
+            db_path=station_db(self.data_dir),
+            tls=url.tls,
+            ca_file=m["ca_file"] or None,
+            cert_file=m["cert_file"] or None,
+            key_file=m["key_file"] or None,
+            username=m["username"] or (station_id if password else None),
+            password=password,
+            keepalive_s=m["keepalive_s"],
+            session_expiry_s=m["session_expiry_s"],
+            resend_after_s=m["resend_after_s"],
+            max_rows=m["outbox_max_rows"],
+            software_version=__version__,
+            semantic_check=lambda d: plan_mod.semantic_check(d, station_id),
+        )

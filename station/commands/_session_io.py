@@ -1,0 +1,129 @@
+"""What ``run`` and ``session`` share: options, opening the app, the virtual patient, and
+printing an outcome."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from station.app import App
+from station.runner import Outcome
+from ui_lcd.frame import Frame
+from ui_lcd.terminal import TerminalLCD, text_lines
+
+PROFILES = ("typical", "fatigue_prone", "inattentive", "pain_flare", "walks_away")
+
+
+def add_sim_options(p: argparse.ArgumentParser, default_speed: float) -> None:
+    g = p.add_argument_group("simulated station (--sim)")
+    g.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="typical",
+        help="the virtual patient's abilities (default: typical)",
+    )
+    g.add_argument("--seed", type=int, default=1, help="seed of the simulated world and patient")
+    g.add_argument(
+        "--speed",
+        type=float,
+        default=default_speed,
+        help=f"simulated seconds per real second, 0 = as fast as possible (default: "
+        f"{default_speed:g})",
+    )
+    g.add_argument("--quiet", action="store_true", help="do not draw the LCD in the terminal")
+
+
+class WordsOnly:
+    """A terminal mirror for logs: prints a frame only when its words change (a moving
+    force bar is not a new screen)."""
+
+    def __init__(self, stream: TextIO, size: str) -> None:
+        self.inner = TerminalLCD(stream, size, in_place=False)
+        self._words: list[str] | None = None
+
+    def show(self, frame: Frame) -> None:
+        words = [line.strip() for line in text_lines(frame)]
+        words = ["".join(c for c in w if c.isascii() and c.isprintable()) for w in words]
+        if words != self._words:
+            self._words = words
+            self.inner.show(frame)
+
+
+def mirrors(args: argparse.Namespace, ctx: Any) -> list[Any]:
+    if not ctx.sim or getattr(args, "quiet", False) or getattr(args, "json", False):
+        return []
+    size = ctx.config["lcd"]["size"]
+    if sys.stdout.isatty():
+        return [TerminalLCD(sys.stdout, size, in_place=True)]
+    return [WordsOnly(sys.stdout, size)]
+
+
+def open_app(args: argparse.Namespace, ctx: Any) -> App:
+    if not ctx.sim and getattr(args, "profile", "typical") != "typical":
+        raise SystemExit("rehab-station: --profile needs --sim (a virtual patient)")
+    speed = getattr(args, "speed", 0.0) or None
+    return App(
+        ctx.config,
+        ctx.ensure_data_dir(),
+        sim=ctx.sim,
+        seed=getattr(args, "seed", 0),
+        speed=speed,
+        mirrors=mirrors(args, ctx),
+    ).open()
+
+
+def start_patient(app: App, args: argparse.Namespace) -> Any:
+    st = app.station
+    assert st is not None and st.sim is not None
+    patient = st.sim.patient(args.profile, st.clock, app.config["buttons"], seed=args.seed)
+    patient.start()
+    return patient
+
+
+def hands(config: Any) -> dict[str, str]:
+    involved = config["station"]["involved_hand"]
+    return {"involved": involved, "uninvolved": "left" if involved == "right" else "right"}
+
+
+def truth(patient: Any, hands: dict[str, str]) -> dict[str, Any]:
+    """What the virtual patient really did, to set beside the measurement."""
+    return {
+        "profile": getattr(patient, "profile_name", None),
+        "max_grip_n": dict(patient.a.max_grip_n),
+        "squeeze_peaks_n": {
+            side: [round(f, 3) for f in patient.peaks.get(side, [])] for side in ("left", "right")
+        },
+        "hands": hands,
+    }
+
+
+def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    if outcome is None:
+        msg = {"state": "no_plan", "reason": "no plan for this station yet"}
+        print(json.dumps(msg) if as_json else "no plan for this station yet: nothing to run")
+        return
+    if as_json:
+        out = {"session_id": outcome.session_id, "msg_id": outcome.msg_id, **outcome.summary}
+        if extra:
+            out["simulation"] = extra
+        print(json.dumps(out, indent=2))
+        return
+    s = outcome.summary
+    print(f"\nsession {s['session_id']}: {s['state']} ({s['ended_reason']})")
+    for proto in s["protocols"]:
+        print(f"  {proto['protocol']}: {proto['trials']} trials")
+        for name, m in proto["metrics"].items():
+            unc = f" ± {m['uncertainty']:.2f}" if m.get("uncertainty") is not None else ""
+            hand = f" ({m['hand']})" if m.get("hand") else ""
+            print(f"    {name:<24}{m['value']:>9.2f} {m['unit']}{unc}{hand}")
+    for e in s["safety_events"]:
+        print(f"  safety event: {e['kind']} [{e['code']}] {e['detail'].get('reason', '')}")
+    print(f"  summary queued for the clinic as {outcome.msg_id}")
+    if extra:
+        peaks = extra["squeeze_peaks_n"]
+        for side in ("left", "right"):
+            if peaks[side]:
+                shown = ", ".join(f"{f:.2f}" for f in peaks[side])
+                print(f"  the virtual patient's true peak forces, {side} hand (N): {shown}")

@@ -1,0 +1,104 @@
+"""``rehab-station bench``: the station's performance figures, beside their limits.
+
+Start-up to the idle menu; the acquisition loop (rates, bus load against wire time, host
+CPU per cycle against the cycle's wire time); the LCD (wire time of a character, a full
+redraw and a biofeedback-bar update); with ``--sim`` also the biofeedback latency (force
+step on the pad to bar on the LCD, read back from the simulated chip) and a whole session
+with a virtual patient. Figures only: nothing here passes or fails. Uses a throw-away data
+directory unless ``--data-dir`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from typing import Any
+
+from drivers.clock import MonotonicClock
+from station import bench
+from station.app import App
+
+
+def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "bench",
+        parents=parents,
+        help="measure start-up, acquisition, LCD, biofeedback latency and a session",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    p.add_argument("--seconds", type=float, default=5.0, help="acquisition run (default 5 s)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    explicit = getattr(args, "data_dir", None)
+    with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp:
+        data_dir = ctx.data_dir if explicit else tmp
+        figures: dict[str, Any] = {"simulated": ctx.sim}
+        wall = MonotonicClock()
+        for label in ("first_start_s", "start_s"):  # first: the simulated technician calibrates
+            t0 = wall.now()
+            app = App(ctx.config, data_dir, sim=ctx.sim, seed=1).open()
+            figures[label] = round(wall.now() - t0, 3)
+            if label == "first_start_s":
+                app.close()
+        try:
+            figures["acquisition"] = bench.acquisition(app, args.seconds)
+            if app.station is not None and app.station.display is not None:
+                figures["lcd"] = bench.lcd(app)
+            if ctx.sim:
+                figures["biofeedback"] = bench.biofeedback_latency(app)
+                figures["session"] = bench.session(app)
+        finally:
+            app.close()
+        figures["max_rss_mib"] = bench.max_rss_mib()
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        _print(figures)
+    return 0
+
+
+def _print(f: dict[str, Any]) -> None:
+    print(f"station bench ({'simulated' if f['simulated'] else 'real'} station)")
+    print(f"  start-up to idle: {f['start_s']:.2f} s (first start, with calibration: "
+          f"{f['first_start_s']:.2f} s)")  # fmt: skip
+    a = f["acquisition"]
+    pads = list(a["pad_rate_hz"].values())
+    imus = list(a["imu_rate_hz"].values())
+    print("  acquisition:")
+    if pads:
+        print(f"    pads: {min(pads):.1f}..{max(pads):.1f} Hz per pad (goal 100 Hz)")
+    if imus:
+        print(f"    IMUs: {min(imus):.1f}..{max(imus):.1f} Hz per IMU (ODR 104 Hz)")
+    for bus, u in a["bus_utilisation"].items():
+        print(f"    {bus} bus: {100 * u:.1f} % busy (wire time / elapsed)")
+    print(
+        f"    host CPU per cycle {a['cpu_per_cycle_us']:.0f} us for {a['wire_per_cycle_us']:.0f}"
+        f" us of wire: {100 * a['cpu_to_wire_ratio']:.1f} % (goal <= 10 %)"
+    )
+    if "lcd" in f:
+        lcd = f["lcd"]
+        print(f"  LCD ({lcd['size']}, {lcd['bus_hz'] // 1000} kHz):")
+        print(f"    one character {lcd['one_char']['wire_ms']:.1f} ms, full redraw "
+              f"{lcd['full_redraw']['wire_ms']:.1f} ms of wire")  # fmt: skip
+        bar = lcd["bar_screens"]
+        print(f"    biofeedback bar update {bar['wire_ms']:.1f} ms "
+              f"({100 * bar['ratio_to_full']:.0f} % of a full redraw)")  # fmt: skip
+    if "biofeedback" in f:
+        b = f["biofeedback"]
+        print(
+            f"  biofeedback latency (force step to bar on the LCD, {b['steps']} steps): first "
+            f"cell p50 {b['first_cell']['p50_ms']:.0f} ms, 90 % of the bar p50 "
+            f"{b['ninety_percent']['p50_ms']:.0f} ms, max {b['ninety_percent']['max_ms']:.0f}"
+            f" ms (goal {b['goal_ms']:.0f} ms)"
+        )
+    if "session" in f:
+        s = f["session"]
+        print(
+            f"  session with a virtual patient: {s['state']}, {s['simulated_s']:.0f} s simulated"
+            f" in {s['wall_s']:.1f} s ({s['speed_x_real_time']:.0f}x real time)"
+        )
+    print(f"  peak memory (RSS): {f['max_rss_mib']:.0f} MiB (goal < {bench.RSS_GOAL_MIB:.0f} MiB)")

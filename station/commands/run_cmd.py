@@ -1,0 +1,108 @@
+"""``rehab-station run``: the station's main job.
+
+On a Raspberry Pi (the systemd service): build the station, close any session a power cut
+interrupted, send the outbox to the clinic, and wait at the menu; "Today's exercises" runs
+today's session of the clinic's plan. SIGTERM or SIGINT turn the motors off, end a running
+session as incomplete (journalled and summarised) and exit 0.
+
+With ``--sim``: the simulated station runs one day's session with a virtual patient who
+acts only through the LCD, the buttons and the pads; the LCD is drawn in the terminal and
+the measured figures are printed beside what the virtual patient really did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from typing import Any
+
+from drivers.clock import MonotonicClock
+from station.app import App
+from station.commands import _session_io as io
+from ui_lcd.buttons import StopPressed
+from ui_lcd.widgets import Menu
+
+log = logging.getLogger(__name__)
+
+MENU = ("menu.today",)
+#: How long the end-of-session screen stays before the menu comes back.
+GOODBYE_S = 20.0
+
+
+def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        parents=parents,
+        help="the station's main job (with --sim: one session with a virtual patient)",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    io.add_sim_options(p, default_speed=10.0)
+    p.add_argument("--json", action="store_true", help="--sim: print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, ctx: Any) -> int:
+    with io.open_app(args, ctx) as app:
+        if app.recovered:
+            log.warning("summarised %d interrupted session(s)", len(app.recovered))
+        if ctx.sim:
+            patient = io.start_patient(app, args)
+            outcome = app.run_session()
+            patient.stop()
+            hands = {} if outcome is None else io.hands(app.config)
+            io.report(outcome, args.json, io.truth(patient, hands))
+            _drain_outbox(app)
+            return 0
+        return _service(app)
+
+
+def _drain_outbox(app: App, timeout_s: float = 10.0) -> None:
+    """With a broker, give the sender a moment to hand the summary over before exiting
+    (what it cannot send now stays in the outbox for the next start)."""
+    if app.client is None:
+        return
+    clock = MonotonicClock()  # the sender thread works in real time
+    end = clock.now() + timeout_s
+    while clock.now() < end and app.client.counts().pending > 0:
+        clock.sleep(0.1)
+
+
+class _Exit(Exception):
+    pass
+
+
+def _service(app: App) -> int:
+    """The menu loop of a real station, until SIGTERM or SIGINT."""
+    assert app.station is not None and app.ui is not None
+    buttons = app.station.buttons
+    assert buttons is not None
+
+    def leave(signum: int, _frame: Any) -> None:
+        app.station.motors_off() if app.station else None
+        raise _Exit(signal.Signals(signum).name)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, leave)
+    try:
+        while True:
+            menu = Menu(MENU)
+            since = app.station.clock.now()
+            while menu.chosen is None:
+                app.ui.show(app.ui.screens.menu(menu))
+                try:
+                    ev = buttons.wait_for(("ok", "left", "right"), 1.0, since_s=since)
+                except StopPressed:
+                    buttons.clear_stop()  # Stop at the menu: nothing runs; motors are off
+                    app.station.motors_off()
+                    continue
+                if ev is not None:
+                    since = ev.t_s
+                    menu = menu.press(ev.key)
+            outcome = app.run_session()
+            if outcome is not None and "received" in outcome.reason:
+                return 0  # a signal ended the session: the service is stopping
+            buttons.wait_for(("ok",), GOODBYE_S)
+    except _Exit as exc:
+        log.info("%s: stopping", exc)
+        return 0

@@ -1,0 +1,395 @@
+"""The composition root: builds the real or the simulated station from the config.
+
+This is the only module that decides real or simulated hardware: the only one that imports
+smbus2, a ``sim`` module, or gpiozero's pin factories. Everything else receives what it
+needs (buses, drivers, a clock, a pin factory) from here.
+
+Both stations are built by the same code: the buses and the pin factory differ (Linux I2C
+through smbus2 and lgpio on a Pi; simulated buses carrying register-level chip models and
+gpiozero's mock pins in ``--sim``), and from there the same drivers, sensors and LCD
+objects are made. :meth:`Station.close` turns the motors off first, then closes the parts
+in the reverse order of construction and never raises.
+
+Bus plan (``reference/HARDWARE.md`` §2): station bus (ADS1115s, haptic mux with
+DRV2605Ls), glove bus (mux with six LSM6DSOX, two per channel), LCD bus (PCF8574 +
+HD44780).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.ads1115 import ADS1115
+from drivers.clock import MonotonicClock
+from drivers.drv2605l import DRV2605L
+from drivers.hd44780 import HD44780
+from drivers.lsm6dsox import LSM6DSOX
+from drivers.tca9548a import TCA9548A
+from sensors.acquisition import Acquisition
+from sensors.calibration import CalibrationStore
+from sensors.dose import DoseLedger
+from sensors.faults import SensorFault
+from sensors.force_pads import ForcePads, default_layout
+from sensors.glove import WIRING, Glove
+from sensors.haptics import Haptics, PwmMotor, VibrationCaps
+from station.config import Config
+from ui_lcd.buttons import KEYS, Buttons
+from ui_lcd.cues import Cues
+from ui_lcd.display import Display
+
+log = logging.getLogger(__name__)
+
+DRV2605L_ADDRESS = 0x5A
+ADS1115_FULL_SCALE_V = 4.096
+
+
+class HardwareError(RuntimeError):
+    """The station cannot be built (a part is missing or a library is not installed)."""
+
+
+@dataclass
+class SimHandles:
+    """The simulated world's handles: for the virtual patient, tests and benchmarks only."""
+
+    world: Any
+    buses: dict[str, Any]
+    chips: Any
+    pin_factory: Any
+
+    def lcd_lines(self) -> list[str]:
+        """The text the simulated LCD shows (its DDRAM, read through the chip model)."""
+        return list(self.chips.lcd.lines()) if self.chips.lcd is not None else []
+
+    def button_pins(self, buttons_cfg: dict[str, Any]) -> dict[str, Any]:
+        """The mock pins of the buttons, to press them as a person would."""
+        return {k: self.pin_factory.pin(buttons_cfg[k]) for k in KEYS}
+
+    def patient(
+        self, profile: str, clock: Any, buttons_cfg: dict[str, Any], seed: int = 0, **kw: Any
+    ) -> Any:
+        """A virtual patient with ``profile``'s abilities at this simulated station, acting
+        only through its LCD, buttons and pads (``station.sim.patient``)."""
+        from station.sim import patient as patient_mod
+
+        return patient_mod.VirtualPatient(
+            patient_mod.profile(profile, **kw),
+            clock,
+            self.lcd_lines,
+            self.button_pins(buttons_cfg),
+            self.world.pads,
+            seed=seed,
+            name=profile,
+        )
+
+
+@dataclass
+class Station:
+    config: Config
+    clock: Any
+    buses: dict[str, Any]
+    pin_factory: Any
+    calibrations: CalibrationStore
+    ledger: DoseLedger
+    pads: ForcePads | None = None
+    haptics: Haptics | None = None
+    glove: Glove | None = None
+    acquisition: Acquisition | None = None
+    display: Display | None = None
+    buttons: Buttons | None = None
+    cues: Cues | None = None
+    sim: SimHandles | None = None
+    #: Parts without a calibration record ("pad0", "motor2"): they are not used.
+    uncalibrated: list[str] = field(default_factory=list)
+    faults: list[SensorFault] = field(default_factory=list)
+    _closers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def on_close(self, name: str, fn: Callable[[], None]) -> None:
+        self._closers.append((name, fn))
+
+    def start(self) -> None:
+        """Start the acquisition loop."""
+        if self.acquisition is not None:
+            self.acquisition.start()
+
+    def motors_off(self) -> None:
+        if self.haptics is not None:
+            self.haptics.stop_all()
+
+    def _on_fault(self, fault: SensorFault) -> None:
+        # Called from the acquisition loop: any sensor fault stops stimulation at once.
+        self.faults.append(fault)
+        try:
+            self.motors_off()
+        except Exception:
+            log.exception("motors off after %s failed", fault)
+
+    def close(self) -> None:
+        """Motors off, then every part in reverse order of construction; never raises."""
+        try:
+            self.motors_off()
+        except Exception:
+            log.exception("motors off at close failed")
+        while self._closers:
+            name, fn = self._closers.pop()
+            try:
+                fn()
+            except Exception:
+                log.exception("closing %s failed", name)
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build(
+    config: Config,
+    *,
+    sim: bool,
+    data_dir: Path,
+    clock: Any = None,
+    seed: int = 0,
+    speed: float | None = None,
+    calibrate_sim: bool = True,
+) -> Station:
+    """Build the station ``config`` describes: the real one, or the simulated one.
+
+    ``data_dir`` holds the calibration records (``calibration/``). For the simulated station
+    ``clock`` defaults to a simulated clock running ``speed`` times real time (None: as
+    fast as the host can), ``seed`` seeds the simulated world, and pads and motors without
+    a record are calibrated by the simulated technician (``calibrate_sim``).
+    """
+    store = CalibrationStore(Path(data_dir) / "calibration")
+    if sim:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        from drivers.sim.clock import SimClock
+        from station.sim import rig
+        from station.sim.world import World
+
+        clock = clock or SimClock(realtime_factor=speed)
+        buses: dict[str, Any] = rig.make_buses(clock, config["buses"])
+        factory = MockFactory(pin_class=MockPWMPin)
+        n_pads = len(config["pads"]["adc_addresses"]) * config["pads"]["pads_per_adc"]
+        world = World(
+            clock,
+            seed=seed,
+            n_pads=max(n_pads, 1),
+            n_motors=_n_motors(config),
+            actuator=config["haptics"]["actuator"],
+            supply_v=config["pads"]["supply_v"],
+            divider_ohm=config["pads"]["divider_ohm"],
+        )
+        chips = rig.attach_chips(config, clock, buses, world, seed)
+        handles = SimHandles(world, buses, chips, factory)
+        station = _assemble(config, clock, buses, factory, store, handles)
+        if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
+            for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
+                mock = factory.pin(pin)
+                world.connect_motor(motor, lambda _t, p=mock: float(p.state))
+        if calibrate_sim and station.uncalibrated:
+            _sim_technician(station, rig)
+        return station
+    clock = clock or MonotonicClock()
+    buses = {role: _linux_bus(config, role) for role in _roles(config)}
+    return _assemble(config, clock, buses, _lgpio_factory(), store, None)
+
+
+# -- the parts, the same for the real and the simulated station ------------------------------
+
+
+def _assemble(
+    config: Config,
+    clock: Any,
+    buses: dict[str, Any],
+    pin_factory: Any,
+    store: CalibrationStore,
+    handles: SimHandles | None,
+) -> Station:
+    station = Station(config, clock, buses, pin_factory, store, DoseLedger(), sim=handles)
+    for role, bus in buses.items():
+        station.on_close(f"{role} bus", bus.close)
+    try:
+        _build_pads(station)
+        _build_haptics(station)
+        _build_glove(station)
+        if station.pads is not None or station.glove is not None:
+            acq = Acquisition(
+                clock,
+                station.pads,
+                station.glove,
+                pad_rate_hz=config["pads"]["rate_hz"],
+                on_fault=station._on_fault,
+            )
+            station.acquisition = acq
+            station.on_close("acquisition", acq.stop)
+        _build_ui(station)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def _build_pads(station: Station) -> None:
+    cfg = station.config["pads"]
+    if not cfg["fitted"]:
+        return
+    bus = station.buses["station"]
+    adcs = [
+        ADS1115(bus, a, station.clock, ADS1115_FULL_SCALE_V, cfg["data_rate_sps"])
+        for a in cfg["adc_addresses"]
+    ]
+    layout = default_layout(len(adcs), cfg["pads_per_adc"])
+    pads = ForcePads(adcs, layout, divider_ohm=cfg["divider_ohm"], supply_v=cfg["supply_v"])
+    pads.init()
+    station.on_close("force pads", pads.close)
+    station.uncalibrated += [f"pad{p}" for p in pads.load_calibrations(station.calibrations)]
+    station.pads = pads
+
+
+def _build_haptics(station: Station) -> None:
+    cfg = station.config["haptics"]
+    if not cfg["fitted"]:
+        return
+    motors: list[Any]
+    if cfg["driver"] == "drv2605l":
+        mux = TCA9548A(station.buses["station"], cfg["mux_address"])
+        mux.init()
+        station.on_close("haptic mux", mux.close)
+        motors = [
+            DRV2605L(mux.channel(ch), DRV2605L_ADDRESS, station.clock) for ch in cfg["channels"]
+        ]
+    else:
+        motors = [PwmMotor(pin, station.pin_factory) for pin in cfg["pwm_pins"]]
+    caps = VibrationCaps.of(station.config["safety"])
+    haptics = Haptics(motors, station.clock, caps, actuator=cfg["actuator"], ledger=station.ledger)
+    station.on_close("haptics", haptics.close)
+    haptics.init()
+    station.uncalibrated += [f"motor{m}" for m in haptics.load_calibrations(station.calibrations)]
+    station.haptics = haptics
+
+
+def _build_glove(station: Station) -> None:
+    cfg = station.config["glove"]
+    if not cfg["fitted"]:
+        return
+    mux = TCA9548A(station.buses["glove"], cfg["mux_address"])
+    mux.init()
+    station.on_close("glove mux", mux.close)
+    imus = {seg: LSM6DSOX(mux.channel(ch), address, station.clock) for seg, ch, address in WIRING}
+    glove = Glove(imus, station.clock, odr_hz=cfg["odr_hz"])
+    station.on_close("glove", glove.close)
+    glove.init()
+    station.glove = glove
+
+
+def _build_ui(station: Station) -> None:
+    config, clock = station.config, station.clock
+    if config["lcd"]["fitted"]:
+        cols, rows = (int(n) for n in config["lcd"]["size"].split("x"))
+        lcd = HD44780(station.buses["lcd"], config["lcd"]["address"], cols, rows, clock)
+        display = Display(lcd, clock, resync_s=config["lcd"]["resync_s"])
+        station.on_close("display", display.close)
+        station.display = display
+    b = config["buttons"]
+    buttons = Buttons(
+        {k: b[k] for k in KEYS},
+        clock,
+        pin_factory=station.pin_factory,
+        bounce_s=b["bounce_ms"] / 1000.0,
+        hold_s=b["hold_s"],
+    )
+    station.on_close("buttons", buttons.close)
+    station.buttons = buttons
+    buzzer = None
+    if config["buzzer"]["fitted"]:
+        from gpiozero import TonalBuzzer
+
+        buzzer = TonalBuzzer(config["buzzer"]["pin"], pin_factory=station.pin_factory)
+        station.on_close("buzzer", buzzer.close)
+    station.cues = Cues(buzzer, clock, enabled=config["buzzer"]["enabled"])
+
+
+# -- real parts ------------------------------------------------------------------------------
+
+
+def _roles(config: Config) -> list[str]:
+    roles = []
+    if config["pads"]["fitted"] or (
+        config["haptics"]["fitted"] and config["haptics"]["driver"] == "drv2605l"
+    ):
+        roles.append("station")
+    if config["glove"]["fitted"]:
+        roles.append("glove")
+    if config["lcd"]["fitted"]:
+        roles.append("lcd")
+    return roles
+
+
+def _linux_bus(config: Config, role: str) -> Any:
+    try:
+        from smbus2 import SMBus, i2c_msg
+    except ImportError as exc:  # pragma: no cover - smbus2 is a runtime dependency
+        raise HardwareError("smbus2 is not installed") from exc
+    from drivers.smbus2_bus import SMBus2Bus
+
+    b = config["buses"]
+    number = b[f"{role}_bus"]
+    try:
+        return SMBus2Bus(
+            number,
+            SMBus,
+            i2c_msg,
+            speed_hz=b[f"{role}_speed_hz"],
+            name=f"{role} bus (i2c-{number})",
+        )
+    except OSError as exc:
+        raise HardwareError(
+            f"cannot open /dev/i2c-{number} for the {role} bus ({exc.strerror}); "
+            f"is I2C enabled and buses.{role}_bus right?"
+        ) from exc
+
+
+def _lgpio_factory() -> Any:
+    try:
+        from gpiozero.pins.lgpio import LGPIOFactory
+
+        return LGPIOFactory()
+    except Exception as exc:
+        raise HardwareError(
+            f"no GPIO access ({exc}); on a Raspberry Pi install the 'pi' extra (lgpio), "
+            "or run with --sim"
+        ) from exc
+
+
+# -- the simulated station -------------------------------------------------------------------
+
+
+def _n_motors(config: Config) -> int:
+    h = config["haptics"]
+    return len(h["channels"] if h["driver"] == "drv2605l" else h["pwm_pins"]) or 1
+
+
+def _sim_technician(station: Station, rig: Any) -> None:
+    """First start of a simulated station: calibrate what has no record, as a technician
+    would at set-up, so that the station's figures are calibrated newtons and dB."""
+    assert station.sim is not None
+    pads = [int(p[3:]) for p in station.uncalibrated if p.startswith("pad")]
+    motors = [int(m[5:]) for m in station.uncalibrated if m.startswith("motor")]
+    log.info("simulated technician: calibrating pads %s and motors %s", pads, motors)
+    if pads and station.acquisition is not None:
+        station.acquisition.start()
+        try:
+            rig.calibrate(station.sim.world, station.calibrations, station.acquisition, pads=pads)
+        finally:
+            station.acquisition.stop()
+    if motors and station.haptics is not None:
+        rig.calibrate(
+            station.sim.world, station.calibrations, haptics=station.haptics, motors=motors
+        )
+    station.uncalibrated = []
