@@ -138,9 +138,12 @@ class Acquisition:
                 self._rotation.append(rot)
             per_chip = max(len(r) for r in self._rotation)
             self.period_s = 1.0 / (pad_rate_hz * per_chip)
+            #: ``latest_n`` refuses a reading older than this (ten sample periods).
+            self.stale_after_s = max(0.1, 10.0 / pad_rate_hz)
         else:
             assert glove is not None
             self.period_s = imu_drain_s / len(glove.segments)
+            self.stale_after_s = 0.1
         segments = glove.segments if glove is not None else []
         self._drain_every = max(len(segments), round(imu_drain_s / self.period_s))
         self._segments = segments
@@ -389,6 +392,10 @@ class Acquisition:
             s = self._latest_pad[pad]
         if s is None or math.isnan(s.force_n):
             raise PadFault(pad, None, "no calibrated reading yet" if s is None else "no force")
+        age = self.clock.now() - s.t_s
+        if age > self.stale_after_s:
+            # A stopped or starved loop: an old reading is not today's force.
+            raise PadFault(pad, None, f"newest reading is {age * 1000:.0f} ms old")
         return s.force_n
 
     def window_n(self, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:

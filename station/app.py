@@ -167,8 +167,10 @@ class App:
         if st.haptics is not None:
             st.haptics.set_plan_caps(plan.effective_caps(self.config["safety"]))
             st.ledger.begin_session()
-        st.buttons.clear_stop() if st.buttons is not None else None
+        if st.buttons is not None:
+            st.buttons.clear_stop()
         self.safety.stop_pressed.clear()
+        st.start()  # the acquisition loop runs through every session
         runner = self._runner(plan)
         before = self._dose_totals()
         try:

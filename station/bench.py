@@ -30,8 +30,13 @@ def max_rss_mib() -> float:
 
 
 def acquisition(app: Any, seconds: float) -> dict[str, Any]:
+    """The acquisition loop's figures (it is restarted under the measurement)."""
     st = app.station
-    return acquisition_figures(st, seconds=seconds)
+    st.acquisition.stop()
+    try:
+        return acquisition_figures(st, seconds=seconds)
+    finally:
+        st.acquisition.start()
 
 
 def lcd(app: Any) -> dict[str, Any]:
@@ -54,7 +59,6 @@ def biofeedback_latency(app: Any, steps: int = 20, force_n: float = 10.0, seed: 
     full_scale = min(acq.full_scale_n(), app.config["safety"]["max_force_n"] * 1.25)
     rng = random.Random(seed)
     row = -1
-    was_running = acq.running
     acq.start()
 
     def cells() -> int:
@@ -69,6 +73,7 @@ def biofeedback_latency(app: Any, steps: int = 20, force_n: float = 10.0, seed: 
     first, ninety = [], []
     try:
         pad.set_force(force_n)
+        clock.sleep(0.2)  # fresh samples after a (re)start
         feedback(1.5)
         final = cells()
         for _ in range(steps):
@@ -92,8 +97,6 @@ def biofeedback_latency(app: Any, steps: int = 20, force_n: float = 10.0, seed: 
             ninety.append(seen.get("ninety", float("inf")))
     finally:
         pad.set_force(0.0)
-        if not was_running:
-            acq.stop()
 
     def stats(xs: list[float]) -> dict[str, float]:
         a = np.array(xs) * 1e3

@@ -190,8 +190,7 @@ def build(
         station = _assemble(config, clock, buses, factory, store, handles)
         if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
             for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
-                mock = factory.pin(pin)
-                world.connect_motor(motor, lambda _t, p=mock: float(p.state))
+                world.connect_motor(motor, _pin_drive(factory.pin(pin)))
         if calibrate_sim and station.uncalibrated:
             _sim_technician(station, rig)
         return station
@@ -373,6 +372,15 @@ def _lgpio_factory() -> Any:
 def _n_motors(config: Config) -> int:
     h = config["haptics"]
     return len(h["channels"] if h["driver"] == "drv2605l" else h["pwm_pins"]) or 1
+
+
+def _pin_drive(pin: Any) -> Callable[[float], float]:
+    """A PWM motor's drive at time t: the mock pin's duty cycle."""
+
+    def drive(_t: float) -> float:
+        return float(pin.state)
+
+    return drive
 
 
 def _sim_technician(station: Station, rig: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from drivers.clock import MonotonicClock
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 def run(args: argparse.Namespace, ctx: Any) -> int:
     explicit = getattr(args, "data_dir", None)
     with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp:
-        data_dir = ctx.data_dir if explicit else tmp
+        data_dir = ctx.data_dir if explicit else Path(tmp)
         figures: dict[str, Any] = {"simulated": ctx.sim}
         wall = MonotonicClock()
         for label in ("first_start_s", "start_s"):  # first: the simulated technician calibrates
