@@ -189,11 +189,13 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
         ),
     },
     "buttons": {
-        "ok": Key(int, 5, "GPIO (BCM) of the OK button.", min=0, max=27),
-        "back": Key(int, 6, "GPIO of the Back button.", min=0, max=27),
-        "left": Key(int, 13, "GPIO of the Left button.", min=0, max=27),
-        "right": Key(int, 19, "GPIO of the Right button.", min=0, max=27),
-        "stop": Key(int, 26, "GPIO of the emergency Stop button.", min=0, max=27),
+        # Defaults stay clear of I2C (GPIO 2/3, and 4/5, 8/9 for the extra buses in the
+        # README), PWM (12/13) and the buzzer (18).
+        "ok": Key(int, 17, "GPIO (BCM) of the OK button.", min=0, max=27),
+        "back": Key(int, 27, "GPIO of the Back button.", min=0, max=27),
+        "left": Key(int, 22, "GPIO of the Left button.", min=0, max=27),
+        "right": Key(int, 23, "GPIO of the Right button.", min=0, max=27),
+        "stop": Key(int, 24, "GPIO of the emergency Stop button.", min=0, max=27),
         "bounce_ms": Key(int, 30, "Debounce time.", min=0, max=500),
         "hold_s": Key(float, 1.5, "Hold time for a long press.", min=0.3, max=10.0),
     },
@@ -399,6 +401,13 @@ def _cross_checks(cfg: Config) -> None:
             f"GPIO {cfg['buzzer']['pin']} is already used by buttons.{seen[cfg['buzzer']['pin']]}",
         )
     hap = cfg["haptics"]
+    if hap["fitted"] and hap["driver"] == "pwm":
+        if cfg["buzzer"]["fitted"]:
+            seen.setdefault(cfg["buzzer"]["pin"], "buzzer.pin")
+        for pin in hap["pwm_pins"]:
+            if pin in seen:
+                owner = seen[pin] if "." in seen[pin] else f"buttons.{seen[pin]}"
+                raise ConfigError("haptics.pwm_pins", f"GPIO {pin} is already used by {owner}")
     if hap["fitted"] and hap["driver"] == "drv2605l" and len(hap["channels"]) == 0:
         raise ConfigError("haptics.channels", "must list at least one mux channel")
     if cfg["pads"]["fitted"] and not cfg["pads"]["adc_addresses"]:

@@ -55,6 +55,11 @@ def test_config_values_override_defaults(tmp_path: Path) -> None:
         ('[lcd]\nsize = "40x2"\n', "lcd.size", "20x4, 16x2"),
         ("[buttons]\nok = 5\nback = 5\n", "buttons.back", "already used"),
         ("[buttons]\nstop = 40\n", "buttons.stop", "0..27"),
+        (
+            '[haptics]\ndriver = "pwm"\npwm_pins = [12, 24]\n',
+            "haptics.pwm_pins",
+            "GPIO 24 is already used by buttons.stop",
+        ),
         ('[mqtt]\nbroker = "http://x:1"\n', "mqtt.broker", "mqtts://host:port"),
         ("[safety]\nmax_vibration_g = 50\n", "safety.max_vibration_g", "0.1..10.0"),
         ("[safety]\nmax_session_min = -1\n", "safety.max_session_min", "1.0..120.0"),

@@ -9,6 +9,7 @@ import sys
 from typing import Any, TextIO
 
 from station.app import App
+from station.hardware import HardwareError
 from station.runner import Outcome
 from ui_lcd.frame import Frame
 from ui_lcd.terminal import TerminalLCD, text_lines
@@ -64,14 +65,18 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
     if not ctx.sim and getattr(args, "profile", "typical") != "typical":
         raise SystemExit("rehab-station: --profile needs --sim (a virtual patient)")
     speed = getattr(args, "speed", 0.0) or None
-    return App(
+    app = App(
         ctx.config,
         ctx.ensure_data_dir(),
         sim=ctx.sim,
         seed=getattr(args, "seed", 0),
         speed=speed,
         mirrors=mirrors(args, ctx),
-    ).open()
+    )
+    try:
+        return app.open()
+    except HardwareError as exc:
+        raise SystemExit(f"rehab-station: {exc}") from exc
 
 
 def start_patient(app: App, args: argparse.Namespace) -> Any:
