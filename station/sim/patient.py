@@ -96,6 +96,8 @@ class VirtualPatient:
         self.t0 = clock.now()
         self._handle: Any = None
         self._screen = ""
+        self._glance = ""  # the words at the last look, settled or not, and since when
+        self._glance_t = 0.0
         self._busy_until = 0.0
         self._acted_on = ""
         self.squeezes: dict[str, int] = {"left": 0, "right": 0}
@@ -130,6 +132,13 @@ class VirtualPatient:
         text = " ".join(line.strip() for line in self.read_lcd()).lower()
         text = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f-\xff]", " ", text)).strip()
         now = self.clock.now()
+        # A person reads a screen once it has settled: a glimpse of the LCD mid-resync (its
+        # nibble resync passes through one-line mode, rows 2 and 4 dark for an instant) is
+        # not a new screen to react to.
+        if text != self._glance:
+            self._glance, self._glance_t = text, now
+        if now - self._glance_t < STEP_S / 2:
+            return
         if text != self._screen:
             self._screen = text
             self._acted_on = ""
@@ -167,7 +176,9 @@ class VirtualPatient:
     def _pain_now(self, text: str) -> int:
         if "before" in text or "today" in text or "start" in text:
             return self.a.pain_before
-        return min(10, self.a.pain_before + self.a.pain_rise_per_check * self.pain_checks)
+        # The first question after the check-in already shows one rise.
+        rises = self.pain_checks + 1
+        return min(10, self.a.pain_before + self.a.pain_rise_per_check * rises)
 
     def _answer_rating(self, text: str) -> None:
         current = _rating_value(text)
