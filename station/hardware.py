@@ -18,6 +18,7 @@ HD44780).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,7 +258,9 @@ def _build_haptics(station: Station) -> None:
         return
     motors: list[Any]
     if cfg["driver"] == "drv2605l":
-        mux = TCA9548A(station.buses["station"], cfg["mux_address"])
+        # Locked: motors-off comes from several threads (Stop button, watchdog, signals);
+        # channel select and write must not interleave between them.
+        mux = TCA9548A(station.buses["station"], cfg["mux_address"], lock=threading.RLock())
         mux.init()
         station.on_close("haptic mux", mux.close)
         motors = [
@@ -277,7 +280,7 @@ def _build_glove(station: Station) -> None:
     cfg = station.config["glove"]
     if not cfg["fitted"]:
         return
-    mux = TCA9548A(station.buses["glove"], cfg["mux_address"])
+    mux = TCA9548A(station.buses["glove"], cfg["mux_address"], lock=threading.RLock())
     mux.init()
     station.on_close("glove mux", mux.close)
     imus = {seg: LSM6DSOX(mux.channel(ch), address, station.clock) for seg, ch, address in WIRING}

@@ -29,10 +29,14 @@ def _parse(ts: str) -> dt.datetime:
     return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
-def adherence(journal: Journal, session_id: int) -> dict[str, Any]:
+def adherence(journal: Journal, session_id: int, duration_s: float | None = None) -> dict[str, Any]:
+    """Minutes of the session (``duration_s`` on the session's clock when known, else from
+    the journal's wall-clock times), its trials, and the days with trials this week."""
     s = journal.session(session_id)
     start = _parse(s["started_at"])
     end = _parse(s["ended_at"]) if s["ended_at"] else dt.datetime.now(dt.UTC)
+    if duration_s is not None:
+        end = start + dt.timedelta(seconds=duration_s)
     week_start = (start - dt.timedelta(days=start.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -57,6 +61,7 @@ def build(
     results: list[dict[str, Any]],
     data_quality: dict[str, Any],
     plan_version: int | None,
+    duration_s: float | None = None,
 ) -> dict[str, Any]:
     """The summary body for ``session_id`` from the journal and the protocols' metrics."""
     s = journal.session(session_id)
@@ -71,7 +76,7 @@ def build(
         "state": s["state"],
         "ended_reason": s["ended_reason"] or "",
         "protocols": results,
-        "adherence": adherence(journal, session_id),
+        "adherence": adherence(journal, session_id, duration_s),
         "checkin": {
             "pain_before": checkin.get("pain"),
             "pain_after": checkout.get("pain"),

@@ -51,6 +51,10 @@ class SessionUi:
         self.frames_shown = 0
         self.last_frame: Frame | None = None
 
+    def pause_requested(self) -> bool:
+        """Back is held down (checked between the waits of a protocol)."""
+        return self.buttons.is_pressed("back")
+
     def bind(self, check: Callable[[], None] | None) -> None:
         """Call ``check`` while waiting (None: nothing to call, outside a session)."""
         self._check = check
@@ -101,7 +105,8 @@ class SessionUi:
         """OK -> True, Back -> False, nobody -> None."""
         since = self.clock.now()
         self.prompt(key, **params)
-        ev = self._wait(("ok", "back"), timeout_s, since)
+        keys = ("ok",) if key == "session.paused_by_you" else ("ok", "back")
+        ev = self._wait(keys, timeout_s, since)
         return None if ev is None else ev.key == "ok"
 
     def ask_yes_no(self, key: str, timeout_s: float) -> bool | None:

@@ -84,6 +84,10 @@ EN: dict[str, Msg] = {
         "Are you still there?\nPress OK to go on.",
         variants={"16x2": "Still there?\nPress OK."},
     ),
+    "session.paused_by_you": Msg(
+        "Paused.\nEverything is off. Press OK to go on.",
+        variants={"16x2": "Paused.\nOK to go on."},
+    ),
     "session.done": Msg(
         "All done for today.\nThank you, well done!",
         variants={"16x2": "All done today.\nThank you!"},

@@ -205,52 +205,61 @@ class SimI2CBus:
         Returns the bytes of each read segment, in order. Raises ``OSError`` for a NACK or
         an injected fault; segments before a NACK have taken effect, as on the wire.
         """
-        with self._lock:
-            if self.closed:
-                raise OSError(_errno.EBADF, f"{os.strerror(_errno.EBADF)}: {self.name} closed")
-            reads: list[bytes] = []
-            done: list[Segment] = []
-            addressed: list[SimChip] = []
-            t0 = self.clock.now()
-            error: int | None = None
-            try:
-                kinds = [k for _, k, _ in segments]
-                if self.read_must_be_last and "R" in kinds[:-1]:
-                    raise _oserror(_errno.EOPNOTSUPP, self.name, segments[0][0])
-                injected = self._injected(segments[0][0])
-                if injected is not None:
-                    raise _oserror(injected, self.name, segments[0][0])
-                for addr, kind, payload in segments:
-                    _check_address(addr)
-                    chips = self.chips_at(addr)
-                    if not chips:
-                        raise _oserror(self.nack_errno, self.name, addr)
-                    addressed.extend(c for c in chips if c not in addressed)
-                    if kind == "W":
-                        data = bytes(payload)  # type: ignore[arg-type]
-                        for chip in chips:
-                            chip.write(data)
-                        done.append(Segment(addr, "W", data))
-                    elif kind == "R":
-                        n = int(payload)  # type: ignore[arg-type]
-                        replies = [chip.read(n) for chip in chips]
-                        data = replies[0]
-                        if len(replies) > 1:
-                            self.stats.collisions += 1
-                            for other in replies[1:]:
-                                data = bytes(a & b for a, b in zip(data, other, strict=True))
-                        reads.append(data)
-                        done.append(Segment(addr, "R", data))
-                    else:
-                        raise ValueError(f"segment kind must be 'W' or 'R', got {kind!r}")
-            except OSError as exc:
-                error = exc.errno
-                raise
-            finally:
-                for chip in addressed:
-                    chip.stop()
-                self._account(t0, segments, done, error)
-            return reads
+        # The wire time is added to the clock after the bus lock is released: a bus lock
+        # held while waiting for the clock's lock would deadlock against a thread that
+        # holds the clock (dispatching events) and wants the bus (e.g. the watchdog turning
+        # the motors off from its own thread).
+        owed = 0.0
+        try:
+            with self._lock:
+                if self.closed:
+                    raise OSError(_errno.EBADF, f"{os.strerror(_errno.EBADF)}: {self.name} closed")
+                reads: list[bytes] = []
+                done: list[Segment] = []
+                addressed: list[SimChip] = []
+                t0 = self.clock.now()
+                error: int | None = None
+                try:
+                    kinds = [k for _, k, _ in segments]
+                    if self.read_must_be_last and "R" in kinds[:-1]:
+                        raise _oserror(_errno.EOPNOTSUPP, self.name, segments[0][0])
+                    injected = self._injected(segments[0][0])
+                    if injected is not None:
+                        raise _oserror(injected, self.name, segments[0][0])
+                    for addr, kind, payload in segments:
+                        _check_address(addr)
+                        chips = self.chips_at(addr)
+                        if not chips:
+                            raise _oserror(self.nack_errno, self.name, addr)
+                        addressed.extend(c for c in chips if c not in addressed)
+                        if kind == "W":
+                            data = bytes(payload)  # type: ignore[arg-type]
+                            for chip in chips:
+                                chip.write(data)
+                            done.append(Segment(addr, "W", data))
+                        elif kind == "R":
+                            n = int(payload)  # type: ignore[arg-type]
+                            replies = [chip.read(n) for chip in chips]
+                            data = replies[0]
+                            if len(replies) > 1:
+                                self.stats.collisions += 1
+                                for other in replies[1:]:
+                                    data = bytes(a & b for a, b in zip(data, other, strict=True))
+                            reads.append(data)
+                            done.append(Segment(addr, "R", data))
+                        else:
+                            raise ValueError(f"segment kind must be 'W' or 'R', got {kind!r}")
+                except OSError as exc:
+                    error = exc.errno
+                    raise
+                finally:
+                    for chip in addressed:
+                        chip.stop()
+                    owed = self._account(t0, segments, done, error)
+                return reads
+        finally:
+            if owed:
+                self.clock.advance(owed)
 
     def _injected(self, address: int) -> int | None:
         for fault in self._faults:
@@ -273,7 +282,8 @@ class SimI2CBus:
                 return fault.errno
         return None
 
-    def _account(self, t0, segments, done, error) -> None:
+    def _account(self, t0, segments, done, error) -> float:
+        """Count the transaction; returns the seconds it held the wire (and the host)."""
         # A failed transaction still occupied the wire up to the failing address byte.
         lengths = [len(s.data) for s in done]
         if error is not None and len(done) < len(segments):
@@ -289,7 +299,7 @@ class SimI2CBus:
             st.errors += 1
             st.errors_by_errno[error] = st.errors_by_errno.get(error, 0) + 1
         self.log.append(Transaction(t0, tuple(done), wire_s, error))
-        self.clock.advance(wire_s + self.host_overhead_s)
+        return wire_s + self.host_overhead_s
 
     def reset_stats(self) -> None:
         self.stats = BusStats()

@@ -71,15 +71,25 @@ class SimClock:
             self._real.sleep(seconds / self.realtime_factor)
 
     def run_until(self, t: float) -> None:
-        """Run events in time order until time ``t`` (events may schedule more)."""
+        """Run events in time order until time ``t`` (events may schedule more).
+
+        The lock guards the event heap and the time, never an event's own code: an event
+        may wait for a lock (a bus, a mux) that another thread holds while it advances the
+        clock, and holding the clock's lock across the event would deadlock the two.
+        """
         with self._lock:
             if self._dispatching:
-                # Called from inside an event: just move time, the outer loop runs the rest.
+                # Called from inside an event (or by another thread while one runs): just
+                # move time; the dispatching loop runs the events.
                 self._now = max(self._now, t)
                 return
             self._dispatching = True
-            try:
-                while self._events and self._events[0].t <= t:
+        try:
+            while True:
+                with self._lock:
+                    if not (self._events and self._events[0].t <= t):
+                        self._now = max(self._now, t)
+                        return
                     ev = heapq.heappop(self._events)
                     if ev.cancelled:
                         continue
@@ -90,10 +100,9 @@ class SimClock:
                             ev.t += ev.period_s
                         ev.order = next(self._order)
                         heapq.heappush(self._events, ev)
-                    ev.fn()
-                self._now = max(self._now, t)
-            finally:
-                self._dispatching = False
+                ev.fn()
+        finally:
+            self._dispatching = False
 
     def call_at(self, t: float, fn: Callable[[], None], name: str = "event") -> _Event:
         """Run ``fn`` once when time reaches ``t``; returns a handle with ``cancel()``."""

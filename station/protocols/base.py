@@ -4,9 +4,10 @@ A protocol is straight-line code over a :class:`SessionContext`: it prompts thro
 ``ctx.ui``, reads forces through ``ctx.forces``, waits through ``ctx.wait`` (which sends
 the watchdog heartbeat, honours the Stop button and the session-length cap, and gives the
 simulated world its turn), and journals each trial with ``ctx.record_trial`` the moment it
-ends. The runner starts it (:meth:`Protocol.run`), can pause and resume it at any wait
-(``ctx.pause``), and stops it by raising :class:`~station.safety.SessionStop` from a wait.
-``metrics()`` turns the journalled trials into the summary's metrics.
+ends. The runner starts it (:meth:`Protocol.run`); the patient can pause it at any wait
+(Back; :meth:`SessionContext.pause`) and resume with OK; the runner stops it by raising
+:class:`~station.safety.SessionStop` from a wait. ``metrics()`` turns the journalled
+trials into the summary's metrics.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class UiPort(TypingProtocol):
     """
 
     def bind(self, check: Callable[[], None] | None) -> None: ...
+    def pause_requested(self) -> bool: ...
     def prompt(self, key: str, **params: Any) -> None: ...
     def ask_ok(self, key: str, timeout_s: float, **params: Any) -> bool | None: ...
     def ask_yes_no(self, key: str, timeout_s: float) -> bool | None: ...
@@ -81,6 +83,8 @@ class SessionContext:
     trials_done: int = 0
     #: Raises a sensor fault the acquisition loop found (``Acquisition.check``).
     monitor: Callable[[], None] | None = None
+    #: Pauses so far; a protocol compares it across a trial to flag a paused trial.
+    pauses: int = 0
 
     def wait(self, seconds: float) -> None:
         """Sleep on the clock in short slices: heartbeat, Stop, session-length cap."""
@@ -97,6 +101,25 @@ class SessionContext:
         self.safety.check_stop()
         if self.monitor is not None:
             self.monitor()
+        if self.ui.pause_requested():
+            self.pause()
+
+    def pause(self) -> None:
+        """The patient asked for a pause (Back): motors off, wait for OK, then go on.
+
+        Nobody back within ``no_response_s`` ends the session as incomplete.
+        """
+        self.pauses += 1
+        self.safety.motors_off("pause")
+        self.safety.event("paused", {"by": "patient"}, "S-PAUSE")
+        self.ui.bind(None)  # the pause screen's own wait must not re-enter check()
+        try:
+            answer = self.ui.ask_ok("session.paused_by_you", self.no_response_s)
+        finally:
+            self.ui.bind(self.check)
+        if answer is None:
+            raise SessionStop("no response during a pause", "incomplete", "S-NORESPONSE")
+        self.safety.event("resumed", {}, "S-RESUME")
         if self.clock.now() >= self.deadline_s:
             raise SessionStop("session length cap reached", "complete", "S-TIME")
 

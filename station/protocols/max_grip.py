@@ -97,6 +97,7 @@ class MaxGrip(ProtocolBase):
         cap = ctx.caps.max_force_n
         full_scale = min(ctx.forces.full_scale_n(), cap * 1.25)
         ctx.ui.cue("start")
+        pauses = ctx.pauses
         t0 = ctx.clock.now()
         at_cap = False
         while ctx.clock.now() - t0 < SQUEEZE_S:
@@ -124,6 +125,8 @@ class MaxGrip(ProtocolBase):
             rt = float(t[onset[0]] - t0) if len(onset) else None
         if at_cap:
             quality.append("at_force_cap")
+        if ctx.pauses != pauses:
+            quality.append("paused")
         if not np.isfinite(peak) or peak < NO_EFFORT_N:
             quality.append("no_effort")
         ctx.record_trial(
@@ -162,6 +165,7 @@ class MaxGrip(ProtocolBase):
                 if t.hand == side
                 and t.response.get("peak_force_n") is not None
                 and "no_effort" not in t.quality
+                and "paused" not in t.quality  # an interrupted squeeze is not a maximum
             ]
             out[f"{role}_trials"] = metric(len(peaks), "count")
             if not peaks:
