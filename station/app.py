@@ -216,8 +216,14 @@ class App:
             out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
             out["sensor_faults"] = [str(f) for f in st.faults][-10:]
         if st.pads is not None:
+            now = dt.datetime.now(dt.UTC)
             out["calibration"] = {
-                f"pad{p}": {"version": r.version, "date": r.date, "method": r.method}
+                f"pad{p}": {
+                    "version": r.version,
+                    "date": r.date,
+                    "method": r.method,
+                    "age_days": _age_days(r.date, now),
+                }
                 for p, r in sorted(st.pads.records.items())
             }
         return out
@@ -274,3 +280,11 @@ class App:
             software_version=__version__,
             semantic_check=lambda d: plan_mod.semantic_check(d, station_id),
         )
+
+
+def _age_days(date: str, now: dt.datetime) -> float | None:
+    try:
+        when = dt.datetime.fromisoformat(date.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((now - when).total_seconds() / 86400.0, 1)

@@ -95,7 +95,9 @@ class SessionRunner:
             self.journal.record_event(
                 sid, "interrupted", {"reason": "station restarted"}, code="S-RESTART"
             )
-            self.journal.end_session(sid, "incomplete", "station stopped during session")
+            self.journal.end_session(
+                sid, "incomplete", "station stopped during the session (closed at restart)"
+            )
         for sid in self.journal.unsummarised():
             results = self._results(sid, self.journal.session(sid)["protocols"])
             body = summary_mod.build(
@@ -129,6 +131,7 @@ class SessionRunner:
             monitor=self.monitor,
         )
         state, reason = "complete", "all protocols done"
+        t_start = self.clock.now()
         self.safety.watchdog.start()
         self.ui.bind(ctx.check)
         try:
@@ -189,7 +192,12 @@ class SessionRunner:
             self.journal.end_session(sid, state, reason)
         results = self._results(sid, names)
         body = summary_mod.build(
-            self.journal, sid, results, self.data_quality(), self.plan.plan_version
+            self.journal,
+            sid,
+            results,
+            self.data_quality(),
+            self.plan.plan_version,
+            duration_s=self.clock.now() - t_start,
         )
         msg_id = summary_mod.write(self.journal, sid, body, self.enqueue)
         if not reason.startswith("fault"):
