@@ -100,9 +100,9 @@ def test_screens_progress_snapshot(s20: Screens) -> None:
         "Trial 7 of 30       ",
         "                    ",
         "                    ",
-        "\x00\x00\x00\x00\x02" + " " * 15,
+        "\x00\x00\x00\x00\x04" + " " * 15,  # slot 4: the fixed 3-column glyph
     )
-    assert frame.glyphs == {0: FULL, 2: (0, 28, 28, 28, 28, 28, 0, 0)}
+    assert frame.glyphs == {0: FULL, 4: (0, 28, 28, 28, 28, 28, 0, 0)}
 
 
 def test_screens_progress_rejects_done_above_total(s20: Screens) -> None:
@@ -226,10 +226,25 @@ def test_bar_empty_and_full() -> None:
 
 
 def test_bar_partial_cells_resolve_one_column() -> None:
+    # Without a band each partial level has its own fixed slot (2..5).
     for columns, pattern in ((1, 0b10000), (2, 0b11000), (3, 0b11100), (4, 0b11110)):
         row, glyphs = bar_row(20, (50 + columns) / 100)
-        assert row == "\x00" * 10 + "\x02" + " " * 9
-        assert glyphs[2] == (0, *([pattern] * 5), 0, 0)
+        slot = 1 + columns
+        assert row == "\x00" * 10 + chr(slot) + " " * 9
+        assert glyphs[slot] == (0, *([pattern] * 5), 0, 0)
+    # With a band the partial cell shares slot 2.
+    row, glyphs = bar_row(20, 0.53, (0.8, 0.9))
+    assert row[10] == "\x02" and glyphs[2] == (0, *([0b11100] * 5), 0, 0)
+
+
+def test_bar_without_band_never_redefines_a_glyph() -> None:
+    """A moving plain bar changes character codes only: each slot keeps one bitmap."""
+    seen: dict[int, tuple[int, ...]] = {}
+    for fill in range(101):
+        _, glyphs = bar_row(20, fill / 100)
+        for slot, bitmap in glyphs.items():
+            assert seen.setdefault(slot, bitmap) == bitmap
+    assert set(seen) == {0, 2, 3, 4, 5}
 
 
 def test_bar_narrow_band_in_one_cell_uses_the_both_ends_slot() -> None:

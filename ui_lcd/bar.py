@@ -23,6 +23,10 @@ slot  cell
 7     free (not used by the bar)
 ====  ==========================================================================
 
+Without a band (plain biofeedback) the partial cell uses slot 1 + its filled columns
+(slots 2..5, one per level, fixed bitmaps), so a moving bar rewrites character codes only
+and never CGRAM: about 6 % of a full redraw per update instead of 17 %.
+
 Blank cells are spaces. Every cell of one role has the same bitmap, so the roles are a
 valid slot assignment. Slots 0, 1 and 3 never change while the band stays put; slot 2
 changes as the force changes (8 bytes of CGRAM per update), slots 4-6 only when the fill
@@ -99,7 +103,9 @@ def bar_row(
         elif filled == 5:
             slot = SLOT_FULL_BAND if in_band else SLOT_FULL
         elif filled:
-            slot = SLOT_PARTIAL
+            # Without a band each partial level has a slot of its own (2..5, fixed
+            # bitmaps): a moving bar changes character codes only, never CGRAM.
+            slot = SLOT_PARTIAL if band_cols is not None else SLOT_PARTIAL + filled - 1
         else:
             slot = SLOT_BAND
         glyphs[slot] = tuple(rows)

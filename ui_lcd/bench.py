@@ -9,7 +9,8 @@ Bar cases (a bar on row 1 whose fill rises and falls by 2.6 cells each update):
 ``bar_fixed_glyphs`` defines five glyphs once (1..5 pixel columns lit) and only changes
 character codes; ``bar_redefined_glyph`` uses a full-block slot and one partial-cell slot
 whose bitmap is rewritten when the partial fill changes (8 CGRAM bytes, 38 port writes);
-``bar_screens`` is the screens' own bar (``ui_lcd.bar.bar_row``) with a target band.
+``bar_screens`` is the screens' own bar (``ui_lcd.bar.bar_row``) with a target band,
+``bar_screens_plain`` the same without a band (maximal-grip biofeedback): fixed glyphs.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ SCREENS_BAND = (0.55, 0.75)
 
 
 def _bar_frame(cols: int, rows: int, fill_px: int, scheme: str) -> Frame:
-    if scheme == "screens":
-        bar, glyphs = bar_row(cols, fill_px / (cols * PX_PER_CELL), SCREENS_BAND)
+    if scheme in ("screens", "screens_plain"):
+        band = SCREENS_BAND if scheme == "screens" else None
+        bar, glyphs = bar_row(cols, fill_px / (cols * PX_PER_CELL), band)
     else:
         bar, glyphs = bar_line(fill_px, cols, scheme == "fixed")
     lines = ["Squeeze".center(cols), bar] + ["Hold steady".center(cols)] * (rows - 2)
@@ -123,6 +125,7 @@ def measure(
         ("bar_fixed_glyphs", "fixed"),
         ("bar_redefined_glyph", "redefined"),
         ("bar_screens", "screens"),
+        ("bar_screens_plain", "screens_plain"),
     )
     for name, scheme in cases:
         # a triangle wave: the fill rises and falls by BAR_STEP_PX every update

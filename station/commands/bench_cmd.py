@@ -85,9 +85,13 @@ def _print(f: dict[str, Any]) -> None:
         print(f"  LCD ({lcd['size']}, {lcd['bus_hz'] // 1000} kHz):")
         print(f"    one character {lcd['one_char']['wire_ms']:.1f} ms, full redraw "
               f"{lcd['full_redraw']['wire_ms']:.1f} ms of wire")  # fmt: skip
-        bar = lcd["bar_screens"]
-        print(f"    biofeedback bar update {bar['wire_ms']:.1f} ms "
-              f"({100 * bar['ratio_to_full']:.0f} % of a full redraw)")  # fmt: skip
+        for name, what in (("bar_screens_plain", "plain"), ("bar_screens", "with target band")):
+            bar = lcd[name]
+            print(
+                f"    biofeedback bar update, {what}: {bar['wire_ms']:.1f} ms "
+                f"({100 * bar['ratio_to_full']:.0f} % of a full redraw, goal <= 10 %), "
+                f"{lcd['max_rate_hz'][name]:.0f} updates/s at 25 % of the bus (goal 10/s)"
+            )
     if "biofeedback" in f:
         b = f["biofeedback"]
         print(

@@ -66,7 +66,12 @@ def main() -> int:
             full = f["full_redraw"]
             print(_row("full redraw", full, f"(RPLCD 8/char: {f['rplcd_full_redraw_ms']} ms)"))
             print(_row("resync + full rewrite", f["resync"]))
-            for name in ("bar_fixed_glyphs", "bar_redefined_glyph", "bar_screens"):
+            for name in (
+                "bar_fixed_glyphs",
+                "bar_redefined_glyph",
+                "bar_screens",
+                "bar_screens_plain",
+            ):
                 case = f[name]
                 print(_row(name, case, f"{100 * case['ratio_to_full']:.1f} % of a full redraw"))
             rates = ", ".join(f"{k} {v} /s" for k, v in f["max_rate_hz"].items())
