@@ -1,0 +1,59 @@
+"""The station service's loop (``rehab-station run`` on a Pi), on the simulated station:
+idle menu, OK starts today's session, back to the menu; SIGTERM at the menu exits 0 with
+the motors off. The virtual patient presses OK on the menu like on any OK screen."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+from station import config
+from station.app import App
+from station.commands import run_cmd
+
+SEED = 5
+
+
+def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
+    app = App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+    try:
+        st = app.station
+        assert st is not None and st.sim is not None and app.journal is not None
+        patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
+        patient.start()
+        seen: list[str] = []
+
+        def look() -> None:
+            text = " ".join(st.sim.lcd_lines())
+            if "Choose, then OK" in text and (not seen or seen[-1] != "menu"):
+                seen.append("menu")
+            if "All done for today" in text and "done" not in seen:
+                seen.append("done")
+                # the patient leaves; a motor is running when the service is stopped
+                patient.stop()
+                assert st.haptics is not None
+                st.haptics.drive_raw(0, 0.6)
+                st.clock.call_later(5.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+        st.clock.every(0.05, look, "look-at-lcd")
+        old = signal.getsignal(signal.SIGTERM)
+        try:
+            rc = run_cmd._service(app)
+        finally:
+            signal.signal(signal.SIGTERM, old)
+        assert rc == 0
+        assert seen[:2] == ["menu", "done"]
+        sessions = app.journal.conn.execute("SELECT state FROM sessions").fetchall()
+        assert sessions == [("complete",)]
+        # SIGTERM turned the running motor off (from a thread of its own)
+        for t in threading.enumerate():
+            if t.name == "motors-off":
+                t.join(5.0)
+        t_off = st.clock.now()
+        assert st.sim.chips.drvs[0].drive_at(t_off) == 0.0  # the driver was commanded off
+        st.clock.sleep(0.3)  # and the ERM has spun down
+        assert st.sim.world.motors[0].vibration_at(st.clock.now())[0] < 0.01
+    finally:
+        app.close()
