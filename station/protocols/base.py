@@ -103,6 +103,8 @@ class SessionContext:
             self.monitor()
         if self.ui.pause_requested():
             self.pause()
+        if self.clock.now() >= self.deadline_s:
+            raise SessionStop("session length cap reached", "complete", "S-TIME")
 
     def pause(self) -> None:
         """The patient asked for a pause (Back): motors off, wait for OK, then go on.
@@ -120,8 +122,6 @@ class SessionContext:
         if answer is None:
             raise SessionStop("no response during a pause", "incomplete", "S-NORESPONSE")
         self.safety.event("resumed", {}, "S-RESUME")
-        if self.clock.now() >= self.deadline_s:
-            raise SessionStop("session length cap reached", "complete", "S-TIME")
 
     def record_trial(self, trial: Trial) -> None:
         self.journal.record_trial(self.session_id, trial)
