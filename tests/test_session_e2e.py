@@ -1,0 +1,973 @@
+"""Whole sessions on the simulated station, in-process, with the virtual patient (issue 7).
+
+Each test opens the real :class:`station.app.App` on the simulated station (journal and
+outbox in ``station.db`` in ``tmp_path``) and lets a virtual patient do the session through
+the LCD, the buttons and the pads only. What the session measured, journalled, decided and
+queued for the clinic is checked against what the patient really did and what the stop
+rules of ``reference/CLINICAL.md`` say.
+
+Most tests run the station without the IMU glove (``sim_config``): no protocol here uses
+it, and it is most of the simulation's cost. Vibration is played by a test protocol
+(``VibrationProbe``) until the sensory protocols exist. Crash recovery (SIGKILL
+mid-session) and the command line are tested as processes in ``test_station_process.py``;
+pause and resume in ``test_session_pause.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from sensors.force_pads import PAD_TOLERANCE
+from sensors.haptics import Stimulus, VibrationCapReached
+from station import __version__ as station_version
+from station import config as config_mod
+from station import runner as runner_mod
+from station.app import App
+from station.journal import Trial
+from station.paths import station_db
+from station.plan import (
+    CAP_LIMITS,
+    DAYS,
+    OPTIONAL_CAPS,
+    Plan,
+    PlanError,
+    ScheduleItem,
+    default_sim_plan,
+)
+from station.plan import from_dict as plan_from_dict
+from station.protocols.base import WAIT_SLICE_S, Protocol, SessionContext
+from station.protocols.max_grip import FEEDBACK_S, SQUEEZE_S
+from station.protocols.metrics import metric
+from station.runner import Outcome
+from station.safety import clamp_force_target
+from station.sim.patient import PROFILES, VirtualPatient
+
+SEED = 3
+#: What a calibrated pad promises (sensors.force_pads): a measured force is within
+#: ±(0.3 N + 25 %) of the true one; a grip's measured mean is held to the same.
+FORCE_TOL_N, FORCE_TOL_REL = PAD_TOLERANCE["abs_n"], PAD_TOLERANCE["rel"]
+
+
+# -- the station and the patient ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pad and motor calibration records, made once by the simulated technician."""
+    d = tmp_path_factory.mktemp("calibrated")
+    App(sim_config(), d, sim=True, seed=SEED).open().close()
+    assert sorted(p.name for p in (d / "calibration").iterdir())
+    return d / "calibration"
+
+
+def sim_config(glove: bool = False, **safety: Any) -> config_mod.Config:
+    """The built-in simulated station, without the IMU glove unless asked (no protocol
+    here uses it, and simulating its six IMUs takes over half the time), with some
+    ``[safety]`` keys changed; validated like a config file."""
+    return config_mod.validate({"glove": {"fitted": glove}, "safety": safety})
+
+
+class Stations:
+    """Opens apps in a calibrated data dir and closes them all at the end of the test."""
+
+    def __init__(self, tmp_path: Path, calibration: Path) -> None:
+        self.tmp_path = tmp_path
+        self.calibration = calibration
+        self.apps: list[App] = []
+
+    def open(self, cfg: config_mod.Config | None = None, name: str = "data") -> App:
+        d = self.tmp_path / name
+        if not (d / "calibration").exists():
+            shutil.copytree(self.calibration, d / "calibration")
+        app = App(cfg or sim_config(), d, sim=True, seed=SEED).open()
+        self.apps.append(app)
+        return app
+
+    def close(self) -> None:
+        for app in self.apps:
+            app.close()
+
+
+@pytest.fixture
+def stations(tmp_path: Path, calibrated: Path) -> Iterator[Stations]:
+    s = Stations(tmp_path, calibrated)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def patient(app: App, profile: str = "typical", **abilities: Any) -> VirtualPatient:
+    st = app.station
+    assert st is not None and st.sim is not None
+    p: VirtualPatient = st.sim.patient(
+        profile, st.clock, app.config["buttons"], seed=SEED, **abilities
+    )
+    p.start()
+    return p
+
+
+def run(app: App, plan: Plan | None = None) -> Outcome:
+    outcome = app.run_session(plan)
+    assert outcome is not None
+    return outcome
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+
+def grip_item(hands: tuple[str, ...] = ("involved", "uninvolved"), trials: int = 3) -> dict:
+    return {
+        "protocol": "max_grip",
+        "days": "daily",
+        "params": {"hands": list(hands), "trials_per_hand": trials},
+    }
+
+
+def make_plan(
+    app: App,
+    items: list[dict] | None = None,
+    maximal: bool = True,
+    extra: tuple[ScheduleItem, ...] = (),
+    **caps: Any,
+) -> Plan:
+    """A plan like the built-in one, through the station's plan validation, with other
+    schedule items or caps; ``extra`` items (test protocols) are put first."""
+    raw = json.loads(json.dumps(default_sim_plan(app.config.station_id).raw))
+    raw["caps"].update(caps)
+    raw["gates"]["maximal_tests"] = maximal
+    raw["schedule"] = items or [grip_item()]
+    plan = plan_from_dict(raw, app.config.station_id)
+    return dataclasses.replace(plan, schedule=extra + plan.schedule) if extra else plan
+
+
+class VibrationProbe(Protocol):
+    """A test protocol: one calibrated vibration on a motor, played the way a sensory
+    protocol plays one (the session's check between drive steps), journalled as a trial."""
+
+    name = "vibration_probe"
+    uses_vibration = True
+
+    def __init__(self, params: dict[str, Any], app: App) -> None:
+        super().__init__(params)
+        self.app = app
+
+    def run(self, ctx: SessionContext) -> None:
+        st = self.app.station
+        assert st is not None and st.haptics is not None
+        ctx.ui.prompt("encourage.steady")
+        stimulus = Stimulus(float(self.params["duration_s"]), float(self.params["db"]))
+        t0 = ctx.clock.now()
+
+        def until() -> bool:
+            ctx.check()  # Stop, the session cap, the watchdog heartbeat
+            return False
+
+        result = st.haptics.play(int(self.params["motor"]), stimulus, until=until)
+        ctx.record_trial(
+            Trial(
+                self.name,
+                0,
+                None,
+                {"db": stimulus.amplitude_db, "duration_s": stimulus.duration_s},
+                {"played_s": round(result.played_s, 3), "shortened": result.shortened},
+                None,
+                None,
+                t0,
+                ctx.clock.now(),
+            )
+        )
+
+    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+        return {"played_s": metric(sum(t.response["played_s"] for t in trials), "s")}
+
+
+def vibration_item(duration_s: float = 4.0, db: float = 0.0, motor: int = 0) -> ScheduleItem:
+    params = {"duration_s": duration_s, "db": db, "motor": motor}
+    return ScheduleItem(VibrationProbe.name, DAYS, params)
+
+
+@pytest.fixture
+def probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[App], None]:
+    """Make the runner know the vibration probe, playing on ``app``'s motors."""
+
+    def install(app: App) -> None:
+        monkeypatch.setitem(
+            runner_mod.PROTOCOLS, VibrationProbe.name, lambda params: VibrationProbe(params, app)
+        )
+
+    return install
+
+
+# -- looking at the station -----------------------------------------------------------------
+
+
+def when_lcd_shows(app: App, word: str, then: Callable[[float], None]) -> list[float]:
+    """Call ``then(t)`` once, the first time the LCD shows ``word``; returns [t] after."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    sim, clock = st.sim, st.clock
+    seen: list[float] = []
+
+    def look() -> None:
+        if not seen and word in " ".join(sim.lcd_lines()):
+            seen.append(clock.now())
+            handle.cancel()
+            then(seen[0])
+
+    handle = clock.every(0.01, look, f"look-for-{word}")
+    return seen
+
+
+def press(app: App, key: str, hold_s: float = 0.12) -> float:
+    """Press ``key`` through its mock pin now, release it ``hold_s`` later; returns when."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    pin = st.sim.button_pins(app.config["buttons"])[key]
+    pin.drive_low()
+    st.clock.call_later(hold_s, pin.drive_high, f"release-{key}")
+    return float(st.clock.now())
+
+
+def lcd_text(app: App) -> str:
+    st = app.station
+    assert st is not None and st.sim is not None
+    return " ".join(" ".join(line.split()) for line in st.sim.lcd_lines())
+
+
+def drives_at(app: App, t: float) -> list[float]:
+    """Each DRV2605L's drive (0..1) at ``t``: what the station commands."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    return [chip.drive_at(t) for chip in st.sim.chips.drvs]
+
+
+def site_g(app: App, t: float) -> list[float]:
+    """Each motor's vibration at its pad at ``t`` (g rms): what the skin feels."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    return [m.vibration_at(t)[0] for m in st.sim.world.motors]
+
+
+def events(outcome: Outcome) -> list[tuple[str, str | None]]:
+    return [(e["kind"], e["code"]) for e in outcome.summary["safety_events"]]
+
+
+def outbox_bodies(app: App) -> dict[str, dict[str, Any]]:
+    """msg_id -> summary body of every outbox row, read from the station database."""
+    with sqlite3.connect(station_db(app.data_dir)) as conn:
+        rows = conn.execute("SELECT msg_id, schema, body FROM outbox ORDER BY seq").fetchall()
+    assert all(schema == "rehab.session/1" for _, schema, _ in rows)
+    return {msg_id: json.loads(body) for msg_id, _, body in rows}
+
+
+def assert_summarised(app: App, outcome: Outcome) -> dict[str, Any]:
+    """The summary is journalled and queued in the outbox, the same body; returns it."""
+    assert app.journal is not None
+    bodies = outbox_bodies(app)
+    assert outcome.msg_id in bodies
+    assert app.journal.session(outcome.session_id)["summary_msg_id"] == outcome.msg_id
+    body = bodies[outcome.msg_id]
+    assert body["state"] == outcome.state
+    assert body["ended_reason"] == outcome.reason
+    assert [(e["kind"], e["code"]) for e in body["safety_events"]] == events(outcome)
+    return body
+
+
+def grip_trials(app: App, outcome: Outcome) -> list[Trial]:
+    assert app.journal is not None
+    return app.journal.trials(outcome.session_id, "max_grip")
+
+
+def reaction_times(trials: list[Trial]) -> list[float]:
+    return [t.reaction_time_s for t in trials if t.reaction_time_s is not None]
+
+
+# -- the profiles ---------------------------------------------------------------------------
+
+
+def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
+    stations: Stations,
+) -> None:
+    app = stations.open(sim_config(glove=True))  # the whole default station
+    p = patient(app, "typical")
+    committed: list[int] = []
+
+    def count_committed(t: float) -> None:  # as another process would see the journal
+        uri = station_db(app.data_dir).as_uri() + "?mode=ro"
+        with sqlite3.connect(uri, uri=True) as other:
+            committed.append(other.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
+    when_lcd_shows(app, "Try 2 of 2", count_committed)
+    outcome = run(app, make_plan(app, [grip_item(trials=2)]))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert events(outcome) == []
+    assert committed == [1]  # the first trial was durable before the second began
+    body = assert_summarised(app, outcome)
+    assert body["complete"] is True
+    assert (body["software_version"], body["plan_version"]) == (station_version, 1)
+    assert body["adherence"]["minutes"] > 0 and body["adherence"]["days_this_week"] == 1
+    quality = body["data_quality"]
+    assert quality["simulated"] is True and quality["sensor_faults"] == []
+    assert quality["bus_errors"] == 0
+    assert {"pad0", "pad7"} <= set(quality["calibration"])
+    assert body["checkin"] == {
+        "pain_before": 2,
+        "pain_after": 2,
+        "new_numbness": False,
+        "wound_problem": False,
+    }
+    (grip,) = body["protocols"]
+    trials = grip_trials(app, outcome)
+    assert grip["trials"] == len(trials) == 4 == body["adherence"]["trials"]
+    hands = {"involved": "right", "uninvolved": "left"}
+    for role, side in hands.items():
+        mine = [t for t in trials if t.hand == side]
+        assert [t.trial_index for t in mine] == [0, 1]
+        assert all(t.quality == () for t in mine)
+        assert len(p.peaks[side]) == 2  # one squeeze per trial
+        truth = statistics.mean(p.peaks[side])
+        measured = grip["metrics"][f"{role}_mean_force"]
+        assert measured["unit"] == "N" and measured["hand"] == side and measured["n"] == 2
+        assert abs(measured["value"] - truth) <= FORCE_TOL_N + FORCE_TOL_REL * truth
+        assert measured["uncertainty"] > 0
+        # each trial's peak against the squeeze it measured
+        for trial, true_peak in zip(mine, p.peaks[side], strict=True):
+            assert trial.response["peak_force_n"] == pytest.approx(
+                true_peak, abs=FORCE_TOL_N + FORCE_TOL_REL * true_peak
+            )
+    # the patient's true reaction time, measured from the squeeze screen to force onset
+    rt = statistics.median(reaction_times(trials))
+    assert abs(rt - PROFILES["typical"].reaction_time_s) <= 0.25
+    st = app.station
+    assert st is not None and st.sim is not None
+    assert drives_at(app, st.clock.now()) == [0.0] * len(st.sim.chips.drvs)
+    assert "All done for today" in lcd_text(app)
+
+
+def test_a_glance_at_the_lcd_mid_resync_is_not_a_new_squeeze_screen(
+    stations: Stations,
+) -> None:
+    """The LCD's periodic nibble resync passes through 8-bit one-line mode (HD44780 fig.
+    24): rows 2 and 4 go dark for an instant. A patient glancing then has not been shown a
+    new screen, and does not start the squeeze again: one trial, one squeeze."""
+    app = stations.open()
+    st = app.station
+    assert st is not None
+    p = patient(app)
+    real_lcd = p.read_lcd
+    glances = {"mid_resync": 0, "seen": 0}
+
+    def read_lcd() -> list[str]:
+        lines = real_lcd()
+        if glances["mid_resync"] and "Squeeze" in lines[0]:
+            glances["mid_resync"] -= 1
+            glances["seen"] += 1
+            return [lines[0], " " * len(lines[1]), lines[2], " " * len(lines[3])]
+        return lines
+
+    p.read_lcd = read_lcd  # type: ignore[method-assign]
+    when_lcd_shows(
+        app, "Squeeze", lambda t: st.clock.call_later(1.5, lambda: glances.update(mid_resync=1))
+    )
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)]))
+    p.stop()
+    assert outcome.state == "complete"
+    assert glances == {"mid_resync": 0, "seen": 1}
+    assert p.squeezes == {"left": 0, "right": 1}
+    (trial,) = grip_trials(app, outcome)
+    (true_peak,) = p.peaks["right"]
+    assert trial.response["peak_force_n"] == pytest.approx(
+        true_peak, abs=FORCE_TOL_N + FORCE_TOL_REL * true_peak
+    )
+
+
+def test_fatigue_prone_patient_is_stopped_by_the_fatigue_rule(stations: Stations) -> None:
+    app = stations.open()
+    p = patient(app, "fatigue_prone")
+    outcome = run(app)
+    p.stop()
+    # a protocol stop ends force work, not the session
+    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert events(outcome) == [("fatigue", "S-FATIGUE")]
+    (fatigue,) = outcome.summary["safety_events"]
+    detail = fatigue["detail"]
+    assert detail["scope"] == "force" and detail["drop"] > detail["limit"] == 0.25
+    # the rule fired on the measured peaks, which are the patient's true ones
+    right = p.peaks["right"]
+    assert len(right) == 3 and p.peaks["left"] == []
+    assert detail["first_n"] == pytest.approx(right[0], abs=FORCE_TOL_N + FORCE_TOL_REL * right[0])
+    assert detail["last_n"] == pytest.approx(right[-1], abs=FORCE_TOL_N + FORCE_TOL_REL * right[-1])
+    trials = grip_trials(app, outcome)
+    assert [t.hand for t in trials] == ["right"] * 3  # fewer than the 6 planned
+    body = assert_summarised(app, outcome)
+    metrics = body["protocols"][0]["metrics"]
+    assert metrics["involved_trials"]["value"] == 3
+    assert metrics["uninvolved_trials"]["value"] == 0
+    assert "uninvolved_mean_force" not in metrics
+
+
+def test_inattentive_patient_completes_but_reacts_slower(stations: Stations) -> None:
+    app = stations.open()
+    p = patient(app, "inattentive")
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 3)]))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert events(outcome) == []
+    trials = grip_trials(app, outcome)
+    assert len(trials) == 3  # every planned trial journalled, squeezed or not
+    squeezed = [t for t in trials if "no_effort" not in t.quality]
+    assert len(squeezed) == sum(len(v) for v in p.peaks.values())
+    # slower: its reactions are not those of the typical patient (see the typical test)
+    rts = reaction_times(trials)
+    assert len(rts) == len(squeezed)
+    assert statistics.median(rts) > PROFILES["typical"].reaction_time_s + 0.25
+    assert_summarised(app, outcome)
+
+
+def test_pain_flare_patient_rising_pain_is_a_pain_event_at_the_end_check(
+    stations: Stations,
+) -> None:
+    """One point per check: 3/10 at the check between the protocols (a rise of 1, go on),
+    4/10 at the end check (a rise of 2): the end check journals the stop rule (S-PAIN);
+    the session was already done, so it stays complete."""
+    app = stations.open()
+    p = patient(app, "pain_flare")
+    plan = make_plan(app, [grip_item(("involved",), 1), grip_item(("uninvolved",), 1)])
+    outcome = run(app, plan)
+    p.stop()
+    assert outcome.state == "complete"
+    assert events(outcome) == [("pain_rise", "S-PAIN")]
+    detail = outcome.summary["safety_events"][0]["detail"]
+    assert (detail["pain_before"], detail["pain_now"], detail["rise_limit"]) == (2, 4, 2)
+    assert outcome.summary["checkin"]["pain_before"] == 2
+    assert outcome.summary["checkin"]["pain_after"] == 4
+    assert [t.hand for t in grip_trials(app, outcome)] == ["right", "left"]
+    assert_summarised(app, outcome)
+
+
+def test_pain_rise_at_a_check_between_protocols_stops_the_session(stations: Stations) -> None:
+    app = stations.open()
+    p = patient(app, "pain_flare", pain_rise_per_check=2)
+    plan = make_plan(app, [grip_item(("involved",), 1), grip_item(("uninvolved",), 1)])
+    outcome = run(app, plan)
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("stopped", "pain rose from 2 to 4")
+    assert events(outcome) == [("pain_rise", "S-PAIN")]
+    # the second protocol never started, and the end check was not asked
+    assert [t.hand for t in grip_trials(app, outcome)] == ["right"]
+    assert p.peaks["left"] == []
+    assert outcome.summary["checkin"]["pain_after"] is None
+    assert_summarised(app, outcome)
+    assert "Session stopped" in lcd_text(app)
+
+
+def test_walks_away_patient_gets_a_pause_then_the_session_ends_incomplete(
+    stations: Stations,
+) -> None:
+    no_response_s = 10.0
+    app = stations.open(sim_config(no_response_s=no_response_s))
+    p = patient(app, "walks_away")
+    paused = when_lcd_shows(app, "still there", lambda t: None)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 3)]))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("incomplete", "no response from the patient")
+    kinds = events(outcome)
+    assert kinds[-2:] == [("no_response", "S-PAUSE"), ("noresponse", "S-NORESPONSE")]
+    # the pause screen came no_response_s after the patient's last press, after leaving
+    leaves_s = p.a.walks_away_after_s
+    assert leaves_s is not None
+    last_act = max(t for t, _ in p.log)
+    assert last_act - p.t0 <= leaves_s
+    assert paused and paused[0] >= last_act + no_response_s
+    # every squeeze before leaving is a journalled trial; nothing after it
+    trials = grip_trials(app, outcome)
+    measured = [t for t in trials if "no_effort" not in t.quality]
+    assert len(measured) == sum(len(v) for v in p.peaks.values()) >= 1
+    assert all(t.t_end_s - p.t0 <= leaves_s + 5.0 for t in measured)
+    assert outcome.summary["checkin"]["pain_after"] is None
+    body = assert_summarised(app, outcome)
+    assert body["complete"] is False
+    assert "Session ended early" in lcd_text(app)
+
+
+# -- Stop -----------------------------------------------------------------------------------
+
+
+def test_stop_during_a_squeeze_turns_the_motors_off_at_once_and_ends_the_session(
+    stations: Stations,
+) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.haptics is not None and app.safety is not None
+    p = patient(app)
+    pressed: list[float] = []
+    running: list[list[float]] = []
+
+    def stop() -> None:
+        running.append(site_g(app, st.clock.now()))
+        pressed.append(press(app, "stop"))
+
+    def second_squeeze(t: float) -> None:
+        st.haptics.drive_raw(1, 0.6)  # type: ignore[union-attr]  # a motor running
+        st.clock.call_later(0.5, stop, "press-stop")
+
+    def second_trial(t: float) -> None:
+        when_lcd_shows(app, "Squeeze", second_squeeze)
+
+    when_lcd_shows(app, "Try 2 of 2", second_trial)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 2)]))
+    p.stop()
+    (t_press,) = pressed
+    assert running[0][1] > 0.3  # it was vibrating when Stop was pressed
+    # the Stop callback cuts the drive at the press itself, from the pin's callback
+    assert drives_at(app, t_press) == [0.0] * len(st.sim.chips.drvs)  # type: ignore[union-attr]
+    # and the motor at the pad has spun down within a few of its time constants
+    assert site_g(app, t_press + WAIT_SLICE_S)[1] < running[0][1] / 2
+    assert site_g(app, t_press + 0.1)[1] == 0.0
+    assert (outcome.state, outcome.reason) == ("stopped", "stop button pressed")
+    assert events(outcome) == [("stop", "S-STOP")]
+    t_stop = outcome.summary["safety_events"][0]["t_s"]
+    assert t_press <= t_stop <= t_press + 2 * WAIT_SLICE_S  # the loop saw it at once
+    # the finished trial is kept, the interrupted squeeze is not a trial
+    trials = grip_trials(app, outcome)
+    assert [t.trial_index for t in trials] == [0]
+    assert trials[0].t_end_s < t_press
+    assert_summarised(app, outcome)
+    assert "Session stopped" in lcd_text(app)
+
+
+def test_stop_during_a_vibration_turns_it_off_at_once(
+    stations: Stations, probe: Callable[[App], None]
+) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.haptics is not None
+    probe(app)
+    p = patient(app)
+    pressed: list[float] = []
+    level: list[float] = []
+
+    def vibrating(t: float) -> None:
+        def stop() -> None:
+            level.append(site_g(app, st.clock.now())[0])
+            pressed.append(press(app, "stop"))
+
+        st.clock.call_later(1.0, stop)
+
+    when_lcd_shows(app, "Nice and steady", vibrating)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)], extra=(vibration_item(),)))
+    p.stop()
+    (t_press,) = pressed
+    assert level[0] > 0.3
+    assert drives_at(app, t_press)[0] == 0.0
+    # the play loop does not drive the motor again after Stop
+    for k in range(1, 11):
+        assert drives_at(app, t_press + k * WAIT_SLICE_S)[0] == 0.0
+    assert site_g(app, t_press + 0.1)[0] == 0.0
+    assert (outcome.state, outcome.reason) == ("stopped", "stop button pressed")
+    assert events(outcome) == [("stop", "S-STOP")]
+    # about the second played before Stop went into the day's dose; no grip was started
+    assert st.ledger.vibration_s_today() == pytest.approx(1.0, abs=0.1)
+    assert p.peaks == {"left": [], "right": []}
+    assert_summarised(app, outcome)
+
+
+# -- gates, check-in, session cap -----------------------------------------------------------
+
+
+def test_maximal_grip_is_refused_when_the_plan_does_not_allow_maximal_tests(
+    stations: Stations,
+) -> None:
+    app = stations.open()
+    p = patient(app)
+    outcome = run(app, make_plan(app, maximal=False))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert events(outcome) == [("maximal_not_allowed", "S-GATE")]
+    assert outcome.summary["safety_events"][0]["detail"] == {"protocol": "max_grip"}
+    assert grip_trials(app, outcome) == []
+    assert p.squeezes == {"left": 0, "right": 0}
+    body = assert_summarised(app, outcome)
+    assert body["protocols"] == [{"protocol": "max_grip", "trials": 0, "metrics": {}}]
+
+
+def test_wound_problem_at_check_in_stops_the_session_before_any_trial(
+    stations: Stations,
+) -> None:
+    app = stations.open()
+    p = patient(app, wound_problem=True)
+    outcome = run(app)
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("stopped", "wound problem reported")
+    assert events(outcome) == [("checkin_wound", "S-CHECKIN")]
+    assert outcome.summary["safety_events"][0]["detail"]["scope"] == "session"
+    assert grip_trials(app, outcome) == []
+    assert p.squeezes == {"left": 0, "right": 0}
+    body = assert_summarised(app, outcome)
+    assert body["checkin"]["wound_problem"] is True
+    assert body["checkin"]["pain_after"] is None
+
+
+def test_new_numbness_at_check_in_skips_vibration_but_not_force_work(
+    stations: Stations, probe: Callable[[App], None]
+) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None
+    probe(app)
+    p = patient(app, new_numbness=True)
+    highest: list[float] = [0.0]
+
+    def watch() -> None:
+        highest[0] = max(highest[0], *site_g(app, st.clock.now()))
+
+    st.clock.every(0.05, watch, "watch-motors")
+    plan = make_plan(app, [grip_item(("involved",), 1)], extra=(vibration_item(),))
+    outcome = run(app, plan)
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert events(outcome) == [("checkin_numbness", "S-CHECKIN")]
+    assert outcome.summary["safety_events"][0]["detail"]["scope"] == "vibration"
+    assert outcome.summary["checkin"]["new_numbness"] is True
+    # no vibration at all: not played, nothing in the dose, no protocol trials
+    assert highest[0] == 0.0
+    assert st.ledger.vibration_s_today() == 0.0
+    assert app.journal is not None
+    assert app.journal.trials(outcome.session_id, VibrationProbe.name) == []
+    # the grip (force work) still ran
+    assert [t.hand for t in grip_trials(app, outcome)] == ["right"]
+    assert len(p.peaks["right"]) == 1
+    assert_summarised(app, outcome)
+
+
+def test_session_length_cap_ends_the_session_with_the_motors_off(stations: Stations) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.haptics is not None
+    p = patient(app)
+    t_start = st.clock.now()
+    st.clock.call_at(t_start + 55.0, lambda: st.haptics.drive_raw(0, 0.6), "motor-on")  # type: ignore[union-attr]
+    outcome = run(app, make_plan(app, max_session_min=1))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("complete", "session length cap reached")
+    assert events(outcome) == [("time", "S-TIME")]
+    t_cap = outcome.summary["safety_events"][0]["t_s"]
+    assert t_start + 60.0 <= t_cap <= t_start + 60.0 + 2 * WAIT_SLICE_S
+    # the motor left running was turned off at the cap, and stays off
+    assert site_g(app, t_cap - 0.5)[0] > 0.3
+    assert drives_at(app, t_cap + 0.01)[0] == 0.0
+    assert site_g(app, t_cap + 0.1)[0] == 0.0
+    trials = grip_trials(app, outcome)
+    assert 1 <= len(trials) < 6
+    assert all(t.t_end_s <= t_cap for t in trials)
+    assert_summarised(app, outcome)
+
+
+def test_force_ceiling_ends_a_maximal_squeeze_at_the_cap(stations: Stations) -> None:
+    """A plan's force cap below the patient's grip: the squeeze ends at the cap (the
+    ceiling holds during maximal tests too), and the trial is flagged."""
+    cap_n = 5.0
+    app = stations.open()
+    p = patient(app)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)], max_force_n=cap_n))
+    p.stop()
+    assert outcome.state == "complete"
+    (trial,) = grip_trials(app, outcome)
+    assert p.targets["right"][0] > 1.5 * cap_n  # the patient would have gone well past it
+    assert trial.stimulus["force_cap_n"] == cap_n
+    assert "at_force_cap" in trial.quality
+    assert trial.t_end_s - trial.t_start_s < SQUEEZE_S  # ended early, at the cap
+    # stopped within a biofeedback period or two of reaching the cap (the ramp's overshoot)
+    ramp_n_per_s = p.targets["right"][0] / 0.35
+    assert cap_n <= trial.response["peak_force_n"] <= cap_n + ramp_n_per_s * 2 * FEEDBACK_S
+
+
+def test_sigint_mid_squeeze_ends_the_session_incomplete_with_the_motors_off(
+    stations: Stations,
+) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.haptics is not None
+    p = patient(app)
+    sent: list[float] = []
+
+    def interrupt(t: float) -> None:
+        st.haptics.drive_raw(3, 0.6)  # type: ignore[union-attr]
+        sent.append(st.clock.now())
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C at the terminal of run --sim
+
+    when_lcd_shows(app, "Squeeze", interrupt)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)]))
+    p.stop()
+    assert (outcome.state, outcome.reason) == ("incomplete", "SIGINT received")
+    assert events(outcome) == [("signal", "S-SIGNAL")]
+    assert sent[0] <= outcome.summary["safety_events"][0]["t_s"] <= sent[0] + WAIT_SLICE_S
+    assert drives_at(app, st.clock.now()) == [0.0] * len(st.sim.chips.drvs)  # type: ignore[union-attr]
+    assert grip_trials(app, outcome) == []
+    assert_summarised(app, outcome)
+    # the session's handler is gone again: Python's own is back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_watchdog_turns_the_motors_off_when_the_session_loop_stalls(
+    stations: Stations,
+) -> None:
+    """The session loop hangs (here: 1.2 s of real time inside one of its waits, over the
+    0.5 s watchdog) while a motor runs: the watchdog thread turns it off during the stall
+    and journals it; the loop then goes on."""
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.haptics is not None and st.sim is not None
+    p = patient(app)
+    during: list[float] = []
+
+    def stall(t: float) -> None:
+        st.haptics.drive_raw(1, 0.6)  # type: ignore[union-attr]
+        during.append(drives_at(app, st.clock.now())[1])
+        time.sleep(1.2)  # the stall (real time: the watchdog's time)
+        during.append(drives_at(app, st.clock.now())[1])
+
+    when_lcd_shows(app, "Squeeze", stall)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)]))
+    p.stop()
+    assert during[0] > 0.5 and during[1] == 0.0  # off before the loop came back
+    assert events(outcome) == [("watchdog", "E-WDG-01")]
+    detail = outcome.summary["safety_events"][0]["detail"]
+    assert detail["timeout_s"] == 0.5 and detail["stalled_s"] >= 0.5
+    assert outcome.state == "complete"
+    assert_summarised(app, outcome)
+
+
+# -- a sensor fault -------------------------------------------------------------------------
+
+
+def test_pad_adc_lost_mid_squeeze_ends_incomplete_with_error_screen_and_motors_off(
+    stations: Stations,
+) -> None:
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.sim is not None and st.haptics is not None
+    p = patient(app)
+    lost: list[float] = []
+
+    def unplug(t: float) -> None:
+        st.haptics.drive_raw(2, 0.6)  # type: ignore[union-attr]
+        lost.append(st.clock.now() + 0.3)
+        st.clock.call_at(lost[0], lambda: st.sim.buses["station"].detach(0x48), "unplug-adc")  # type: ignore[union-attr]
+
+    when_lcd_shows(app, "Squeeze", unplug)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 2)]))
+    p.stop()
+    assert outcome.state == "incomplete"
+    # the pad being read when its ADC went away (0x48 carries pads 0-3)
+    assert re.fullmatch(r"fault: pad_fault: pad [0-3] \(errno 121\): .*", outcome.reason)
+    assert events(outcome) == [("fault", "E-PAD-121")]  # EREMOTEIO: the ADC does not answer
+    # the patient sees the error screen with the technician's code, and nothing vibrates
+    assert "E-PAD-121" in lcd_text(app)
+    t_fault = outcome.summary["safety_events"][0]["t_s"]
+    assert lost[0] <= t_fault <= lost[0] + 0.2
+    assert site_g(app, lost[0] - 0.05)[2] > 0.3
+    assert drives_at(app, t_fault) == [0.0] * len(st.sim.chips.drvs)
+    body = assert_summarised(app, outcome)
+    assert body["data_quality"]["sensor_faults"]
+    assert grip_trials(app, outcome) == []
+
+
+# -- the vibration dose across restarts -----------------------------------------------------
+
+
+def test_daily_vibration_dose_survives_a_restart_and_the_cap_holds(
+    stations: Stations, probe: Callable[[App], None]
+) -> None:
+    """A 6 s daily cap: 4 s played, restart, the next session gets the 2 s that are left."""
+    cap_min = 0.1
+    app = stations.open()
+    probe(app)
+    p = patient(app)
+    plan = make_plan(
+        app,
+        [grip_item(("involved",), 1)],
+        extra=(vibration_item(4.0),),
+        daily_vibration_min=cap_min,
+    )
+    first = run(app, plan)
+    p.stop()
+    assert first.state == "complete"
+    assert first.summary["protocols"][0]["metrics"]["played_s"]["value"] == pytest.approx(
+        4.0, abs=0.06
+    )
+    today = dt.date.today().isoformat()
+    assert app.journal is not None
+    seconds, a8_sq = app.journal.dose(today)
+    assert seconds == pytest.approx(4.0, abs=0.06) and a8_sq > 0
+    app.close()
+
+    again = stations.open()
+    st = again.station
+    assert st is not None and st.haptics is not None
+    assert st.ledger.vibration_s_today() == pytest.approx(seconds)
+    assert st.ledger.today_totals.energy_m2s3 == pytest.approx(a8_sq * 8 * 3600)
+    probe(again)
+    p = patient(again)
+    second = run(again, plan)
+    p.stop()
+    assert second.state == "complete"
+    assert again.journal is not None
+    (trial,) = again.journal.trials(second.session_id, VibrationProbe.name)
+    assert trial.response["shortened"] is True
+    assert trial.response["played_s"] == pytest.approx(cap_min * 60 - seconds, abs=0.06)
+    assert st.ledger.vibration_s_today() == pytest.approx(cap_min * 60, abs=0.06)
+    assert again.journal.dose(today)[0] == pytest.approx(cap_min * 60, abs=0.06)
+
+
+# -- no plan exceeds the caps ---------------------------------------------------------------
+
+#: The station's hard caps for the property test: below what plans may ask for.
+STATION_SAFETY: dict[str, Any] = {
+    "max_vibration_g": 1.0,
+    "daily_vibration_min": 1.0,
+    "max_force_n": 15.0,
+    "max_session_min": 10.0,
+    "min_rest_s": 20.0,
+}
+
+
+def in_limits(name: str) -> st.SearchStrategy[Any]:
+    lo, hi, _ = CAP_LIMITS[name]
+    if name.startswith("pain_"):
+        return st.integers(int(lo), int(hi))
+    values = st.floats(lo, hi) | st.sampled_from([lo, hi])
+    return values | st.none() if name in OPTIONAL_CAPS else values
+
+
+#: Anything a plan might say: huge, negative, not finite, the wrong type.
+wild_values = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([1e6, 1e300, -1.0, 0.0, True, "3", None])
+    | st.integers(-(10**12), 10**12)
+)
+
+
+@st.composite
+def plan_caps(draw: st.DrawFn) -> dict[str, Any]:
+    """Caps within the plan limits (most examples), or with one wild value."""
+    caps = draw(st.fixed_dictionaries({name: in_limits(name) for name in CAP_LIMITS}))
+    if draw(st.booleans()) and draw(st.booleans()):
+        caps[draw(st.sampled_from(sorted(CAP_LIMITS)))] = draw(wild_values)
+    return caps
+
+
+class CapProbe:
+    """Stands in for the session runner under :meth:`App.run_session`: plays a stimulus
+    far above any cap and a long one on two motors, and records the vibration at every pad."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.highest_g = 0.0
+        self.played_s = 0.0
+
+    def run_session(self, today: dt.date) -> None:
+        st = self.app.station
+        assert st is not None and st.haptics is not None and st.sim is not None
+        world = st.sim.world
+
+        def look() -> bool:
+            self.highest_g = max(
+                self.highest_g, *(m.vibration_at(st.clock.now())[0] for m in world.motors)
+            )
+            return False
+
+        for motor in (0, 1):
+            for stimulus in (Stimulus(0.2, 40.0), Stimulus(1.0, 0.0)):
+                try:
+                    self.played_s += st.haptics.play(motor, stimulus, until=look).played_s
+                except VibrationCapReached:  # the day's vibration time is used up
+                    pass
+
+
+@pytest.fixture(scope="module")
+def capped_app(tmp_path_factory: pytest.TempPathFactory, calibrated: Path) -> Iterator[App]:
+    d = tmp_path_factory.mktemp("capped")
+    shutil.copytree(calibrated, d / "calibration")
+    app = App(sim_config(**STATION_SAFETY), d, sim=True, seed=SEED).open()
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(caps=plan_caps(), target_n=st.floats(0.0, 1e9), other_hand_n=st.floats(0.0, 500.0))
+def test_no_plan_makes_force_or_vibration_exceed_the_station_caps(
+    capped_app: App, caps: dict[str, Any], target_n: float, other_hand_n: float
+) -> None:
+    app = capped_app
+    station = app.config["safety"]
+    raw = json.loads(json.dumps(default_sim_plan(app.config.station_id).raw))
+    raw["caps"] = caps
+    try:
+        plan = plan_from_dict(raw, app.config.station_id)
+    except PlanError as exc:
+        # refused, naming a cap the plan limits do not allow; nothing runs
+        name = exc.field.removeprefix("caps.")
+        lo, hi, _ = CAP_LIMITS[name]
+        value = caps[name]
+        integer = name.startswith("pain_")
+        allowed = (int,) if integer else (int, float)
+        assert (
+            isinstance(value, bool) or not isinstance(value, allowed) or not lo <= value <= hi
+        ) and not (value is None and name in OPTIONAL_CAPS)
+        event("plan refused")
+        return
+    event("plan accepted")
+    effective = app._runner(plan).caps  # what the session runner enforces
+    assert effective == plan.effective_caps(station)
+    assert effective.max_vibration_g <= station["max_vibration_g"]
+    assert effective.daily_vibration_min <= station["daily_vibration_min"]
+    assert effective.max_force_n <= station["max_force_n"]
+    assert effective.max_session_min <= station["max_session_min"]
+    assert effective.min_rest_s >= station["min_rest_s"]
+    force = clamp_force_target(target_n, effective, other_hand_n or None)
+    assert 0.0 <= force <= station["max_force_n"]
+    if effective.force_ceiling_pct_other_hand is not None and other_hand_n:
+        assert force <= other_hand_n * effective.force_ceiling_pct_other_hand / 100 + 1e-9
+
+    # through App.run_session to the haptics, on the simulated motors
+    st_ = app.station
+    assert st_ is not None and st_.haptics is not None
+    # a new day's dose, and the motors of the last example spun down (simulated time)
+    st_.ledger.restore({"day": dt.date.today().isoformat(), "vibration_s": 0.0, "energy_m2s3": 0.0})
+    st_.clock.sleep(0.3)
+    assert max(site_g(app, st_.clock.now())) == 0.0
+    cap_probe = CapProbe(app)
+    app._runner = lambda _plan: cap_probe  # type: ignore[method-assign,assignment,return-value]
+    try:
+        app.run_session(plan)
+    finally:
+        del app._runner  # back to the class's method
+    assert st_.haptics.caps.max_vibration_g == min(
+        caps["max_vibration_g"], station["max_vibration_g"]
+    )
+    assert cap_probe.highest_g <= effective.max_vibration_g
+    assert cap_probe.played_s <= effective.daily_vibration_min * 60 + 1e-6
+    assert st_.ledger.vibration_s_today() <= station["daily_vibration_min"] * 60 + 1e-6
+    if effective.max_vibration_g >= 0.5 and effective.daily_vibration_min * 60 >= 0.3:
+        assert cap_probe.highest_g > 0.2  # it did vibrate: the bound is not vacuous
+    assert all(d == 0.0 for d in drives_at(app, st_.clock.now()))
