@@ -202,6 +202,18 @@ class SafetyLayer:
         except Exception:
             log.exception("motors off failed (%s)", why or "exit path")
 
+    def motors_off_from_signal(self, why: str) -> None:
+        """Motors off for a signal handler: on a thread of its own, never in the handler.
+
+        The handler runs in the main thread between two bytecodes, possibly inside an I2C
+        transaction that holds the bus lock motors-off needs: calling it there deadlocks
+        the process (and the watchdog, which waits for the same lock). The thread gets the
+        bus as soon as the main thread lets go of it, e.g. while the handler's exception
+        unwinds it."""
+        threading.Thread(
+            target=self.motors_off, args=(why,), name="motors-off", daemon=True
+        ).start()
+
     # -- events --------------------------------------------------------------------------
 
     def event(self, kind: str, detail: dict[str, Any], code: str | None = None) -> None:
@@ -252,7 +264,7 @@ class SafetyLayer:
             return
 
         def handler(signum: int, _frame: Any) -> None:
-            self.motors_off(signal.Signals(signum).name)
+            self.motors_off_from_signal(signal.Signals(signum).name)
             raise SessionStop(f"{signal.Signals(signum).name} received", "incomplete", "S-SIGNAL")
 
         old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -57,15 +57,19 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         return _service(app)
 
 
-def _drain_outbox(app: App, timeout_s: float = 10.0) -> None:
-    """With a broker, give the sender a moment to hand the summary over before exiting
-    (what it cannot send now stays in the outbox for the next start)."""
+def _drain_outbox(app: App, timeout_s: float = 10.0, ack_wait_s: float = 3.0) -> None:
+    """With a broker, give the sender a moment to hand the summary over before exiting,
+    and the clinic a moment to acknowledge it (what is not sent or not acknowledged now
+    stays in the outbox and is sent again at the next start)."""
     if app.client is None:
         return
     clock = MonotonicClock()  # the sender thread works in real time
     end = clock.now() + timeout_s
     while clock.now() < end and app.client.counts().pending > 0:
         clock.sleep(0.1)
+    end = min(end, clock.now() + ack_wait_s)
+    while clock.now() < end and app.client.counts().sent > 0:
+        clock.sleep(0.05)
 
 
 class _Exit(Exception):
@@ -79,7 +83,8 @@ def _service(app: App) -> int:
     assert buttons is not None
 
     def leave(signum: int, _frame: Any) -> None:
-        app.station.motors_off() if app.station else None
+        if app.safety is not None:  # never I2C inside the handler: see motors_off_from_signal
+            app.safety.motors_off_from_signal(signal.Signals(signum).name)
         raise _Exit(signal.Signals(signum).name)
 
     for s in (signal.SIGTERM, signal.SIGINT):
