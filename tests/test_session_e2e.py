@@ -352,9 +352,10 @@ def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
             assert trial.response["peak_force_n"] == pytest.approx(
                 true_peak, abs=FORCE_TOL_N + FORCE_TOL_REL * true_peak
             )
-    # the patient's true reaction time, measured from the squeeze screen to force onset
+    # the patient's true reaction time, measured from the squeeze screen to force onset:
+    # later by the patient's look period and the ramp to the onset threshold (~0.1 s)
     rt = statistics.median(reaction_times(trials))
-    assert abs(rt - PROFILES["typical"].reaction_time_s) <= 0.25
+    assert -0.15 <= rt - PROFILES["typical"].reaction_time_s <= 0.3
     st = app.station
     assert st is not None and st.sim is not None
     assert drives_at(app, st.clock.now()) == [0.0] * len(st.sim.chips.drvs)
@@ -437,7 +438,8 @@ def test_inattentive_patient_completes_but_reacts_slower(stations: Stations) -> 
     # slower: its reactions are not those of the typical patient (see the typical test)
     rts = reaction_times(trials)
     assert len(rts) == len(squeezed)
-    assert statistics.median(rts) > PROFILES["typical"].reaction_time_s + 0.25
+    assert statistics.median(rts) > PROFILES["typical"].reaction_time_s + 0.4
+    assert statistics.median(rts) > PROFILES["inattentive"].reaction_time_s - 0.15
     assert_summarised(app, outcome)
 
 
