@@ -138,6 +138,8 @@ class Haptics:
         self.records: dict[int, CalibrationRecord] = {}
         self._drive = [0.0] * len(self.motors)
         self._closed = False
+        #: Bumped by stop_all(): a play() in progress sees it and ends (Stop, watchdog).
+        self._stops = 0
 
     def __repr__(self) -> str:
         return (
@@ -232,6 +234,7 @@ class Haptics:
         t_prev = t0
         level_prev = 0.0
         stopped_early = False
+        stops = self._stops
         try:
             while True:
                 now = self.clock.now()
@@ -240,7 +243,7 @@ class Haptics:
                 t_prev = now
                 if elapsed >= duration - _TIME_EPS_S:  # float time: never sleep 1e-17 s
                     break
-                if until is not None and until():
+                if self._stops != stops or (until is not None and until()):
                     stopped_early = True
                     break
                 gain = _envelope(elapsed, duration, stimulus.ramp_s)
@@ -272,7 +275,11 @@ class Haptics:
             raise MotorFault(motor, exc.errno, "could not stop: check its mux channel") from exc
 
     def stop_all(self) -> None:
-        """Every motor off; tries them all, then raises the first :class:`MotorFault`."""
+        """Every motor off; tries them all, then raises the first :class:`MotorFault`.
+
+        A :meth:`play` in progress (on any thread) ends at its next step instead of turning
+        its motor back on: Stop and the watchdog stay stopped."""
+        self._stops += 1
         first: MotorFault | None = None
         for motor in range(len(self.motors)):
             try:

@@ -161,8 +161,8 @@ class SessionRunner:
                         proto.run(ctx)
                     except ProtocolStop as stop:
                         force_stopped |= stop.decision.scope == "force"
-                        if stop.decision.kind != "fatigue":
-                            self.safety.decision(stop.decision)
+                        if stop.decision.kind != "fatigue":  # fatigue journalled its own
+                            self.safety.decision(stop.decision, "S-PROTO")
                         self.ui.prompt("session.protocol_stopped")
                         ctx.wait(3.0)
                     if n < len(items):  # after the last one, the end check asks
@@ -243,20 +243,11 @@ class SessionRunner:
         return self._answer(ctx, lambda: self.ui.ask_yes_no(key, self.no_response_s))
 
     def _answer(self, ctx: SessionContext, ask: Callable[[], Any]) -> Any:
-        """Ask; on no answer pause once and ask again; nobody there -> incomplete."""
-        for _ in range(2):
-            ctx.check()
-            answer = ask()
-            if answer is not None:
-                return answer
-            self.safety.event("no_response", {"waited_s": self.no_response_s}, "S-PAUSE")
-            if not self.ui.ask_ok("session.paused", self.no_response_s):
-                break
-        raise SessionStop("no response from the patient", "incomplete", "S-NORESPONSE")
+        return ctx.answer(ask)
 
     def _results(self, sid: int, names: list[str]) -> list[dict[str, Any]]:
         out = []
-        for name in names:
+        for name in dict.fromkeys(names):  # a protocol listed twice is one set of metrics
             factory = PROTOCOLS.get(name)
             plan_item = next((i for i in self.plan.schedule if i.protocol == name), None)
             if factory is None or plan_item is None:

@@ -161,6 +161,22 @@ def test_haptics_motors_are_off_when_the_session_stops_mid_stimulus() -> None:
     assert rig.haptics.ledger.vibration_s_today() == pytest.approx(0.2, abs=0.06)
 
 
+def test_haptics_stop_all_ends_a_play_in_progress_that_has_no_until() -> None:
+    """Stop and the watchdog call stop_all from elsewhere: a running play() must not turn
+    its motor back on at its next step."""
+    rig = haptics_rig()
+    assert rig.haptics is not None
+    t0 = rig.clock.now()
+    rig.clock.call_later(0.3, rig.haptics.stop_all, "stop-button")
+    result = rig.haptics.play(1, Stimulus(3.0, 0.0))
+    assert result.stopped_early
+    assert rig.clock.now() - t0 == pytest.approx(0.3, abs=0.06)
+    for dt in (0.0, 0.5, 2.0):
+        rig.clock.sleep(dt)
+        assert rig.drv_chips[1].drive_at(rig.clock.now()) == 0.0
+    assert rig.haptics.ledger.vibration_s_today() == pytest.approx(0.3, abs=0.06)
+
+
 def test_haptics_close_turns_every_motor_off_and_is_idempotent() -> None:
     rig = haptics_rig()
     assert rig.haptics is not None

@@ -450,7 +450,7 @@ def test_pain_flare_patient_rising_pain_is_a_pain_event_at_the_end_check(
     4/10 at the end check (a rise of 2): the end check journals the stop rule (S-PAIN);
     the session was already done, so it stays complete."""
     app = stations.open()
-    p = patient(app, "pain_flare")
+    p = patient(app, "pain_flare", pain_rise_per_check=1)
     plan = make_plan(app, [grip_item(("involved",), 1), grip_item(("uninvolved",), 1)])
     outcome = run(app, plan)
     p.stop()
@@ -466,7 +466,7 @@ def test_pain_flare_patient_rising_pain_is_a_pain_event_at_the_end_check(
 
 def test_pain_rise_at_a_check_between_protocols_stops_the_session(stations: Stations) -> None:
     app = stations.open()
-    p = patient(app, "pain_flare", pain_rise_per_check=2)
+    p = patient(app, "pain_flare")  # two points per check
     plan = make_plan(app, [grip_item(("involved",), 1), grip_item(("uninvolved",), 1)])
     outcome = run(app, plan)
     p.stop()
@@ -668,7 +668,7 @@ def test_session_length_cap_ends_the_session_with_the_motors_off(stations: Stati
     st.clock.call_at(t_start + 55.0, lambda: st.haptics.drive_raw(0, 0.6), "motor-on")  # type: ignore[union-attr]
     outcome = run(app, make_plan(app, max_session_min=1))
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "session length cap reached")
+    assert (outcome.state, outcome.reason) == ("incomplete", "session length cap reached")
     assert events(outcome) == [("time", "S-TIME")]
     t_cap = outcome.summary["safety_events"][0]["t_s"]
     assert t_start + 60.0 <= t_cap <= t_start + 60.0 + 2 * WAIT_SLICE_S

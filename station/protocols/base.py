@@ -104,7 +104,22 @@ class SessionContext:
         if self.ui.pause_requested():
             self.pause()
         if self.clock.now() >= self.deadline_s:
-            raise SessionStop("session length cap reached", "complete", "S-TIME")
+            # Cut short: not every planned protocol ran to its end, so not "complete".
+            raise SessionStop("session length cap reached", "incomplete", "S-TIME")
+
+    def answer(self, ask: Callable[[], Any]) -> Any:
+        """``ask()`` (a question that returns None when nobody answered); on no answer the
+        "still there?" screen, then ask again once; nobody there ends the session as
+        incomplete."""
+        for _ in range(2):
+            self.check()
+            answer = ask()
+            if answer is not None:
+                return answer
+            self.safety.event("no_response", {"waited_s": self.no_response_s}, "S-PAUSE")
+            if not self.ui.ask_ok("session.paused", self.no_response_s):
+                break
+        raise SessionStop("no response from the patient", "incomplete", "S-NORESPONSE")
 
     def pause(self) -> None:
         """The patient asked for a pause (Back): motors off, wait for OK, then go on.

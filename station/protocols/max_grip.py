@@ -67,7 +67,10 @@ class MaxGrip(ProtocolBase):
             raise ProtocolStop(_no_pads())
         for role in self.hands:
             side = ctx.hands[role]
-            if not ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side):
+            ready = ctx.answer(
+                lambda side=side: ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side)
+            )
+            if not ready:  # Back: the patient does not want this hand today
                 raise ProtocolStop(_declined(side))
             peaks: list[float] = []
             missed = 0

@@ -55,7 +55,7 @@ PROFILES: dict[str, Abilities] = {
     "typical": Abilities(),
     "fatigue_prone": Abilities(fatigue_per_trial=0.14, max_grip_n={"left": 15.0, "right": 10.0}),
     "inattentive": Abilities(reaction_time_s=0.9, reaction_sd_s=0.3, lapse_rate=0.25),
-    "pain_flare": Abilities(pain_before=2, pain_rise_per_check=1),
+    "pain_flare": Abilities(pain_before=2, pain_rise_per_check=2),
     "walks_away": Abilities(walks_away_after_s=60.0),
 }
 
