@@ -138,6 +138,12 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
             int, 10_000, "Divider resistor in series with each FSR.", min=1_000, max=100_000
         ),
         "supply_v": Key(float, 3.3, "Divider supply voltage.", min=1.8, max=5.5),
+        "supply_ref": Key(
+            bool,
+            False,
+            "The last ADS1115's AIN3 reads the divider supply through a 1:2 divider "
+            "(forces are corrected for supply drift; that chip then carries 3 pads).",
+        ),
     },
     "haptics": {
         "fitted": Key(bool, True, "Vibration motors are fitted."),

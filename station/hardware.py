@@ -34,7 +34,7 @@ from sensors.acquisition import Acquisition
 from sensors.calibration import CalibrationStore
 from sensors.dose import DoseLedger
 from sensors.faults import SensorFault
-from sensors.force_pads import ForcePads, default_layout
+from sensors.force_pads import ForcePads, PadChannel, SupplyReference, default_layout
 from sensors.glove import WIRING, Glove
 from sensors.haptics import Haptics, PwmMotor, VibrationCaps
 from station.config import Config
@@ -176,7 +176,7 @@ def build(
         clock = clock or SimClock(realtime_factor=speed)
         buses: dict[str, Any] = rig.make_buses(clock, config["buses"])
         factory = MockFactory(pin_class=MockPWMPin)
-        n_pads = len(config["pads"]["adc_addresses"]) * config["pads"]["pads_per_adc"]
+        n_pads = len(pad_layout(config["pads"])[0])
         world = World(
             clock,
             seed=seed,
@@ -186,7 +186,7 @@ def build(
             supply_v=config["pads"]["supply_v"],
             divider_ohm=config["pads"]["divider_ohm"],
         )
-        chips = rig.attach_chips(config, clock, buses, world, seed)
+        chips = rig.attach_chips(config, clock, buses, world, pad_layout(config["pads"]), seed)
         handles = SimHandles(world, buses, chips, factory)
         station = _assemble(config, clock, buses, factory, store, handles)
         if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
@@ -244,12 +244,25 @@ def _build_pads(station: Station) -> None:
         ADS1115(bus, a, station.clock, ADS1115_FULL_SCALE_V, cfg["data_rate_sps"])
         for a in cfg["adc_addresses"]
     ]
-    layout = default_layout(len(adcs), cfg["pads_per_adc"])
-    pads = ForcePads(adcs, layout, divider_ohm=cfg["divider_ohm"], supply_v=cfg["supply_v"])
+    layout, ref = pad_layout(cfg)
+    pads = ForcePads(
+        adcs, layout, divider_ohm=cfg["divider_ohm"], supply_v=cfg["supply_v"], supply_ref=ref
+    )
     pads.init()
     station.on_close("force pads", pads.close)
     station.uncalibrated += [f"pad{p}" for p in pads.load_calibrations(station.calibrations)]
     station.pads = pads
+
+
+def pad_layout(cfg: dict[str, Any]) -> tuple[list[PadChannel], SupplyReference | None]:
+    """Which ADS1115 input each pad is on, and the supply reference input if fitted (the
+    last chip's AIN3, which then carries no pad)."""
+    n_adcs = len(cfg["adc_addresses"])
+    layout = default_layout(n_adcs, cfg["pads_per_adc"])
+    if not cfg["supply_ref"]:
+        return layout, None
+    layout = [c for c in layout if not (c.adc == n_adcs - 1 and c.ain == 3)]
+    return layout, SupplyReference(n_adcs - 1, 3, 0.5)
 
 
 def _build_haptics(station: Station) -> None:

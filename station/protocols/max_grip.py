@@ -12,6 +12,7 @@ zero and the pad's calibration record), not dynamometer kilograms (§2.6).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -67,10 +68,9 @@ class MaxGrip(ProtocolBase):
             raise ProtocolStop(_no_pads())
         for role in self.hands:
             side = ctx.hands[role]
-            ready = ctx.answer(
-                lambda side=side: ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side)
-            )
-            if not ready:  # Back: the patient does not want this hand today
+            if not ctx.answer(
+                functools.partial(self._place, ctx, side)
+            ):  # Back: the patient does not want this hand today
                 raise ProtocolStop(_declined(side))
             peaks: list[float] = []
             missed = 0
@@ -90,6 +90,10 @@ class MaxGrip(ProtocolBase):
                     raise ProtocolStop(decision)
                 if i + 1 < self.trials_per_hand:
                     ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
+
+    @staticmethod
+    def _place(ctx: SessionContext, side: str) -> bool | None:
+        return ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side)
 
     def _trial(self, ctx: SessionContext, role: str, side: str, index: int) -> float | None:
         """One squeeze, journalled; its peak force, or None when there was no squeeze."""

@@ -56,19 +56,27 @@ def make_buses(clock: Any, buses_cfg: Mapping[str, Any]) -> dict[str, SimI2CBus]
 
 
 def attach_chips(
-    cfg: Any, clock: Any, buses: Mapping[str, SimI2CBus], world: World, seed: int = 0
+    cfg: Any,
+    clock: Any,
+    buses: Mapping[str, SimI2CBus],
+    world: World,
+    pad_layout: tuple[Sequence[Any], Any] = ((), None),
+    seed: int = 0,
 ) -> SimChips:
-    """Simulated chips at the configuration's addresses, connected to ``world``."""
+    """Simulated chips at the configuration's addresses, connected to ``world``;
+    ``pad_layout`` is ``(channels, supply reference or None)`` as the station wires them."""
     chips = SimChips()
     station_bus = buses["station"]
     if cfg["pads"]["fitted"]:
-        per_adc = cfg["pads"]["pads_per_adc"]
-        for a, address in enumerate(cfg["pads"]["adc_addresses"]):
+        for address in cfg["pads"]["adc_addresses"]:
             adc = SimADS1115(clock, bus_hz=station_bus.speed_hz)
             station_bus.attach(address, adc)
             chips.adcs.append(adc)
-            for ain in range(per_adc):
-                world.connect_pad(a * per_adc + ain, adc, ain)
+        channels, ref = pad_layout
+        for c in channels:
+            world.connect_pad(c.pad, chips.adcs[c.adc], c.ain)
+        if ref is not None:
+            world.connect_supply_reference(chips.adcs[ref.adc], ref.ain, ref.ratio)
     if cfg["haptics"]["fitted"] and cfg["haptics"]["driver"] == "drv2605l":
         mux = SimTCA9548A()
         station_bus.attach(cfg["haptics"]["mux_address"], mux)
