@@ -243,7 +243,8 @@ class Haptics:
                 t_prev = now
                 if elapsed >= duration - _TIME_EPS_S:  # float time: never sleep 1e-17 s
                     break
-                if self._stops != stops or (until is not None and until()):
+                # until() first: it may raise what stopped the motors (a sensor fault).
+                if (until is not None and until()) or self._stops != stops:
                     stopped_early = True
                     break
                 gain = _envelope(elapsed, duration, stimulus.ramp_s)

@@ -38,12 +38,11 @@ def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
                 st.clock.call_later(5.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
 
         st.clock.every(0.05, look, "look-at-lcd")
-        old = signal.getsignal(signal.SIGTERM)
-        try:
-            rc = run_cmd._service(app)
-        finally:
-            signal.signal(signal.SIGTERM, old)
+        before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        rc = run_cmd._service(app)
         assert rc == 0
+        # the service put the signal handlers back as it found them
+        assert {s: signal.getsignal(s) for s in before} == before
         assert seen[:2] == ["menu", "done"]
         sessions = app.journal.conn.execute("SELECT state FROM sessions").fetchall()
         assert sessions == [("complete",)]

@@ -87,8 +87,7 @@ def _service(app: App) -> int:
             app.safety.motors_off_from_signal(signal.Signals(signum).name)
         raise _Exit(signal.Signals(signum).name)
 
-    for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, leave)
+    old = {s: signal.signal(s, leave) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
             menu = Menu(MENU)
@@ -111,3 +110,6 @@ def _service(app: App) -> int:
     except _Exit as exc:
         log.info("%s: stopping", exc)
         return 0
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
