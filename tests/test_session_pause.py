@@ -75,11 +75,10 @@ def test_session_pause_during_a_squeeze_is_journalled_and_resumed(
         patient.start()
         # A vibration running when Back is held must stop at the pause.
         assert st.haptics is not None
-        from sensors.haptics import Stimulus
 
         def squeeze_screen() -> None:
             st.haptics.drive_raw(1, 0.5)
-            hold_back(app)
+            st.clock.call_later(0.5, lambda: hold_back(app), "press-back")
 
         when_lcd_shows(app, "Squeeze", squeeze_screen)
         outcome = app.run_session(one_hand_plan(app.config.station_id))
@@ -91,15 +90,15 @@ def test_session_pause_during_a_squeeze_is_journalled_and_resumed(
         paused_at = next(
             e["t_s"] for e in outcome.summary["safety_events"] if e["kind"] == "paused"
         )
-        assert st.sim.world.motors[1].vibration_at(paused_at + 0.02)[0] == pytest.approx(
-            0.0, abs=1e-6
-        )
+        motor, drv = st.sim.world.motors[1], st.sim.chips.drvs[1]
+        assert motor.vibration_at(paused_at - 0.05)[0] > 0.1  # it was running
+        assert drv.drive_at(paused_at + 0.001) == 0.0  # commanded off at the pause
+        assert motor.vibration_at(paused_at + 0.2)[0] < 0.01  # and spun down
         trials = app.journal.trials(outcome.session_id, "max_grip")
         assert [("paused" in t.quality) for t in trials] == [True, False]
         # the interrupted squeeze does not count towards the mean
         metrics = outcome.summary["protocols"][0]["metrics"]
         assert metrics["involved_trials"]["value"] == 1
-        del Stimulus
     finally:
         app.close()
 
