@@ -406,6 +406,10 @@ class Acquisition:
         assert self.pads is not None
         return self.pads.full_scale_n()
 
+    def calibrated(self, pad: int) -> bool:
+        """``pad`` exists and has a calibration record (else it reads no newtons)."""
+        return self.pads is not None and 0 <= pad < self.pads.n_pads and self.pads.calibrated(pad)
+
     def imu_window(self, segment: str, seconds: float) -> ImuWindow:
         if "glove" in self.active_faults:
             raise self.active_faults["glove"]

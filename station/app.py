@@ -52,6 +52,7 @@ class App:
         mirrors: Collection[Any] = (),
         clock: Any = None,
         today: Callable[[], dt.date] = dt.date.today,
+        calibrate_sim: bool = True,
     ) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
@@ -61,6 +62,7 @@ class App:
         self.mirrors = list(mirrors)
         self._clock = clock
         self.today = today
+        self.calibrate_sim = calibrate_sim
         self.station: hardware.Station | None = None
         self.journal: Journal | None = None
         self.client: Any = None
@@ -87,6 +89,7 @@ class App:
             clock=self._clock,
             seed=self.seed,
             speed=self.speed,
+            calibrate_sim=self.calibrate_sim,
         )
         self.journal = journal = Journal(station_db(self.data_dir))
         with journal.transaction() as conn:

@@ -251,6 +251,11 @@ EN: dict[str, Msg] = {
         "error",
         variants={"16x2": "Turn off and on"},
     ),
+    "error.calibration": Msg(
+        "Grip pad not set up.\nPlease tell your technician.",
+        "error",
+        variants={"16x2": "Pad not set up"},
+    ),
     "error.config": Msg(
         "Setup problem.\nPlease call your technician.",
         "error",

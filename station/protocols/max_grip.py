@@ -66,6 +66,11 @@ class MaxGrip(ProtocolBase):
     def run(self, ctx: SessionContext) -> None:
         if ctx.forces is None:
             raise ProtocolStop(_no_pads())
+        if not ctx.forces.calibrated(self.pad):
+            # Never a grip in uncalibrated units: the technician must set the pad up first.
+            ctx.ui.error("error.calibration", "E-CAL-01")
+            ctx.wait(5.0)
+            raise ProtocolStop(_uncalibrated(self.pad))
         for role in self.hands:
             side = ctx.hands[role]
             if not ctx.answer(
@@ -207,6 +212,10 @@ def _median3(f: np.ndarray) -> np.ndarray:
 
 def _no_pads() -> Decision:
     return Decision("no_force_pads", "force", "no force pads fitted", {})
+
+
+def _uncalibrated(pad: int) -> Decision:
+    return Decision("uncalibrated", "force", f"pad {pad} has no calibration record", {"pad": pad})
 
 
 def _no_effort(side: str, missed: int) -> Decision:
