@@ -25,6 +25,11 @@ import numpy as np
 CPU_GOAL_RATIO = 0.10
 
 
+def max_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def acquisition_figures(rig: Any, seconds: float = 5.0, warmup_s: float = 0.5) -> dict[str, Any]:
     """Run ``rig.acquisition`` for ``seconds`` after ``warmup_s``; returns the figures."""
     acq, clock = rig.acquisition, rig.clock
@@ -93,7 +98,7 @@ def acquisition_figures(rig: Any, seconds: float = 5.0, warmup_s: float = 0.5) -
         "events": {k: v for k, v in counters.items() if v},
         "ring_buffers_kib": round(_ring_bytes(acq) / 1024, 1),
         "peak_traced_while_running_kib": round(peak / 1024, 1),
-        "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "max_rss_mib": max_rss_mib(),
     }
     if figures["clock"] != "SimClock" and len(polls) > 2:
         intervals = np.diff([p[0] for p in polls])

@@ -9,13 +9,12 @@ session) need the simulated station, whose LCD can be read back.
 from __future__ import annotations
 
 import random
-import resource
 from typing import Any
 
 import numpy as np
 
 from drivers.clock import MonotonicClock
-from sensors.bench import acquisition_figures
+from sensors.bench import acquisition_figures, max_rss_mib
 from station.protocols.max_grip import FEEDBACK_S
 from ui_lcd.bench import measure as lcd_figures
 
@@ -23,10 +22,6 @@ from ui_lcd.bench import measure as lcd_figures
 BIOFEEDBACK_GOAL_S = 0.100
 #: Resident memory goal for the whole station process on a Pi.
 RSS_GOAL_MIB = 80.0
-
-
-def max_rss_mib() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def acquisition(app: Any, seconds: float) -> dict[str, Any]:

@@ -237,13 +237,10 @@ class SessionRunner:
             raise SessionStop(decision.reason, "stopped", "S-PAIN")
 
     def _ask_rating(self, ctx: SessionContext, key: str, initial: int) -> int:
-        return self._answer(ctx, lambda: self.ui.ask_rating(key, initial, self.no_response_s))
+        return ctx.answer(lambda: self.ui.ask_rating(key, initial, self.no_response_s))
 
     def _ask_yes_no(self, ctx: SessionContext, key: str) -> bool:
-        return self._answer(ctx, lambda: self.ui.ask_yes_no(key, self.no_response_s))
-
-    def _answer(self, ctx: SessionContext, ask: Callable[[], Any]) -> Any:
-        return ctx.answer(ask)
+        return ctx.answer(lambda: self.ui.ask_yes_no(key, self.no_response_s))
 
     def _results(self, sid: int, names: list[str]) -> list[dict[str, Any]]:
         out = []

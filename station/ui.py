@@ -101,40 +101,49 @@ class SessionUi:
 
     # -- asking ----------------------------------------------------------------------------
 
-    def ask_ok(self, key: str, timeout_s: float, **params: Any) -> bool | None:
-        """OK -> True, Back -> False, nobody -> None."""
+    def ask_ok(
+        self, key: str, timeout_s: float, *, back: bool = True, **params: Any
+    ) -> bool | None:
+        """OK -> True, Back -> False (only with ``back``), nobody -> None."""
         since = self.clock.now()
         self.prompt(key, **params)
-        keys = ("ok",) if key == "session.paused_by_you" else ("ok", "back")
-        ev = self._wait(keys, timeout_s, since)
+        ev = self._wait(("ok", "back") if back else ("ok",), timeout_s, since)
         return None if ev is None else ev.key == "ok"
 
     def ask_yes_no(self, key: str, timeout_s: float) -> bool | None:
-        state = YesNo()
-        since = self.clock.now()
-        while True:
-            self.show(self.screens.yes_no(key, state))
-            ev = self._wait(("left", "right", "ok"), timeout_s, since)
-            if ev is None:
-                return None
-            since = ev.t_s
-            state = state.press(ev.key)
-            if state.answer is not None:
-                return state.answer
+        return self._ask_widget(
+            lambda s: self.screens.yes_no(key, s), YesNo(), lambda s: s.answer, timeout_s
+        )
 
     def ask_rating(self, key: str, initial: int, timeout_s: float) -> int | None:
         """Left/Right move the value, OK confirms; ``timeout_s`` counts from the last press."""
-        state = Rating(min(10, max(0, initial)))
+        return self._ask_widget(
+            lambda s: self.screens.rating(key, s),
+            Rating(min(10, max(0, initial))),
+            lambda s: s.value if s.confirmed else None,
+            timeout_s,
+        )
+
+    def _ask_widget(
+        self,
+        render: Callable[[Any], Frame],
+        state: Any,
+        answer: Callable[[Any], Any],
+        timeout_s: float,
+    ) -> Any:
+        """Show ``render(state)``, feed Left/Right/OK to the widget until ``answer(state)``
+        is not None; None when nobody pressed for ``timeout_s``."""
         since = self.clock.now()
         while True:
-            self.show(self.screens.rating(key, state))
+            self.show(render(state))
             ev = self._wait(("left", "right", "ok"), timeout_s, since)
             if ev is None:
                 return None
             since = ev.t_s
             state = state.press(ev.key)
-            if state.confirmed:
-                return state.value
+            result = answer(state)
+            if result is not None:
+                return result
 
     def ask_choice(self, key: str, timeout_s: float, left: str, right: str) -> Event | None:
         """A forced two-choice (no OK): the press is the answer and its time the response."""

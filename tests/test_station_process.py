@@ -12,6 +12,7 @@ partial summary to the clinic exactly once; the outbox ends empty.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -424,31 +425,11 @@ def test_run_sim_json_session_is_valid_and_measures_the_true_forces(
 
 
 def no_maximal_tests_plan() -> dict[str, Any]:
-    """A clinician's plan with maximal grip scheduled daily but maximal tests not allowed."""
-    return {
-        "schema": "rehab.plan/1",
-        "station_id": STATION_ID,
-        "plan_version": 2,
-        "issued_at": "2026-01-01T08:00:00Z",
-        "issued_by": "clinician-test",
-        "caps": {
-            "max_vibration_g": 2.0,
-            "daily_vibration_min": 20,
-            "max_force_n": 20.0,
-            "max_session_min": 20,
-            "min_rest_s": 15,
-            "pain_stop_nrs": 5,
-            "pain_rise_stop": 2,
-        },
-        "gates": {"maximal_tests": False},
-        "schedule": [
-            {
-                "protocol": "max_grip",
-                "days": "daily",
-                "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
-            }
-        ],
-    }
+    """A clinician's plan with maximal grip scheduled daily but maximal tests not allowed:
+    the built-in simulated plan, a newer version, with the gate closed."""
+    doc = copy.deepcopy(plan_mod.default_sim_plan(STATION_ID).raw)
+    doc.update(plan_version=2, issued_by="clinician-test", gates={"maximal_tests": False})
+    return doc
 
 
 def test_session_max_grip_refused_when_plan_forbids_maximal_tests(
