@@ -28,14 +28,11 @@ from drivers.tca9548a import TCA9548A
 from sensors.acquisition import Acquisition
 from sensors.calibration import CalibrationRecord
 from sensors.force_pads import ForcePads, SupplyReference, calibrate_pad, default_layout
-from sensors.glove import Glove
+from sensors.glove import WIRING, Glove
 from sensors.haptics import Haptics, VibrationCaps, calibrate_motor
 from station.sim.world import World
 
-GLOVE_LAYOUT = (
-    ("thumb", 0, 0x6A), ("index", 0, 0x6B), ("middle", 1, 0x6A), ("ring", 1, 0x6B),
-    ("little", 2, 0x6A), ("back", 2, 0x6B),
-)  # fmt: skip
+GLOVE_LAYOUT = WIRING  # the station's glove wiring (sensors.glove)
 ADC_ADDRESSES = (0x48, 0x49)
 MUX_ADDRESS = 0x70
 DRV_ADDRESS = 0x5A
