@@ -223,7 +223,7 @@ class Haptics:
         self._check_open()
         drive_full, amp_full, capped = self.plan(motor, stimulus)
         remaining = self.remaining_s()
-        if remaining <= 0:
+        if remaining <= _TIME_EPS_S:  # float sums of played time: a microsecond is nothing
             raise VibrationCapReached(
                 f"daily vibration time ({self.caps.daily_vibration_min:g} min) is used up"
             )
@@ -250,7 +250,11 @@ class Haptics:
                 gain = _envelope(elapsed, duration, stimulus.ramp_s)
                 level_prev = self._issue(motor, curve.drive_for_g(amp_full * gain))
                 step = self.step_s if stimulus.ramp_s else min(0.05, self.step_s * 5)
-                self.clock.sleep(min(step, duration - elapsed))
+                # The write above took wire time: sleep to the deadline as it is now, so the
+                # wire time is not added to the stimulus (and the day's dose) on every play.
+                left = t0 + duration - self.clock.now()
+                if left > _TIME_EPS_S:
+                    self.clock.sleep(min(step, left))
         except BaseException:
             self.stop_all()
             raise
