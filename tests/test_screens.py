@@ -116,14 +116,13 @@ def test_screens_force_bar_with_band_snapshot(s20: Screens) -> None:
         "Squeeze, left hand! ",
         "As hard as you      ",
         "comfortably can.    ",
-        "\x00" * 10 + "\x04\x01\x02\x05" + " " * 6,
+        "\x00" * 10 + "\x06\x00\x04\x07" + " " * 6,
     )
     assert frame.glyphs == {
-        0: FULL,
-        1: (0, 31, 31, 31, 31, 31, 0, 31),  # full, band underline
-        2: (0, 28, 28, 28, 28, 28, 0, 31),  # 3 of 5 columns, in the band
-        4: (16, 31, 31, 31, 31, 31, 16, 31),  # band start tick, full
-        5: (1, 1, 1, 1, 1, 1, 1, 31),  # band end tick, empty
+        0: FULL,  # full, in the band or not
+        4: (0, 28, 28, 28, 28, 28, 0, 0),  # 3 of 5 columns (its fixed slot)
+        6: (16, 31, 31, 31, 31, 31, 16, 16),  # band start tick, full
+        7: (1, 1, 1, 1, 1, 1, 1, 31),  # band end tick, empty: underline to the tick
     }
 
 
@@ -232,9 +231,13 @@ def test_bar_partial_cells_resolve_one_column() -> None:
         slot = 1 + columns
         assert row == "\x00" * 10 + chr(slot) + " " * 9
         assert glyphs[slot] == (0, *([pattern] * 5), 0, 0)
-    # With a band the partial cell shares slot 2.
+    # With a band too, away from the band's ends: same slots, same bitmaps.
     row, glyphs = bar_row(20, 0.53, (0.8, 0.9))
-    assert row[10] == "\x02" and glyphs[2] == (0, *([0b11100] * 5), 0, 0)
+    assert row[10] == "\x04" and glyphs[4] == (0, *([0b11100] * 5), 0, 0)
+    # Inside the band the underline stays on the empty cells only.
+    row, glyphs = bar_row(20, 0.83, (0.7, 0.95))
+    assert row[16:18] == "\x04\x01" and glyphs[4] == (0, *([0b11100] * 5), 0, 0)
+    assert glyphs[1] == (0, 0, 0, 0, 0, 0, 0, 0b11111)
 
 
 def test_bar_without_band_never_redefines_a_glyph() -> None:
@@ -254,11 +257,24 @@ def test_bar_narrow_band_in_one_cell_uses_the_both_ends_slot() -> None:
     assert glyphs == {6: (0b01100,) * 8}
 
 
-def test_bar_uses_at_most_seven_slots() -> None:
-    for fill in range(101):
-        for lo in range(0, 100, 7):
-            _, glyphs = bar_row(20, fill / 100, (lo / 100, min(1.0, lo / 100 + 0.13)))
-            assert set(glyphs) <= set(range(7))
+def test_bar_with_a_band_redefines_only_the_band_end_cell_under_the_tip() -> None:
+    """Slots 0-5 keep one bitmap whatever the fill; a band-end slot changes only while the
+    bar's tip is inside its cell (below and above it, it has one bitmap each)."""
+    for lo, hi in ((0.55, 0.75), (0.3, 0.33), (0.51, 0.53), (0.0, 0.2), (0.9, 1.0)):
+        seen: dict[int, tuple[int, ...]] = {}
+        end_states: dict[tuple[int, str], tuple[int, ...]] = {}
+        for fill in range(101):
+            row, glyphs = bar_row(20, fill / 100, (lo, hi))
+            assert set(glyphs) <= set(range(8))
+            for slot, bitmap in glyphs.items():
+                if slot < 6:
+                    assert seen.setdefault(slot, bitmap) == bitmap, (lo, hi, fill, slot)
+                    continue
+                cell = row.index(chr(slot))
+                if cell * 5 < fill < cell * 5 + 5:
+                    continue  # the tip is in this cell: its bitmap follows the fill
+                side = "below" if fill <= cell * 5 else "above"
+                assert end_states.setdefault((slot, side), bitmap) == bitmap, (lo, hi, fill)
 
 
 def test_bar_rejects_bad_band() -> None:

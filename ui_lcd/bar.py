@@ -4,33 +4,38 @@ A character cell is 5 pixel columns by 8 rows, so a row of ``cols`` cells gives
 ``5 * cols`` steps (100 on a 20x4, 80 on a 16x2). Each cell is drawn from its 5 columns:
 
 * filled columns: rows 1-5 lit (the bar);
-* columns inside the target band: row 7 lit (an underline under the band);
+* empty columns inside the target band: row 7 lit (an underline under the band), in
+  empty cells and the band's end cells;
 * the band's first and last column: every row lit (a full-height tick), so the band's ends
   stay visible whether the bar covers them or not.
 
-Glyph slot plan (fixed roles, contents computed per frame; at most 7 of the 8 slots):
+Glyph slot plan (fixed roles; all 8 slots when a band is shown):
 
 ====  ==========================================================================
 slot  cell
 ====  ==========================================================================
-0     fully filled, outside the band
-1     fully filled, inside the band
-2     the one partly filled cell (1-4 columns), when it holds no band end
-3     empty, inside the band
-4     holds the band's first column (whatever its fill)
-5     holds the band's last column (whatever its fill)
-6     holds both band ends (a band narrower than a cell)
-7     free (not used by the bar)
+0     fully filled (in or out of the band)
+1     empty, inside the band (the underline alone)
+2-5   the partly filled cell, 1-4 columns (fixed bitmaps), when it holds no band end
+6     holds the band's first column, or both ends (a band narrower than a cell)
+7     holds the band's last column
 ====  ==========================================================================
 
-Without a band (plain biofeedback) the partial cell uses slot 1 + its filled columns
-(slots 2..5, one per level, fixed bitmaps), so a moving bar rewrites character codes only
-and never CGRAM: about 6 % of a full redraw per update instead of 17 %.
+Only the cells holding a band end have bitmaps that depend on the fill, so a moving bar
+rewrites character codes only, never CGRAM, except while the bar's tip is in a band-end
+cell (then rows 1-5 of that one slot, which :class:`~ui_lcd.display.Display` rewrites
+alone). A patient holding a force inside the band costs about 3 % of a full redraw per
+update (``bar_screens_hold`` in ``tests/bench/lcd_wire.py``; 7 % when the partial cell had
+one slot redefined every frame). The worst case is a bar whose tip lands in a band-end
+cell at every update (``bar_screens``, 2.6-cell jumps back and forth across the band):
+about 17 %.
+
+The price is that the underline shows only on the band's empty cells and its end cells:
+a filled or partly filled cell looks the same inside and outside the band, and the band's
+two full-height ticks, which stick out above and below the bar, mark it there.
 
 Blank cells are spaces. Every cell of one role has the same bitmap, so the roles are a
-valid slot assignment. Slots 0, 1 and 3 never change while the band stays put; slot 2
-changes as the force changes (8 bytes of CGRAM per update), slots 4-6 only when the fill
-passes a band end.
+valid slot assignment.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ import math
 
 FILL_ROWS = range(1, 6)
 BAND_ROW = 7
-SLOT_FULL, SLOT_FULL_BAND, SLOT_PARTIAL, SLOT_BAND = 0, 1, 2, 3
-SLOT_BAND_START, SLOT_BAND_END, SLOT_BAND_BOTH = 4, 5, 6
+SLOT_FULL, SLOT_BAND, SLOT_PARTIAL = 0, 1, 2  # SLOT_PARTIAL + columns - 1: slots 2..5
+SLOT_BAND_START, SLOT_BAND_END = 6, 7  # SLOT_BAND_START also holds a band in one cell
 
 
 def _fraction(name: str, value: float) -> float:
@@ -83,29 +88,24 @@ def bar_row(
                 filled += 1
                 for r in FILL_ROWS:
                     rows[r] |= bit
-            if band_cols is not None and band_cols[0] <= col <= band_cols[1]:
+            elif band_cols is not None and band_cols[0] <= col <= band_cols[1]:
                 in_band += 1
-                rows[BAND_ROW] |= bit
-                if col in band_cols:
-                    for r in range(8):
-                        rows[r] |= bit
+                rows[BAND_ROW] |= bit  # underline on the band's empty columns only
+            if band_cols is not None and col in band_cols:
+                for r in range(8):
+                    rows[r] |= bit
         if not any(rows):
             chars.append(" ")
             continue
-        has_first = band_cols is not None and band_cols[0] in columns
-        has_last = band_cols is not None and band_cols[1] in columns
-        if has_first and has_last:
-            slot = SLOT_BAND_BOTH
-        elif has_first:
+        if band_cols is not None and band_cols[0] in columns:
             slot = SLOT_BAND_START
-        elif has_last:
+        elif band_cols is not None and band_cols[1] in columns:
             slot = SLOT_BAND_END
         elif filled == 5:
-            slot = SLOT_FULL_BAND if in_band else SLOT_FULL
+            slot = SLOT_FULL
         elif filled:
-            # Without a band each partial level has a slot of its own (2..5, fixed
-            # bitmaps): a moving bar changes character codes only, never CGRAM.
-            slot = SLOT_PARTIAL if band_cols is not None else SLOT_PARTIAL + filled - 1
+            slot = SLOT_PARTIAL + filled - 1
+            rows[BAND_ROW] = 0  # one bitmap per level, in the band or not
         else:
             slot = SLOT_BAND
         glyphs[slot] = tuple(rows)

@@ -11,10 +11,13 @@ character codes; ``bar_redefined_glyph`` uses a full-block slot and one partial-
 whose bitmap is rewritten when the partial fill changes (8 CGRAM bytes, 38 port writes);
 ``bar_screens`` is the screens' own bar (``ui_lcd.bar.bar_row``) with a target band,
 ``bar_screens_plain`` the same without a band (maximal-grip biofeedback): fixed glyphs.
+``bar_screens_hold`` is the banded bar drawing a realistic submaximal hold
+(:func:`hold_trace`) instead of the triangle's 2.6-cell jumps across the band's ends.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from ui_lcd.bar import bar_row
@@ -66,6 +69,19 @@ def _text_frame(cols: int, rows: int, salt: int) -> Frame:
 
 #: Target band of the screens' bar (``ui_lcd.bar``) in the bar benchmark.
 SCREENS_BAND = (0.55, 0.75)
+
+
+def hold_trace(span: int, rate_hz: float = 10.0) -> list[int]:
+    """Bar fill (pixels) of a submaximal hold at ``rate_hz`` updates: a 1.5 s ramp from rest
+    into the middle of :data:`SCREENS_BAND`, then 4 s held there with a slow drift and a
+    small tremor (about 1 % of full scale), as a steady hand draws it."""
+    centre = span * sum(SCREENS_BAND) / 2
+    ramp = [round(centre * (i / (1.5 * rate_hz))) for i in range(int(1.5 * rate_hz))]
+    hold = [
+        round(centre + 0.02 * span * math.sin(0.4 * i) + 0.01 * span * math.sin(2.7 * i))
+        for i in range(int(4 * rate_hz) + 1)
+    ]
+    return ramp + hold
 
 
 def _bar_frame(cols: int, rows: int, fill_px: int, scheme: str) -> Frame:
@@ -121,22 +137,23 @@ def measure(
         )
 
     span = cols * PX_PER_CELL
+    # a triangle wave: the fill rises and falls by BAR_STEP_PX every update
+    triangle = [span // 3 + abs(i % 6 - 3) * BAR_STEP_PX for i in range(BAR_UPDATES + 1)]
     cases = (
-        ("bar_fixed_glyphs", "fixed"),
-        ("bar_redefined_glyph", "redefined"),
-        ("bar_screens", "screens"),
-        ("bar_screens_plain", "screens_plain"),
+        ("bar_fixed_glyphs", "fixed", triangle),
+        ("bar_redefined_glyph", "redefined", triangle),
+        ("bar_screens", "screens", triangle),
+        ("bar_screens_plain", "screens_plain", triangle),
+        ("bar_screens_hold", "screens", hold_trace(span)),
     )
-    for name, scheme in cases:
-        # a triangle wave: the fill rises and falls by BAR_STEP_PX every update
-        fills = [span // 3 + abs(i % 6 - 3) * BAR_STEP_PX for i in range(BAR_UPDATES + 1)]
+    for name, scheme, fills in cases:
         display.show(_bar_frame(cols, rows, fills[0], scheme))
 
         def run(fills: list[int] = fills, scheme: str = scheme) -> None:
             for px in fills[1:]:
                 display.show(_bar_frame(cols, rows, px, scheme))
 
-        case = cost(run, BAR_UPDATES)
+        case = cost(run, len(fills) - 1)
         case["ratio_to_full"] = round(case["wire_ms"] / full_ms, 3) if full_ms else 0.0
         figures[name] = case
 

@@ -85,7 +85,11 @@ def _print(f: dict[str, Any]) -> None:
         print(f"  LCD ({lcd['size']}, {lcd['bus_hz'] // 1000} kHz):")
         print(f"    one character {lcd['one_char']['wire_ms']:.1f} ms, full redraw "
               f"{lcd['full_redraw']['wire_ms']:.1f} ms of wire")  # fmt: skip
-        for name, what in (("bar_screens_plain", "plain"), ("bar_screens", "with target band")):
+        for name, what in (
+            ("bar_screens_plain", "plain"),
+            ("bar_screens", "with target band, jumping across it"),
+            ("bar_screens_hold", "with target band, a steady hold"),
+        ):
             bar = lcd[name]
             print(
                 f"    biofeedback bar update, {what}: {bar['wire_ms']:.1f} ms "

@@ -71,6 +71,7 @@ def main() -> int:
                 "bar_redefined_glyph",
                 "bar_screens",
                 "bar_screens_plain",
+                "bar_screens_hold",
             ):
                 case = f[name]
                 print(_row(name, case, f"{100 * case['ratio_to_full']:.1f} % of a full redraw"))
