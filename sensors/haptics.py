@@ -10,7 +10,9 @@
   the calibration is off by its stated tolerance (the cap is lowered by ``tolerance.db``);
   the RTP drive is quantised, then stepped down while it would exceed the cap. Vibration
   time per day stops at ``daily_vibration_min``: a stimulus is shortened to what is left,
-  then refused with :class:`VibrationCapReached`. Plan caps can only lower the station's
+  then refused with :class:`VibrationCapReached`. The time is held to within the latency of
+  the last stop (the motor stops when the loop gets the clock back; the dose records the
+  time it really ran). Plan caps can only lower the station's
   (:meth:`Haptics.set_plan_caps`). An uncalibrated motor does not vibrate.
 * **Dose**: W_h-weighted rms acceleration × time per session and per day
   (:mod:`sensors.dose`), recorded even when a stimulus ends in an error.
@@ -37,6 +39,8 @@ RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCA
 MAX_STIMULUS_S = 120.0
 ERM_FREQUENCY_TOLERANCE = 0.15
 _TIME_EPS_S = 1e-6
+#: Drive of a motor whose last command may not have landed: counts as running.
+_UNKNOWN = -1.0
 SWEEP_DRIVES = tuple(
     k / 20 for k in range(1, 21)
 )  # calibration sweep, 5 % steps  # an LRA stimulus may ask for its resonance within ±15 %
@@ -136,6 +140,7 @@ class Haptics:
         self.step_s = step_s
         self.curves: dict[int, MotorCurve] = {}
         self.records: dict[int, CalibrationRecord] = {}
+        #: Last drive sent to each motor; _UNKNOWN after a stop that did not reach it.
         self._drive = [0.0] * len(self.motors)
         self._closed = False
         #: Bumped by stop_all(): a play() in progress sees it and ends (Stop, watchdog).
@@ -272,12 +277,19 @@ class Haptics:
         )
 
     def stop(self, motor: int) -> None:
-        """Motor off; raises :class:`MotorFault` if the driver could not be reached."""
-        self._drive[motor] = 0.0
+        """Motor off; raises :class:`MotorFault` if the driver could not be reached (the
+        motor then counts as running: :meth:`running` stays true until a stop lands)."""
         try:
             self.motors[motor].stop()
         except OSError as exc:
+            self._drive[motor] = _UNKNOWN
             raise MotorFault(motor, exc.errno, "could not stop: check its mux channel") from exc
+        self._drive[motor] = 0.0
+
+    def running(self) -> bool:
+        """Whether any motor may be vibrating: driven, or not confirmed stopped. Safe to call
+        from another thread (the watchdog arms itself on it)."""
+        return any(d != 0.0 for d in self._drive)
 
     def stop_all(self) -> None:
         """Every motor off; tries them all, then raises the first :class:`MotorFault`.
@@ -318,11 +330,14 @@ class Haptics:
         """Set a drive without a calibration: for the calibration procedure only, which
         bounds it by measuring the amplitude (:func:`calibrate_motor`)."""
         self._check_open()
+        drive = _quantise(self.motors[motor], drive)
+        self._drive[motor] = _UNKNOWN  # from here until the write is known to have landed
         try:
-            self.motors[motor].set_realtime(_quantise(self.motors[motor], drive))
+            self.motors[motor].set_realtime(drive)
         except OSError as exc:
             self.stop_all()
             raise MotorFault(motor, exc.errno, "drive failed") from exc
+        self._drive[motor] = drive
 
     # -- internals ---------------------------------------------------------------------
 
@@ -330,6 +345,7 @@ class Haptics:
         """The only place a calibrated drive reaches a motor; returns the amplitude (g)."""
         drive = self._bounded(motor, drive)
         if drive != self._drive[motor]:
+            self._drive[motor] = _UNKNOWN  # until the write is known to have landed
             try:
                 self.motors[motor].set_realtime(drive)
             except OSError as exc:

@@ -97,7 +97,11 @@ class App:
             plans_mod.ensure_tables(conn)
         self._restore_dose()
         self.safety = safety = SafetyLayer(
-            st.motors_off, journal.record_event, st.clock, self.config["safety"]["watchdog_s"]
+            st.motors_off,
+            journal.record_event,
+            st.clock,
+            self.config["safety"]["watchdog_s"],
+            st.motors_running,
         )
         assert st.buttons is not None
         st.buttons.on_stop(safety.on_stop_button)

@@ -267,7 +267,11 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
             float, 15.0, "Floor on rests between maximal trials.", min=5.0, max=600.0
         ),
         "watchdog_s": Key(
-            float, 0.5, "Motors off if the session loop stalls this long.", min=0.05, max=10.0
+            float,
+            0.5,
+            "Motors off if the session loop stalls this long while a motor runs.",
+            min=0.05,
+            max=10.0,
         ),
         "no_response_s": Key(
             float,

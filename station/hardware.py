@@ -120,6 +120,10 @@ class Station:
         if self.haptics is not None:
             self.haptics.stop_all()
 
+    def motors_running(self) -> bool:
+        """Whether a motor may be vibrating (driven, or its stop not confirmed)."""
+        return self.haptics is not None and self.haptics.running()
+
     def _on_fault(self, fault: SensorFault) -> None:
         # Called from the acquisition loop: any sensor fault stops stimulation at once.
         self.faults.append(fault)

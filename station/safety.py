@@ -128,15 +128,24 @@ def clamp_force_target(target_n: float, caps: Caps, other_hand_max_n: float | No
 
 
 class Watchdog:
-    """Turns the motors off when the session loop stops sending heartbeats.
+    """Turns the motors off when the session loop stops sending heartbeats while they run.
 
     Runs on real monotonic time in its own thread (a stalled loop does not advance a
-    simulated clock either, so stalls are real-time events by nature).
+    simulated clock either, so stalls are real-time events by nature). It fires only while
+    ``armed()`` says a motor may be running: a loop that is slow while nothing vibrates (a
+    journal commit waiting on an SD card, a loaded machine) harms nobody, and a stall
+    event then would only be noise in the clinician's summary.
     """
 
-    def __init__(self, timeout_s: float, on_stall: Callable[[float], None]) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        on_stall: Callable[[float], None],
+        armed: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.timeout_s = timeout_s
         self._on_stall = on_stall
+        self._armed = armed
         self._clock = MonotonicClock()
         self._last = self._clock.now()
         self._stop = threading.Event()
@@ -164,13 +173,20 @@ class Watchdog:
         period = min(self.timeout_s / 4.0, 0.05)
         while not self._stop.wait(period):
             stalled = self._clock.now() - self._last
-            if stalled > self.timeout_s and not self._fired:
+            if stalled > self.timeout_s and not self._fired and self._is_armed():
                 self._fired = True
                 self.stalls += 1
                 try:
                     self._on_stall(stalled)
                 except Exception:
                     log.exception("watchdog stall handler failed")
+
+    def _is_armed(self) -> bool:
+        try:
+            return bool(self._armed())
+        except Exception:  # cannot tell whether a motor runs: assume it does
+            log.exception("watchdog cannot tell whether a motor runs")
+            return True
 
 
 class SafetyLayer:
@@ -182,6 +198,7 @@ class SafetyLayer:
         record_event: Callable[..., None],
         clock: Any,
         watchdog_s: float,
+        motors_running: Callable[[], bool] = lambda: True,
     ) -> None:
         self._motors_off = motors_off
         self._record = record_event
@@ -189,7 +206,7 @@ class SafetyLayer:
         self.session_id: int | None = None
         self.stop_pressed = threading.Event()
         self.events: list[dict[str, Any]] = []
-        self.watchdog = Watchdog(watchdog_s, self._stall)
+        self.watchdog = Watchdog(watchdog_s, self._stall, motors_running)
         self.motors_off_count = 0
 
     # -- motors --------------------------------------------------------------------------

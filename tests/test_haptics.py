@@ -147,6 +147,28 @@ def test_haptics_motors_are_off_after_a_bus_error_mid_stimulus() -> None:
     assert all(chip.drive_at(now) == 0.0 for chip in rig.drv_chips)
 
 
+def test_haptics_running_is_true_until_a_stop_is_known_to_have_landed() -> None:
+    """What the watchdog arms itself on: a motor counts as running while driven, and after
+    a stop that did not reach it, until a later stop does."""
+    rig = haptics_rig()
+    haptics = rig.haptics
+    assert haptics is not None
+    assert not haptics.running()
+    during: list[bool] = []
+    haptics.play(0, Stimulus(0.2, 0.0), until=lambda: during.append(haptics.running()) or False)
+    # asked before the first write (not yet running), then at every step while it runs
+    assert len(during) > 2 and not during[0] and all(during[1:]) and not haptics.running()
+    haptics.drive_raw(2, 0.4)
+    assert haptics.running()
+    rig.station_bus.nack(0x5A, times=1)  # the stop of motor 0 does not land
+    with pytest.raises(MotorFault):
+        haptics.stop_all()
+    assert haptics.running()
+    assert rig.drv_chips[2].drive_at(rig.clock.now()) == 0.0  # the others were stopped
+    haptics.stop_all()  # the bus is back
+    assert not haptics.running()
+
+
 def test_haptics_motors_are_off_when_the_session_stops_mid_stimulus() -> None:
     rig = haptics_rig()
     assert rig.haptics is not None

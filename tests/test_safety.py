@@ -114,6 +114,41 @@ def test_watchdog_turns_motors_off_when_the_loop_stalls() -> None:
     assert events[0][0][1] == "watchdog"
 
 
+def test_watchdog_fires_only_while_a_motor_may_be_running() -> None:
+    """A loop that is slow while nothing vibrates (a journal commit on a slow SD card)
+    is no stall; once a motor runs, the same silence turns it off."""
+    motors = Motors()
+    running = threading.Event()
+    events: list[tuple] = []
+    s = SafetyLayer(
+        motors.off, lambda *a, **k: events.append((a, k)), SimClock(), 0.05, running.is_set
+    )
+    clock = MonotonicClock()
+    s.watchdog.start()
+    try:
+        clock.sleep(0.4)  # eight timeouts of silence, no motor running
+        assert s.watchdog.stalls == 0 and motors.on and events == []
+        running.set()
+        assert wait_until(clock, lambda: not motors.on, timeout_s=5.0, poll_s=0.01)
+    finally:
+        s.watchdog.stop()
+    assert s.watchdog.stalls == 1 and events[0][0][1] == "watchdog"
+
+
+def test_watchdog_fires_when_it_cannot_tell_whether_a_motor_runs() -> None:
+    def unknown() -> bool:
+        raise OSError(5, "Input/output error")
+
+    motors = Motors()
+    s = SafetyLayer(motors.off, lambda *a, **k: None, SimClock(), 0.05, unknown)
+    s.watchdog.start()
+    try:
+        assert wait_until(MonotonicClock(), lambda: not motors.on, timeout_s=5.0, poll_s=0.01)
+    finally:
+        s.watchdog.stop()
+    assert s.watchdog.stalls == 1
+
+
 def test_watchdog_stays_quiet_while_heartbeats_arrive() -> None:
     s, motors, _ = layer(SimClock(), watchdog_s=0.2)
     clock = MonotonicClock()
