@@ -878,6 +878,13 @@ def plan_caps(draw: st.DrawFn) -> dict[str, Any]:
     return caps
 
 
+#: How late a motor may stop after its stimulus's deadline on the simulated station: the
+#: simulated clock returns from a sleep only after the acquisition work that fell due in it
+#: (an IMU FIFO drain is about 9 ms of wire time). On a Pi the acquisition has a thread of
+#: its own and the stop waits at most for the station bus (well under 1 ms).
+STOP_LATENCY_S = 0.02
+
+
 class CapProbe:
     """Stands in for the session runner under :meth:`App.run_session`: plays a stimulus
     far above any cap and a long one on two motors, and records the vibration at every pad."""
@@ -886,6 +893,7 @@ class CapProbe:
         self.app = app
         self.highest_g = 0.0
         self.played_s = 0.0
+        self.outcomes: list[float | None] = []  # seconds played, None = refused
 
     def run_session(self, today: dt.date) -> None:
         st = self.app.station
@@ -901,9 +909,12 @@ class CapProbe:
         for motor in (0, 1):
             for stimulus in (Stimulus(0.2, 40.0), Stimulus(1.0, 0.0)):
                 try:
-                    self.played_s += st.haptics.play(motor, stimulus, until=look).played_s
+                    played_s = st.haptics.play(motor, stimulus, until=look).played_s
                 except VibrationCapReached:  # the day's vibration time is used up
-                    pass
+                    self.outcomes.append(None)
+                    continue
+                self.played_s += played_s
+                self.outcomes.append(played_s)
 
 
 @pytest.fixture(scope="module")
@@ -970,8 +981,16 @@ def test_no_plan_makes_force_or_vibration_exceed_the_station_caps(
         caps["max_vibration_g"], station["max_vibration_g"]
     )
     assert cap_probe.highest_g <= effective.max_vibration_g
-    assert cap_probe.played_s <= effective.daily_vibration_min * 60 + 1e-6
-    assert st_.ledger.vibration_s_today() <= station["daily_vibration_min"] * 60 + 1e-6
+    # The day's vibration time holds to within the latency of the motor's stop, and once
+    # it is used up every further stimulus is refused.
+    day_s = effective.daily_vibration_min * 60
+    assert cap_probe.played_s <= day_s + STOP_LATENCY_S
+    assert st_.ledger.vibration_s_today() <= day_s + STOP_LATENCY_S
+    total = 0.0
+    for played in cap_probe.outcomes:
+        if total >= day_s - 1e-6:
+            assert played is None, cap_probe.outcomes
+        total += played or 0.0
     if effective.max_vibration_g >= 0.5 and effective.daily_vibration_min * 60 >= 0.3:
         assert cap_probe.highest_g > 0.2  # it did vibrate: the bound is not vacuous
     assert all(d == 0.0 for d in drives_at(app, st_.clock.now()))
