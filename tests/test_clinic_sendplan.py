@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from plans import example_plan
 
 from mqtt_bridge.clinic import BrokerOptions, parse_broker_url
 from mqtt_bridge.sendplan import send_plan
@@ -27,33 +28,10 @@ STATION = "st-0001"
 
 
 def plan(version: int = 3, station: str = STATION, **over: Any) -> dict[str, Any]:
-    p = {
-        "schema": "rehab.plan/1",
-        "station_id": station,
-        "plan_version": version,
-        "issued_at": "2026-11-20T10:00:00Z",
-        "issued_by": "clin-7f3a",
-        "caps": {
-            "max_vibration_g": 2.0,
-            "daily_vibration_min": 20,
-            "max_force_n": 15.0,
-            "force_ceiling_pct_other_hand": None,
-            "max_session_min": 20,
-            "min_rest_s": 20,
-            "pain_stop_nrs": 5,
-            "pain_rise_stop": 2,
-        },
-        "gates": {"maximal_tests": True},
-        "schedule": [
-            {
-                "protocol": "max_grip",
-                "days": ["mon", "wed", "fri"],
-                "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
-            }
-        ],
-    }
-    p.update(over)
-    return p
+    """The example plan for ``station`` at ``version``, maximal tests allowed."""
+    return example_plan(
+        plan_version=version, station_id=station, gates={"maximal_tests": True}, **over
+    )
 
 
 def client(url: str) -> mqtt.Client:

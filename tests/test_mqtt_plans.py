@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_mqtt_schema import PLAN, plan
+from plans import PLAN
+from plans import example_plan as plan
 
 from mqtt_bridge import outbox, plans
 from mqtt_bridge.plans import PlanRejected, parse_plan

@@ -2,56 +2,24 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import jsonschema
 import pytest
+from plans import EXAMPLE_PLAN_FILE, PLAN
+from plans import example_plan as plan
 
 from mqtt_bridge import schema
 
-PLAN: dict[str, Any] = {
-    "schema": "rehab.plan/1",
-    "station_id": "st-0001",
-    "plan_version": 3,
-    "issued_at": "2026-11-20T10:00:00Z",
-    "issued_by": "clin-7f3a",
-    "caps": {
-        "max_vibration_g": 2.0,
-        "daily_vibration_min": 20,
-        "max_force_n": 15.0,
-        "force_ceiling_pct_other_hand": None,
-        "max_session_min": 20,
-        "min_rest_s": 20,
-        "pain_stop_nrs": 5,
-        "pain_rise_stop": 2,
-    },
-    "gates": {"maximal_tests": False},
-    "schedule": [
-        {
-            "protocol": "max_grip",
-            "days": ["mon", "wed", "fri"],
-            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
-        }
-    ],
-}
 
-
-def plan(**changes: Any) -> dict[str, Any]:
-    """A copy of PLAN with dotted-path changes; the value ``...`` deletes the key."""
-    p = copy.deepcopy(PLAN)
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        node: Any = p
-        for k in parents:
-            node = node[int(k)] if k.isdigit() else node[k]
-        key: Any = int(last) if last.isdigit() else last
-        if value is ...:
-            del node[key]
-        else:
-            node[key] = value
-    return p
+def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
+    """``docs/example-plan.json`` (for clinicians to start from) is the plan the contract
+    shows, and the shipped schema accepts it."""
+    doc = (EXAMPLE_PLAN_FILE.parent / "mqtt-contract.md").read_text(encoding="utf-8")
+    shown = doc.split("## Plans (`rehab.plan/1`", 1)[1].split("```json\n", 1)[1].split("```")[0]
+    assert json.loads(shown) == PLAN
+    assert schema.errors(PLAN, schema.load("rehab.plan/1")) == []
 
 
 #: (instance, schema name) pairs, valid and invalid, on which both validators must agree.

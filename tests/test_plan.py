@@ -10,53 +10,19 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from plans import PLAN, example_plan
 
 from station import config as cfgmod
 from station import plan as planmod
 
-GOOD: dict[str, Any] = {
-    "schema": "rehab.plan/1",
-    "station_id": "st-0001",
-    "plan_version": 3,
-    "issued_at": "2026-11-20T10:00:00Z",
-    "issued_by": "clin-7f3a",
-    "caps": {
-        "max_vibration_g": 2.0,
-        "daily_vibration_min": 20,
-        "max_force_n": 15.0,
-        "force_ceiling_pct_other_hand": None,
-        "max_session_min": 20,
-        "min_rest_s": 20,
-        "pain_stop_nrs": 5,
-        "pain_rise_stop": 2,
-    },
-    "gates": {"maximal_tests": False},
-    "schedule": [
-        {
-            "protocol": "max_grip",
-            "days": ["mon", "wed", "fri"],
-            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
-        }
-    ],
-}
-
 
 def with_change(path: str, value: Any) -> dict[str, Any]:
-    d = copy.deepcopy(GOOD)
-    target: Any = d
-    keys = path.split(".")
-    for k in keys[:-1]:
-        target = target[int(k)] if k.isdigit() else target[k]
-    last = keys[-1]
-    if value is KeyError:
-        del target[last]
-    else:
-        target[last] = value
-    return d
+    """The example plan with ``path`` (dotted) set to ``value``, or deleted for KeyError."""
+    return example_plan(**{path.replace(".", "__"): ... if value is KeyError else value})
 
 
 def test_plan_good_plan_parses() -> None:
-    p = planmod.parse(json.dumps(GOOD).encode(), "st-0001")
+    p = planmod.parse(json.dumps(PLAN).encode(), "st-0001")
     assert p.plan_version == 3
     assert p.caps.max_force_n == 15.0
     assert not p.maximal_tests
@@ -116,7 +82,7 @@ def test_plan_caps_are_tightened_by_the_station_config() -> None:
     assert caps.max_vibration_g == safety["max_vibration_g"]
     assert caps.max_force_n == safety["max_force_n"]
     assert caps.min_rest_s == max(15, safety["min_rest_s"])
-    tight = planmod.from_dict(GOOD).effective_caps(safety)
+    tight = planmod.from_dict(PLAN).effective_caps(safety)
     assert tight.max_force_n == 15.0  # the plan may lower a cap
 
 
@@ -126,7 +92,7 @@ def test_plan_effective_caps_never_exceed_the_station_caps(
     vib: float, force: float, session: float, rest: float
 ) -> None:
     safety = cfgmod.defaults()["safety"]
-    d = copy.deepcopy(GOOD)
+    d = copy.deepcopy(PLAN)
     d["caps"].update(
         max_vibration_g=vib, max_force_n=force, max_session_min=session, min_rest_s=rest
     )
