@@ -19,7 +19,7 @@
 * **Motors off** at the end of every stimulus (``finally``), on any error (all motors), and
   on :meth:`Haptics.close`.
 
-Motor drivers: :class:`drivers.drv2605l.DRV2605L` or :class:`PwmMotor` (gpiozero
+Motor drivers: :class:`drivers.drv2605l.DRV2605L` or :class:`sensors.pwm_motor.PwmMotor` (gpiozero
 ``PWMOutputDevice`` through a MOSFET, HARDWARE.md §7.3), both with ``init``,
 ``set_realtime(0..1)``, ``stop`` and ``close``.
 """
@@ -37,13 +37,10 @@ from sensors.faults import MotorFault
 
 RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCALE)
 MAX_STIMULUS_S = 120.0
-ERM_FREQUENCY_TOLERANCE = 0.15
+ERM_FREQUENCY_TOLERANCE = 0.15  # an LRA stimulus may ask for its resonance within ±15 %
 _TIME_EPS_S = 1e-6
 #: Drive of a motor whose last command may not have landed: counts as running.
 _UNKNOWN = -1.0
-SWEEP_DRIVES = tuple(
-    k / 20 for k in range(1, 21)
-)  # calibration sweep, 5 % steps  # an LRA stimulus may ask for its resonance within ±15 %
 
 
 class MotorPort(Protocol):
@@ -326,9 +323,10 @@ class Haptics:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def drive_raw(self, motor: int, drive: float) -> None:
+    def drive_raw(self, motor: int, drive: float) -> float:
         """Set a drive without a calibration: for the calibration procedure only, which
-        bounds it by measuring the amplitude (:func:`calibrate_motor`)."""
+        bounds it by measuring the amplitude (:func:`sensors.motor_calibration.calibrate_motor`).
+        Returns the drive set (rounded down to the driver's steps)."""
         self._check_open()
         drive = _quantise(self.motors[motor], drive)
         self._drive[motor] = _UNKNOWN  # from here until the write is known to have landed
@@ -338,6 +336,7 @@ class Haptics:
             self.stop_all()
             raise MotorFault(motor, exc.errno, "drive failed") from exc
         self._drive[motor] = drive
+        return drive
 
     # -- internals ---------------------------------------------------------------------
 
@@ -378,7 +377,9 @@ class Haptics:
         self._check_motor(motor)
         curve = self.curves.get(motor)
         if curve is None:
-            raise CalibrationError(f"motor {motor} is not calibrated: run 'calibrate motors'")
+            raise CalibrationError(
+                f"motor {motor} is not calibrated: no calibration record (a technician's job)"
+            )
         return curve
 
     def _check_frequency(self, motor: int, curve: MotorCurve, stimulus: Stimulus) -> None:
@@ -420,92 +421,3 @@ def _quantise(motor: Any, drive: float, nearest: bool = False) -> float:
         return max(0.0, min(1.0, drive))
     k = round(drive * steps) if nearest else math.floor(drive * steps + 1e-9)
     return max(0.0, min(1.0, k / steps))
-
-
-def calibrate_motor(
-    haptics: Haptics,
-    motor: int,
-    measure: Callable[[], tuple[float, float]],
-    drives: Sequence[float] = SWEEP_DRIVES,
-    settle_s: float = 0.25,
-    reference_g: float = 1.0,
-    tolerance_db: float = 1.0,
-) -> CalibrationRecord:
-    """Measure vibration at the site for rising ``drives``; returns an unsaved record.
-
-    ``measure() -> (amplitude g rms, frequency Hz)`` reads a reference accelerometer on the
-    pad. The sweep stops below the station's amplitude cap: a drive whose measured amplitude
-    reaches ``max_vibration_g`` ends it, so calibration itself never exceeds the cap for
-    more than one settle time. The motor is off afterwards, whatever happens.
-    """
-    cap = haptics.station_caps.max_vibration_g
-    points: list[tuple[float, float, float]] = []
-    try:
-        for drive in sorted(drives):
-            haptics.drive_raw(motor, drive)
-            haptics.clock.sleep(settle_s)
-            amplitude, freq = measure()
-            if amplitude >= cap:
-                break
-            points.append((_quantise(haptics.motors[motor], drive), amplitude, freq))
-    finally:
-        haptics.stop(motor)
-    return _motor_record(motor, points, reference_g, haptics.actuator, tolerance_db)
-
-
-def _motor_record(
-    motor: int, points: list[tuple[float, float, float]], ref: float, actuator: str, tol: float
-) -> CalibrationRecord:
-    from sensors.calibration import motor_record
-
-    if not points:
-        raise CalibrationError(f"motor {motor}: no usable measurement below the cap")
-    d, a, f = zip(*points, strict=True)
-    return motor_record(f"motor{motor}", d, a, f, ref, actuator, tol)
-
-
-class PwmMotor:
-    """An ERM on a GPIO PWM output through a MOSFET (gpiozero ``PWMOutputDevice``).
-
-    No braking, no effects library, no closed loop: it cannot drive an LRA at resonance
-    (HARDWARE.md §7.3). ``pin_factory`` is injected (the composition root chooses it).
-    """
-
-    drive_steps = 0  # duty cycle is continuous
-
-    def __init__(self, pin: int, pin_factory: Any = None, frequency_hz: float = 200.0) -> None:
-        self.pin = pin
-        self.pin_factory = pin_factory
-        self.frequency_hz = frequency_hz
-        self._device: Any = None
-
-    def __repr__(self) -> str:
-        return f"PwmMotor(GPIO{self.pin}, {self.frequency_hz:g} Hz)"
-
-    def init(self, actuator: str = "erm") -> None:
-        if actuator != "erm":
-            raise ValueError("a PWM motor output can drive an ERM only (no LRA resonance loop)")
-        from gpiozero import PWMOutputDevice
-
-        if self._device is None:
-            self._device = PWMOutputDevice(
-                self.pin, frequency=self.frequency_hz, pin_factory=self.pin_factory
-            )
-        self._device.value = 0.0
-
-    def set_realtime(self, amplitude: float) -> None:
-        if not 0.0 <= amplitude <= 1.0:
-            raise ValueError(f"amplitude must be in 0.0..1.0, got {amplitude!r}")
-        if self._device is None:
-            raise RuntimeError(f"{self!r} not initialised: call init()")
-        self._device.value = amplitude
-
-    def stop(self) -> None:
-        if self._device is not None:
-            self._device.value = 0.0
-
-    def close(self) -> None:
-        if self._device is not None:
-            self._device.value = 0.0
-            self._device.close()
-            self._device = None

@@ -36,7 +36,8 @@ from sensors.dose import DoseLedger
 from sensors.faults import SensorFault
 from sensors.force_pads import ForcePads, PadChannel, SupplyReference, default_layout
 from sensors.glove import WIRING, Glove
-from sensors.haptics import Haptics, PwmMotor, VibrationCaps
+from sensors.haptics import Haptics, VibrationCaps
+from sensors.pwm_motor import PwmMotor
 from station.config import Config
 from ui_lcd.buttons import KEYS, Buttons
 from ui_lcd.cues import Cues

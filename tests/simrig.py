@@ -29,7 +29,8 @@ from sensors.acquisition import Acquisition
 from sensors.calibration import CalibrationRecord
 from sensors.force_pads import ForcePads, SupplyReference, calibrate_pad, default_layout
 from sensors.glove import WIRING, Glove
-from sensors.haptics import Haptics, VibrationCaps, calibrate_motor
+from sensors.haptics import Haptics, VibrationCaps
+from sensors.motor_calibration import calibrate_motor
 from station.sim.world import World
 
 GLOVE_LAYOUT = WIRING  # the station's glove wiring (sensors.glove)

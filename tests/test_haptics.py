@@ -16,13 +16,8 @@ from drivers.sim.clock import SimClock
 from sensors.calibration import CalibrationError, motor_record
 from sensors.dose import DoseTotals
 from sensors.faults import MotorFault
-from sensors.haptics import (
-    Haptics,
-    PwmMotor,
-    Stimulus,
-    VibrationCapReached,
-    VibrationCaps,
-)
+from sensors.haptics import Haptics, Stimulus, VibrationCapReached, VibrationCaps
+from sensors.pwm_motor import PwmMotor
 
 CAPS = VibrationCaps(max_vibration_g=3.0, daily_vibration_min=30.0)
 

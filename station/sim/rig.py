@@ -27,7 +27,7 @@ from drivers.sim.tca9548a import SimTCA9548A
 from sensors.calibration import CalibrationRecord, CalibrationStore
 from sensors.force_pads import calibrate_pads
 from sensors.glove import WIRING
-from sensors.haptics import calibrate_motor
+from sensors.motor_calibration import calibrate_motor
 from station.sim.world import World
 
 DRV2605L_ADDRESS = 0x5A
