@@ -1,4 +1,5 @@
-"""Shared fixtures. MQTT: a real mosquitto per test (``tests/mqtt_broker.py``)."""
+"""Shared fixtures: a simulated clock and station bus for the driver tests; MQTT: a real
+mosquitto per test (``tests/mqtt_broker.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,21 @@ from pathlib import Path
 
 import pytest
 from mqtt_broker import Broker, BrokerAuth, BrokerError, Pki, make_pki
+
+from drivers.sim.bus import SimI2CBus
+from drivers.sim.clock import SimClock
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    """A fresh simulated clock at 0 s."""
+    return SimClock()
+
+
+@pytest.fixture
+def bus(clock: SimClock) -> SimI2CBus:
+    """The station bus as the driver tests use it: simulated, 400 kHz, on ``clock``."""
+    return SimI2CBus(clock, speed_hz=400_000, name="station")
 
 
 def _start(make: object) -> Broker:

@@ -17,16 +17,6 @@ ADDR = 0x48
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def bus(clock: SimClock) -> SimI2CBus:
-    return SimI2CBus(clock, speed_hz=400_000, name="station")
-
-
-@pytest.fixture
 def chip(clock: SimClock, bus: SimI2CBus) -> SimADS1115:
     sim = SimADS1115(clock, bus_hz=400_000)
     for ch, volts in enumerate((0.5, 1.0, 1.5, 2.0)):

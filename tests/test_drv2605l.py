@@ -17,16 +17,6 @@ ADDR = 0x5A
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def bus(clock: SimClock) -> SimI2CBus:
-    return SimI2CBus(clock, speed_hz=400_000, name="station")
-
-
-@pytest.fixture
 def chip(clock: SimClock, bus: SimI2CBus) -> SimDRV2605L:
     sim = SimDRV2605L(clock)
     bus.attach(ADDR, sim)

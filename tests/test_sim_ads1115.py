@@ -14,16 +14,6 @@ START_AIN0_4V_475 = 0xC3C3  # OS=1, AIN0-GND, ±4.096 V, single-shot, 475 SPS, c
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def bus(clock: SimClock) -> SimI2CBus:
-    return SimI2CBus(clock, speed_hz=400_000, name="station")
-
-
-@pytest.fixture
 def adc(clock: SimClock, bus: SimI2CBus) -> SimADS1115:
     chip = SimADS1115(clock)
     bus.attach(ADDR, chip)

@@ -26,16 +26,6 @@ RESET_MAP = bytes.fromhex(
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock()
-
-
-@pytest.fixture
-def bus(clock: SimClock) -> SimI2CBus:
-    return SimI2CBus(clock, speed_hz=400_000, name="station")
-
-
-@pytest.fixture
 def chip(clock: SimClock, bus: SimI2CBus) -> SimDRV2605L:
     return bus.attach(ADDR, SimDRV2605L(clock))  # type: ignore[return-value]
 

@@ -8,7 +8,6 @@ import pytest
 
 from drivers.sim.bus import SimI2CBus
 from drivers.sim.chip import SimChip
-from drivers.sim.clock import SimClock
 from drivers.sim.tca9548a import SimTCA9548A
 
 MUX = 0x70
@@ -28,11 +27,6 @@ class Recorder(SimChip):
 
     def read(self, n: int) -> bytes:
         return bytes([self.reply]) * n
-
-
-@pytest.fixture
-def bus() -> SimI2CBus:
-    return SimI2CBus(SimClock(), speed_hz=400_000, name="station")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from drivers.bus import DeviceNotFound
 from drivers.drv2605l import DRV2605L
 from drivers.sim.bus import Segment, SimI2CBus
 from drivers.sim.chip import SimChip
-from drivers.sim.clock import SimClock
 from drivers.sim.tca9548a import SimTCA9548A
 from drivers.tca9548a import TCA9548A
 
@@ -45,11 +44,6 @@ class Fixed(SimChip):
 
     def read(self, n: int) -> bytes:
         return bytes([self.value]) * n
-
-
-@pytest.fixture
-def bus() -> SimI2CBus:
-    return SimI2CBus(SimClock(), speed_hz=400_000, name="station")
 
 
 @pytest.fixture
