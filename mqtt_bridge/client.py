@@ -42,7 +42,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, outbox, plans, schema, topics
-from mqtt_bridge.sender import ClientStats, Inbound, Sender
+from mqtt_bridge.inbound import Inbound
+from mqtt_bridge.sender import ClientStats, Sender
 
 log = logging.getLogger(__name__)
 
@@ -380,18 +381,4 @@ class StationClient:
 
     @_guarded
     def _on_message(self, c: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
-        p = m.properties
-        self._events.put(
-            (
-                "message",
-                Inbound(
-                    topic=m.topic,
-                    payload=bytes(m.payload),
-                    mid=m.mid,
-                    qos=m.qos,
-                    retain=bool(m.retain),
-                    generation=self._generation,
-                    correlation=getattr(p, "CorrelationData", None) if p else None,
-                ),
-            )
-        )
+        self._events.put(("message", Inbound.copy_of(m, self._generation)))

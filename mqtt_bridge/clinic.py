@@ -36,6 +36,7 @@ from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, schema, topics
 from mqtt_bridge.clinic_db import KINDS, ClinicDB, utc_now
+from mqtt_bridge.inbound import Inbound
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,6 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 #: Messages stored per transaction at most; the broker's in-flight window (mosquitto
 #: ``max_inflight_messages``, default 20) usually bounds a batch first.
 MAX_BATCH = 200
-
-
-@dataclass
-class Inbound:
-    """One received message, copied out of paho's object in the network thread."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    retain: bool
-    generation: int
 
 
 @dataclass
@@ -148,16 +137,7 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self._q.put(
-                Inbound(
-                    msg.topic,
-                    bytes(msg.payload),
-                    msg.mid,
-                    msg.qos,
-                    bool(msg.retain),
-                    self._generation,
-                )
-            )
+            self._q.put(Inbound.copy_of(msg, self._generation))
         except Exception:
             log.exception("on_message failed")
 

@@ -23,21 +23,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, outbox, plans, schema, topics
+from mqtt_bridge.inbound import Inbound
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One received message, copied out of paho's object in the network thread."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    retain: bool
-    generation: int
-    correlation: bytes | None
 
 
 @dataclass

@@ -329,13 +329,7 @@ class Haptics:
         Returns the drive set (rounded down to the driver's steps)."""
         self._check_open()
         drive = _quantise(self.motors[motor], drive)
-        self._drive[motor] = _UNKNOWN  # from here until the write is known to have landed
-        try:
-            self.motors[motor].set_realtime(drive)
-        except OSError as exc:
-            self.stop_all()
-            raise MotorFault(motor, exc.errno, "drive failed") from exc
-        self._drive[motor] = drive
+        self._write(motor, drive)
         return drive
 
     # -- internals ---------------------------------------------------------------------
@@ -344,14 +338,18 @@ class Haptics:
         """The only place a calibrated drive reaches a motor; returns the amplitude (g)."""
         drive = self._bounded(motor, drive)
         if drive != self._drive[motor]:
-            self._drive[motor] = _UNKNOWN  # until the write is known to have landed
-            try:
-                self.motors[motor].set_realtime(drive)
-            except OSError as exc:
-                self.stop_all()
-                raise MotorFault(motor, exc.errno, "drive failed") from exc
-            self._drive[motor] = drive
+            self._write(motor, drive)
         return self.curves[motor].g_for_drive(drive)
+
+    def _write(self, motor: int, drive: float) -> None:
+        """Send ``drive``; on a bus error every motor is stopped and MotorFault raised."""
+        self._drive[motor] = _UNKNOWN  # until the write is known to have landed
+        try:
+            self.motors[motor].set_realtime(drive)
+        except OSError as exc:
+            self.stop_all()
+            raise MotorFault(motor, exc.errno, "drive failed") from exc
+        self._drive[motor] = drive
 
     def _bounded(self, motor: int, drive: float) -> float:
         curve = self._curve(motor)
