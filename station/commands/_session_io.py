@@ -122,7 +122,8 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
         for name, m in proto["metrics"].items():
             unc = f" ± {m['uncertainty']:.2f}" if m.get("uncertainty") is not None else ""
             hand = f" ({m['hand']})" if m.get("hand") else ""
-            print(f"    {name:<24}{m['value']:>9.2f} {m['unit']}{unc}{hand}")
+            places = 0 if m["unit"] == "count" else 2
+            print(f"    {name:<24}{m['value']:>9.{places}f} {m['unit']}{unc}{hand}")
     for e in s["safety_events"]:
         print(f"  safety event: {e['kind']} [{e['code']}] {e['detail'].get('reason', '')}")
     print(f"  summary queued for the clinic as {outcome.msg_id}")
