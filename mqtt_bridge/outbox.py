@@ -14,7 +14,9 @@ Row life (``state``):
   acknowledged it after ``resend_after_s``, then after twice that, and so on up to
   ``max_resend_after_s`` (a fleet must not flood a clinic that is down for a day).
 - ``rejected``: the broker refused it (PUBACK reason >= 0x80, e.g. 0x87 not authorised);
-  kept for the technician, never resent, never overwritten; logged as an alarm.
+  kept for the technician, not resent on its own, never overwritten; logged as an alarm.
+  Once the cause is fixed the technician queues them again (:meth:`Outbox.retry_rejected`,
+  ``rehab-station outbox --retry-rejected``).
 - acknowledged: the row is **deleted** and a counter incremented. The journal keeps the
   session data; keeping a second copy of health data after the clinic has it serves no
   purpose (data minimisation), and the counter keeps the figure for ``rehab-station outbox``.
@@ -39,7 +41,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -304,6 +307,18 @@ class Outbox:
             "UPDATE outbox SET state = 'pending', next_due_mono = NULL WHERE state = 'sent'", [()]
         )
 
+    def retry_rejected(self) -> int:
+        """Every ``rejected`` row back to ``pending`` (the technician fixed the broker's ACL,
+        say); a running station's sender publishes them at its next poll. Returns the count."""
+        n = self._write(
+            "UPDATE outbox SET state = 'pending', reason = NULL, next_due_mono = NULL "
+            "WHERE state = 'rejected'",
+            [()],
+        )
+        if n:
+            log.warning("%d rejected outbox rows queued again by the technician", n)
+        return n
+
     def due(self, now_mono: float, limit: int, exclude: Iterable[int] = ()) -> list[Entry]:
         """Up to ``limit`` rows to publish now, oldest first: pending ones, and sent ones
         whose resend time has come; rows in ``exclude`` (in flight) are skipped."""
@@ -402,33 +417,60 @@ class Outbox:
         with self._lock:
             return _counts(self.conn)
 
-    def rejected(self) -> list[dict[str, Any]]:
-        """The rejected rows (seq, msg_id, kind, created_at, reason) for the technician."""
+    def rejected(self, limit: int = -1) -> list[dict[str, Any]]:
+        """The rejected rows (seq, msg_id, kind, created_at, reason), oldest first."""
         with self._lock:
-            rows = self.conn.execute(
-                "SELECT seq, msg_id, kind, created_at, reason FROM outbox "
-                "WHERE state = 'rejected' ORDER BY seq"
-            ).fetchall()
-        return [
-            dict(zip(("seq", "msg_id", "kind", "created_at", "reason"), r, strict=True))
-            for r in rows
-        ]
+            return _rejected(self.conn, limit)
 
 
 def read_counts(path: str | Path) -> Counts | None:
     """Counts from the database at ``path`` opened read-only (for a technician command that
     must not create or change anything); None if the file does not exist."""
-    p = Path(path)
-    if not p.exists():
-        return None
-    conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        if "outbox" not in tables:
+    with _read_only(path) as conn:
+        if conn is None:
+            return None
+        if not _has_outbox(conn):
             return Counts(0, 0, 0, 0, 0, 0, None)
         return _counts(conn)
+
+
+def read_rejected(path: str | Path, limit: int = -1) -> list[dict[str, Any]]:
+    """:meth:`Outbox.rejected` from the database at ``path`` opened read-only."""
+    with _read_only(path) as conn:
+        return _rejected(conn, limit) if conn is not None and _has_outbox(conn) else []
+
+
+@contextmanager
+def _read_only(path: str | Path) -> Iterator[sqlite3.Connection | None]:
+    p = Path(path)
+    if not p.exists():
+        yield None
+        return
+    conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+    try:
+        yield conn
     finally:
         conn.close()
+
+
+def _has_outbox(conn: sqlite3.Connection) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+        ).fetchone()
+        is not None
+    )
+
+
+def _rejected(conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT seq, msg_id, kind, created_at, reason FROM outbox "
+        "WHERE state = 'rejected' ORDER BY seq LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        dict(zip(("seq", "msg_id", "kind", "created_at", "reason"), r, strict=True)) for r in rows
+    ]
 
 
 def _counts(conn: sqlite3.Connection) -> Counts:

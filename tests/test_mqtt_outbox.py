@@ -280,3 +280,36 @@ def test_mqtt_outbox_command_exit_1_when_rows_rejected(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "ATTENTION: rejected messages" in proc.stdout
     assert json.loads(run_cmd(tmp_path, "--json").stdout)["rejected"] == 1
+
+
+def test_mqtt_outbox_command_lists_rejected_rows_and_retries_them(tmp_path: Path) -> None:
+    """After the technician fixes the cause, --retry-rejected puts the rows back to pending
+    for the sender (which publishes pending rows), and the alarm clears."""
+    assert run_cmd(tmp_path, "--retry-rejected").returncode == 0
+    assert not (tmp_path / "station.db").exists()  # nothing to retry: nothing created
+    conn = caller_db(tmp_path)
+    ids = [write_summary(conn) for _ in range(3)]
+    with Outbox(tmp_path / "station.db") as ob:
+        ob.record_attempts([1, 2, 3])
+        ob.mark_sent([3], 0.0, 60.0, 60.0)
+        ob.mark_rejected([(1, "PUBACK 0x87 Not authorized"), (2, "PUBACK 0x87 Not authorized")])
+    proc = run_cmd(tmp_path)
+    assert proc.returncode == 1
+    listed = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip().startswith("seq ")]
+    assert [ln.split(":", 1)[0].split()[:3] for ln in listed] == [
+        ["seq", "1", "summary"],
+        ["seq", "2", "summary"],
+    ]
+    assert all(ln.endswith("PUBACK 0x87 Not authorized") for ln in listed)
+    rows = json.loads(run_cmd(tmp_path, "--json").stdout)["rejected_rows"]
+    assert [(r["seq"], r["msg_id"]) for r in rows] == [(1, ids[0]), (2, ids[1])]
+
+    retry = run_cmd(tmp_path, "--retry-rejected")
+    assert retry.returncode == 0, retry.stdout
+    assert "2 rejected message(s) queued again" in retry.stdout
+    with Outbox(tmp_path / "station.db") as ob:
+        assert ob.rejected() == []
+        due = ob.due(now_mono=0.0, limit=10)
+        assert [e.seq for e in due] == [1, 2]  # the sent row 3 is not due yet
+    again = json.loads(run_cmd(tmp_path, "--json", "--retry-rejected").stdout)
+    assert (again["retried"], again["rejected"], again["pending"]) == (0, 0, 2)

@@ -1,13 +1,16 @@
-"""``rehab-station outbox [--json]``: what waits for the clinic in the station outbox.
+"""``rehab-station outbox [--json] [--retry-rejected]``: what waits for the clinic.
 
 Reads ``<data_dir>/station.db`` read-only. Exit 0; 1 when the outbox needs a technician:
 rows rejected by the broker, or the outbox at its capacity (``mqtt.outbox_max_rows``).
+``--retry-rejected`` (once the cause, often the broker's ACL for this station id, is fixed)
+queues the rejected rows again; a running station sends them within a few seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import outbox
@@ -22,7 +25,16 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="queue the messages the broker rejected again (after fixing the cause)",
+    )
     p.set_defaults(func=run)
+
+
+#: Rejected rows listed by name in the text report.
+SHOW_REJECTED = 10
 
 
 def _age(seconds: float | None) -> str:
@@ -40,19 +52,25 @@ def _age(seconds: float | None) -> str:
 def run(args: argparse.Namespace, ctx: Any) -> int:
     path = station_db(ctx.data_dir)
     max_rows = int(ctx.config["mqtt"]["outbox_max_rows"])
+    retried = _retry_rejected(path) if args.retry_rejected else None
     counts = outbox.read_counts(path)
     if counts is None:
         counts = outbox.Counts(0, 0, 0, 0, 0, 0, None)
     full = counts.depth >= max_rows
     needs_attention = counts.rejected > 0 or full
+    rejected = outbox.read_rejected(path)
     if args.json:
         out = {"database": str(path), "exists": path.exists(), **counts.to_dict()}
-        out.update(max_rows=max_rows, full=full)
+        out.update(max_rows=max_rows, full=full, rejected_rows=rejected)
+        if retried is not None:
+            out["retried"] = retried
         print(json.dumps(out, indent=2))
         return 1 if needs_attention else 0
     if not path.exists():
         print(f"no station database yet at {path}: nothing waiting")
         return 0
+    if retried is not None:
+        print(f"{retried} rejected message(s) queued again for the clinic")
     rows = [
         ("pending", counts.pending, "not yet confirmed by the broker"),
         ("sent", counts.sent, "broker has it; waiting for the clinic's acknowledgement"),
@@ -65,7 +83,20 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     print(f"  {'depth':<13}{counts.depth:>8}  of at most {max_rows}")
     print(f"  oldest unacknowledged: {_age(counts.oldest_pending_age_s)}")
     if counts.rejected:
-        print("ATTENTION: rejected messages: check the broker ACL for this station id")
+        print("ATTENTION: rejected messages: check the broker ACL for this station id,")
+        print("  then queue them again with: rehab-station outbox --retry-rejected")
+        for r in rejected[:SHOW_REJECTED]:
+            print(f"  seq {r['seq']} {r['kind']} of {r['created_at']}: {r['reason']}")
+        if len(rejected) > SHOW_REJECTED:
+            print(f"  ... and {len(rejected) - SHOW_REJECTED} more (--json lists them all)")
     if full:
         print("ATTENTION: outbox full: new summaries are refused; check network and clinic")
     return 1 if needs_attention else 0
+
+
+def _retry_rejected(path: Path) -> int:
+    counts = outbox.read_counts(path)
+    if counts is None or not counts.rejected:
+        return 0  # nothing to do: the database is not created or changed
+    with outbox.Outbox(path) as ob:
+        return ob.retry_rejected()
