@@ -334,6 +334,20 @@ class Broker:
                 f"mosquitto ignored {signal.Signals(sig).name} for {timeout_s} s"
             ) from None
 
+    def reload_acl(self, acl: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Replace the ACL file and make the running broker reload it (SIGHUP), as an
+        administrator fixing a station's permissions would; waits for the reload."""
+        if self.auth is None or self.proc is None:
+            raise BrokerError("reload_acl needs a running broker with auth")
+        before = self.log_text().count("Reloading config")
+        (self.workdir / "acl").write_text(acl)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout_s
+        while self.log_text().count("Reloading config") == before:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto did not reload on SIGHUP:\n{self.log_tail()}")
+            time.sleep(0.02)
+
     def restart(self, sig: int = signal.SIGTERM, down_s: float = 0.0) -> None:
         """An outage: stop with ``sig``, stay down ``down_s`` seconds, start again."""
         self.stop(sig)

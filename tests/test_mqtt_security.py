@@ -10,10 +10,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqtt_broker import PASSWORDS, Broker, Pki
+from mqtt_broker import ACL, PASSWORDS, Broker, Pki
 from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
 from paho.mqtt.enums import CallbackAPIVersion
-from test_mqtt_schema import plan
+from plans import example_plan as plan
 
 from mqtt_bridge import outbox
 
@@ -120,6 +120,14 @@ def test_mqtt_security_broker_refusal_marks_the_row_rejected(
         assert sc.stats.reason_codes == {"Not authorized": 1}
         published = sc.stats.published
         assert not wait_for_more(lambda: sc.stats.published > published, 0.6)  # never resent
+        # The administrator grants the topics; the technician queues the row again
+        # (rehab-station outbox --retry-rejected, on a connection of its own) and the
+        # running station publishes it, now accepted.
+        secure_broker.reload_acl(ACL + "\nuser st-0001\ntopic write rehab/v1/stations/st-0002/#\n")
+        with outbox.Outbox(db) as ob:
+            assert ob.retry_rejected() == 1
+        wait_until(lambda: sc.counts().sent == 1, what="retried row accepted by the broker")
+        assert sc.counts().rejected == 0 and sc.stats.published == published + 1
     finally:
         sc.close()
 
