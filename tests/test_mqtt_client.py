@@ -185,7 +185,7 @@ def test_mqtt_client_persistent_session_keeps_plans_sent_while_off(
     db = tmp_path / "station.db"
     station(db, broker.port).close()  # creates the persistent session
     clinic = Clinic(broker.port)
-    from test_mqtt_schema import PLAN
+    from plans import PLAN
 
     clinic.publish("rehab/v1/stations/st-0001/plan", json.dumps(PLAN).encode(), retain=False)
     sc = station(db, broker.port)

@@ -9,7 +9,8 @@ from typing import Any
 
 from mqtt_broker import Broker
 from mqtt_helpers import Clinic, station, wait_until
-from test_mqtt_schema import PLAN, plan
+from plans import PLAN
+from plans import example_plan as plan
 
 from mqtt_bridge import envelope, plans
 
