@@ -31,7 +31,7 @@ import math
 import threading
 from collections import Counter, deque
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from sensors.faults import Event, GloveUnplugged, ImuFault, PadFault, SensorFaul
 from sensors.force_pads import ForcePads, PadChannel, PadSample
 from sensors.fusion import TremorEstimate, tremor_band
 from sensors.glove import Glove
+from sensors.ring import ImuWindow, PadWindow, Ring, Window
 
 FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
 
@@ -47,64 +48,6 @@ FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
 class _Failed(Exception):
     def __init__(self, errno: int | None) -> None:
         self.errno = errno
-
-
-class Ring:
-    """Timestamps and ``width`` float columns, the newest ``capacity`` rows."""
-
-    def __init__(self, capacity: int, width: int) -> None:
-        self.t = np.full(capacity, np.nan)
-        self.data = np.full((capacity, width), np.nan)
-        self.n = 0  # rows ever written
-
-    def append(self, t: np.ndarray, rows: np.ndarray) -> None:
-        cap = len(self.t)
-        for i in range(0, len(t), cap):
-            tt, rr = t[i : i + cap], rows[i : i + cap]
-            idx = (self.n + np.arange(len(tt))) % cap
-            self.t[idx], self.data[idx] = tt, rr
-            self.n += len(tt)
-
-    def put(self, t: float, row: tuple[float, ...]) -> None:
-        """One row (the per-conversion path: no temporary arrays)."""
-        i = self.n % len(self.t)
-        self.t[i] = t
-        self.data[i] = row
-        self.n += 1
-
-    def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
-        """Rows with t >= ``t_from``, oldest first (copies)."""
-        cap = len(self.t)
-        k = min(self.n, cap)
-        idx = (self.n - k + np.arange(k)) % cap
-        t = self.t[idx]
-        keep = t >= t_from
-        return t[keep].copy(), self.data[idx][keep].copy()
-
-    def last(self) -> tuple[float, np.ndarray] | None:
-        if not self.n:
-            return None
-        i = (self.n - 1) % len(self.t)
-        return float(self.t[i]), self.data[i].copy()
-
-
-class PadWindow(NamedTuple):
-    t_s: np.ndarray
-    force_n: np.ndarray
-    volts: np.ndarray
-    flags: np.ndarray
-
-
-class ImuWindow(NamedTuple):
-    t_s: np.ndarray
-    accel_g: np.ndarray
-    gyro_dps: np.ndarray
-    quat: np.ndarray
-
-
-class Window(NamedTuple):
-    pads: dict[int, PadWindow]
-    imus: dict[str, ImuWindow]
 
 
 class Acquisition:
