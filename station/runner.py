@@ -130,7 +130,9 @@ class SessionRunner:
             no_response_s=self.no_response_s,
             monitor=self.monitor,
         )
-        state, reason = "complete", "all protocols done"
+        state, reason = "complete", ""
+        cut_short: list[tuple[str, str]] = []  # (state, reason) of protocols a rule ended
+        pain_at_end = reached_end = False
         t_start = self.clock.now()
         self.safety.watchdog.start()
         self.ui.bind(ctx.check)
@@ -163,6 +165,9 @@ class SessionRunner:
                         force_stopped |= stop.decision.scope == "force"
                         if stop.decision.kind != "fatigue":  # fatigue journalled its own
                             self.safety.decision(stop.decision, "S-PROTO")
+                        cut_short.append(
+                            (_protocol_stop_state(stop.decision), f"{proto.name}: {stop}")
+                        )
                         self.ui.prompt("session.protocol_stopped")
                         ctx.wait(3.0)
                     if n < len(items):  # after the last one, the end check asks
@@ -172,12 +177,18 @@ class SessionRunner:
                 decision = pain_decision(pain_before, pain_after, self.caps)
                 if decision is not None:
                     self.safety.decision(decision, "S-PAIN")
+                    pain_at_end = True
+                reached_end = True
+                if cut_short:
+                    # The session reached its end, but not every protocol did.
+                    states = {st for st, _ in cut_short}
+                    state = "incomplete" if "incomplete" in states else "stopped"
+                    reason = "; ".join(r for _, r in cut_short)
         except SessionStop as stop:
             state, reason = stop.state, stop.reason
-            if stop.code in ("S-STOP", "S-TIME", "S-SIGNAL", "S-NORESPONSE"):
-                self.safety.event(
-                    stop.code.lower()[2:].replace("-", "_"), {"reason": stop.reason}, stop.code
-                )
+            kind = SESSION_STOP_EVENTS.get(stop.code or "")
+            if kind is not None:
+                self.safety.event(kind, {"reason": stop.reason}, stop.code)
         except Exception as exc:
             state, reason = "incomplete", f"fault: {exc}"
             key, code = fault_screen(exc)
@@ -201,7 +212,7 @@ class SessionRunner:
         )
         msg_id = summary_mod.write(self.journal, sid, body, self.enqueue)
         if not reason.startswith("fault"):
-            self._goodbye(state, reason)
+            self._goodbye(state, reached_end, pain_at_end)
         self.safety.session_id = None
         return Outcome(sid, state, reason, msg_id, body)
 
@@ -280,14 +291,34 @@ class SessionRunner:
         except Exception:
             log.exception("could not show the error screen %s", code)
 
-    def _goodbye(self, state: str, reason: str) -> None:
-        key = {"complete": "session.done", "stopped": "session.stopped"}.get(
-            state, "session.incomplete"
-        )
+    def _goodbye(self, state: str, reached_end: bool, pain_at_end: bool) -> None:
+        """The last screen. A session that reached its end thanks the patient, even when a
+        rule ended one of its protocols (they saw "That exercise is over for today"); pain
+        that rose by the end asks them to rest and tell their clinic instead."""
+        if reached_end:
+            key = "session.pain_stop" if pain_at_end else "session.done"
+        else:
+            key = {"stopped": "session.stopped"}.get(state, "session.incomplete")
         try:
             self.ui.prompt(key)
         except Exception:
             log.exception("could not show the end-of-session screen")
+
+
+#: Journal event kind for each code that ends a session from outside the protocols.
+SESSION_STOP_EVENTS = {
+    "S-STOP": "stop",
+    "S-TIME": "time",
+    "S-SIGNAL": "signal",
+    "S-NORESPONSE": "no_response",
+}
+#: Protocol stops that are the station's problem, not the patient's or a stop rule's.
+STATION_PROBLEMS = frozenset({"no_force_pads", "uncalibrated"})
+
+
+def _protocol_stop_state(decision: Decision) -> str:
+    """``incomplete`` when the station could not run the protocol, else ``stopped``."""
+    return "incomplete" if decision.kind in STATION_PROBLEMS else "stopped"
 
 
 def fault_screen(exc: BaseException) -> tuple[str, str]:

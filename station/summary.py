@@ -20,6 +20,9 @@ from station.journal import Journal
 log = logging.getLogger(__name__)
 
 SCHEMA = "rehab.session/1"
+#: ``ended_reason`` is at most this long in the schema: a longer reason (several protocol
+#: stops, a long fault message) is cut, never a reason to lose the summary.
+MAX_REASON_CHARS = 500
 
 #: (connection, schema, body) -> msg_id: enqueue inside the caller's transaction.
 Enqueue = Callable[[Any, str, dict[str, Any]], str]
@@ -74,7 +77,7 @@ def build(
         "ended_at": s["ended_at"],
         "complete": s["state"] == "complete",
         "state": s["state"],
-        "ended_reason": s["ended_reason"] or "",
+        "ended_reason": _shortened(s["ended_reason"] or "", MAX_REASON_CHARS),
         "protocols": results,
         "adherence": adherence(journal, session_id, duration_s),
         "checkin": {
@@ -97,6 +100,10 @@ def build(
         "software_version": __version__,
         "plan_version": plan_version,
     }
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def write(journal: Journal, session_id: int, body: dict[str, Any], enqueue: Enqueue) -> str:

@@ -30,7 +30,12 @@ def test_max_grip_refuses_an_uncalibrated_pad(tmp_path: Path) -> None:
         patient.stop()
         assert outcome is not None
         assert shown and "Grip pad not set up" in shown[0]
-        assert outcome.state == "complete"  # the check-in and end check still ran
+        # the check-in and end check still ran, but the station could not run the grip
+        assert (outcome.state, outcome.reason) == (
+            "incomplete",
+            "max_grip: pad 0 has no calibration record",
+        )
+        assert outcome.summary["complete"] is False
         events = [(e["kind"], e["code"]) for e in outcome.summary["safety_events"]]
         assert events == [("uncalibrated", "S-PROTO")]
         assert app.journal is not None and app.journal.trials(outcome.session_id) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mqtt_bridge import outbox
+from station import summary
 from station.journal import Journal, Trial
 
 
@@ -92,3 +95,21 @@ def test_journal_daily_dose_accumulates(tmp_path: Path) -> None:
     j.add_dose("2026-11-24", 30.0, 0.02)
     assert j.dose("2026-11-24") == pytest.approx((90.0, 0.03))
     assert j.dose("2026-11-25") == (0.0, 0.0)
+
+
+def test_summary_of_a_session_with_a_long_reason_is_valid_and_queued(tmp_path: Path) -> None:
+    """A session ended by many protocol stops (or a long fault message) still gets its
+    summary: the reason is cut to the schema's 500 characters, nothing is lost."""
+    j = Journal(tmp_path / "station.db")
+    sid = j.start_session(1, ["max_grip"])
+    reason = "; ".join(f"max_grip: no squeeze on 2 trials in a row ({i})" for i in range(16))
+    assert len(reason) > summary.MAX_REASON_CHARS
+    j.end_session(sid, "stopped", reason)
+    body = summary.build(j, sid, [], {"bus_errors": 0}, 1)
+    assert len(body["ended_reason"]) == summary.MAX_REASON_CHARS
+    assert body["ended_reason"].startswith(reason[:400]) and body["ended_reason"][-1] == "…"
+    msg_id = summary.write(j, sid, body, outbox.enqueue)
+    assert j.session(sid)["summary_msg_id"] == msg_id
+    with outbox.Outbox(tmp_path / "station.db") as ob:
+        (entry,) = ob.due(0.0, 10)
+    assert json.loads(entry.body)["ended_reason"] == body["ended_reason"]

@@ -316,11 +316,11 @@ def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
     when_lcd_shows(app, "Try 2 of 2", count_committed)
     outcome = run(app, make_plan(app, [grip_item(trials=2)]))
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert (outcome.state, outcome.reason) == ("complete", "")
     assert events(outcome) == []
     assert committed == [1]  # the first trial was durable before the second began
     body = assert_summarised(app, outcome)
-    assert body["complete"] is True
+    assert (body["complete"], body["ended_reason"]) == (True, "")
     assert (body["software_version"], body["plan_version"]) == (station_version, 1)
     assert body["adherence"]["minutes"] > 0 and body["adherence"]["days_this_week"] == 1
     quality = body["data_quality"]
@@ -404,8 +404,13 @@ def test_fatigue_prone_patient_is_stopped_by_the_fatigue_rule(stations: Stations
     p = patient(app, "fatigue_prone")
     outcome = run(app)
     p.stop()
-    # a protocol stop ends force work, not the session
-    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    # a protocol stop ends force work, not the session; the session reached its end, but
+    # not every planned protocol did: "stopped", with the rule that ended it
+    assert outcome.state == "stopped"
+    assert re.fullmatch(r"max_grip: peak force fell \d+% from the first trial", outcome.reason)
+    summary = outcome.summary
+    assert (summary["complete"], summary["ended_reason"]) == (False, outcome.reason)
+    assert "All done for today" in lcd_text(app)  # the patient did what was asked
     assert events(outcome) == [("fatigue", "S-FATIGUE")]
     (fatigue,) = outcome.summary["safety_events"]
     detail = fatigue["detail"]
@@ -429,7 +434,7 @@ def test_inattentive_patient_completes_but_reacts_slower(stations: Stations) -> 
     p = patient(app, "inattentive")
     outcome = run(app, make_plan(app, [grip_item(("involved",), 3)]))
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert (outcome.state, outcome.reason) == ("complete", "")
     assert events(outcome) == []
     trials = grip_trials(app, outcome)
     assert len(trials) == 3  # every planned trial journalled, squeezed or not
@@ -454,7 +459,9 @@ def test_pain_flare_patient_rising_pain_is_a_pain_event_at_the_end_check(
     plan = make_plan(app, [grip_item(("involved",), 1), grip_item(("uninvolved",), 1)])
     outcome = run(app, plan)
     p.stop()
-    assert outcome.state == "complete"
+    assert (outcome.state, outcome.summary["complete"]) == ("complete", True)
+    # no "well done" to finish: the patient is asked to rest and tell the clinic
+    assert "Let's stop for today" in lcd_text(app)
     assert events(outcome) == [("pain_rise", "S-PAIN")]
     detail = outcome.summary["safety_events"][0]["detail"]
     assert (detail["pain_before"], detail["pain_now"], detail["rise_limit"]) == (2, 4, 2)
@@ -491,7 +498,8 @@ def test_walks_away_patient_gets_a_pause_then_the_session_ends_incomplete(
     p.stop()
     assert (outcome.state, outcome.reason) == ("incomplete", "no response from the patient")
     kinds = events(outcome)
-    assert kinds[-2:] == [("no_response", "S-PAUSE"), ("noresponse", "S-NORESPONSE")]
+    assert kinds[-2:] == [("paused", "S-PAUSE"), ("no_response", "S-NORESPONSE")]
+    assert outcome.summary["safety_events"][-2]["detail"]["by"] == "no response"
     # the pause screen came no_response_s after the patient's last press, after leaving
     leaves_s = p.a.walks_away_after_s
     assert leaves_s is not None
@@ -601,7 +609,7 @@ def test_maximal_grip_is_refused_when_the_plan_does_not_allow_maximal_tests(
     p = patient(app)
     outcome = run(app, make_plan(app, maximal=False))
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert (outcome.state, outcome.reason) == ("complete", "")
     assert events(outcome) == [("maximal_not_allowed", "S-GATE")]
     assert outcome.summary["safety_events"][0]["detail"] == {"protocol": "max_grip"}
     assert grip_trials(app, outcome) == []
@@ -644,7 +652,7 @@ def test_new_numbness_at_check_in_skips_vibration_but_not_force_work(
     plan = make_plan(app, [grip_item(("involved",), 1)], extra=(vibration_item(),))
     outcome = run(app, plan)
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "all protocols done")
+    assert (outcome.state, outcome.reason) == ("complete", "")
     assert events(outcome) == [("checkin_numbness", "S-CHECKIN")]
     assert outcome.summary["safety_events"][0]["detail"]["scope"] == "vibration"
     assert outcome.summary["checkin"]["new_numbness"] is True

@@ -116,7 +116,8 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
         print(json.dumps(out, indent=2))
         return
     s = outcome.summary
-    print(f"\nsession {s['session_id']}: {s['state']} ({s['ended_reason']})")
+    why = f" ({s['ended_reason']})" if s["ended_reason"] else ""
+    print(f"\nsession {s['session_id']}: {s['state']}{why}")
     for proto in s["protocols"]:
         print(f"  {proto['protocol']}: {proto['trials']} trials")
         for name, m in proto["metrics"].items():
@@ -125,7 +126,9 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
             places = 0 if m["unit"] == "count" else 2
             print(f"    {name:<24}{m['value']:>9.{places}f} {m['unit']}{unc}{hand}")
     for e in s["safety_events"]:
-        print(f"  safety event: {e['kind']} [{e['code']}] {e['detail'].get('reason', '')}")
+        detail = e["detail"] or {}
+        what = detail.get("reason") or ", ".join(f"{k} {v}" for k, v in detail.items())
+        print(f"  safety event: {e['kind']} [{e['code']}] {what}".rstrip())
     print(f"  summary queued for the clinic as {outcome.msg_id}")
     if extra:
         peaks = extra["squeeze_peaks_n"]

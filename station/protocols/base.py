@@ -119,7 +119,9 @@ class SessionContext:
             answer = ask()
             if answer is not None:
                 return answer
-            self.safety.event("no_response", {"waited_s": self.no_response_s}, "S-PAUSE")
+            self.safety.event(
+                "paused", {"by": "no response", "waited_s": self.no_response_s}, "S-PAUSE"
+            )
             if not self.ui.ask_ok("session.paused", self.no_response_s):
                 break
         raise SessionStop("no response from the patient", "incomplete", "S-NORESPONSE")
