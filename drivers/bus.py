@@ -16,6 +16,7 @@ except ImportError:  # MicroPython
     Protocol = object  # type: ignore[assignment]
 
 EREMOTEIO = 121  # Linux errno for an address NACK on the Pi's I2C controller
+EIO = 5  # Linux errno for an I/O error (here also: a mux selection that did not hold)
 
 
 class I2CBus(Protocol):  # type: ignore[misc,valid-type]

@@ -182,6 +182,7 @@ class LSM6DSOX:
         self._configured = False
         self._ever_configured = False
         self._closed = False
+        self.close_error: "OSError | None" = None  # the OSError the last close() met, if any
         self._fifo = False
         self._ctrl = b""
         self.odr_hz = 0.0
@@ -263,17 +264,24 @@ class LSM6DSOX:
         self._clear_pending()
 
     def close(self) -> None:
-        """Power both sensors down (ODR 0) and put the FIFO in bypass; idempotent.
+        """Power both sensors down (ODR 0) and put the FIFO in bypass; never raises.
 
-        No bus traffic when ``init()`` never succeeded. OSError from the bus passes through.
+        No bus traffic when ``init()`` never succeeded, nor after a close that reached the
+        chip. Both writes are tried; the first ``OSError`` is kept in ``close_error`` and a
+        later ``close()`` tries again (an IMU that missed it would go on sampling).
         """
+        self._configured = False
         if self._closed or not self._ever_configured:
             self._closed = True
             return
-        self._closed = True
-        self._configured = False
-        self._write(_CTRL1_XL, b"\x00\x00")
-        self._write(_FIFO_CTRL4, bytes((_FIFO_BYPASS,)))
+        self.close_error = None
+        for reg, data in ((_CTRL1_XL, b"\x00\x00"), (_FIFO_CTRL4, bytes((_FIFO_BYPASS,)))):
+            try:
+                self._write(reg, data)
+            except OSError as exc:
+                if self.close_error is None:
+                    self.close_error = exc
+        self._closed = self.close_error is None
 
     # -- data --------------------------------------------------------------------------
 

@@ -11,7 +11,10 @@ Choices made here, and why
       after every access: two extra transactions, §8 "Driver cost"). Every write is read
       back; a mismatch raises :class:`~drivers.bus.DeviceNotFound` naming the expected and
       found masks, because a switch that does not hold its selection would send the next
-      access to the wrong device.
+      access to the wrong device. Through a :class:`MuxChannel` the same mismatch is an
+      ``OSError`` (EIO) with that message: for the device behind the switch it is a bus
+      error, and its drivers' stop and close paths, which handle bus errors, must still
+      try every write (a motor must never be left running because of it).
     * Any ``OSError``, from the switch or from a device behind it, forgets the cached
       selection: a switch that was reset (power, RESET pin) comes back with no channel
       enabled and its downstream devices NACK, so the next call re-selects and recovers.
@@ -23,7 +26,7 @@ Choices made here, and why
       threads leaves it ``None``.
 """
 
-from drivers.bus import DeviceNotFound, bus_name
+from drivers.bus import EIO, DeviceNotFound, bus_name
 
 try:
     from micropython import const
@@ -168,8 +171,10 @@ class MuxChannel:
     """A ``machine.I2C``-like bus for one channel (or several) of a :class:`TCA9548A`.
 
     Each operation selects the channel mask first (free when it is already selected). An
-    ``OSError`` forgets the switch's cached selection. A multi-channel object refuses
-    reads with ``ValueError``. ``name`` (e.g. ``station/mux0x70/ch2``) names it in errors.
+    ``OSError`` forgets the switch's cached selection; a selection that does not read back
+    is an ``OSError`` (EIO) too, so every error through a channel is a bus error. A
+    multi-channel object refuses reads with ``ValueError``. ``name`` (e.g.
+    ``station/mux0x70/ch2``) names it in errors.
     """
 
     def __init__(self, mux: TCA9548A, mask: int, name: str) -> None:
@@ -227,7 +232,13 @@ class MuxChannel:
                 raise
 
     def _select(self):
-        self.mux._ensure(self.mask)
+        try:
+            self.mux._ensure(self.mask)
+        except DeviceNotFound as exc:
+            # Through a channel the caller talks to a device behind the switch: a selection
+            # that did not hold is a bus error for that device (EIO), which its stop and
+            # close paths already handle. The switch's own select() keeps DeviceNotFound.
+            raise OSError(EIO, "%s: %s" % (self.name, exc)) from exc
 
     def _check_read(self, addr):
         if not self._single:

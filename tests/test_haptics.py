@@ -3,6 +3,7 @@ whatever the command, plan or calibration (property test), dose, motors off on e
 
 from __future__ import annotations
 
+import errno
 import math
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simrig import Rig, build_rig, calibrate_motors
 
+from drivers.sim.chip import SimChip
 from drivers.sim.clock import SimClock
 from sensors.calibration import CalibrationError, motor_record
 from sensors.dose import DoseTotals
@@ -162,6 +164,37 @@ def test_haptics_running_is_true_until_a_stop_is_known_to_have_landed() -> None:
     assert rig.drv_chips[2].drive_at(rig.clock.now()) == 0.0  # the others were stopped
     haptics.stop_all()  # the bus is back
     assert not haptics.running()
+
+
+class _AllCall(SimChip):
+    """Another part answering the motor mux's address (a PCA9685's ALL_CALL is 0x70): the
+    mux's read-back is wired-AND with its 0x00, so no selection reads back as written."""
+
+    def read(self, n: int) -> bytes:
+        return bytes(n)
+
+
+def test_haptics_stop_all_tries_every_motor_when_the_mux_selection_does_not_hold() -> None:
+    rig = haptics_rig()
+    haptics = rig.haptics
+    assert haptics is not None
+    for motor in range(4):
+        haptics.drive_raw(motor, 0.6)
+    intruder = rig.station_bus.attach(0x70, _AllCall())
+    rig.station_bus.reset_stats()
+    with pytest.raises(MotorFault) as exc:
+        haptics.stop_all()
+    assert exc.value.motor == 0 and exc.value.errno == errno.EIO
+    assert haptics.running()  # no stop is known to have landed: the watchdog stays armed
+    # every motor was tried: each selection was written (and read back wrong) once
+    selects = [t for t in rig.station_bus.log if t.segments[0].address == 0x70]
+    assert {t.segments[0].data for t in selects if t.segments[0].kind == "W"} == {
+        bytes([1 << motor]) for motor in range(4)
+    }
+    rig.station_bus.detach(0x70, intruder)
+    haptics.stop_all()  # the bus is clean again
+    assert not haptics.running()
+    assert all(chip.drive_at(rig.clock.now()) == 0.0 for chip in rig.drv_chips)
 
 
 def test_haptics_motors_are_off_when_the_session_stops_mid_stimulus() -> None:

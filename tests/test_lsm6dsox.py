@@ -331,6 +331,19 @@ def test_lsm6dsox_close_powers_down_once() -> None:
         imu.read_accel_gyro()
 
 
+def test_lsm6dsox_close_that_misses_the_chip_keeps_the_error_and_is_tried_again() -> None:
+    _, bus, chip, imu = make()
+    imu.init()
+    bus.nack(ADDR, times=1)  # the power-down write is lost (the glove connector wiggles)
+    imu.close()  # never raises
+    assert isinstance(imu.close_error, OSError) and imu.close_error.errno == errno.EREMOTEIO
+    # the ODR write was lost (still sampling); the FIFO bypass write after it was tried
+    assert chip.register(0x10) != 0 and chip.register(0x0A) == 0
+    imu.close()  # tried again: now the IMU stops sampling
+    assert imu.close_error is None
+    assert (chip.register(0x10), chip.register(0x11), chip.register(0x0A)) == (0, 0, 0)
+
+
 def test_lsm6dsox_close_without_init_touches_nothing() -> None:
     clock = SimClock()
     bus = SimI2CBus(clock, 400_000, "glove")

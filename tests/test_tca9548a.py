@@ -137,6 +137,22 @@ def test_tca9548a_select_not_held_raises_and_forgets_cache(bus: SimI2CBus) -> No
     assert wire(bus) == [W(MUX, 0x04), R(MUX, 0x00)]  # written again, not trusted
 
 
+def test_tca9548a_selection_not_held_through_a_channel_is_a_bus_error(
+    bus: SimI2CBus, devs: list[Register], mux: TCA9548A
+) -> None:
+    """Through a channel the mismatch is an OSError (EIO), which the drivers' stop and close
+    paths handle; it names the channel and what to check, and nothing reaches the device."""
+    bus.attach(MUX, Fixed(0x00))  # a second part answering 0x70: the read-back is ANDed
+    with pytest.raises(OSError) as exc:
+        mux.channel(2).writeto(DEV, b"\x07")
+    assert exc.value.errno == errno.EIO
+    assert "station/mux0x70/ch2" in str(exc.value) and "RESET" in str(exc.value)
+    assert devs[2].writes == []
+    bus.detach(MUX, bus.chips_at(MUX)[1])  # the other part is gone: the channel works again
+    mux.channel(2).writeto(DEV, b"\x07")
+    assert devs[2].writes == [b"\x07"]
+
+
 def test_tca9548a_channel_selects_once_then_passes_through(
     bus: SimI2CBus, devs: list[Register], mux: TCA9548A
 ) -> None:
