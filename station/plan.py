@@ -237,8 +237,20 @@ def _schedule(s: Any) -> tuple[ScheduleItem, ...]:
         params = item.get("params", {})
         if not isinstance(params, dict) or len(params) > 32:
             raise PlanError(f"{path}.params", "must be an object with at most 32 keys")
+        _check_params(path, proto, params)
         items.append(ScheduleItem(proto, tuple(days), dict(params)))
     return tuple(items)
+
+
+def _check_params(path: str, proto: str, params: dict[str, Any]) -> None:
+    """A protocol this station runs checks its own params now, so a plan it could not run
+    is refused when it arrives, never accepted to fail at session time."""
+    from station.protocols import PROTOCOLS  # the protocols import this module
+
+    try:
+        PROTOCOLS[proto](params)
+    except (ValueError, TypeError) as exc:
+        raise PlanError(f"{path}.params", str(exc)) from exc
 
 
 def default_sim_plan(station_id: str, today: dt.date | None = None) -> Plan:

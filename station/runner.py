@@ -30,7 +30,8 @@ from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault
 from station import summary as summary_mod
 from station.journal import Journal
 from station.plan import Plan
-from station.protocols.base import Protocol, ProtocolStop, SessionContext, UiPort
+from station.protocols import PROTOCOLS
+from station.protocols.base import ProtocolStop, SessionContext, UiPort
 from station.protocols.max_grip import MaxGrip
 from station.safety import (
     Decision,
@@ -41,8 +42,6 @@ from station.safety import (
 )
 
 log = logging.getLogger(__name__)
-
-PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {"max_grip": MaxGrip}
 
 
 @dataclass

@@ -50,6 +50,10 @@ def test_plan_good_plan_parses() -> None:
         ("schedule.0.days", ["mon", "mon"], "schedule[0].days", "distinct"),
         ("schedule.0.days", ["funday"], "schedule[0].days", "day names"),
         ("extra", 1, "extra", "unknown field"),
+        # params of a protocol this station runs are checked when the plan arrives
+        ("schedule.0.params.trials_per_hand", 99, "schedule[0].params", "trials_per_hand"),
+        ("schedule.0.params.hands", ["left"], "schedule[0].params", "'involved'"),
+        ("schedule.0.params.pad", -1, "schedule[0].params", "pad number"),
     ],
 )
 def test_plan_bad_field_is_named(path: str, value: Any, field: str, words: str) -> None:
@@ -107,3 +111,9 @@ def test_plan_default_sim_plan_allows_maximal_grip_daily() -> None:
     p = planmod.default_sim_plan("st-sim-0001", dt.date(2026, 11, 24))
     assert p.maximal_tests
     assert [i.protocol for i in p.today(dt.date(2026, 11, 24))] == ["max_grip"]
+
+
+def test_plan_knows_exactly_the_protocols_the_station_runs() -> None:
+    from station.protocols import PROTOCOLS
+
+    assert set(planmod.KNOWN_PROTOCOLS) == set(PROTOCOLS)
