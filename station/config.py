@@ -167,6 +167,8 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError("haptics.channels", "must list at least one mux channel")
     if cfg["pads"]["fitted"] and not cfg["pads"]["adc_addresses"]:
         raise ConfigError("pads.adc_addresses", "must list at least one ADS1115 address")
+    if cfg["pads"]["fitted"]:
+        _check_pad_rate(cfg["pads"])
     if (
         cfg["glove"]["fitted"]
         and cfg["haptics"]["fitted"]
@@ -180,6 +182,28 @@ def _cross_checks(cfg: Config) -> None:
         path = cfg["mqtt"][k]
         if path and cfg["mqtt"]["enabled"]:
             _check_private(f"mqtt.{k}", Path(path))
+
+
+#: The ADS1115's oscillator is within 10 %: a conversion takes up to 1.1 / data rate.
+ADS1115_CONVERSION_MARGIN = 1.1
+
+
+def _check_pad_rate(pads: dict[str, Any]) -> None:
+    """Each ADS1115 converts its inputs one after another: the data rate must give every
+    input ``rate_hz`` conversions a second, or the pads would read stale (a fault)."""
+    inputs = pads["pads_per_adc"]
+    if pads["supply_ref"]:
+        inputs = max(inputs, min(inputs, 3) + 1)  # the last chip also reads the reference
+    need_sps = pads["rate_hz"] * inputs * ADS1115_CONVERSION_MARGIN
+    if pads["data_rate_sps"] < need_sps:
+        choices = SCHEMA_KEYS["pads"]["data_rate_sps"].choices or ()
+        enough = [c for c in choices if c >= need_sps]
+        fix = f"use at least {enough[0]}" if enough else "lower pads.rate_hz"
+        raise ConfigError(
+            "pads.data_rate_sps",
+            f"{pads['data_rate_sps']} samples/s cannot give {pads['rate_hz']} Hz on "
+            f"{inputs} inputs per ADS1115 (needs {need_sps:.0f}): {fix}",
+        )
 
 
 def _check_private(key: str, path: Path) -> None:

@@ -120,7 +120,14 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
         "divider_ohm": Key(
             int, 10_000, "Divider resistor in series with each FSR.", min=1_000, max=100_000
         ),
-        "supply_v": Key(float, 3.3, "Divider supply voltage.", min=1.8, max=5.5),
+        "supply_v": Key(
+            float,
+            3.3,
+            "Divider supply voltage. Above 4.096 V the ADS1115s use their 6.144 V range "
+            "(power them from the same supply: an input above VDD + 0.3 V harms them).",
+            min=1.8,
+            max=5.5,
+        ),
         "supply_ref": Key(
             bool,
             False,

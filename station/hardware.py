@@ -46,7 +46,14 @@ from ui_lcd.display import Display
 log = logging.getLogger(__name__)
 
 DRV2605L_ADDRESS = 0x5A
-ADS1115_FULL_SCALE_V = 4.096
+#: ADS1115 full-scale ranges, smallest first: the pads use the smallest that holds the
+#: divider supply, so a pad pressed hard never clips (clipping reads as an open pad).
+ADS1115_RANGES_V = (4.096, 6.144)
+
+
+def ads1115_range_v(supply_v: float) -> float:
+    """The ADS1115 full-scale range for a divider supply of ``supply_v``."""
+    return next((r for r in ADS1115_RANGES_V if supply_v <= r), ADS1115_RANGES_V[-1])
 
 
 class HardwareError(RuntimeError):
@@ -245,9 +252,9 @@ def _build_pads(station: Station) -> None:
     if not cfg["fitted"]:
         return
     bus = station.buses["station"]
+    pga_v = ads1115_range_v(cfg["supply_v"])
     adcs = [
-        ADS1115(bus, a, station.clock, ADS1115_FULL_SCALE_V, cfg["data_rate_sps"])
-        for a in cfg["adc_addresses"]
+        ADS1115(bus, a, station.clock, pga_v, cfg["data_rate_sps"]) for a in cfg["adc_addresses"]
     ]
     layout, ref = pad_layout(cfg)
     pads = ForcePads(

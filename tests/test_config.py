@@ -180,3 +180,18 @@ def test_cli_version_and_module_entry_point() -> None:
         timeout=60,
     )
     assert "config" in helped.stdout
+
+
+def test_config_pad_data_rate_must_give_every_input_its_rate() -> None:
+    """4 inputs at 100 Hz need 440 conversions/s (1.1/DR each): 250 is refused, naming the
+    key and the smallest data rate that works; a slower pad rate makes 250 fine."""
+    with pytest.raises(cfgmod.ConfigError) as info:
+        cfgmod.validate({"pads": {"data_rate_sps": 250}})
+    assert info.value.key == "pads.data_rate_sps"
+    assert "use at least 475" in str(info.value) and "100 Hz on 4 inputs" in str(info.value)
+    assert cfgmod.validate({"pads": {"data_rate_sps": 250, "rate_hz": 50}})["pads"]["rate_hz"] == 50
+    with pytest.raises(cfgmod.ConfigError, match=r"lower pads\.rate_hz"):
+        cfgmod.validate({"pads": {"rate_hz": 200}})  # 880/s: no data rate is enough
+    # the supply reference is one more input on a chip with fewer than 4 pads
+    with pytest.raises(cfgmod.ConfigError, match="on 3 inputs"):
+        cfgmod.validate({"pads": {"pads_per_adc": 2, "supply_ref": True, "data_rate_sps": 250}})

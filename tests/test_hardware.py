@@ -56,6 +56,21 @@ def test_hardware_supply_reference_from_the_config_corrects_a_sagging_supply(
             assert error > 0.15
 
 
+def test_hardware_a_5v_divider_uses_the_range_that_holds_it(tmp_path: Path) -> None:
+    """On a 5 V divider a firm press is above 4.096 V: with the 4.096 V range it clipped and
+    read as an unplugged pad (a fault, motors off). The 6.144 V range measures it."""
+    assert hardware.ads1115_range_v(3.3) == 4.096 and hardware.ads1115_range_v(5.0) == 6.144
+    cfg = sim_config(pads={"supply_v": 5.0}, glove={"fitted": False})
+    with hardware.build(cfg, sim=True, data_dir=tmp_path) as st:
+        assert st.uncalibrated == []  # the technician's weights up to 20 N fitted too
+        assert st.acquisition is not None and st.sim is not None and st.pads is not None
+        st.start()
+        st.sim.world.pads[1].set_force(15.0)
+        st.clock.sleep(1.0)
+        assert st.acquisition.latest_n(1) == pytest.approx(15.0, abs=0.3 + 0.25 * 15.0)
+        assert st.acquisition.active_faults == {}
+
+
 def test_hardware_pwm_motors_drive_the_simulated_motors(tmp_path: Path) -> None:
     cfg = sim_config(
         haptics={"driver": "pwm", "pwm_pins": [12, 13]},
