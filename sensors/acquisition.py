@@ -23,6 +23,9 @@ Faults: a bus error is retried once, then counted as an event naming the pad or 
 :class:`~sensors.faults.GloveUnplugged` when every IMU fails together), call ``on_fault``
 (the station wires the motors off there) and are raised by :meth:`check` and by the readers
 of the faulty part. A part that answers again is re-initialised if needed and recovers.
+The supply reference (if fitted) is a part too: ``fault_after`` readings in a row that fail
+or that :meth:`ForcePads.update_supply` refuses (outside ±15 % of the nominal supply) raise
+:class:`~sensors.faults.SupplyRefFault` for every pad.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ from typing import Any
 import numpy as np
 
 from drivers.lsm6dsox import DeviceReset
-from sensors.faults import Event, GloveUnplugged, ImuFault, PadFault, SensorFault
+from sensors.faults import (
+    Event,
+    GloveUnplugged,
+    ImuFault,
+    PadFault,
+    SensorFault,
+    SupplyRefFault,
+)
 from sensors.force_pads import ForcePads, PadChannel, PadSample
 from sensors.fusion import TremorEstimate, tremor_band
 from sensors.glove import Glove
@@ -99,6 +109,7 @@ class Acquisition:
         self._pending: list[tuple[PadChannel | None, float] | None] = [None] * len(self._rotation)
         self._next = [0] * len(self._rotation)
         self._pad_fail = [0] * n_pads
+        self._supply_fail = 0  # consecutive refused or failed supply reference readings
         self._imu_fail = dict.fromkeys(segments, 0)
         self.active_faults: dict[str, SensorFault] = {}
         self._unraised: list[SensorFault] = []
@@ -188,7 +199,16 @@ class Acquisition:
     def _pad_result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
         assert self.pads is not None
         if channel is None:
-            self.pads.update_supply(counts)
+            try:
+                self.pads.update_supply(counts)
+            except SupplyRefFault as fault:
+                self.counters["supply_ref_refused"] += 1
+                self._supply_failed(fault)
+            else:
+                self._supply_fail = 0
+                if "supply_ref" in self.active_faults:
+                    self.pads.set_supply_fault(None)
+                    self._recovered("supply_ref")
             return
         pad = channel.pad
         s = self.pads.sample(pad, t_s, counts)
@@ -213,10 +233,21 @@ class Acquisition:
         if part in self.active_faults:
             return  # already reported; keep counting quietly until it recovers
         self._event("bus_error", part, errno, what)
-        if channel is not None:
-            self._pad_fail[channel.pad] += 1
-            if self._pad_fail[channel.pad] >= self.fault_after:
-                self._fault(part, PadFault(channel.pad, errno, f"ADS1115 {what} failed"))
+        if channel is None:
+            self._supply_failed(SupplyRefFault(errno, f"ADS1115 {what} failed"))
+            return
+        self._pad_fail[channel.pad] += 1
+        if self._pad_fail[channel.pad] >= self.fault_after:
+            self._fault(part, PadFault(channel.pad, errno, f"ADS1115 {what} failed"))
+
+    def _supply_failed(self, fault: SupplyRefFault) -> None:
+        # One refused reading is not used and moves nothing; ``fault_after`` in a row make
+        # every pad's force NaN and the readers raise the fault.
+        assert self.pads is not None
+        self._supply_fail += 1
+        if self._supply_fail >= self.fault_after and "supply_ref" not in self.active_faults:
+            self.pads.set_supply_fault(fault)
+            self._fault("supply_ref", fault)
 
     def _drain(self, segment: str) -> None:
         assert self.glove is not None
@@ -327,8 +358,9 @@ class Acquisition:
     # The force port the session protocols use (station.protocols.base.ForcePort).
 
     def latest_n(self, pad: int) -> float:
-        """Newest force on ``pad`` (N); raises PadFault for a faulty pad, never 0 N."""
-        fault = self.active_faults.get(f"pad{pad}")
+        """Newest force on ``pad`` (N); raises PadFault for a faulty pad (SupplyRefFault for
+        a faulty supply reference), never 0 N."""
+        fault = self.active_faults.get("supply_ref") or self.active_faults.get(f"pad{pad}")
         if fault is not None:
             raise fault
         with self._lock:

@@ -34,6 +34,20 @@ class PadFault(SensorFault):
         super().__init__(f"pad {pad}", errno, detail)
 
 
+class SupplyRefFault(PadFault):
+    """The pads' supply reference reads outside its plausible window or cannot be read.
+
+    Every pad's force depends on the measured supply, so this is a fault of every pad
+    (``pad`` is -1): readers raise it instead of a force computed with a wrong supply.
+    """
+
+    kind = "supply_ref_fault"
+
+    def __init__(self, errno: int | None = None, detail: str = "") -> None:
+        self.pad = -1
+        SensorFault.__init__(self, "supply reference", errno, detail)
+
+
 class ImuFault(SensorFault):
     """One glove IMU (``imu`` = segment name) cannot be read."""
 

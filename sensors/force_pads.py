@@ -9,7 +9,13 @@ fit_pad`), stored as a versioned ``rehab.calibration/1`` record.
   subtracted (drift, creep left over, leakage); a pad already pressed at tare is refused.
 * **Supply correction**: the ADS1115 has its own reference, so the divider supply is a gain
   error. When a reference channel is fitted (``supply_ref``: a ``ratio`` divider of the
-  supply on a spare input), the measured supply is used instead of the nominal one.
+  supply on a spare input), the measured supply (median of the last
+  ``SUPPLY_FILTER_READINGS`` accepted readings) is used instead of the nominal one. A
+  reading more than ``SUPPLY_REF_TOLERANCE`` (±15 %) from the nominal supply is refused
+  (:class:`~sensors.faults.SupplyRefFault`): an open reference divider floats to full scale
+  and would read 8.2 V, turning 10 N into 0.25 N. The acquisition loop makes repeated
+  refusals a fault (:meth:`ForcePads.set_supply_fault`); while it lasts every force is NaN
+  and :meth:`ForcePads.supply_v` raises it.
 * **Flags**: ``open`` when the input sits at a rail no healthy divider reaches (a floating
   input reads full scale: pad unplugged; or a short) — the force is then NaN, never 0 N;
   ``saturated`` beyond 1.5 × the calibrated range (the curve is extrapolated there).
@@ -29,6 +35,8 @@ the room changes, and prefer relative force (% of in-session maximum) for trends
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -42,12 +50,17 @@ from sensors.calibration import (
     PadCurve,
     fit_pad,
 )
+from sensors.faults import SupplyRefFault
 
 #: Promised accuracy of a calibrated pad: |error| <= abs_n + rel * force.
 PAD_TOLERANCE = {"abs_n": 0.3, "rel": 0.25}
 OPEN_RAIL_FRACTION = 0.995  # above this fraction of V_cc no healthy divider can be
 NEGATIVE_V = -0.02  # below this the input is miswired (or the ADC reads garbage)
 SATURATION_FACTOR = 1.5  # beyond 1.5 x the top calibration weight: extrapolated, flagged
+#: A supply reference reading is used only within ±15 % of the nominal supply.
+SUPPLY_REF_TOLERANCE = 0.15
+#: The measured supply is the median of this many accepted readings (one spike moves nothing).
+SUPPLY_FILTER_READINGS = 5
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class SupplyReference:
 
 
 class PadSample(NamedTuple):
-    """One converted pad reading. ``force_n`` is NaN when ``open`` or uncalibrated."""
+    """One converted pad reading. ``force_n`` is NaN when ``open``, uncalibrated or while the
+    supply reference is faulty."""
 
     t_s: float
     pad: int
@@ -135,6 +149,9 @@ class ForcePads:
         self.contact_off_n = contact_off_n
         #: Measured supply (V) from the reference channel, None until it is read.
         self.measured_supply_v: float | None = None
+        #: The supply reference's fault while it is active (set by the acquisition loop).
+        self.supply_fault: SupplyRefFault | None = None
+        self._supply_readings: deque[float] = deque(maxlen=SUPPLY_FILTER_READINGS)
         self.records: dict[int, CalibrationRecord] = {}
         self._curves: dict[int, PadCurve] = {}
         self._tare_s = np.zeros(len(self.layout))
@@ -188,14 +205,45 @@ class ForcePads:
     # -- conversion ------------------------------------------------------------------------
 
     def supply_v(self) -> float:
+        """The divider supply (V): measured if a reference is fitted and read, else nominal.
+
+        Raises :class:`~sensors.faults.SupplyRefFault` while the reference is faulty: no
+        conductance or force is computed with a supply nobody knows.
+        """
+        if self.supply_fault is not None:
+            raise self.supply_fault
         return self.measured_supply_v or self.nominal_supply_v
 
-    def update_supply(self, counts: int) -> None:
-        """A reading of the supply reference channel (counts)."""
-        assert self.supply_ref is not None
-        volts = self.adcs[self.supply_ref.adc].counts_to_volts(counts)
-        if volts > 0:
-            self.measured_supply_v = volts / self.supply_ref.ratio
+    def update_supply(self, counts: int) -> float:
+        """Take one reading (counts) of the supply reference; returns the supply it gives (V).
+
+        Raises :class:`~sensors.faults.SupplyRefFault` for a reading outside
+        ±``SUPPLY_REF_TOLERANCE`` of the nominal supply (reference divider open or shorted,
+        or the supply itself out of range); the reading is then not used.
+        """
+        ref = self.supply_ref
+        if ref is None:
+            raise ValueError("no supply reference is fitted")
+        supply = self.adcs[ref.adc].counts_to_volts(counts) / ref.ratio
+        nominal = self.nominal_supply_v
+        if not abs(supply - nominal) <= SUPPLY_REF_TOLERANCE * nominal:
+            raise SupplyRefFault(
+                None,
+                f"reads {supply:.2f} V, expected {nominal:.2f} V "
+                f"±{SUPPLY_REF_TOLERANCE:.0%}: check the reference divider on ADS1115 "
+                f"{ref.adc} AIN{ref.ain} and the pads' supply",
+            )
+        self._supply_readings.append(supply)
+        self.measured_supply_v = statistics.median(self._supply_readings)
+        return supply
+
+    def set_supply_fault(self, fault: SupplyRefFault | None) -> None:
+        """Mark the supply reference faulty (every force NaN, :meth:`supply_v` raises) or,
+        with None, healthy again; the filter restarts from the next reading either way."""
+        self.supply_fault = fault
+        self._supply_readings.clear()
+        if fault is not None:
+            self.measured_supply_v = None
 
     def conductance_s(self, volts: np.ndarray | float, supply_v: float | None = None) -> np.ndarray:
         """FSR conductance (S) for divider voltage(s); the tare is not removed."""
@@ -234,13 +282,13 @@ class ForcePads:
         channel = self.layout[pad]
         adc = self.adcs[channel.adc]
         volts = adc.counts_to_volts(counts)
-        vcc = self.supply_v()
+        vcc = self.measured_supply_v or self.nominal_supply_v
         is_open = counts >= 32767 or volts > OPEN_RAIL_FRACTION * vcc or volts < NEGATIVE_V
         # Scalar arithmetic, not numpy: this runs for every conversion.
         g = max(volts, 0.0) / (self.divider_ohm * max(vcc - volts, 1e-6)) - self._tare[pad]
         curve = self._curves.get(pad)
         saturated = False
-        if is_open or curve is None:
+        if is_open or curve is None or self.supply_fault is not None:
             force = math.nan
         else:
             force = curve.force_scalar(g)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from simrig import Rig, build_rig, calibrate_pads
+from simrig import EREMOTEIO, Rig, build_rig, calibrate_pads
 
-from sensors.faults import PadFault
+from sensors.faults import PadFault, SupplyRefFault
 from sensors.force_pads import PAD_TOLERANCE, PadLoadedAtTare, PadSample
 
 WEIGHTS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
@@ -130,6 +130,82 @@ def test_force_pads_supply_reference_corrects_a_sagging_supply() -> None:
     true = rig.world.pads[0].force_at(rig.clock.now())
     assert abs(corrected - true) < 0.1 * true
     assert uncorrected < 0.8 * true
+
+
+def test_force_pads_open_supply_reference_is_a_fault_never_a_plausible_force() -> None:
+    rig = calibrated_rig(supply_ref=True)
+    acq, pads = rig.acquisition, rig.pads
+    assert acq is not None and pads is not None
+    rig.world.pads[0].set_force(10.0)
+    rig.clock.sleep(1.0)
+    assert acq.latest_n(0) == pytest.approx(10.0, rel=PAD_TOLERANCE["rel"])
+    # The reference divider comes off: its input floats to full scale (8.19 V of supply).
+    rig.adc_chips[-1].set_input_source(3, lambda t: 4.5)
+    rig.clock.sleep(0.2)
+    with pytest.raises(SupplyRefFault, match=r"reads 8\.19 V, expected 3\.30 V") as exc:
+        acq.latest_n(0)
+    assert isinstance(exc.value, PadFault)  # the runner shows it as a pad fault
+    with pytest.raises(SupplyRefFault):
+        acq.check()
+    with pytest.raises(SupplyRefFault):
+        pads.supply_v()
+    assert rig.faults == [exc.value]
+    sample = acq.latest()[0]
+    assert sample is not None and math.isnan(sample.force_n) and not sample.open
+    assert np.all(np.isnan(acq.window(0.05).pads[0].force_n))
+    # Wired again: the measured supply comes back and so does the force.
+    rig.world.connect_supply_reference(rig.adc_chips[-1], 3, 0.5)
+    rig.clock.sleep(0.2)
+    assert pads.measured_supply_v == pytest.approx(3.3, abs=0.01)
+    assert acq.latest_n(0) == pytest.approx(10.0, rel=PAD_TOLERANCE["rel"])
+    assert any(e.kind == "recovered" and e.part == "supply_ref" for e in acq.events)
+
+
+def test_force_pads_shorted_supply_reference_is_a_supply_fault_not_open_pads() -> None:
+    rig = calibrated_rig(supply_ref=True)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.adc_chips[-1].set_input_source(3, lambda t: 0.0003)
+    rig.clock.sleep(0.2)
+    with pytest.raises(SupplyRefFault, match=r"reads 0\.00 V"):
+        acq.latest_n(0)
+    assert set(acq.active_faults) == {"supply_ref"}
+    assert not acq.latest()[0].open  # type: ignore[union-attr]
+
+
+def test_force_pads_supply_reference_spikes_below_the_fault_count_change_nothing() -> None:
+    rig = calibrated_rig(supply_ref=True)
+    acq, pads = rig.acquisition, rig.pads
+    assert acq is not None and pads is not None
+    rig.world.pads[0].set_force(5.0)
+    rig.clock.sleep(0.5)
+    before = acq.latest_n(0)
+    calls = [0]
+
+    def spiking(t: float) -> float:
+        calls[0] += 1  # the chip samples its input once per conversion
+        return 4.5 if calls[0] <= acq.fault_after - 1 else 0.5 * rig.world.supply_v(t)
+
+    rig.adc_chips[-1].set_input_source(3, spiking)
+    for _ in range(8):  # every reading while the spikes last leaves the supply as it was
+        rig.clock.sleep(0.005)
+        assert pads.measured_supply_v == pytest.approx(3.3, abs=0.01)
+    rig.clock.sleep(0.2)
+    assert acq.counters["supply_ref_refused"] == acq.fault_after - 1
+    assert not acq.active_faults and not acq.events
+    assert acq.latest_n(0) == pytest.approx(before, rel=0.05)
+
+
+def test_force_pads_supply_reference_off_the_bus_is_a_fault_of_every_pad() -> None:
+    rig = calibrated_rig(supply_ref=True)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.station_bus.nack(0x49)  # the chip carrying the reference (and pads 4..6) is gone
+    rig.clock.sleep(0.2)
+    assert "supply_ref" in acq.active_faults
+    with pytest.raises(SupplyRefFault, match=r"ADS1115 \w+ failed") as exc:
+        acq.latest_n(0)  # pad 0 is on the other chip, but its supply is unknown now
+    assert exc.value.errno == EREMOTEIO
 
 
 def test_force_pads_saturation_is_flagged_beyond_the_calibrated_range() -> None:
