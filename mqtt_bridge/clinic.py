@@ -2,7 +2,8 @@
 in the clinic database, and only then acknowledge.
 
 Order per batch (``reference/MQTT.md`` §4.2, step 4): validate each message; store it
-(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction; commit; then the
+(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction, each message under
+a savepoint of its own so that no single message can abort the batch; commit; then the
 MQTT PUBACK (``manual_ack=True``, so the broker keeps the message until it is on disk) and
 the application acknowledgement ``{"msg_ids": [...]}`` on ``rehab/v1/stations/<id>/ack``,
 which lets the station delete the outbox row. A crash anywhere before the commit leaves the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sqlite3
 import ssl
 import threading
 import time
@@ -195,7 +197,7 @@ class Ingest:
         unacknowledged and are delivered again after the consumer restarts."""
         now = utc_now()
         with self.db.transaction():
-            outcomes = [self._store_one(m, now) for m in batch]
+            outcomes = [self._store_isolated(m, now) for m in batch]
         self.stats.batches += 1
         for m in batch:
             # A PUBACK with a packet id from a previous connection could acknowledge a
@@ -211,6 +213,28 @@ class Ingest:
             self.client.publish(topics.ack(station_id), payload, qos=1)
             self.stats.acks_published += 1
 
+    def _store_isolated(self, m: Inbound, now: str) -> _Outcome:
+        """:meth:`_store_one` under a savepoint. A message that makes the consumer fail in an
+        unforeseen way is undone alone and kept as a reject naming the error: otherwise the
+        whole batch would roll back unacknowledged and the broker would deliver the same
+        message again after every restart, stopping ingestion for every station. Database
+        and file errors (``sqlite3.Error``, ``OSError``: a full disk, missing schemas) are
+        faults of the consumer, not of the message: they propagate and nothing is
+        acknowledged."""
+        try:
+            with self.db.savepoint():
+                return self._store_one(m, now)
+        except (sqlite3.Error, OSError):
+            raise
+        except Exception as exc:
+            log.exception("storing the message on %s failed; kept as rejected", m.topic)
+            try:
+                station_id: str | None = topics.parse_station_topic(m.topic)[0]
+            except ValueError:
+                station_id = None
+            reason = f"consumer error {type(exc).__name__}: {exc}"
+            return self._reject(m, station_id, reason, now)
+
     def _store_one(self, m: Inbound, now: str) -> _Outcome:
         self.stats.received += 1
         station_id: str | None = None
@@ -222,9 +246,8 @@ class Ingest:
                 env = _check_envelope(m.payload, station_id, kind)
         except (ValueError, KeyError, TypeError) as exc:
             # A defect of the input (UnicodeDecodeError, JSONDecodeError and SchemaError are
-            # ValueErrors) is a reject, never a crash. Anything else is a fault of this
-            # consumer (e.g. its schemas missing) and propagates unacknowledged rather than
-            # turning every message into a reject.
+            # ValueErrors) is a reject, never a crash. Anything else is unforeseen: see
+            # _store_isolated (database and file errors propagate, the rest is a reject).
             return self._reject(m, station_id, f"{type(exc).__name__}: {exc}", now)
         # Database errors below propagate: nothing of the batch is acknowledged.
         if kind == topics.STATUS:
@@ -285,10 +308,12 @@ def _check_status(payload: bytes, station_id: str) -> dict[str, Any] | None:
 
 
 def _msg_id_of(payload: bytes) -> str | None:
-    """The ``msg_id`` of a rejected envelope when one can be read, else None."""
+    """The ``msg_id`` of a rejected envelope when one can be read, else None. Never raises:
+    :func:`envelope.loads` turns every defect (too deep a nesting included) into a
+    ``ValueError``."""
     try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        obj = envelope.loads(payload)
+    except ValueError:
         return None
     v = obj.get("msg_id") if isinstance(obj, dict) else None
     return v if isinstance(v, str) and 0 < len(v) <= 64 else None

@@ -110,6 +110,19 @@ class ClinicDB:
             raise
         self._conn.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested unit inside :meth:`transaction`: on an exception everything written in
+        it is undone (the enclosing transaction goes on) and the exception propagates."""
+        self._conn.execute("SAVEPOINT one_message")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO one_message")
+            self._conn.execute("RELEASE one_message")
+            raise
+        self._conn.execute("RELEASE one_message")
+
     # -- writes (call inside :meth:`transaction`) ---------------------------------------
 
     def store(self, env: dict[str, Any], kind: str, received_at: str | None = None) -> bool:

@@ -134,6 +134,9 @@ def _show(v: Any) -> str:
     """A short JSON rendering of a value for a message."""
     try:
         s = json.dumps(v, ensure_ascii=False, allow_nan=True)
+    except RecursionError:
+        # repr() would recurse as deeply; the type is all a reader needs here.
+        s = f"({_describe_type(_type_of(v))} nested too deeply to show)"
     except (TypeError, ValueError):
         s = repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
@@ -165,7 +168,18 @@ def check_schema(schema: Any, where: str = "(schema)") -> None:
 
 
 def iter_errors(instance: Any, schema: Any, path: Path = ()) -> Iterator[SchemaError]:
-    """Every violation of ``schema`` by ``instance``, outermost first."""
+    """Every violation of ``schema`` by ``instance``, outermost first.
+
+    An instance nested too deeply for Python's recursion limit (a hostile payload can be
+    nested about 1000 levels and still parse) yields one error at ``path`` instead of
+    raising ``RecursionError``: callers handle ``ValueError`` only."""
+    try:
+        yield from _iter_errors(instance, schema, path)
+    except RecursionError:
+        yield SchemaError(path, "nested too deeply to check")
+
+
+def _iter_errors(instance: Any, schema: Any, path: Path) -> Iterator[SchemaError]:
     if schema is True:
         return
     if schema is False:
@@ -234,7 +248,7 @@ def _array(v: list[Any], s: dict[str, Any], path: Path) -> Iterator[SchemaError]
             seen.add(key)
     if "items" in s:
         for i, x in enumerate(v):
-            yield from iter_errors(x, s["items"], (*path, i))
+            yield from _iter_errors(x, s["items"], (*path, i))
 
 
 def _object(v: dict[str, Any], s: dict[str, Any], path: Path) -> Iterator[SchemaError]:
@@ -249,16 +263,16 @@ def _object(v: dict[str, Any], s: dict[str, Any], path: Path) -> Iterator[Schema
     extra = s.get("additionalProperties", True)
     for k, x in v.items():
         if k in props:
-            yield from iter_errors(x, props[k], (*path, k))
+            yield from _iter_errors(x, props[k], (*path, k))
         elif extra is False:
             allowed = ", ".join(props) or "none"
             yield SchemaError(path, f"unknown field {k!r} (allowed: {allowed})")
         elif extra is not True:
-            yield from iter_errors(x, extra, (*path, k))
+            yield from _iter_errors(x, extra, (*path, k))
 
 
 def _branch_errors(instance: Any, branches: list[Any], path: Path) -> list[list[SchemaError]]:
-    return [list(iter_errors(instance, b, path)) for b in branches]
+    return [list(_iter_errors(instance, b, path)) for b in branches]
 
 
 def _best_branch(

@@ -196,6 +196,7 @@ MALFORMED = [
     (b"\xc3\x28 not utf-8", "UnicodeDecodeError", False),
     (b"{not json", "JSONDecodeError", False),
     (b"[1, 2]", "ValueError", False),
+    (b"[" * 50_000, "nested too deeply", False),
     (json.dumps({k: v for k, v in envelope().items() if k != "seq"}).encode(), "seq", True),
     (json.dumps(envelope(station="st-0002")).encode(), "does not match the topic", True),
     (json.dumps(envelope(schema="rehab.selftest/1")).encode(), "on a summary topic", True),
@@ -231,6 +232,72 @@ def test_clinic_ingest_malformed_is_rejected_stored_and_acked(
         assert rej["payload"] == payload
         assert rej["station_id"] == "st-0001"
         assert len(db.msg_ids()) == 2
+
+
+def test_clinic_ingest_deeply_nested_payload_among_good_ones_is_rejected_alone(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """100 000 levels of ``[`` on a summary topic, queued between good messages: before,
+    reading its msg_id for the reject raised RecursionError, the batch rolled back
+    unacknowledged and came back after every restart, stopping ingestion for all."""
+    db_path = tmp_path / "clinic.db"
+    Consumer(broker.url, db_path).close()  # the persistent session queues the next ones
+    deep = b"[" * 100_000
+    goods = [envelope(seq=1), envelope(seq=3)]
+    station.publish("summary", json.dumps(goods[0]))
+    station.publish("summary", deep)
+    station.publish("summary", json.dumps(goods[1]))
+    consumer = Consumer(broker.url, db_path)
+    ids = {g["msg_id"] for g in goods}
+    assert acked_until(station, ids) == ids
+    later = envelope(seq=4)
+    station.publish("summary", json.dumps(later))  # the consumer is alive and goes on
+    assert acked_until(station, {later["msg_id"]}) == {later["msg_id"]}
+    assert consumer.thread.is_alive() and consumer.error is None
+    stats = consumer.close()
+    assert (stats.stored, stats.rejected) == (3, 1)
+    again = Consumer(broker.url, db_path)  # nothing comes back: every message was PUBACKed
+    station.publish("summary", json.dumps(envelope(seq=5)))
+    station.next_ack()
+    assert again.close().received == 1
+    with ClinicDB(db_path) as db:
+        assert sorted(m["seq"] for m in db.messages()) == [1, 3, 4, 5]
+        (rej,) = db.rejected()
+    assert rej["reason"] == "ValueError: JSON nested too deeply"
+    assert (rej["station_id"], rej["msg_id"]) == ("st-0001", None)
+
+
+def test_clinic_ingest_unforeseen_error_on_one_message_rejects_it_alone(
+    broker, station: FakeStation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each message is stored under a savepoint: one that makes the consumer fail in a way
+    nobody foresaw (here a RuntimeError injected after its row was written) is undone alone
+    and kept as a reject; the batch commits and every message is acknowledged."""
+    db_path = tmp_path / "clinic.db"
+    Consumer(broker.url, db_path).close()
+    envs = [envelope(seq=i) for i in (1, 2, 3)]
+    store = ClinicDB.store
+
+    def failing_store(self: ClinicDB, env: dict[str, Any], *a: Any) -> bool:
+        stored = store(self, env, *a)  # the row is written, then the fault
+        if env["seq"] == 2:
+            raise RuntimeError("injected fault")
+        return stored
+
+    monkeypatch.setattr(ClinicDB, "store", failing_store)
+    for env in envs:
+        station.publish("summary", json.dumps(env))
+    consumer = Consumer(broker.url, db_path)
+    ids = {e["msg_id"] for e in envs}
+    assert acked_until(station, ids) == ids  # the reject too: it is kept, not resent
+    assert consumer.thread.is_alive() and consumer.error is None
+    stats = consumer.close()
+    assert (stats.stored, stats.rejected) == (2, 1)
+    with ClinicDB(db_path) as db:
+        assert sorted(m["seq"] for m in db.messages()) == [1, 3]  # seq 2 undone
+        (rej,) = db.rejected()
+    assert rej["reason"] == "consumer error RuntimeError: injected fault"
+    assert (rej["msg_id"], rej["payload"]) == (envs[1]["msg_id"], json.dumps(envs[1]).encode())
 
 
 def test_clinic_ingest_unacked_message_is_redelivered_after_a_failed_commit(

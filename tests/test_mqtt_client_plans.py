@@ -171,11 +171,18 @@ def test_mqtt_client_malformed_ack_is_ignored(broker: Broker, tmp_path: Path) ->
     sc = station(db, broker.port)
     try:
         clinic.next("/selftest")
-        for bad in (b"\xff", b"{}", b'{"msg_ids": "x"}', b'{"msg_ids": [1]}'):
+        bads = [b"\xff", b"{}", b'{"msg_ids": "x"}', b'{"msg_ids": [1]}']
+        # Nested deep enough to parse yet exhaust the validator's recursion (before, a
+        # RecursionError escaped into the sender loop and took the rest of its batch).
+        for depth in range(900, 1000, 10):
+            bads.append(b'{"schema": ' + b"[" * depth + b"]" * depth + b', "msg_ids": []}')
+            bads.append(b'{"msg_ids": ' + b"[" * depth + b"]" * depth + b"}")
+        for bad in bads:
             clinic.publish("rehab/v1/stations/st-0001/ack", bad)
         clinic.ack("st-0001", [msg_id])
         wait_until(lambda: sc.counts().depth == 0, what="valid ack after malformed ones")
-        assert sc.stats.acks_received == 5 and sc.threads_alive()
+        assert sc.stats.acks_received == len(bads) + 1 and sc.threads_alive()
+        assert sc.stats.sender_errors == 0
     finally:
         sc.close()
         clinic.close()

@@ -210,3 +210,16 @@ def test_mqtt_plans_database_error_propagates_and_stores_nothing(tmp_path: Path)
     conn.execute("PRAGMA query_only=OFF")
     assert plans.active_version(conn) is None and results(conn) == []
     assert not conn.in_transaction
+
+
+def test_mqtt_plans_deeply_nested_values_are_rejected_never_raise() -> None:
+    """A plan nested deep enough to parse (under 16 KiB) but to exhaust the validator's
+    recursion (``days`` is compared for uniqueness) is a PlanRejected like any other."""
+    reasons = set()
+    for depth in range(850, 1000, 10):
+        deep = b"[" * depth + b"]" * depth
+        doc = raw(plan(plan_version=4, schedule__0__days=["mon", "tue"])).replace(
+            b'["mon", "tue"]', b"[" + deep + b", " + deep + b"]"
+        )
+        reasons.add(rejected(doc, station_id="st-0001").reason)
+    assert "(top level): nested too deeply to check" in reasons

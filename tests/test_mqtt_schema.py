@@ -280,3 +280,40 @@ def test_mqtt_schema_files_are_strict_json() -> None:
 
     for f in sorted(schema.SCHEMA_DIR.glob("*.json")):
         json.loads(f.read_text(), parse_constant=refuse)
+
+
+def nested(depth: int, inner: bytes = b"") -> bytes:
+    """``depth`` nested JSON arrays around ``inner``."""
+    return b"[" * depth + inner + b"]" * depth
+
+
+def test_mqtt_schema_deeply_nested_instance_is_a_schema_error_never_a_recursion_error() -> None:
+    """Nesting that still parses (about 1000 levels) but exhausts the recursion of the
+    validator's ``const``/``uniqueItems`` comparison or of a message's value rendering."""
+    seen = 0
+    for depth in range(850, 1000, 5):
+        for doc in (
+            b'{"schema": ' + nested(depth) + b', "msg_ids": []}',  # const: _canon
+            b'{"schema": "rehab.ack/1", "msg_ids": ' + nested(depth) + b"}",  # _show
+        ):
+            try:
+                instance = json.loads(doc)
+            except RecursionError:
+                continue  # too deep for the reader itself: refused before validation
+            errs = schema.errors(instance, schema.load("rehab.ack/1"))
+            assert errs, depth
+            seen += any("nested too deeply" in str(e) for e in errs)
+            with pytest.raises(schema.SchemaError):
+                schema.validate(instance, schema.load("rehab.ack/1"))
+    assert seen, "no depth reached the recursion limit: the test checks nothing"
+
+
+def test_mqtt_schema_show_of_a_deep_value_names_its_type() -> None:
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    err = schema.errors({"schema": "rehab.ack/1", "msg_ids": [deep]}, schema.load("rehab.ack/1"))
+    assert (
+        str(err[0])
+        == "msg_ids[0]: (an array nested too deeply to show) is an array, expected a string"
+    )
