@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ROWS = 100_000
 #: A body larger than this is refused at enqueue (a summary is about 1-2 KB).
 MAX_BODY_BYTES = 256 * 1024
+#: The resend delay doubles at most this often: 2.0 ** 1024 overflows a float, and a row a
+#: clinic never acknowledges reaches 1025 attempts after some 42 days of hourly resends.
+_MAX_DOUBLINGS = 64
 PENDING, SENT, REJECTED = "pending", "sent", "rejected"
 ACK_APP, ACK_PUBACK = "app", "puback"
 
@@ -365,7 +368,8 @@ class Outbox:
                         self.conn.execute("DELETE FROM outbox WHERE seq = ?", (s,))
                         done += 1
                         continue
-                    delay = min(resend_after_s * 2 ** max(0, row[1] - 1), max_resend_after_s)
+                    doublings = min(max(0, row[1] - 1), _MAX_DOUBLINGS)
+                    delay = min(resend_after_s * 2**doublings, max_resend_after_s)
                     self.conn.execute(
                         "UPDATE outbox SET state = 'sent', sent_at = ?, next_due_mono = ? "
                         "WHERE seq = ?",

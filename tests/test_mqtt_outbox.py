@@ -188,6 +188,28 @@ def test_mqtt_outbox_state_machine_and_resend_timing(tmp_path: Path) -> None:
         assert (c.depth, c.acknowledged, c.oldest_pending_age_s) == (0, 3, None)
 
 
+def test_mqtt_outbox_resend_delay_stays_at_the_cap_after_thousands_of_attempts(
+    tmp_path: Path,
+) -> None:
+    """A clinic that never acknowledges: after some 42 days of hourly resends the doubling
+    overflowed a float (OverflowError at 1025 attempts), every PUBACK batch rolled back and
+    the row was published again at every poll."""
+    conn = caller_db(tmp_path)
+    write_summary(conn)
+    write_summary(conn)
+    conn.execute("UPDATE outbox SET attempts = 2000 WHERE seq = 1")
+    conn.execute("UPDATE outbox SET attempts = 1025 WHERE seq = 2")
+    with Outbox(tmp_path / "station.db") as ob:
+        ob.mark_sent([1, 2], now_mono=100.0, resend_after_s=60.0, max_resend_after_s=3600.0)
+        assert ob.counts().sent == 2
+        assert ob.due(3699.9, 10) == []
+        assert [e.seq for e in ob.due(3700.0, 10)] == [1, 2]
+        # a tiny first delay still grows to the cap (the doubling limit is far above it)
+        ob.mark_sent([1], now_mono=0.0, resend_after_s=1e-9, max_resend_after_s=3600.0)
+        assert [e.seq for e in ob.due(3600.0, 10)] == [1]
+        assert 1 not in [e.seq for e in ob.due(3599.9, 10)]
+
+
 def test_mqtt_outbox_ack_before_puback_wins(tmp_path: Path) -> None:
     conn = caller_db(tmp_path)
     msg_id = write_summary(conn)
