@@ -86,6 +86,8 @@ class DoseLedger:
         self.day = today()
         self.today_totals = DoseTotals()
         self.session = DoseTotals()
+        #: Recorded but not yet stored, per day (a session may cross midnight).
+        self._unsaved: dict[dt.date, DoseTotals] = {}
 
     def __repr__(self) -> str:
         return (
@@ -101,6 +103,19 @@ class DoseLedger:
         self._roll_day()
         self.today_totals.add(amplitude_g, frequency_hz, duration_s)
         self.session.add(amplitude_g, frequency_hz, duration_s)
+        self._unsaved.setdefault(self.day, DoseTotals()).add(amplitude_g, frequency_hz, duration_s)
+
+    def take_unsaved(self) -> dict[dt.date, DoseTotals]:
+        """What was recorded since the last call, per day, for the caller to store (the
+        journal); :meth:`put_back` returns it when storing failed."""
+        out, self._unsaved = self._unsaved, {}
+        return out
+
+    def put_back(self, unsaved: dict[dt.date, DoseTotals]) -> None:
+        for day, t in unsaved.items():
+            mine = self._unsaved.setdefault(day, DoseTotals())
+            mine.vibration_s += t.vibration_s
+            mine.energy_m2s3 += t.energy_m2s3
 
     def vibration_s_today(self) -> float:
         self._roll_day()

@@ -179,11 +179,10 @@ class App:
         self.safety.stop_pressed.clear()
         st.start()  # the acquisition loop runs through every session
         runner = self._runner(plan)
-        before = self._dose_totals()
         try:
             return runner.run_session(self.today())
         finally:
-            self._save_dose(before)
+            self._save_dose()
 
     def _runner(self, plan: plan_mod.Plan | None) -> SessionRunner:
         assert self.station is not None and self.journal is not None
@@ -204,6 +203,7 @@ class App:
             enqueue=self._enqueue,
             data_quality=self.data_quality,
             monitor=acq.check if acq is not None else None,
+            after_trial=self._save_dose,
         )
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:
@@ -237,11 +237,6 @@ class App:
 
     # -- vibration dose across restarts ----------------------------------------------------
 
-    def _dose_totals(self) -> tuple[float, float]:
-        assert self.station is not None
-        t = self.station.ledger.today_totals
-        return t.vibration_s, t.energy_m2s3
-
     def _restore_dose(self) -> None:
         assert self.station is not None and self.journal is not None
         day = self.today().isoformat()
@@ -250,15 +245,22 @@ class App:
             {"day": day, "vibration_s": seconds, "energy_m2s3": a8_sq * SECONDS_PER_8H}
         )
 
-    def _save_dose(self, before: tuple[float, float]) -> None:
+    def _save_dose(self) -> None:
+        """Store the vibration recorded since the last save, per day: after every trial
+        and at the session's end, so a power cut loses at most the trial in progress and
+        the daily cap still holds after a restart."""
         assert self.station is not None and self.journal is not None
-        seconds, energy = self._dose_totals()
-        if seconds > before[0]:
-            self.journal.add_dose(
-                self.station.ledger.day.isoformat(),
-                seconds - before[0],
-                (energy - before[1]) / SECONDS_PER_8H,
-            )
+        unsaved = self.station.ledger.take_unsaved()
+        rows = [
+            (day.isoformat(), t.vibration_s, t.energy_m2s3 / SECONDS_PER_8H)
+            for day, t in sorted(unsaved.items())
+        ]
+        try:
+            if rows:
+                self.journal.add_doses(rows)
+        except BaseException:
+            self.station.ledger.put_back(unsaved)
+            raise
 
     # -- MQTT ------------------------------------------------------------------------------
 

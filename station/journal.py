@@ -298,12 +298,16 @@ class Journal:
     # -- daily vibration dose ------------------------------------------------------------
 
     def add_dose(self, day: str, vibration_s: float, a8_sq: float) -> None:
+        self.add_doses([(day, vibration_s, a8_sq)])
+
+    def add_doses(self, rows: list[tuple[str, float, float]]) -> None:
+        """Add ``(day, vibration seconds, A(8)^2 contribution)`` rows in one transaction."""
         with self.transaction() as c:
-            c.execute(
+            c.executemany(
                 "INSERT INTO daily_dose(day, vibration_s, a8_sq) VALUES (?,?,?) "
                 "ON CONFLICT(day) DO UPDATE SET vibration_s=vibration_s+excluded."
                 "vibration_s, a8_sq=a8_sq+excluded.a8_sq",
-                (day, vibration_s, a8_sq),
+                rows,
             )
 
     def dose(self, day: str) -> tuple[float, float]:

@@ -69,6 +69,7 @@ class SessionRunner:
         data_quality: Callable[[], dict[str, Any]] | None = None,
         calibration_tolerance: float = 0.1,
         monitor: Callable[[], None] | None = None,
+        after_trial: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -83,6 +84,7 @@ class SessionRunner:
         self.data_quality = data_quality or (lambda: {})
         self.calibration_tolerance = calibration_tolerance
         self.monitor = monitor
+        self.after_trial = after_trial
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class SessionRunner:
             deadline_s=self.clock.now() + self.caps.max_session_min * 60.0,
             no_response_s=self.no_response_s,
             monitor=self.monitor,
+            after_trial=self.after_trial,
         )
         state, reason = "complete", ""
         cut_short: list[tuple[str, str]] = []  # (state, reason) of protocols a rule ended

@@ -59,3 +59,20 @@ def test_dose_ledger_counts_per_session_and_per_day_and_rolls_over() -> None:
     stale = DoseLedger(today=lambda: day[0])
     stale.restore(saved)
     assert stale.vibration_s_today() == 0.0
+
+
+def test_dose_ledger_hands_over_unsaved_dose_per_day_across_midnight() -> None:
+    days = [dt.date(2026, 11, 30)]
+    ledger = DoseLedger(today=lambda: days[-1])
+    ledger.record(1.0, 150.0, 30.0)
+    days.append(dt.date(2026, 12, 1))  # the session goes on past midnight
+    ledger.record(1.0, 150.0, 10.0)
+    unsaved = ledger.take_unsaved()
+    assert {d: t.vibration_s for d, t in unsaved.items()} == {days[0]: 30.0, days[1]: 10.0}
+    assert ledger.take_unsaved() == {}  # handed over once
+    assert ledger.vibration_s_today() == 10.0  # the new day's cap counts the new day only
+    ledger.put_back(unsaved)  # storing failed: nothing is lost
+    ledger.record(1.0, 150.0, 5.0)
+    again = ledger.take_unsaved()
+    assert {d: t.vibration_s for d, t in again.items()} == {days[0]: 30.0, days[1]: 15.0}
+    assert again[days[1]].energy_m2s3 == pytest.approx(unsaved[days[1]].energy_m2s3 * 1.5)

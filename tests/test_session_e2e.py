@@ -819,13 +819,23 @@ def test_daily_vibration_dose_survives_a_restart_and_the_cap_holds(
         extra=(vibration_item(4.0),),
         daily_vibration_min=cap_min,
     )
+    today = dt.date.today().isoformat()
+    stored_mid_session: list[float] = []
+
+    def stored_dose(t: float) -> None:  # what a restart after a power cut here would find
+        uri = station_db(app.data_dir).as_uri() + "?mode=ro"
+        with sqlite3.connect(uri, uri=True) as other:
+            row = other.execute("SELECT vibration_s FROM daily_dose WHERE day=?", (today,))
+            stored_mid_session.append((row.fetchone() or (0.0,))[0])
+
+    when_lcd_shows(app, "Last one", stored_dose)  # the end question, after the last trial
     first = run(app, plan)
     p.stop()
+    assert stored_mid_session and stored_mid_session[0] == pytest.approx(4.0, abs=0.06)
     assert first.state == "complete"
     assert first.summary["protocols"][0]["metrics"]["played_s"]["value"] == pytest.approx(
         4.0, abs=0.06
     )
-    today = dt.date.today().isoformat()
     assert app.journal is not None
     seconds, a8_sq = app.journal.dose(today)
     assert seconds == pytest.approx(4.0, abs=0.06) and a8_sq > 0

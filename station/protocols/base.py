@@ -86,6 +86,8 @@ class SessionContext:
     trials_done: int = 0
     #: Raises a sensor fault the acquisition loop found (``Acquisition.check``).
     monitor: Callable[[], None] | None = None
+    #: Called after each trial is journalled (the app stores the vibration dose there).
+    after_trial: Callable[[], None] | None = None
     #: Pauses so far; a protocol compares it across a trial to flag a paused trial.
     pauses: int = 0
 
@@ -146,6 +148,8 @@ class SessionContext:
     def record_trial(self, trial: Trial) -> None:
         self.journal.record_trial(self.session_id, trial)
         self.trials_done += 1
+        if self.after_trial is not None:
+            self.after_trial()
 
 
 class Protocol:
