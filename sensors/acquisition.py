@@ -100,6 +100,11 @@ class Acquisition:
         segments = glove.segments if glove is not None else []
         self._drain_every = max(len(segments), round(imu_drain_s / self.period_s))
         self._segments = segments
+        #: :meth:`flexion_deg` pairs a finger sample only with a back-of-hand sample this
+        #: close in time: one drain period (the IMUs are drained in turn) and two samples.
+        self.max_pair_gap_s = self._drain_every * self.period_s + (
+            2.0 / glove.odr_hz if glove is not None else 0.0
+        )
         n_pads = pads.n_pads if pads is not None else 0
         pad_rows = int(buffer_s * pad_rate_hz * 1.25) + 16
         imu_rows = int(buffer_s * (glove.odr_hz if glove else 0) * 1.1) + 16
@@ -385,26 +390,66 @@ class Acquisition:
         """``pad`` exists and has a calibration record (else it reads no newtons)."""
         return self.pads is not None and 0 <= pad < self.pads.n_pads and self.pads.calibrated(pad)
 
+    def _raise_imu_fault(self, segment: str) -> None:
+        # .get(): the loop may clear a fault between a membership test and an index.
+        fault = self.active_faults.get("glove") or self.active_faults.get(f"imu:{segment}")
+        if fault is not None:
+            raise fault
+
     def imu_window(self, segment: str, seconds: float) -> ImuWindow:
-        if "glove" in self.active_faults:
-            raise self.active_faults["glove"]
+        """``segment``'s samples of the last ``seconds``; raises its IMU's fault or the
+        glove's (:class:`~sensors.faults.ImuFault`, :class:`~sensors.faults.GloveUnplugged`)."""
+        self._raise_imu_fault(segment)
         return self.window(seconds).imus[segment]
 
     def flexion_deg(self, finger: str, seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """Flexion of ``finger`` over the last ``seconds`` (0: the newest sample)."""
+        """Flexion of ``finger`` over the last ``seconds`` (0: the newest sample).
+
+        Each finger sample is paired with the nearest back-of-hand sample; raises
+        :class:`~sensors.faults.ImuFault` when the finger's or the back's IMU is faulty or
+        when a finger sample has no back sample within :attr:`max_pair_gap_s` (the back IMU
+        is not being read: a stale back sample would turn a hand tilt into flexion).
+        """
         assert self.glove is not None
-        w = self.window(max(seconds, 0.1))
+        span_s = max(seconds, 0.1)
+        t_from = self.clock.now() - span_s
+        # Back samples up to one pairing gap before the span can pair with its first samples.
+        w = self.window(span_s + self.max_pair_gap_s)
+        self._raise_imu_fault(finger)
+        self._raise_imu_fault("back")
         f, b = w.imus[finger], w.imus["back"]
-        if "glove" in self.active_faults:
-            raise self.active_faults["glove"]
-        if not len(f.t_s) or not len(b.t_s):
-            raise ImuFault(finger, None, "no samples yet")
+        keep = f.t_s >= t_from
+        f = ImuWindow(f.t_s[keep], f.accel_g[keep], f.gyro_dps[keep], f.quat[keep])
+        if not len(f.t_s):
+            raise ImuFault(finger, None, f"no samples in the last {span_s * 1000:.0f} ms")
+        if not len(b.t_s):
+            raise ImuFault(
+                "back",
+                None,
+                f"no samples in the last {(span_s + self.max_pair_gap_s) * 1000:.0f} ms: "
+                "the back-of-hand IMU is not being read",
+            )
         if seconds <= 0:
             f = ImuWindow(f.t_s[-1:], f.accel_g[-1:], f.gyro_dps[-1:], f.quat[-1:])
-        idx = np.clip(np.searchsorted(b.t_s, f.t_s), 0, len(b.t_s) - 1)
+        after = np.clip(np.searchsorted(b.t_s, f.t_s), 1, len(b.t_s) - 1)
+        before = after - 1 if len(b.t_s) > 1 else after
+        nearer = np.abs(b.t_s[before] - f.t_s) <= np.abs(b.t_s[after] - f.t_s)
+        idx = np.where(nearer, before, after)
+        gap = np.abs(b.t_s[idx] - f.t_s)
+        worst = int(np.argmax(gap))
+        if gap[worst] > self.max_pair_gap_s:
+            raise ImuFault(
+                "back",
+                None,
+                f"no sample within {gap[worst] * 1000:.0f} ms of the {finger} sample at "
+                f"{f.t_s[worst]:.3f} s (limit {self.max_pair_gap_s * 1000:.0f} ms): "
+                "the back-of-hand IMU is not being read",
+            )
         return f.t_s, self.glove.flexion_deg(finger, b.quat[idx], f.quat)
 
     def tremor(self, seconds: float = 4.0, segment: str = "back") -> TremorEstimate:
+        """Tremor band of ``segment``'s gyro over the last ``seconds``; raises the segment's
+        IMU fault or the glove's, like :meth:`imu_window`."""
         assert self.glove is not None
         w = self.imu_window(segment, seconds)
         return tremor_band(w.gyro_dps, self.glove.odr_hz)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from simrig import Rig, build_rig
 
+from sensors.faults import ImuFault
 from sensors.fusion import (
     Madgwick,
     fit_accel,
@@ -78,6 +79,62 @@ def test_glove_flexion_tracks_while_the_hand_turns() -> None:
     true = np.array([rig.world.hand.flexion_at("index", x) for x in t])
     assert np.max(np.abs(flexion - true)) < 2 * FLEXION_TOLERANCE_DEG
     assert np.sqrt(np.mean((flexion - true) ** 2)) < FLEXION_TOLERANCE_DEG
+
+
+def tilt_hand_40_deg(rig: Rig) -> None:
+    """The whole hand tilts 40 deg about the flexion axis in 0.5 s; no finger flexes."""
+    t0 = rig.clock.now()
+    rig.world.hand.set_orientation_profile(
+        lambda t: (0.0, 40.0 * min(1.0, max(0.0, (t - t0) / 0.5)), 0.0)
+    )
+
+
+def test_glove_failed_back_imu_is_raised_by_flexion_and_tremor_never_a_flexion() -> None:
+    rig = glove_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.imu_chips["back"].unplug()  # only the back-of-hand IMU stops answering
+    rig.clock.sleep(0.3)
+    assert set(acq.active_faults) == {"imu:back"}
+    tilt_hand_40_deg(rig)
+    rig.clock.sleep(1.0)
+    for seconds in (0.0, 1.5):
+        with pytest.raises(ImuFault, match="IMU back") as exc:
+            acq.flexion_deg("index", seconds)
+        assert exc.value is acq.active_faults["imu:back"]
+    with pytest.raises(ImuFault, match="IMU back"):
+        acq.tremor(4.0)
+    with pytest.raises(ImuFault, match="IMU back"):
+        acq.imu_window("back", 1.0)
+    assert len(acq.imu_window("index", 0.5).t_s) >= 45  # the other IMUs carry on
+
+
+def test_glove_failed_finger_imu_is_raised_by_its_flexion() -> None:
+    rig = glove_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.imu_chips["index"].unplug()
+    rig.clock.sleep(0.3)
+    for seconds in (0.0, 1.0):  # the last second still holds samples from before it failed
+        with pytest.raises(ImuFault, match="IMU index") as exc:
+            acq.flexion_deg("index", seconds)
+        assert exc.value is acq.active_faults["imu:index"]
+    assert abs(acq.flexion_deg("middle")[1][-1]) < FLEXION_TOLERANCE_DEG
+
+
+def test_glove_flexion_refuses_a_stale_back_sample_before_the_fault_is_declared() -> None:
+    rig = glove_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    acq.fault_after = 1000  # the back IMU's fault is not declared during this test
+    rig.imu_chips["back"].unplug()
+    tilt_hand_40_deg(rig)
+    rig.clock.sleep(1.0)
+    assert not acq.active_faults
+    with pytest.raises(ImuFault, match=r"IMU back: no sample(s in the last| within) \d+ ms"):
+        acq.flexion_deg("index")
+    with pytest.raises(ImuFault, match="IMU back: no sample within"):
+        acq.flexion_deg("index", 1.5)
 
 
 @pytest.mark.parametrize("freq_hz", [5.0, 8.5])
