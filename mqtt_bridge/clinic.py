@@ -308,12 +308,14 @@ def _check_status(payload: bytes, station_id: str) -> dict[str, Any] | None:
 
 
 def _msg_id_of(payload: bytes) -> str | None:
-    """The ``msg_id`` of a rejected envelope when one can be read, else None. Never raises:
-    :func:`envelope.loads` turns every defect (too deep a nesting included) into a
-    ``ValueError``."""
+    """The ``msg_id`` of a rejected envelope when one can be read, else None. Never raises.
+
+    Lenient on purpose (NaN, ``1e999``): an id that can be read is acknowledged end to end,
+    so the station stops resending a message that can never become valid. Too deep a
+    nesting is a ``RecursionError``, not a ``ValueError``: caught too."""
     try:
-        obj = envelope.loads(payload)
-    except ValueError:
+        obj = json.loads(payload)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     v = obj.get("msg_id") if isinstance(obj, dict) else None
     return v if isinstance(v, str) and 0 < len(v) <= 64 else None

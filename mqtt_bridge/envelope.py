@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import json
+import math
 import uuid
 from functools import cache
 from pathlib import Path
@@ -97,15 +98,41 @@ def encode(env: dict[str, Any]) -> bytes:
     return json.dumps(env, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+#: Integers beyond a signed 64-bit value are refused: SQLite (the station's and the
+#: clinic's store) cannot hold them, and no field of the contract comes near.
+MAX_INT = 2**63 - 1
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # float() turns 1e999 into inf: JSON without the NaN/Infinity literals, yet not finite.
+    v = float(text)
+    if not math.isfinite(v):
+        raise ValueError(f"the number {text[:40]} is out of range (at most about 1.8e308)")
+    return v
+
+
+def _bounded_int(text: str) -> int:
+    v = int(text)  # more than 4300 digits is already a ValueError (int_max_str_digits)
+    if abs(v) > MAX_INT:
+        raise ValueError(f"the integer {text[:40]} is out of range (at most {MAX_INT})")
+    return v
+
+
 def loads(payload: bytes | bytearray | str) -> Any:
     """Strict JSON: raises ``UnicodeDecodeError`` (not UTF-8), ``json.JSONDecodeError`` or
-    ``ValueError`` (NaN/Infinity, too deeply nested)."""
+    ``ValueError`` (NaN/Infinity, a number beyond a finite double such as ``1e999``, an
+    integer beyond 64 bits, too deeply nested)."""
     try:
-        return json.loads(payload, parse_constant=_no_constants)
+        return json.loads(
+            payload,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

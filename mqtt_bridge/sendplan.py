@@ -11,7 +11,6 @@ locally) 1, no answer within the timeout 2.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -22,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import plans, topics
+from mqtt_bridge import envelope, plans, topics
 from mqtt_bridge.clinic import BrokerOptions, make_client
 
 EXIT_CODES = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 2}
@@ -64,8 +63,8 @@ def _answer(msg: mqtt.MQTTMessage, plan_version: int, correlation: bytes) -> dic
     The answer is the body of an envelope; it matches by the correlation data the plan
     carried or, failing that, by ``plan_version`` (a result for an older plan is ignored)."""
     try:
-        env = json.loads(msg.payload)
-    except (ValueError, UnicodeDecodeError):
+        env = envelope.loads(msg.payload)
+    except ValueError:  # not UTF-8, not JSON, nested too deeply: not our answer
         return None
     result = env.get("body") if isinstance(env, dict) else None
     if not isinstance(result, dict) or result.get("status") not in ("accepted", "rejected"):

@@ -197,6 +197,7 @@ MALFORMED = [
     (b"{not json", "JSONDecodeError", False),
     (b"[1, 2]", "ValueError", False),
     (b"[" * 50_000, "nested too deeply", False),
+    (json.dumps(envelope()).replace("101.5", "1e999").encode(), "1e999 is out of range", True),
     (json.dumps({k: v for k, v in envelope().items() if k != "seq"}).encode(), "seq", True),
     (json.dumps(envelope(station="st-0002")).encode(), "does not match the topic", True),
     (json.dumps(envelope(schema="rehab.selftest/1")).encode(), "on a summary topic", True),

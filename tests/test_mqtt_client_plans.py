@@ -24,6 +24,13 @@ def raw(p: Any) -> bytes:
 MALFORMED: list[tuple[str, bytes, str]] = [
     ("not utf-8", b"\xff\xfe\x00{", "the plan is not UTF-8 text"),
     ("not json", b'{"schema": "rehab.plan/1",', "the plan is not valid JSON"),
+    (
+        "infinite number",
+        raw(plan(plan_version=4, schedule__0__params={"trials_per_hand": 3})).replace(
+            b'"trials_per_hand": 3', b'"trials_per_hand": 1e999'
+        ),
+        "the plan is not valid JSON: the number 1e999 is out of range",
+    ),
     ("not an object", b"[1, 2, 3]", "(top level): [1, 2, 3] is an array, expected an object"),
     ("missing field", raw(plan(caps=...)), "(top level): the field 'caps' is required"),
     ("wrong type", raw(plan(plan_version="4")), 'plan_version: "4" is a string'),

@@ -79,6 +79,9 @@ def test_mqtt_envelope_round_trip_is_compact_utf8() -> None:
         (b"[1, 2]", ValueError, "(top level): [1, 2] is an array, expected an object"),
         (b'{"a": NaN}', ValueError, "NaN is not valid JSON"),
         (b"[" * 5000 + b"]" * 5000, ValueError, "nested too deeply"),
+        (b'{"a": 1e999}', ValueError, "the number 1e999 is out of range"),
+        (b'{"a": [-1.5E+400]}', ValueError, "the number -1.5E+400 is out of range"),
+        (b'{"a": 9223372036854775808}', ValueError, "the integer 9223372036854775808 is out"),
     ],
 )
 def test_mqtt_envelope_decode_refuses_what_is_not_json(
@@ -87,6 +90,11 @@ def test_mqtt_envelope_decode_refuses_what_is_not_json(
     with pytest.raises(error) as info:
         envelope.decode(payload)
     assert text in str(info.value)
+
+
+def test_mqtt_envelope_loads_keeps_every_finite_number() -> None:
+    text = b"[1.7976931348623157e308, -4.9e-324, 1e-999, 9223372036854775807, -9223372036854775807]"
+    assert envelope.loads(text) == [1.7976931348623157e308, -5e-324, 0.0, 2**63 - 1, 1 - 2**63]
 
 
 @pytest.mark.parametrize(
