@@ -31,14 +31,22 @@ class Madgwick:
         self.q: Quat = (1.0, 0.0, 0.0, 0.0)
         self.initialised = False
 
-    def reset_from_accel(self, accel_g: Sequence[float]) -> None:
-        """Start from the tilt the accelerometer shows (heading 0)."""
+    def reset_from_accel(self, accel_g: Sequence[float], keep_heading: bool = False) -> None:
+        """Start from the tilt the accelerometer shows: heading 0, or (``keep_heading``) the
+        filter's present heading, which gravity cannot tell."""
         ax, ay, az = (float(v) for v in accel_g)
         roll = math.atan2(ay, az)
         pitch = math.atan2(-ax, math.hypot(ay, az))
         cr, sr = math.cos(roll / 2), math.sin(roll / 2)
         cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
-        self.q = (cr * cp, sr * cp, cr * sp, -sr * sp)
+        q: Quat = (cr * cp, sr * cp, cr * sp, -sr * sp)
+        if keep_heading:
+            w, x, y, z = self.q
+            yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+            heading = np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+            qw, qx, qy, qz = (float(v) for v in q_mul_array(heading, np.array(q)))
+            q = (qw, qx, qy, qz)
+        self.q = q
         self.initialised = True
 
     def update(self, gyro_dps: Sequence[float], accel_g: Sequence[float], dt_s: float) -> Quat:

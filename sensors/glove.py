@@ -4,7 +4,8 @@
   newest at most one ODR period old. :class:`FifoTimeline` continues the sample grid from
   the previous drain (n periods on) and clamps it into the window the drain time allows,
   so samples are spaced exactly 1/ODR with no host jitter, and an oscillator running fast
-  or slow is corrected at most one period at a time. Overruns or re-inits restart it.
+  or slow is corrected at most one period at a time. Overruns or re-inits restart it, and
+  restart the orientation filter from gravity (keeping its heading): it missed the motion.
 * **Still-pose calibration**: :meth:`Glove.begin_still` / :meth:`Glove.end_still` around a
   still hold (hand flat, fingers straight) give each IMU's gyro bias, an accelerometer
   magnitude correction (per-axis bias and scale with six or more poses, see
@@ -124,6 +125,10 @@ class Glove:
         self.calibrated = False
         self._still: dict[str, _Still] | None = None
         self._poses: dict[str, list[np.ndarray]] = {s: [] for s in self.imus}
+        #: Segments whose filter restarts from gravity at their next samples: after a
+        #: re-init or an overrun it missed the motion in between (converging from the stale
+        #: orientation would take seconds at ~6 deg/s, each a plausible wrong flexion).
+        self._reseed: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Glove({', '.join(self.imus)}, {self.odr_hz:g} Hz, calibrated={self.calibrated})"
@@ -142,6 +147,7 @@ class Glove:
             odr_hz=self.odr_hz, accel_fs_g=self.accel_fs_g, gyro_fs_dps=self.gyro_fs_dps
         )
         self.timelines[segment].reset()
+        self._reseed.add(segment)
 
     def close(self) -> None:
         for imu in self.imus.values():
@@ -166,12 +172,17 @@ class Glove:
         raw_g = np.asarray(gyro_dps, dtype=float).reshape(-1, 3)
         if overrun:
             self.timelines[segment].reset()
+            self._reseed.add(segment)
         t = self.timelines[segment].stamp(len(raw_a), t_drain)
-        if self._still is not None and len(raw_a):
-            self._still[segment].accel.append(raw_a)
-            self._still[segment].gyro.append(raw_g)
+        still = self._still  # one reference: end_still() may run on another thread
+        if still is not None and len(raw_a):
+            still[segment].accel.append(raw_a)
+            still[segment].gyro.append(raw_g)
         accel = (raw_a - self.accel_bias_g[segment]) * self.accel_scale[segment]
         gyro = raw_g - self.gyro_bias_dps[segment]
+        if segment in self._reseed and len(accel):
+            self._reseed.discard(segment)
+            self.filters[segment].reset_from_accel(np.mean(accel, axis=0), keep_heading=True)
         quat = self.filters[segment].update_many(gyro, accel, 1.0 / self.odr_hz)
         return ImuBatch(segment, t, accel, gyro, quat, overrun)
 

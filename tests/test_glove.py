@@ -14,6 +14,7 @@ from sensors.fusion import (
     Madgwick,
     fit_accel,
     joint_angle_deg,
+    q_conj_array,
     q_mul_array,
     tremor_band,
     welch_psd,
@@ -137,6 +138,34 @@ def test_glove_flexion_refuses_a_stale_back_sample_before_the_fault_is_declared(
         acq.flexion_deg("index", 1.5)
 
 
+def test_glove_reinitialised_imu_restarts_its_orientation_from_gravity() -> None:
+    rig = glove_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    rig.imu_chips["back"].unplug()
+    tilt_hand_40_deg(rig)  # motion the back IMU's filter never sees
+    rig.clock.sleep(1.0)
+    rig.imu_chips["back"].plug()  # powers up with reset registers: re-initialised
+    rig.clock.sleep(0.3)
+    assert ("imu_reset", "imu:back") in [(e.kind, e.part) for e in acq.events]
+    _, flexion = acq.flexion_deg("index", 0.2)
+    assert np.all(np.abs(flexion) < FLEXION_TOLERANCE_DEG), flexion  # truth 0 deg
+
+
+def test_glove_imu_overrun_restarts_its_orientation_from_gravity() -> None:
+    rig = glove_rig()
+    acq = rig.acquisition
+    assert acq is not None
+    acq.stop()  # a stalled loop: every FIFO overflows while the finger flexes
+    rig.world.hand.set_flexion("index", 40.0, duration_s=0.5)
+    rig.clock.sleep(5.0)
+    acq.start()
+    rig.clock.sleep(1.0)  # the first drains read full FIFOs: the loop catches up meanwhile
+    assert acq.counters["imu_overruns"] == 6
+    _, flexion = acq.flexion_deg("index", 0.2)
+    assert np.all(np.abs(flexion - 40.0) < FLEXION_TOLERANCE_DEG), flexion
+
+
 @pytest.mark.parametrize("freq_hz", [5.0, 8.5])
 def test_glove_known_tremor_frequency_is_found(freq_hz: float) -> None:
     rig = glove_rig()
@@ -181,6 +210,23 @@ def test_glove_fusion_madgwick_converges_to_a_tilt() -> None:
     q = f.update_many(np.zeros((2000, 3)), np.tile(a, (2000, 1)), 0.01)[-1]
     pitch = joint_angle_deg(np.array([1.0, 0, 0, 0]), q, (0.0, 1.0, 0.0))
     assert float(pitch) == pytest.approx(30.0, abs=0.5)
+
+
+def test_glove_fusion_reset_from_accel_can_keep_the_heading() -> None:
+    f = Madgwick()
+    f.q = tuple(q_axis_angle((0.0, 0.0, 1.0), math.radians(70.0)))  # type: ignore[assignment]
+    a = (-math.sin(math.radians(30)), 0.0, math.cos(math.radians(30)))  # pitched 30 deg
+    f.reset_from_accel(a, keep_heading=True)
+    w, x, y, z = f.q
+    assert math.degrees(math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))) == (
+        pytest.approx(70.0, abs=1e-6)
+    )
+    # The tilt is the accelerometer's: gravity in the body frame is ``a`` again.
+    q = np.array(f.q)
+    up = q_mul_array(q_mul_array(q_conj_array(q), np.array([0.0, 0, 0, 1])), q)[1:]
+    assert up == pytest.approx(a, abs=1e-9)
+    f.reset_from_accel(a)
+    assert f.q[3] == pytest.approx(0.0, abs=1e-12)  # heading 0 by default
 
 
 def test_glove_fusion_joint_angle_sign_and_magnitude() -> None:
