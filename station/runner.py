@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault
+from sensors.force_pads import PadLoadedAtTare
 from station import summary as summary_mod
 from station.journal import Journal
 from station.plan import Plan
@@ -141,6 +142,10 @@ class SessionRunner:
         try:
             with self.safety.signals():
                 pain_before = self._checkin(ctx)
+                if ctx.forces is not None and any(
+                    getattr(PROTOCOLS.get(i.protocol), "uses_force", False) for i in items
+                ):
+                    self._tare(ctx)
                 if not items:
                     self.ui.prompt("session.nothing_today")
                     ctx.wait(3.0)
@@ -208,7 +213,7 @@ class SessionRunner:
             self.journal,
             sid,
             results,
-            self.data_quality(),
+            {**self.data_quality(), **ctx.data_quality},
             self.plan.plan_version,
             duration_s=self.clock.now() - t_start,
         )
@@ -239,6 +244,24 @@ class SessionRunner:
             if decision.scope == "vibration":
                 ctx.vibration_allowed = False
         return pain
+
+    def _tare(self, ctx: SessionContext) -> None:
+        """Zero the pads before the first force protocol (an FSR drifts with temperature and
+        age). A pad pressed at tare gets a request to lift the hands, twice; then the
+        session goes on with the last tare, and the summary's data quality says so."""
+        assert ctx.forces is not None
+        for attempt in range(TARE_ATTEMPTS):
+            try:
+                ctx.forces.tare(TARE_S)
+                ctx.data_quality["pads_tared"] = True
+                return
+            except PadLoadedAtTare as exc:
+                if attempt + 1 == TARE_ATTEMPTS:
+                    log.warning("pads not tared this session: %s", exc)
+                    ctx.data_quality.update(pads_tared=False, tare_problem=str(exc))
+                    return
+                self.ui.prompt("session.hands_off")
+                ctx.wait(3.0)
 
     def _pain_check(self, ctx: SessionContext, before: int, when: str) -> None:
         now = self._ask_rating(ctx, "check.pain_now", before)
@@ -306,6 +329,10 @@ class SessionRunner:
         except Exception:
             log.exception("could not show the end-of-session screen")
 
+
+#: Pad tare at the start of a session: window length and attempts.
+TARE_S = 0.5
+TARE_ATTEMPTS = 3
 
 #: Journal event kind for each code that ends a session from outside the protocols.
 SESSION_STOP_EVENTS = {

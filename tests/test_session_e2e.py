@@ -321,6 +321,7 @@ def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
     assert committed == [1]  # the first trial was durable before the second began
     body = assert_summarised(app, outcome)
     assert (body["complete"], body["ended_reason"]) == (True, "")
+    assert body["data_quality"]["pads_tared"] is True  # zeroed before the first squeeze
     assert (body["software_version"], body["plan_version"]) == (station_version, 1)
     assert body["adherence"]["minutes"] > 0 and body["adherence"]["days_this_week"] == 1
     quality = body["data_quality"]
@@ -397,6 +398,31 @@ def test_a_glance_at_the_lcd_mid_resync_is_not_a_new_squeeze_screen(
     assert trial.response["peak_force_n"] == pytest.approx(
         true_peak, abs=FORCE_TOL_N + FORCE_TOL_REL * true_peak
     )
+
+
+@pytest.mark.parametrize("lifts", [True, False])
+def test_a_pad_pressed_at_the_start_gets_a_hands_off_request_then_no_tare(
+    stations: Stations, lifts: bool
+) -> None:
+    """Something rests on the grip pad when the session zeroes the pads: the patient is asked
+    to lift their hands; lifted, the pads are zeroed; still pressed after two requests, the
+    session goes on with the technician's zero and the summary says why."""
+    app = stations.open()
+    st = app.station
+    assert st is not None and st.sim is not None
+    p = patient(app)
+    st.sim.world.pads[0].set_force(4.0)  # a hand resting on the grip pad
+    asked = when_lcd_shows(
+        app, "hands off", lambda t: st.sim.world.pads[0].set_force(0.0) if lifts else None
+    )
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)]))
+    p.stop()
+    assert asked  # the request was on the LCD
+    quality = outcome.summary["data_quality"]
+    assert quality["pads_tared"] is lifts
+    if not lifts:
+        assert "pad 0 reads" in quality["tare_problem"]
+    assert outcome.state == "complete" and events(outcome) == []
 
 
 def test_fatigue_prone_patient_is_stopped_by_the_fatigue_rule(stations: Stations) -> None:

@@ -80,6 +80,10 @@ EN: dict[str, Msg] = {
         "Let's stop for today\nRest your hand and tell your clinic.",
         variants={"16x2": "Stop for today.\nRest your hand."},
     ),
+    "session.hands_off": Msg(
+        "Please take your hands off the pads.",
+        variants={"16x2": "Hands off the\npads, please."},
+    ),
     "session.paused": Msg(
         "Are you still there?\nPress OK to go on.",
         variants={"16x2": "Still there?\nPress OK."},
