@@ -189,7 +189,9 @@ def receive_plan(
     in one transaction on ``conn`` (autocommit mode). A rejected plan changes nothing but
     the outbox. ``semantic_check`` raises ``ValueError(reason)`` to refuse; any other
     exception from it is a rejection too (logged). Database errors propagate: the caller
-    then must not acknowledge the message, so the broker delivers it again."""
+    then must not acknowledge the message and must try it again itself (a broker delivers
+    an unacknowledged message again only on a new connection; the station's sender retries,
+    then reconnects)."""
     if not payload:
         return PlanOutcome("cleared")
     if is_redelivery(conn, payload):

@@ -7,14 +7,22 @@ batch of PUBACKs or acks: ``synchronous=FULL`` costs an fsync per commit), handl
 and acks, and publishes due outbox rows with QoS 1, at most ``window`` in flight. The
 ``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
 ``Client`` and wraps at 65535 (reference/MQTT.md §2.3).
+
+An event whose handling fails (the database locked beyond its timeout, a disk I/O error)
+is kept, with every later one, and tried again a second later, in order. After
+:data:`MAX_EVENT_ATTEMPTS` failures the sender gives up on it, logs an alarm and, for an
+inbound message, drops the connection: the broker delivers an unacknowledged message again
+only on a new connection, so nothing is lost, only delayed.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +34,12 @@ from mqtt_bridge import envelope, outbox, plans, schema, topics
 from mqtt_bridge.inbound import Inbound
 
 log = logging.getLogger(__name__)
+
+#: Attempts at one event before the sender gives up on it (each failure waits a second;
+#: a locked database first waits out the connection's busy timeout).
+MAX_EVENT_ATTEMPTS = 5
+#: Events taken from the queue at once.
+MAX_EVENTS = 1000
 
 
 @dataclass
@@ -86,6 +100,12 @@ class Sender:
         self.semantic_check = semantic_check
         self.plan_handler = plan_handler
         self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, published mono)
+        #: Events taken from the queue and not yet handled, oldest first.
+        self._backlog: deque[tuple[Any, ...]] = deque()
+        self._head_failures = 0  # failed attempts at the event heading the backlog
+        #: PUBACK results handled but not yet written (kept across a failed write).
+        self._ok: list[int] = []
+        self._refused: list[tuple[int, str]] = []
         #: Read by the network thread for status messages; replaced whole, never mutated.
         self.snapshot: dict[str, Any] = {
             "outbox_depth": 0,
@@ -120,51 +140,102 @@ class Sender:
             self._publish_due()
 
     def _drain_events(self, block: bool) -> None:
-        events: list[tuple[Any, ...]] = []
+        """Handle the backlog, oldest first, then write the PUBACK results. New events are
+        taken from the queue only once the backlog is empty, so order is kept. An event that
+        fails stays at the head (with every later one) and the exception propagates: the
+        caller waits and calls again. At the :data:`MAX_EVENT_ATTEMPTS`-th failure the
+        event is given up (:meth:`_give_up`) and the rest go on."""
+        if not self._backlog:
+            self._take(block)
+        while self._backlog:
+            ev = self._backlog[0]
+            try:
+                self._handle(ev)
+            except Exception as exc:
+                self._head_failures += 1
+                if self._head_failures < MAX_EVENT_ATTEMPTS:
+                    raise
+                self._give_up(ev, exc)
+            self._backlog.popleft()
+            self._head_failures = 0
+        self._apply_pubacks()
+
+    def _take(self, block: bool) -> None:
         try:
-            events.append(
+            self._backlog.append(
                 self._events.get(timeout=self.poll_s) if block else self._events.get_nowait()
             )
-            while len(events) < 1000:
-                events.append(self._events.get_nowait())
+            while len(self._backlog) < MAX_EVENTS:
+                self._backlog.append(self._events.get_nowait())
         except queue.Empty:
             pass
-        ok: list[int] = []
-        refused: list[tuple[int, str]] = []
-        for ev in events:
-            if ev[0] == "puback":
-                self._puback(ev[1], ev[2], ev[3], ok, refused)
-            elif ev[0] == "message":
-                # Flush PUBACK results first so an ack never races its own row's PUBACK.
-                self._apply_pubacks(ok, refused)
-                self._message(ev[1])
-            elif ev[0] == "connected":
-                self.refresh_snapshot()
-        self._apply_pubacks(ok, refused)
 
-    def _puback(
-        self, mid: int, code: int, text: str, ok: list[int], refused: list[tuple[int, str]]
-    ) -> None:
+    def _handle(self, ev: tuple[Any, ...]) -> None:
+        if ev[0] == "puback":
+            self._puback(ev[1], ev[2], ev[3])
+        elif ev[0] == "message":
+            # Flush PUBACK results first so an ack never races its own row's PUBACK.
+            self._apply_pubacks()
+            self._message(ev[1])
+        elif ev[0] == "connected":
+            self.refresh_snapshot()
+
+    def _give_up(self, ev: tuple[Any, ...], exc: Exception) -> None:
+        """Stop trying one event. An inbound message is not PUBACKed, and the connection is
+        dropped so that the broker delivers it again (paho reconnects by itself)."""
+        self.stats.sender_errors += 1
+        if ev[0] != "message":
+            log.error(
+                "MQTT sender gave up on a %s event after %d attempts: %r",
+                ev[0],
+                MAX_EVENT_ATTEMPTS,
+                exc,
+            )
+            return
+        log.error(
+            "ALARM MQTT sender gave up on the message on %s after %d failed attempts (%r); "
+            "reconnecting so that the broker delivers it again",
+            ev[1].topic,
+            MAX_EVENT_ATTEMPTS,
+            exc,
+        )
+        self._force_reconnect()
+
+    def _force_reconnect(self) -> None:
+        """Shut the connection's socket down: paho's network thread sees the connection lost,
+        calls ``on_disconnect`` and reconnects with its backoff. (``disconnect()`` would end
+        the automatic reconnection.) The plain socket's shutdown, also under TLS: the
+        SSL object stays with the network thread."""
+        sock = self._mqtt.socket()
+        if not isinstance(sock, socket.socket):
+            return  # not connected: the broker redelivers when the station connects
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError as exc:
+            log.warning("could not drop the MQTT connection: %s", exc)
+
+    def _puback(self, mid: int, code: int, text: str) -> None:
         entry = self._inflight.pop(mid, None)
         if entry is None:
             return  # a status publish, or a row whose in-flight entry expired
         self.stats.pubacks += 1
         self.stats.reason_codes[text] = self.stats.reason_codes.get(text, 0) + 1
         if code >= 0x80:
-            refused.append((entry[0], f"PUBACK 0x{code:02X} {text}"))
+            self._refused.append((entry[0], f"PUBACK 0x{code:02X} {text}"))
         else:
-            ok.append(entry[0])
+            self._ok.append(entry[0])
 
-    def _apply_pubacks(self, ok: list[int], refused: list[tuple[int, str]]) -> None:
-        if ok:
+    def _apply_pubacks(self) -> None:
+        """Write the PUBACK results; on a failure they are kept for the next call."""
+        if self._ok:
             self._outbox.mark_sent(
-                ok, time.monotonic(), self.resend_after_s, self.max_resend_after_s
+                self._ok, time.monotonic(), self.resend_after_s, self.max_resend_after_s
             )
-            ok.clear()
-        if refused:
-            self.stats.rejected += len(refused)
-            self._outbox.mark_rejected(refused)
-            refused.clear()
+            self._ok.clear()
+        if self._refused:
+            self._outbox.mark_rejected(self._refused)
+            self.stats.rejected += len(self._refused)
+            self._refused.clear()
 
     def _message(self, m: Inbound) -> None:
         if m.topic == topics.ack(self.station_id):

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mqtt_broker import Broker
-from mqtt_helpers import Clinic, station, wait_until
+from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
 from plans import PLAN
 from plans import example_plan as plan
 
 from mqtt_bridge import envelope, plans
+from mqtt_bridge.client import StationClient
+from mqtt_bridge.sender import MAX_EVENT_ATTEMPTS
 
 PLAN_TOPIC = "rehab/v1/stations/st-0001/plan"
 
@@ -190,6 +195,91 @@ def test_mqtt_client_malformed_ack_is_ignored(broker: Broker, tmp_path: Path) ->
         wait_until(lambda: sc.counts().depth == 0, what="valid ack after malformed ones")
         assert sc.stats.acks_received == len(bads) + 1 and sc.threads_alive()
         assert sc.stats.sender_errors == 0
+    finally:
+        sc.close()
+        clinic.close()
+
+
+def flaky_receive_plan(monkeypatch: pytest.MonkeyPatch, fail_calls: set[int]) -> list[bytes]:
+    """``plans.receive_plan`` raising "database is locked" at the calls numbered in
+    ``fail_calls`` (from 1): the fault of a second connection holding the write lock longer
+    than the busy timeout. Returns the payloads of every call."""
+    real = plans.receive_plan
+    calls: list[bytes] = []
+
+    def receive_plan(conn: sqlite3.Connection, station_id: str, payload: bytes, **kw: Any) -> Any:
+        calls.append(payload)
+        if len(calls) in fail_calls:
+            raise sqlite3.OperationalError("database is locked")
+        return real(conn, station_id, payload, **kw)
+
+    monkeypatch.setattr(plans, "receive_plan", receive_plan)
+    return calls
+
+
+def queued_messages(sc: StationClient) -> int:
+    return sum(1 for ev in list(sc._events.queue) if ev[0] == "message")
+
+
+def test_mqtt_client_failed_event_is_retried_with_the_rest_of_its_batch(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan whose storing fails once, taken from the queue together with a clinic ack:
+    before, both were dropped (no answer to the plan on a live connection, the ack lost)."""
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    (msg_id,) = commit_selftests(db, 1)
+    release = threading.Event()
+    handled: list[int] = []
+
+    def hold_first(p: dict[str, Any]) -> None:
+        handled.append(p["plan_version"])
+        if p["plan_version"] == 3:  # holds the sender thread: the next messages queue up
+            release.wait(WAIT_S)
+
+    calls = flaky_receive_plan(monkeypatch, fail_calls={2})
+    sc = station(db, broker.port, plan_handler=hold_first)
+    try:
+        clinic.next("/selftest")
+        clinic.publish(PLAN_TOPIC, raw(PLAN))
+        wait_until(lambda: handled == [3], what="plan 3 handled")
+        clinic.publish(PLAN_TOPIC, raw(plan(plan_version=4)))
+        clinic.ack("st-0001", [msg_id])
+        wait_until(lambda: queued_messages(sc) == 2, what="plan 4 and the ack queued")
+        release.set()
+        assert [result(clinic)[0]["plan_version"] for _ in range(2)] == [3, 4]
+        wait_until(lambda: sc.counts().depth == 0, what="the ack applied")
+        assert handled == [3, 4] and active(db) == 4 and len(calls) == 3
+        assert sc.counts().acknowledged == 1
+        assert (sc.stats.sender_errors, sc.stats.connects) == (1, 1)  # no reconnect needed
+    finally:
+        release.set()
+        sc.close()
+        clinic.close()
+
+
+def test_mqtt_client_event_failing_every_attempt_is_redelivered_after_a_reconnect(
+    broker: Broker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plan that keeps failing: after MAX_EVENT_ATTEMPTS the sender gives up on it, logs
+    an alarm and drops the connection; the broker delivers the unacknowledged plan again on
+    the new one (not retained: only the redelivery can bring it back)."""
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    calls = flaky_receive_plan(monkeypatch, fail_calls=set(range(1, MAX_EVENT_ATTEMPTS + 1)))
+    sc = station(db, broker.port)
+    try:
+        with caplog.at_level(logging.ERROR, logger="mqtt_bridge.sender"):
+            clinic.publish(PLAN_TOPIC, raw(PLAN))
+            body, _ = result(clinic)
+        assert (body["plan_version"], body["status"]) == (3, "accepted")
+        assert len(calls) == MAX_EVENT_ATTEMPTS + 1 and len(set(calls)) == 1
+        assert sc.stats.sender_errors == MAX_EVENT_ATTEMPTS and sc.stats.connects == 2
+        assert "gave up on the message on rehab/v1/stations/st-0001/plan" in caplog.text
+        assert active(db) == 3 and sc.threads_alive()
     finally:
         sc.close()
         clinic.close()
