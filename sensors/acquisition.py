@@ -6,11 +6,15 @@ runs on a Pi and in tests) and :meth:`Acquisition.stop` cancels it.
 
 Each tick (``1 / (pad_rate_hz × channels per ADS1115)``, 2.5 ms for 4 pads at 100 Hz):
 
-* **Pads** (``reference/HARDWARE.md`` §4.2): for every ADS1115, read the conversion started
-  on the previous tick, then start the next input (MUX rotation). Chips convert in parallel
-  while the host serves the others; a tick is longer than 1.1/DR, so no OS polling is
-  needed. A tick that comes early (thread jitter) checks OS once and leaves a conversion
-  that is not done for the next tick. Samples are stamped at the conversion's end.
+* **Pads** (``reference/HARDWARE.md`` §4.2): for every ADS1115, confirm the conversion
+  started on the previous tick is done (one OS read: the pointer still selects the config
+  register, 29 bits), read it, then start the next input (MUX rotation). Chips convert in
+  parallel while the host serves the others. The OS read is needed at this operating point:
+  from the acknowledged start write to the next tick's read is ~2.2 ms at 400 kHz, less than
+  the worst-case conversion (1.1/475 SPS = 2.32 ms), and a read before the end returns the
+  previous input's conversion (another pad's value). A conversion not done is left for the
+  next tick (``late_conversions``); one not done ``CONVERSION_TIMEOUT`` worst cases after
+  its start is a failure (ETIMEDOUT). Samples are stamped at the conversion's end.
 * **Glove** (§4.3): one IMU's FIFO is drained per tick, staggered so that each is drained
   every ``imu_drain_s`` (40 ms); its samples are timestamped from the ODR
   (:class:`sensors.glove.FifoTimeline`), calibrated and fused.
@@ -30,6 +34,7 @@ or that :meth:`ForcePads.update_supply` refuses (outside ±15 % of the nominal s
 
 from __future__ import annotations
 
+import errno
 import math
 import threading
 from collections import Counter, deque
@@ -53,6 +58,9 @@ from sensors.glove import Glove
 from sensors.ring import ImuWindow, PadWindow, Ring, Window
 
 FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
+#: A conversion still not done this many worst-case conversion times (1.1/DR) after its
+#: start is a fault (errno ETIMEDOUT), counted like a failed read.
+CONVERSION_TIMEOUT = 3.0
 
 
 class _Failed(Exception):
@@ -177,29 +185,34 @@ class Acquisition:
         adc = self.pads.adcs[chip]
         pending = self._pending[chip]
         if pending is not None:
-            channel, t_start = pending
-            done = self.clock.now() - t_start >= adc.conversion_time_s()
+            channel, t_started = pending
+            # OS = 1 confirms the conversion is done: read before that, the conversion
+            # register still holds the previous input's result (another pad's value).
             try:
-                if not done and not self._io(adc.ready):
-                    self.counters["late_conversions"] += 1
-                    return  # still converting: read it next tick
-                counts = self._io(adc.read_raw)
+                counts = self._io(adc.read_raw) if self._io(adc.ready) else None
             except _Failed as exc:
                 self._pad_failed(channel, exc.errno, "read")
             else:
-                self._pad_result(channel, t_start + 1.0 / adc.data_rate_sps, counts)
+                if counts is not None:
+                    self._pad_result(channel, t_started + 1.0 / adc.data_rate_sps, counts)
+                elif self.clock.now() - t_started <= CONVERSION_TIMEOUT * adc.conversion_time_s():
+                    self.counters["late_conversions"] += 1
+                    return  # still converting: read it next tick
+                else:  # never ends (chip hung, or reset): a fault, never its old data
+                    self._pad_failed(channel, errno.ETIMEDOUT, "conversion")
             self._pending[chip] = None
         rotation = self._rotation[chip]
         channel = rotation[self._next[chip]]
         self._next[chip] = (self._next[chip] + 1) % len(rotation)
         ain = channel.ain if channel is not None else self.pads.supply_ref.ain  # type: ignore[union-attr]
-        t_start = self.clock.now()
         try:
             self._io(lambda: adc.start_single(ain))
         except _Failed as exc:
             self._pad_failed(channel, exc.errno, "start")
             return
-        self._pending[chip] = (channel, t_start)
+        # Stamped once the start write is acknowledged: the chip latches it at the end of
+        # the write, which on a slow bus or after a preemption is well after it was issued.
+        self._pending[chip] = (channel, self.clock.now())
 
     def _pad_result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
         assert self.pads is not None
