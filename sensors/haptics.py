@@ -26,6 +26,7 @@ Motor drivers: :class:`drivers.drv2605l.DRV2605L` or :class:`sensors.pwm_motor.P
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any, NamedTuple, Protocol
 from sensors.calibration import CalibrationError, CalibrationRecord, CalibrationStore, MotorCurve
 from sensors.dose import DoseLedger
 from sensors.faults import MotorFault
+
+log = logging.getLogger(__name__)
 
 RTP_STEPS = 127  # DRV2605L signed RTP full scale (drivers.drv2605l.RTP_FULL_SCALE)
 MAX_STIMULUS_S = 120.0
@@ -220,7 +223,9 @@ class Haptics:
         Raises :class:`VibrationCapReached` when no vibration time is left today,
         :class:`~sensors.calibration.CalibrationError` for an uncalibrated motor,
         ``ValueError`` for a frequency the actuator cannot give, :class:`MotorFault` on a
-        bus error (every motor is then stopped).
+        bus error (every motor is then stopped). Whatever ``until()`` raises (a sensor
+        fault, the session's stop) or interrupts the play is raised as it is, after every
+        motor was stopped; a motor that could not be stopped then is logged and noted on it.
         """
         self._check_open()
         drive_full, amp_full, capped = self.plan(motor, stimulus)
@@ -257,12 +262,12 @@ class Haptics:
                 left = t0 + duration - self.clock.now()
                 if left > _TIME_EPS_S:
                     self.clock.sleep(min(step, left))
-        except BaseException:
-            self.stop_all()
-            raise
-        finally:
+        except BaseException as exc:
             self._account(motor, level_prev, t_prev, self.clock.now())
-            self.stop(motor)
+            self._stop_after(exc)
+            raise
+        self._account(motor, level_prev, t_prev, self.clock.now())
+        self.stop(motor)
         return PlayResult(
             motor,
             t_prev - t0,
@@ -282,6 +287,17 @@ class Haptics:
             self._drive[motor] = _UNKNOWN
             raise MotorFault(motor, exc.errno, "could not stop: check its mux channel") from exc
         self._drive[motor] = 0.0
+
+    def _stop_after(self, exc: BaseException) -> None:
+        """Every motor off after ``exc`` ended a play; a MotorFault on the way is logged and
+        noted on ``exc``, never raised in its place: what stopped the play (Stop, SIGTERM, a
+        sensor fault) is what the caller must see. A motor whose stop did not land keeps
+        :meth:`running` true, so the watchdog stays armed."""
+        try:
+            self.stop_all()
+        except MotorFault as fault:
+            log.error("motors off after %r failed: %s", exc, fault)
+            exc.add_note(f"while stopping the motors: {fault}")
 
     def running(self) -> bool:
         """Whether any motor may be vibrating: driven, or not confirmed stopped. Safe to call

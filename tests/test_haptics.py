@@ -213,6 +213,38 @@ def test_haptics_motors_are_off_when_the_session_stops_mid_stimulus() -> None:
     assert rig.haptics.ledger.vibration_s_today() == pytest.approx(0.2, abs=0.06)
 
 
+class SessionStopped(Exception):
+    """Stands for what ends a session from outside (Stop button, SIGTERM)."""
+
+
+@pytest.mark.parametrize("stop", [SessionStopped, KeyboardInterrupt])
+def test_haptics_a_motor_bus_failing_during_cleanup_does_not_hide_what_stopped_the_play(
+    stop: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    rig = haptics_rig()
+    haptics = rig.haptics
+    assert haptics is not None
+    t0 = rig.clock.now()
+
+    def stop_button() -> bool:
+        if rig.clock.now() > t0 + 0.2:
+            rig.station_bus.nack(0x70)  # the motor mux stops answering as the stop comes
+            raise stop("stop pressed")
+        return False
+
+    with pytest.raises(stop, match="stop pressed") as exc:
+        haptics.play(1, Stimulus(2.0, 0.0), until=stop_button)
+    assert any("motor" in note and "errno 121" in note for note in exc.value.__notes__)
+    faults = [r for r in caplog.records if r.levelname == "ERROR" and "motor_fault" in r.message]
+    assert faults and "stop pressed" in faults[0].message
+    assert haptics.running()  # no stop landed: the watchdog stays armed
+    assert haptics.ledger.vibration_s_today() == pytest.approx(0.2, abs=0.06)
+    rig.station_bus.clear_faults()
+    haptics.stop_all()
+    assert not haptics.running()
+    assert all(chip.drive_at(rig.clock.now()) == 0.0 for chip in rig.drv_chips)
+
+
 def test_haptics_stop_all_ends_a_play_in_progress_that_has_no_until() -> None:
     """Stop and the watchdog call stop_all from elsewhere: a running play() must not turn
     its motor back on at its next step."""
