@@ -52,12 +52,18 @@ from sensors.faults import (
     SensorFault,
     SupplyRefFault,
 )
-from sensors.force_pads import ForcePads, PadChannel, PadSample
+from sensors.force_pads import (
+    FLAG_CONTACT,
+    FLAG_OPEN,
+    FLAG_SATURATED,
+    ForcePads,
+    PadChannel,
+    PadSample,
+)
 from sensors.fusion import TremorEstimate, tremor_band
 from sensors.glove import Glove
 from sensors.ring import ImuWindow, PadWindow, Ring, Window
 
-FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
 #: A conversion still not done this many worst-case conversion times (1.1/DR) after its
 #: start is a fault (errno ETIMEDOUT), counted like a failed read.
 CONVERSION_TIMEOUT = 3.0

@@ -210,7 +210,9 @@ def fit_pad(
     """Fit force against conductance from known weights; returns an unsaved record.
 
     Needs at least 3 points (4 for ``loglog2``) with distinct, positive values. Raises
-    :class:`CalibrationError` when the data cannot give a monotone curve.
+    :class:`CalibrationError` when the data cannot give a monotone curve, or when the fit
+    misses a point by more than ``tolerance`` (``abs_n`` + ``rel`` × force: the accuracy
+    the record would promise), naming the worst point.
     """
     f = np.asarray(forces_n, dtype=float)
     g = np.asarray(conductances_s, dtype=float)
@@ -241,17 +243,37 @@ def fit_pad(
     else:
         raise CalibrationError(f"pad method must be one of {PAD_METHODS}, got {method!r}")
     curve = PadCurve(method, coefficients)
-    residuals = (curve.force_n(g) - f).tolist()
+    residuals = curve.force_n(g) - f
+    _check_residuals(slot, f, residuals, tolerance or {})
     return CalibrationRecord(
         part="pad",
         slot=slot,
         method=method,
         coefficients=coefficients,
-        residuals=[round(r, 6) for r in residuals],
+        residuals=[round(float(r), 6) for r in residuals],
         tolerance=dict(tolerance or {}),
         points=[[float(a), float(b)] for a, b in zip(f, g, strict=True)],
         serial=serial,
     )
+
+
+def _check_residuals(
+    slot: str, forces_n: np.ndarray, residuals_n: np.ndarray, tolerance: dict[str, float]
+) -> None:
+    """A record must not promise a tolerance its own points break (a weight that slipped
+    or sat on the rim, a pad that moved): the worst point beyond it is named."""
+    if not tolerance:
+        return
+    abs_n, rel = float(tolerance.get("abs_n", 0.0)), float(tolerance.get("rel", 0.0))
+    ratio = np.abs(residuals_n) / (abs_n + rel * forces_n)
+    worst = int(np.argmax(ratio))
+    if ratio[worst] > 1.0:
+        f, r = float(forces_n[worst]), float(residuals_n[worst])
+        raise CalibrationError(
+            f"{slot}: the fit misses the {f:g} N weight by {r:+.2f} N ({r / f:+.0%}), beyond "
+            f"the ±({abs_n:g} N + {rel:.0%}) the pad would promise: a weight slipped or sat "
+            "off the pad's centre; place each weight again and recalibrate"
+        )
 
 
 # -- motors: drive -> amplitude and frequency ----------------------------------------------

@@ -57,6 +57,8 @@ PAD_TOLERANCE = {"abs_n": 0.3, "rel": 0.25}
 OPEN_RAIL_FRACTION = 0.995  # above this fraction of V_cc no healthy divider can be
 NEGATIVE_V = -0.02  # below this the input is miswired (or the ADC reads garbage)
 SATURATION_FACTOR = 1.5  # beyond 1.5 x the top calibration weight: extrapolated, flagged
+#: Bits of a pad sample's ``flags`` in the acquisition loop's ring buffers and windows.
+FLAG_CONTACT, FLAG_SATURATED, FLAG_OPEN = 1, 2, 4
 #: A supply reference reading is used only within ±15 % of the nominal supply.
 SUPPLY_REF_TOLERANCE = 0.15
 #: The measured supply is the median of this many accepted readings (one spike moves nothing).
@@ -333,7 +335,9 @@ def calibrate_pad(
     ``place(weight_n)`` asks for a weight to be put on the pad (``place(None)``: take it
     off); each weight is read as the median conductance of the last ``measure_s`` of a
     ``settle_s`` hold, then removed for ``settle_s`` so every point is a fresh loading. The
-    acquisition loop must be running and the pads tared.
+    acquisition loop must be running and the pads tared. Raises :class:`CalibrationError`
+    for a pad read open while weighed, or whose fit misses a weight by more than
+    ``PAD_TOLERANCE`` (:func:`sensors.calibration.fit_pad`).
     """
     return calibrate_pads(
         acquisition, [pad], weights_n, place, settle_s, measure_s, method, serial
@@ -367,6 +371,11 @@ def calibrate_pads(
                 volts = window[pad].volts
                 if not len(volts):
                     raise CalibrationError(f"pad {pad}: no readings while weighed")
+                if np.any(window[pad].flags & FLAG_OPEN):
+                    raise CalibrationError(
+                        f"pad {pad}: input at the rail (open: unplugged or a broken lead) "
+                        f"with the {weight:g} N weight on: check its connector and recalibrate"
+                    )
                 g = pads.conductance_s(volts) - pads.tare_conductance_s(pad)
                 conductances[pad].append(float(np.median(g)))
             forces.append(float(weight))

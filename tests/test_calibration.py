@@ -89,6 +89,20 @@ def test_calibration_pad_fit_refuses_bad_data() -> None:
         fit_pad(FORCES, [0.0, *truth()[1:]], "pad0")
 
 
+def test_calibration_pad_fit_refuses_to_promise_a_tolerance_its_points_break() -> None:
+    tolerance = {"abs_n": 0.3, "rel": 0.25}
+    weights = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
+    g = [loading_conductance_s(FsrParams(), f) for f in weights]
+    fit_pad(weights, g, "pad0", tolerance=tolerance)  # clean points fit within it
+    slipped = list(g)
+    slipped[3] = g[2] * 1.05  # the 5 N weight sat half on the rim: read barely above 2 N
+    with pytest.raises(CalibrationError, match=r"pad0: the fit misses the 5 N weight by -2\.06 N"):
+        fit_pad(weights, slipped, "pad0", tolerance=tolerance)
+    # Without a promise there is nothing to break: the fit stands, residuals recorded.
+    record = fit_pad(weights, slipped, "pad0")
+    assert record.tolerance == {} and min(record.residuals) == pytest.approx(-2.06, abs=0.01)
+
+
 def test_calibration_motor_table_inverts_and_keeps_the_startup_knee() -> None:
     record = motor_record(
         "motor0",

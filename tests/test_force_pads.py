@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from simrig import EREMOTEIO, Rig, build_rig, calibrate_pads
 
+from sensors import force_pads
+from sensors.calibration import CalibrationError
 from sensors.faults import PadFault, SupplyRefFault
 from sensors.force_pads import PAD_TOLERANCE, PadLoadedAtTare, PadSample
 
@@ -206,6 +208,25 @@ def test_force_pads_supply_reference_off_the_bus_is_a_fault_of_every_pad() -> No
     with pytest.raises(SupplyRefFault, match=r"ADS1115 \w+ failed") as exc:
         acq.latest_n(0)  # pad 0 is on the other chip, but its supply is unknown now
     assert exc.value.errno == EREMOTEIO
+
+
+def test_force_pads_calibration_refuses_a_pad_read_open_while_weighed() -> None:
+    rig = build_rig(seed=4, glove=False, haptics=False, buffer_s=20.0)
+    acq = rig.acquisition
+    assert acq is not None
+    acq.start()
+    rig.clock.sleep(0.1)
+    acq.tare(0.3)
+    pad = rig.world.pads[1]
+
+    def place(weight: float | None) -> None:
+        pad.set_force(weight or 0.0)
+        if weight == 5.0:
+            pad.unplug()  # its lead comes off while the 5 N weight is on
+
+    with pytest.raises(CalibrationError, match=r"pad 1: input at the rail .* 5 N weight"):
+        force_pads.calibrate_pads(acq, [1], WEIGHTS, place)
+    assert not rig.pads.calibrated(1)  # type: ignore[union-attr]
 
 
 def test_force_pads_saturation_is_flagged_beyond_the_calibrated_range() -> None:
