@@ -356,7 +356,8 @@ def motor_record(
 
     Zero amplitudes (below an ERM's start-up drive) keep only the highest such drive, and
     amplitudes that do not rise are dropped, so the table stays invertible. Raises
-    :class:`CalibrationError`.
+    :class:`CalibrationError`, naming the drive for a zero amplitude above one that
+    vibrated (the reference accelerometer dropped out, or the motor stalled).
     """
     rows = sorted(zip(drives, amplitudes_g, frequencies_hz, strict=True))
     if not rows:
@@ -366,6 +367,13 @@ def motor_record(
         if d <= table[-1][0] or d > 1.0:
             continue
         if a <= 0.0:
+            if table[-1][1] > 0.0:
+                raise CalibrationError(
+                    f"{slot}: no vibration measured at drive {d:.2f} after "
+                    f"{table[-1][1]:.3f} g at drive {table[-1][0]:.2f}: the reference "
+                    "accelerometer lost contact or the motor stalled; check both and "
+                    "calibrate again"
+                )
             # Below an ERM's start-up drive: one flat row marks where vibration begins.
             table[1:] = [(float(d), 0.0, float(fr))]
         elif a > table[-1][1]:
@@ -378,9 +386,16 @@ def motor_record(
         "actuator": actuator,
     }
     curve = MotorCurve(coefficients)
-    residuals = [
-        round(20 * math.log10(curve.g_for_drive(d) / a), 4) for d, a, _ in rows if a > 0 and d > 0
-    ]
+    residuals = []
+    for d, a, _ in rows:
+        if a > 0 and d > 0:
+            g = curve.g_for_drive(d)
+            if g <= 0:  # two measurements at one drive, one of them zero
+                raise CalibrationError(
+                    f"{slot}: {a:.3f} g measured at drive {d:.2f}, where the table has no "
+                    "vibration: measure each drive once and calibrate again"
+                )
+            residuals.append(round(20 * math.log10(g / a), 4))
     return CalibrationRecord(
         part="motor",
         slot=slot,

@@ -120,6 +120,21 @@ def test_calibration_motor_table_inverts_and_keeps_the_startup_knee() -> None:
     assert record.tolerance == {"db": 1.0}
 
 
+def test_calibration_motor_dropout_above_the_startup_drive_names_the_drive() -> None:
+    drives = [k / 20 for k in range(1, 15)]
+    amps = [0.0, 0.0] + [0.05 * (k - 2) ** 2 / 4 for k in range(3, 15)]  # starts at 0.15
+    freqs = [0.0, 0.0] + [20.0 * (k - 2) for k in range(3, 15)]
+    assert motor_record("motor0", drives, amps, freqs).coefficients["drive"][1] == 0.1
+    amps[10] = freqs[10] = 0.0  # the reference accelerometer lost contact at drive 0.55
+    with pytest.raises(CalibrationError, match=r"motor0: no vibration measured at drive 0\.55"):
+        motor_record("motor0", drives, amps, freqs)
+
+
+def test_calibration_motor_zero_and_vibration_at_one_drive_is_refused() -> None:
+    with pytest.raises(CalibrationError, match=r"0\.050 g measured at drive 0\.20"):
+        motor_record("motor1", [0.1, 0.2, 0.2, 0.5], [0.0, 0.0, 0.05, 0.6], [0.0] * 4)
+
+
 @pytest.mark.parametrize(
     "coefficients",
     [
