@@ -10,11 +10,18 @@ than the active one. The station adds its own hard limits afterwards (the client
 Accepted plans live in the station database, table ``plans(plan_version PRIMARY KEY,
 received_at, body)``; the active plan is the one with the highest version. A rejected plan
 is never stored, so it leaves the active plan untouched.
+
+Every plan message answered (accepted or rejected) leaves its digest in ``plan_answers``
+(the last :data:`MAX_ANSWERS`): the same message again (the retained plan replayed on every
+reconnect, a QoS 1 redelivery) is recognised by its raw bytes and not answered twice. The
+digest covers the MQTT ``CorrelationData`` too, so a clinic that sends identical bytes again
+on purpose with new correlation data gets a new answer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import sqlite3
@@ -32,13 +39,22 @@ MAX_PLAN_BYTES = 16 * 1024
 #: Schema errors listed in one reason at most (the rest are summarised by a count).
 MAX_REASONS = 5
 
-PLANS_SQL = """
-CREATE TABLE IF NOT EXISTS plans(
-    plan_version INTEGER PRIMARY KEY,
-    received_at TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-"""
+#: Digests of answered plan messages kept (a clinic sends a plan every few weeks).
+MAX_ANSWERS = 32
+
+PLANS_SQL = (
+    """CREATE TABLE IF NOT EXISTS plans(
+        plan_version INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        body TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS plan_answers(
+        digest TEXT PRIMARY KEY,                -- message_digest(payload, correlation)
+        answered_at TEXT NOT NULL,
+        status TEXT NOT NULL,                   -- accepted | rejected
+        plan_version INTEGER                    -- as answered; null when unreadable
+    )""",
+)
 
 
 class PlanRejected(ValueError):
@@ -119,8 +135,36 @@ def parse_plan(
 
 
 def ensure_tables(conn: sqlite3.Connection) -> None:
-    """Create the ``plans`` table if missing."""
-    conn.execute(PLANS_SQL)
+    """Create the ``plans`` and ``plan_answers`` tables if missing (works inside an open
+    transaction)."""
+    for sql in PLANS_SQL:
+        conn.execute(sql)
+
+
+def message_digest(payload: bytes, correlation: bytes | None = None) -> str:
+    """SHA-256 (hex) of a plan message: its ``CorrelationData`` (length-prefixed, so no
+    two pairs collide) and its raw payload."""
+    corr = correlation or b""
+    return hashlib.sha256(b"%d:" % len(corr) + corr + bytes(payload)).hexdigest()
+
+
+def was_answered(conn: sqlite3.Connection, digest: str) -> bool:
+    """Whether the plan message with this :func:`message_digest` was answered already."""
+    row = conn.execute("SELECT 1 FROM plan_answers WHERE digest = ?", (digest,)).fetchone()
+    return row is not None
+
+
+def _record_answer(conn: sqlite3.Connection, digest: str, outcome: PlanOutcome) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO plan_answers(digest, answered_at, status, plan_version)"
+        " VALUES (?, ?, ?, ?)",
+        (digest, envelope.utc_now(), outcome.status, outcome.plan_version),
+    )
+    conn.execute(
+        "DELETE FROM plan_answers WHERE rowid NOT IN"
+        " (SELECT rowid FROM plan_answers ORDER BY rowid DESC LIMIT ?)",
+        (MAX_ANSWERS,),
+    )
 
 
 def store_plan(conn: sqlite3.Connection, plan: dict[str, Any], received_at: str) -> None:
@@ -148,8 +192,9 @@ def active_version(conn: sqlite3.Connection) -> int | None:
 
 
 def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
-    """Whether ``payload`` is the active plan again (a retained plan replayed on resubscribe
-    or a QoS 1 redelivery): it needs no answer. Never raises for a malformed payload."""
+    """Whether ``payload`` is the active plan again, by content (a retained plan replayed
+    with other correlation data, or accepted before ``plan_answers`` existed): it needs no
+    answer. Never raises for a malformed payload."""
     try:
         doc = envelope.loads(payload)
         version = _version_of(doc)
@@ -159,15 +204,15 @@ def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
         return stored is not None and json.dumps(doc, sort_keys=True) == json.dumps(
             stored, sort_keys=True
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return False
 
 
 @dataclass(frozen=True)
 class PlanOutcome:
     """What happened to one plan message. ``status``: ``accepted``, ``rejected``,
-    ``redelivered`` (the active plan again: no answer) or ``cleared`` (an empty retained
-    message: no answer); ``plan`` is set when accepted."""
+    ``redelivered`` (a message answered before, or the active plan again: no answer) or
+    ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted."""
 
     status: str
     plan_version: int | None = None
@@ -184,17 +229,19 @@ def receive_plan(
     correlation: bytes | None = None,
     max_rows: int = outbox.DEFAULT_MAX_ROWS,
 ) -> PlanOutcome:
-    """Decide on one plan message and commit the decision: the accepted plan (if any) and
-    the ``plan/result`` answer (an outbox row deleted on PUBACK, echoing ``correlation``)
-    in one transaction on ``conn`` (autocommit mode). A rejected plan changes nothing but
-    the outbox. ``semantic_check`` raises ``ValueError(reason)`` to refuse; any other
-    exception from it is a rejection too (logged). Database errors propagate: the caller
-    then must not acknowledge the message and must try it again itself (a broker delivers
-    an unacknowledged message again only on a new connection; the station's sender retries,
-    then reconnects)."""
+    """Decide on one plan message and commit the decision: the accepted plan (if any), the
+    ``plan/result`` answer (an outbox row deleted on PUBACK, echoing ``correlation``) and
+    the message's digest in one transaction on ``conn`` (autocommit mode). A message
+    answered before is ``redelivered`` and answered no more. A rejected plan changes nothing
+    but the outbox and the digests. ``semantic_check`` raises ``ValueError(reason)`` to
+    refuse; any other exception from it is a rejection too (logged). Database errors
+    propagate: the caller then must not acknowledge the message and must try it again
+    itself (a broker delivers an unacknowledged message again only on a new connection;
+    the station's sender retries, then reconnects)."""
     if not payload:
         return PlanOutcome("cleared")
-    if is_redelivery(conn, payload):
+    digest = message_digest(payload, correlation)
+    if was_answered(conn, digest) or is_redelivery(conn, payload):
         return PlanOutcome("redelivered", active_version(conn))
     current = active_version(conn)
     plan: dict[str, Any] | None = None
@@ -221,6 +268,7 @@ def receive_plan(
     try:
         if outcome.plan is not None:
             store_plan(conn, outcome.plan, envelope.utc_now())
+        _record_answer(conn, digest, outcome)
         try:
             outbox.enqueue(
                 conn,

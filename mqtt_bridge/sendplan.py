@@ -14,6 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,10 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
     except ValueError as exc:
         return SendResult("invalid", None, str(exc))
     version = int(plan["plan_version"])
-    correlation = f"{station_id}/plan/{version}".encode()
+    # Unique per sending: the station answers a plan message (bytes and correlation data)
+    # once, so the same file sent again (after the station's limits changed, say) is a new
+    # question and gets a new answer, while the retained copy's replays stay unanswered.
+    correlation = f"{station_id}/plan/{version}/{uuid.uuid4().hex}".encode()
     answers: queue.Queue[dict[str, Any]] = queue.Queue()
     subscribed, published = threading.Event(), threading.Event()
     client, connect = make_client(opts, persistent=False)

@@ -14,6 +14,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from mqtt_helpers import station
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -207,3 +208,29 @@ def test_clinic_sendplan_command_exit_codes(broker, answering: Any, tmp_path: Pa
     rej = run_cli(broker.url, f, WAIT_S)
     assert rej.returncode == 1
     assert "rejected by the station" in rej.stdout
+
+
+def test_clinic_sendplan_same_file_again_gets_a_new_answer(broker, tmp_path: Path) -> None:
+    """A station answers each plan message once (its retained replays are not answered);
+    the same file sent again, here after the station's own limits were raised, is a new
+    message (new correlation data) and gets its own answer."""
+    limit = {"max_force_n": 10.0}
+
+    def check(p: dict[str, Any]) -> None:
+        if p["caps"]["max_force_n"] > limit["max_force_n"]:
+            raise ValueError(f"caps.max_force_n: above this station's {limit['max_force_n']} N")
+
+    data = json.dumps(plan()).encode()
+    sc = station(tmp_path / "station.db", broker.port, semantic_check=check)
+    try:
+        first = send_plan(opts(broker.url), STATION, data, WAIT_S)
+        assert (first.outcome, first.reason) == (
+            "rejected",
+            "caps.max_force_n: above this station's 10.0 N",
+        )
+        limit["max_force_n"] = 50.0
+        second = send_plan(opts(broker.url), STATION, data, WAIT_S)
+        assert (second.outcome, second.plan_version) == ("accepted", 3)
+        assert (sc.stats.plans_rejected, sc.stats.plans_accepted) == (1, 1)
+    finally:
+        sc.close()

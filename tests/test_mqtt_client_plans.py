@@ -283,3 +283,46 @@ def test_mqtt_client_event_failing_every_attempt_is_redelivered_after_a_reconnec
     finally:
         sc.close()
         clinic.close()
+
+
+def test_mqtt_client_retained_plan_is_answered_once_across_restarts(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The contract: each plan message is answered once; its retained copy replayed at every
+    connect is not answered again. Before, a rejected retained plan got a new answer at
+    every restart, and an accepted one sent as ``"plan_version": 3.0`` was answered
+    "3 is not newer than the active plan_version 3" at the first restart."""
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    rejected_plan = raw(plan(plan_version=4, caps__max_force_n=500))
+    as_float = raw(PLAN).replace(b'"plan_version": 3', b'"plan_version": 3.0')
+    answers: list[tuple[int, str]] = []
+    for payload, corr in ((as_float, b"float"), (rejected_plan, b"rejected")):
+        clinic.publish(PLAN_TOPIC, payload, retain=True, corr=corr)
+        sc = station(db, broker.port)
+        try:
+            body, props = result(clinic)
+            assert props.CorrelationData == corr
+            answers.append((body["plan_version"], body["status"]))
+            wait_until(lambda: sc.counts().depth == 0, what="answer delivered")  # noqa: B023
+        finally:
+            sc.close()
+        for _ in range(2):  # restarts: the broker replays the retained plan each time
+            sc = station(db, broker.port)
+            try:
+                wait_until(lambda: sc.stats.plans_redelivered == 1, what="replay recognised")  # noqa: B023
+                assert (sc.stats.plans_accepted, sc.stats.plans_rejected) == (0, 0)
+                assert sc.counts().depth == 0  # nothing new to answer
+            finally:
+                sc.close()
+    assert answers == [(3, "accepted"), (4, "rejected")]
+    # Nothing else was answered: the next answer the clinic sees is for a new plan.
+    sc = station(db, broker.port)
+    try:
+        clinic.publish(PLAN_TOPIC, raw(plan(plan_version=5)), retain=True)
+        body, _ = result(clinic)
+        assert (body["plan_version"], body["status"]) == (5, "accepted")
+        assert active(db) == 5
+    finally:
+        sc.close()
+        clinic.close()

@@ -202,6 +202,41 @@ def test_mqtt_plans_redelivery_and_cleared_retained_need_no_answer(tmp_path: Pat
     assert len(results(conn)) == 1
 
 
+def test_mqtt_plans_a_message_answered_once_is_not_answered_again(tmp_path: Path) -> None:
+    """Rejected or accepted, the same bytes (and correlation data) again are a redelivery:
+    before, a rejected retained plan was answered again on every reconnect, and an accepted
+    one sent as ``"plan_version": 3.0`` was stored normalised and its replay answered
+    "3 is not newer than 3"."""
+    conn = db(tmp_path)
+    bad = raw(plan(plan_version=4, caps__max_force_n=500))
+    as_float = raw(PLAN).replace(b'"plan_version": 3', b'"plan_version": 3.0')
+    assert b"3.0" in as_float
+    statuses = [
+        plans.receive_plan(conn, "st-0001", payload, correlation=b"c-1").status
+        for payload in (bad, bad, as_float, as_float, bad)
+    ]
+    assert statuses == ["rejected", "redelivered", "accepted", "redelivered", "redelivered"]
+    assert [(r["plan_version"], r["status"]) for r in results(conn)] == [
+        (4, "rejected"),
+        (3, "accepted"),
+    ]
+    # The same bytes with new correlation data: a clinic asking again on purpose.
+    out = plans.receive_plan(conn, "st-0001", bad, correlation=b"c-2")
+    assert out.status == "rejected" and len(results(conn)) == 3
+    assert plans.active_version(conn) == 3
+
+
+def test_mqtt_plans_answered_digests_are_bounded(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    for i in range(plans.MAX_ANSWERS + 5):
+        plans.receive_plan(conn, "st-0001", b"not json %d" % i)
+    (n,) = conn.execute("SELECT count(*) FROM plan_answers").fetchone()
+    assert n == plans.MAX_ANSWERS
+    last = b"not json %d" % (plans.MAX_ANSWERS + 4)
+    assert plans.was_answered(conn, plans.message_digest(last))
+    assert not plans.was_answered(conn, plans.message_digest(b"not json 0"))
+
+
 def test_mqtt_plans_database_error_propagates_and_stores_nothing(tmp_path: Path) -> None:
     conn = db(tmp_path)
     conn.execute("PRAGMA query_only=ON")
