@@ -2,10 +2,12 @@
 
 A record is one JSON file per part and version under a directory the caller gives
 (``<part>-<slot>-v<version>.json``); saving never overwrites, it adds the next version, so
-the history of every pad and motor is kept. Fields: ``schema``, ``part`` ("pad", "motor",
-"glove"), ``slot`` (where it is fitted, e.g. "pad3"), ``serial`` (the part's own serial if
-known), ``date`` (ISO 8601 UTC), ``version``, ``method``, ``coefficients``, ``points`` (the
-measured calibration points), ``residuals`` and ``tolerance``.
+the history of every pad and motor is kept. A version that cannot be read or validated is
+skipped with a logged warning (the latest valid one is used, or the part is uncalibrated).
+Fields: ``schema``, ``part`` ("pad", "motor", "glove"), ``slot`` (where it is fitted, e.g.
+"pad3"), ``serial`` (the part's own serial if known), ``date`` (ISO 8601 UTC), ``version``,
+``method``, ``coefficients``, ``points`` (the measured calibration points), ``residuals``
+and ``tolerance``.
 
 Pad fits (``reference/HARDWARE.md`` §6 "Calibration practice") map divider **conductance**
 (siemens, tare removed) to force:
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import os
 import re
@@ -40,6 +43,9 @@ SCHEMA = "rehab.calibration/1"
 PARTS = ("pad", "motor", "glove")
 PAD_METHODS = ("power_law", "loglog2", "piecewise")
 _SLOT_RE = re.compile(r"^[A-Za-z0-9_.:]{1,40}$")
+_VERSION_RE = re.compile(r"v([0-9]{1,9})\.json")
+
+log = logging.getLogger(__name__)
 
 
 class CalibrationError(ValueError):
@@ -99,8 +105,8 @@ class CalibrationStore:
         if record.part not in PARTS or not _SLOT_RE.match(record.slot):
             raise CalibrationError(f"bad part/slot {record.part!r}/{record.slot!r}")
         self.directory.mkdir(parents=True, exist_ok=True)
-        history = self.history(record.part, record.slot)
-        version = history[-1].version + 1 if history else 1
+        # Numbered from the file names, unreadable ones included: never overwrite a file.
+        version = max(self._versions(record.part, record.slot), default=0) + 1
         when = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         stored = CalibrationRecord(**{**asdict(record), "version": version, "date": when})
         path = self._path(record.part, record.slot, version)
@@ -113,11 +119,25 @@ class CalibrationStore:
         return stored
 
     def history(self, part: str, slot: str) -> list[CalibrationRecord]:
-        """Every stored version for ``part``/``slot``, oldest first."""
+        """Every valid stored version for ``part``/``slot``, oldest first.
+
+        A version that cannot be read, is not valid JSON, has another schema or names
+        another part, slot or version than its file is skipped with a logged warning (the
+        part is uncalibrated if none is left): one bad file must not stop the station or a
+        recalibration.
+        """
         out = []
-        for path in self.directory.glob(f"{part}-{slot}-v*.json"):
-            with open(path, encoding="utf-8") as f:
-                out.append(CalibrationRecord.from_dict(json.load(f)))
+        for version, path in self._files(part, slot):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    record = CalibrationRecord.from_dict(json.load(f))
+                found = (record.part, record.slot, record.version)
+                if found != (part, slot, version):
+                    raise CalibrationError(f"holds {found}, not {(part, slot, version)}")
+            except (OSError, ValueError) as exc:  # JSON and CalibrationError are ValueErrors
+                log.warning("calibration file %s skipped: %s", path, exc)
+                continue
+            out.append(record)
         return sorted(out, key=lambda r: r.version)
 
     def latest(self, part: str, slot: str) -> CalibrationRecord | None:
@@ -126,6 +146,20 @@ class CalibrationStore:
 
     def _path(self, part: str, slot: str, version: int) -> Path:
         return self.directory / f"{part}-{slot}-v{version}.json"
+
+    def _files(self, part: str, slot: str) -> list[tuple[int, Path]]:
+        """``(version, path)`` of every file named as a version of ``part``/``slot``."""
+        out = []
+        for path in self.directory.glob(f"{part}-{slot}-v*.json"):
+            m = _VERSION_RE.fullmatch(path.name[len(f"{part}-{slot}-") :])
+            if m is None:
+                log.warning("calibration file %s skipped: no version number in its name", path)
+            else:
+                out.append((int(m.group(1)), path))
+        return out
+
+    def _versions(self, part: str, slot: str) -> list[int]:
+        return [v for v, _ in self._files(part, slot)]
 
 
 # -- pads: conductance -> force ------------------------------------------------------------

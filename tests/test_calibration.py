@@ -46,6 +46,39 @@ def test_calibration_store_keeps_every_version_as_json(tmp_path: Path) -> None:
     assert not list((tmp_path / "cal").glob("*.tmp"))
 
 
+def test_calibration_store_skips_unreadable_versions_and_still_saves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = CalibrationStore(tmp_path)
+    record = fit_pad(FORCES, truth(), "pad0")
+    store.save(record)
+    store.save(record)
+    (tmp_path / "pad-pad0-v2.json").write_text('{"schema": "rehab.calibration/0"}')  # old
+    (tmp_path / "pad-pad0-v3.json").write_text('{"schema": "rehab.calib')  # cut short
+    (tmp_path / "pad-pad0-v4.json").mkdir()  # cannot be opened as a file
+    moved = json.loads((tmp_path / "pad-pad0-v1.json").read_text()) | {"slot": "pad1"}
+    (tmp_path / "pad-pad0-v5.json").write_text(json.dumps(moved))  # another pad's record
+    (tmp_path / "pad-pad0-vX.json").write_text("{}")
+    with caplog.at_level("WARNING", logger="sensors.calibration"):
+        latest = store.latest("pad", "pad0")
+    assert latest is not None and latest.version == 1
+    skipped = {r.message.split()[2].rsplit("/", 1)[-1] for r in caplog.records}
+    assert skipped == {f"pad-pad0-v{v}.json" for v in ("2", "3", "4", "5", "X")}
+    assert "rehab.calibration/0" in caplog.text and "'pad1'" in caplog.text
+    stored = store.save(record)  # the technician can recalibrate: no file is overwritten
+    assert stored.version == 6
+    assert [r.version for r in store.history("pad", "pad0")] == [1, 6]
+
+
+def test_calibration_store_with_only_invalid_versions_leaves_the_part_uncalibrated(
+    tmp_path: Path,
+) -> None:
+    store = CalibrationStore(tmp_path)
+    (tmp_path / "motor-motor0-v1.json").write_text("not json")
+    assert store.latest("motor", "motor0") is None
+    assert store.save(fit_pad(FORCES, truth(), "pad0")).version == 1  # other parts unaffected
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
