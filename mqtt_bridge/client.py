@@ -12,8 +12,10 @@ in **every** ``on_connect`` (a broker that lost its state lost the subscriptions
 ``manual_ack=True`` so a plan or ack is PUBACKed only after it is committed; every
 callback wrapped so no exception reaches the network thread (and ``suppress_exceptions``
 as a second net); reconnect backoff randomised per station (paho has no jitter); PUBACK
-reason codes >= 0x80 mark the row ``rejected``; ``mid`` is kept in memory only; every
-wait is bounded.
+reason codes >= 0x80 mark the row ``rejected``, and so does a row larger than the
+CONNACK's Maximum Packet Size, before it is sent (paho does not check, and would send it
+first again after every reconnect the broker forces); ``mid`` is kept in memory only;
+every wait is bounded.
 
 Plans: parsed by :func:`mqtt_bridge.plans.parse_plan`, then the station's
 ``semantic_check(plan)`` (raise ``ValueError(reason)`` to refuse); the accepted plan and
@@ -332,8 +334,15 @@ class StationClient:
             return
         self._generation += 1
         self.stats.connects += 1
+        # Read before the sender can publish on this connection (it waits for _connected).
+        limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
+        self._work.max_packet_size = limit
         log.info(
-            "connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present
+            "connected to %s:%s (session present: %s, maximum packet size: %s)",
+            self.host,
+            self.port,
+            flags.session_present,
+            limit or "not limited",
         )
         # Subscriptions may be gone even with a session (a broker killed before saving).
         result, self._sub_mid = c.subscribe(

@@ -13,7 +13,8 @@ Row life (``state``):
 - ``sent``: the broker PUBACKed it (reason < 0x80); resent when the clinic has not
   acknowledged it after ``resend_after_s``, then after twice that, and so on up to
   ``max_resend_after_s`` (a fleet must not flood a clinic that is down for a day).
-- ``rejected``: the broker refused it (PUBACK reason >= 0x80, e.g. 0x87 not authorised);
+- ``rejected``: the broker refused it (PUBACK reason >= 0x80, e.g. 0x87 not authorised),
+  or it is larger than the Maximum Packet Size the broker announced (never sent then);
   kept for the technician, not resent on its own, never overwritten; logged as an alarm.
   Once the cause is fixed the technician queues them again (:meth:`Outbox.retry_rejected`,
   ``rehab-station outbox --retry-rejected``).

@@ -42,6 +42,15 @@ MAX_EVENT_ATTEMPTS = 5
 MAX_EVENTS = 1000
 
 
+def publish_packet_size(topic: str, payload: bytes, props: Properties) -> int:
+    """Bytes of the MQTT v5 PUBLISH packet (QoS 1) paho sends for these: fixed header,
+    topic, packet id, properties and payload (MQTT 5.0 §3.3), the size a broker compares
+    with its Maximum Packet Size."""
+    remaining = 2 + len(topic.encode()) + 2 + len(props.pack()) + len(payload)
+    header = 2 + (remaining >= 128) + (remaining >= 16_384) + (remaining >= 2_097_152)
+    return header + remaining
+
+
 @dataclass
 class ClientStats:
     """Counters for telemetry and tests (updated by the sender and network threads)."""
@@ -106,6 +115,9 @@ class Sender:
         #: PUBACK results handled but not yet written (kept across a failed write).
         self._ok: list[int] = []
         self._refused: list[tuple[int, str]] = []
+        #: The Maximum Packet Size of the current connection's CONNACK (None: the broker
+        #: announced none); set by the network thread in on_connect, before publishing.
+        self.max_packet_size: int | None = None
         #: Read by the network thread for status messages; replaced whole, never mutated.
         self.snapshot: dict[str, Any] = {
             "outbox_depth": 0,
@@ -298,13 +310,27 @@ class Sender:
         in_flight = {seq for seq, _ in self._inflight.values()}
         entries = self._outbox.due(now, room, in_flight)
         published: list[int] = []
+        too_large: list[tuple[int, str]] = []
+        limit = self.max_packet_size
         for e in entries:
-            info = self._mqtt.publish(
+            topic, payload, props = (
                 topics.topic(self.station_id, e.kind),
                 e.payload(self.station_id),
-                qos=1,
-                properties=self._properties(e),
+                self._properties(e),
             )
+            size = publish_packet_size(topic, payload, props)
+            if limit is not None and size > limit:
+                # The broker would drop the connection ("packet too large") and paho would
+                # send this first again after every reconnect: nothing else would get out.
+                too_large.append(
+                    (
+                        e.seq,
+                        f"the message is {size} bytes as an MQTT packet; the broker accepts at "
+                        f"most {limit} (Maximum Packet Size in its CONNACK)",
+                    )
+                )
+                continue
+            info = self._mqtt.publish(topic, payload, qos=1, properties=props)
             if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 self._inflight[info.mid] = (e.seq, now)  # NO_CONN: paho queued it
                 published.append(e.seq)
@@ -314,6 +340,9 @@ class Sender:
         if published:
             self.stats.published += len(published)
             self._outbox.record_attempts(published)
+        if too_large:
+            self._outbox.mark_rejected(too_large)
+            self.stats.rejected += len(too_large)
 
     def _properties(self, e: outbox.Entry) -> Properties:
         props = envelope.properties(e.schema, e.msg_id)

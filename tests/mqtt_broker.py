@@ -195,7 +195,8 @@ class Broker:
 
     ``autosave_interval_s`` (mosquitto default 1800) sets how much a SIGKILL loses;
     ``max_queued_messages`` is raised from mosquitto's 1000 so queued test streams are not
-    silently dropped."""
+    silently dropped; ``max_packet_size`` (bytes, whole packet) is announced to MQTT v5
+    clients in the CONNACK, and a client sending a larger packet is disconnected."""
 
     def __init__(
         self,
@@ -204,6 +205,7 @@ class Broker:
         auth: BrokerAuth | None = None,
         autosave_interval_s: int = 1800,
         max_queued_messages: int = 10_000,
+        max_packet_size: int | None = None,
         start: bool = True,
     ) -> None:
         self.exe = require("mosquitto")
@@ -216,7 +218,9 @@ class Broker:
         self.tls_port = free_port() if auth else None
         self.conf = workdir / "mosquitto.conf"
         self.log_path = workdir / "mosquitto.log"
-        self.conf.write_text(self._config(autosave_interval_s, max_queued_messages))
+        self.conf.write_text(
+            self._config(autosave_interval_s, max_queued_messages, max_packet_size)
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         if start:
@@ -234,7 +238,9 @@ class Broker:
             raise BrokerError("this broker has no TLS listener (pass auth=BrokerAuth(...))")
         return f"mqtts://{HOST}:{self.tls_port}"
 
-    def _config(self, autosave_interval_s: int, max_queued: int) -> str:
+    def _config(
+        self, autosave_interval_s: int, max_queued: int, max_packet_size: int | None
+    ) -> str:
         lines = [
             # As root, mosquitto drops privileges to user "mosquitto", which cannot enter
             # pytest's 0700 temporary directories, so it could neither save its database
@@ -246,6 +252,7 @@ class Broker:
             "log_dest stderr",
             "log_type all",
             f"max_queued_messages {max_queued}",
+            *([f"max_packet_size {max_packet_size}"] if max_packet_size else []),
         ]
         if self.auth is None:
             lines += [

@@ -14,6 +14,7 @@ from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
 
 from mqtt_bridge import envelope, outbox
 from mqtt_bridge.client import StationClient
+from mqtt_bridge.sender import publish_packet_size
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,3 +216,45 @@ def test_mqtt_client_close_is_bounded_without_a_broker(tmp_path: Path) -> None:
     sc.close(timeout_s=3.0)
     sc.close()  # idempotent
     assert not sc.threads_alive()
+
+
+def test_mqtt_client_row_too_large_for_the_broker_is_rejected_not_sent(tmp_path: Path) -> None:
+    """A broker with a Maximum Packet Size (MQTT v5 CONNACK): before, a larger row was sent,
+    the broker dropped the connection ("packet too large"), paho sent it first again after
+    every reconnect, and nothing behind it got out. The row exactly at the limit goes out
+    (the station's packet size is exact); the one a byte larger is rejected, naming both."""
+    db = tmp_path / "station.db"
+    conn = outbox.connect(db)
+    for n in (1500, 1501):
+        check = {"name": "pads", "status": "FAIL", "detail": "x" * n}
+        outbox.enqueue(conn, "rehab.selftest/1", {"passed": False, "checks": [check]})
+    conn.close()
+    small = commit_selftests(db, 3)
+    with outbox.Outbox(db) as ob:
+        at_limit, over = ob.due(0.0, 2)
+    topic = "rehab/v1/stations/st-0001/selftest"
+    sizes = [
+        publish_packet_size(topic, e.payload("st-0001"), envelope.properties(e.schema, e.msg_id))
+        for e in (at_limit, over)
+    ]
+    assert sizes[1] == sizes[0] + 1
+    b = Broker(tmp_path / "small-broker", max_packet_size=sizes[0])
+    try:
+        clinic = Clinic(b.port, auto_ack=True)
+        sc = station(db, b.port)
+        try:
+            wait_until(lambda: clinic.acked == {at_limit.msg_id, *small}, what="the rest delivered")
+            wait_until(lambda: sc.counts().rejected == 1, what="the large row rejected")
+            (rej,) = outbox.read_rejected(db)
+            assert rej["seq"] == over.seq
+            assert rej["reason"] == (
+                f"the message is {sizes[1]} bytes as an MQTT packet; the broker accepts at most "
+                f"{sizes[0]} (Maximum Packet Size in its CONNACK)"
+            )
+            assert sc.stats.connects == 1 and sc.connected  # never dropped by the broker
+        finally:
+            sc.close()
+            clinic.close()
+    finally:
+        b.close()
+    assert "too large" not in b.log_text().lower()
