@@ -133,6 +133,7 @@ class Acquisition:
         self.active_faults: dict[str, SensorFault] = {}
         self._unraised: list[SensorFault] = []
         self.events: deque[Event] = deque(maxlen=max_events)
+        #: Events counted by kind; another thread reads them with :meth:`counters_snapshot`.
         self.counters: Counter[str] = Counter()
         self.poll_count = 0
         self._tick = 0
@@ -173,7 +174,7 @@ class Acquisition:
         now = self.clock.now()
         if self._last_poll is not None and now - self._last_poll > 1.5 * self.period_s:
             lost = round((now - self._last_poll) / self.period_s) - 1
-            self.counters["overrun_ticks"] += lost
+            self._count("overrun_ticks", lost)
             self._event("overrun", "loop", detail=f"{lost} ticks late")
         self._last_poll = now
         self.poll_count += 1
@@ -202,7 +203,7 @@ class Acquisition:
                 if counts is not None:
                     self._pad_result(channel, t_started + 1.0 / adc.data_rate_sps, counts)
                 elif self.clock.now() - t_started <= CONVERSION_TIMEOUT * adc.conversion_time_s():
-                    self.counters["late_conversions"] += 1
+                    self._count("late_conversions")
                     return  # still converting: read it next tick
                 else:  # never ends (chip hung, or reset): a fault, never its old data
                     self._pad_failed(channel, errno.ETIMEDOUT, "conversion")
@@ -226,7 +227,7 @@ class Acquisition:
             try:
                 self.pads.update_supply(counts)
             except SupplyRefFault as fault:
-                self.counters["supply_ref_refused"] += 1
+                self._count("supply_ref_refused")
                 self._supply_failed(fault)
             else:
                 self._supply_fail = 0
@@ -253,7 +254,7 @@ class Acquisition:
 
     def _pad_failed(self, channel: PadChannel | None, errno: int | None, what: str) -> None:
         part = f"pad{channel.pad}" if channel is not None else "supply_ref"
-        self.counters["bus_errors"] += 1
+        self._count("bus_errors")
         if part in self.active_faults:
             return  # already reported; keep counting quietly until it recovers
         self._event("bus_error", part, errno, what)
@@ -281,7 +282,7 @@ class Acquisition:
                 batch = self._io(lambda: glove.drain(segment))
             except DeviceReset:
                 # The IMU lost its configuration (glove re-plugged, power glitch): re-init.
-                self.counters["imu_resets"] += 1
+                self._count("imu_resets")
                 self._event("imu_reset", f"imu:{segment}", None, "re-initialised")
                 self._io(lambda: glove.reinit(segment))
                 return
@@ -289,7 +290,7 @@ class Acquisition:
             self._imu_failed(segment, exc.errno)
             return
         if batch.overrun:
-            self.counters["imu_overruns"] += 1
+            self._count("imu_overruns")
             self._event("imu_overrun", f"imu:{segment}", None, "FIFO overrun: samples lost")
         if len(batch.t_s):
             rows = np.hstack([batch.accel_g, batch.gyro_dps, batch.quat])
@@ -301,7 +302,7 @@ class Acquisition:
         self._recovered(f"imu:{segment}")
 
     def _imu_failed(self, segment: str, errno: int | None) -> None:
-        self.counters["bus_errors"] += 1
+        self._count("bus_errors")
         self._imu_fail[segment] += 1
         part = f"imu:{segment}"
         if part in self.active_faults or "glove" in self.active_faults:
@@ -318,7 +319,7 @@ class Acquisition:
         try:
             return fn()
         except OSError:
-            self.counters["retries"] += 1
+            self._count("retries")
         try:
             return fn()
         except OSError as exc:
@@ -334,7 +335,7 @@ class Acquisition:
         detail: str = "",
         fault: SensorFault | None = None,
     ) -> None:
-        self.counters[kind] += 1
+        self._count(kind)
         self.events.append(Event(self.clock.now(), kind, part, errno, detail, fault))
 
     def _fault(self, key: str, fault: SensorFault) -> None:
@@ -353,10 +354,24 @@ class Acquisition:
             del self.active_faults[part]
             self._event("recovered", part)
 
+    def _count(self, key: str, n: int = 1) -> None:
+        # Under the lock: a reader copying the counters on another thread must not see the
+        # dict change size (a new key) while it iterates.
+        with self._lock:
+            self.counters[key] += n
+
+    def counters_snapshot(self) -> dict[str, int]:
+        """A copy of :attr:`counters`, safe to iterate on any thread while the loop runs."""
+        with self._lock:
+            return dict(self.counters)
+
     def check(self) -> None:
         """Raise the oldest fault not raised yet (PadFault, ImuFault, GloveUnplugged)."""
-        if self._unraised:
-            raise self._unraised.pop(0)
+        try:
+            fault = self._unraised.pop(0)
+        except IndexError:  # none (pop, not test-then-pop: safe if two threads check)
+            return
+        raise fault
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -59,14 +59,14 @@ def acquisition_figures(rig: Any, seconds: float = 5.0, warmup_s: float = 0.5) -
         acq.start()
         clock.sleep(warmup_s)
         polls.clear()
-        counters0 = dict(acq.counters)
+        counters0 = acq.counters_snapshot()
         wire0 = {name: b.stats.wire_s for name, b in buses.items()}
         t0 = clock.now()
         clock.sleep(seconds)
         elapsed = clock.now() - t0
         recording[0] = False
         wire = {name: b.stats.wire_s - wire0[name] for name, b in buses.items()}
-        counters = {k: v - counters0.get(k, 0) for k, v in acq.counters.items()}
+        counters = {k: v - counters0.get(k, 0) for k, v in acq.counters_snapshot().items()}
         window = acq.window(elapsed)
         # Allocations while running, traced apart: tracemalloc slows every allocation down.
         tracemalloc.start()

@@ -4,6 +4,8 @@ and injected bus faults becoming counted events and named faults; motors off aft
 from __future__ import annotations
 
 import errno
+from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -245,3 +247,52 @@ def test_acquisition_conversion_that_never_ends_is_a_named_pad_fault() -> None:
     rig.adc_chips[1].stuck = False
     rig.clock.sleep(0.2)
     assert not acq.active_faults
+
+
+class _LockCheckedCounter(Counter):
+    """Counters that fail if the loop changes them without holding ``lock``."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__()
+        self.lock = lock
+
+    def __setitem__(self, key: str, value: int) -> None:
+        assert self.lock.locked(), f"counter {key!r} changed without the lock"
+        super().__setitem__(key, value)
+
+
+def test_acquisition_counters_change_under_the_lock_and_are_copied_under_it() -> None:
+    rig = running()
+    acq = rig.acquisition
+    assert acq is not None
+    acq.counters = _LockCheckedCounter(acq._lock)
+    rig.station_bus.fail_randomly(0.05, errno=5, seed=1)  # retries, bus errors, new keys
+    rig.glove_bus.fail_randomly(0.05, errno=5, seed=2)
+    rig.clock.sleep(1.0)
+    snapshot = acq.counters_snapshot()
+    assert snapshot["retries"] > 5 and snapshot == dict(acq.counters)
+    rig.clock.sleep(0.5)
+    assert acq.counters["retries"] > snapshot["retries"]  # a copy: the loop went on counting
+
+
+class _ClearedWhileLooking(dict):
+    """Active faults that the loop clears (recovery) just after a reader tested for one."""
+
+    def __contains__(self, key: object) -> bool:
+        found = super().__contains__(key)
+        self.clear()
+        return found
+
+
+def test_acquisition_readers_look_a_fault_up_once() -> None:
+    rig = running(pads=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.world.unplug_glove()
+    rig.clock.sleep(0.3)
+    fault = acq.active_faults["glove"]
+    acq.stop()
+    for read in (lambda: acq.imu_window("back", 1.0), lambda: acq.flexion_deg("index", 1.0)):
+        acq.active_faults = _ClearedWhileLooking(glove=fault)
+        with pytest.raises(GloveUnplugged):  # not KeyError: the fault is raised as found
+            read()

@@ -4,6 +4,7 @@ fingers, tremor frequency, FIFO timestamps; the fusion maths on its own."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from sensors.fusion import (
     tremor_band,
     welch_psd,
 )
-from sensors.glove import FifoTimeline
+from sensors.glove import FifoTimeline, Glove
 from station.sim.hand import q_axis_angle
 
 FLEXION_TOLERANCE_DEG = 5.0
@@ -51,6 +52,30 @@ def test_glove_still_pose_refuses_a_moving_hand() -> None:
     rig.world.hand.set_tremor(5.0, 3.0)
     with pytest.raises(ValueError, match="moved during the still pose"):
         rig.acquisition.glove_still(1.0)
+
+
+class _StillEndedWhileLooking(Glove):
+    """A glove whose still-pose capture is ended (end_still on the session's thread) right
+    after the loop's thread first looks at it."""
+
+    @property
+    def _still(self) -> Any:
+        still, self.__dict__["_still_state"] = self.__dict__.get("_still_state"), None
+        if still is not None:
+            self.ended = still
+        return still
+
+    @_still.setter
+    def _still(self, value: Any) -> None:
+        self.__dict__["_still_state"] = value
+
+
+def test_glove_still_capture_ended_on_another_thread_does_not_break_a_drain() -> None:
+    glove = _StillEndedWhileLooking({"back": object()}, clock=None)
+    glove.begin_still()
+    batch = glove.process("back", 1.0, np.tile([0.0, 0.0, 1.0], (4, 1)), np.zeros((4, 3)))
+    assert len(batch.t_s) == 4  # the drain went on: no TypeError on a capture gone None
+    assert len(glove.ended["back"].accel) == 1  # its samples went to the capture it saw
 
 
 @pytest.mark.parametrize(("finger", "angle"), [("index", 45.0), ("middle", 80.0), ("little", 20.0)])
