@@ -6,6 +6,12 @@ the first session; the change is judged only against a minimal detectable change
 the summary itself states (a metric's ``mdc`` or ``mdc95`` key). Without one the change is
 reported and explicitly not judged. The report describes measurements; it never diagnoses.
 
+A station's sessions are ordered by the envelope's ``seq`` (never reused, in the order the
+station made them), never by their clock. A session whose envelope says ``clock_synced``
+false (a Pi without a real-time clock can boot at 1970) has no trustworthy date: it counts in
+the totals, the latest values and the change since the first session, but not per week, not
+in the slope per week and not on a time axis; the report says how many there are.
+
 Plots (:func:`write_plots`) need matplotlib, the optional ``clinic`` extra; it is imported
 inside that function only, so the rest of the report works without it.
 """
@@ -42,7 +48,8 @@ def _week_of(t: dt.datetime) -> str:
 
 
 def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
-    """The station's session summaries with a parsed start time, oldest first."""
+    """The station's session summaries with a parsed start time, in ``seq`` order; ``dated``
+    is false when the station's clock was not synchronised (the start is then unreliable)."""
     out = []
     for m in db.messages(station_id, "summary"):
         if m["schema"] != SESSION_SCHEMA:
@@ -64,18 +71,18 @@ def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
                 "minutes": float(minutes or 0.0),
                 "protocols": body.get("protocols") or [],
                 "safety_events": body.get("safety_events") or [],
-                "clock_synced": m["clock_synced"],
+                "dated": m["clock_synced"],
             }
         )
-    # seq breaks ties (and orders sessions whose clocks were not synced the same way).
-    out.sort(key=lambda s: (s["start"], s["seq"]))
+    out.sort(key=lambda s: s["seq"])  # the station's order, whatever its clock said
     return out
 
 
 def adherence(sessions: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
-    """Sessions, minutes, active days and completion per ISO week, and for this week."""
+    """Sessions, minutes, active days and completion per ISO week and for this week (dated
+    sessions only), totals over all, and how many are ``undated``."""
     weeks: dict[str, dict[str, Any]] = {}
-    for s in sessions:
+    for s in (s for s in sessions if s["dated"]):
         w = weeks.setdefault(
             _week_of(s["start"]), {"sessions": 0, "complete": 0, "minutes": 0.0, "days": set()}
         )
@@ -104,13 +111,17 @@ def adherence(sessions: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any
         "days_active_this_week": len(this_week["days"]) if this_week else 0,
         "sessions_this_week": this_week["sessions"] if this_week else 0,
         "minutes_this_week": round(this_week["minutes"], 1) if this_week else 0.0,
-        "last_session_at": _iso(sessions[-1]["start"]) if sessions else None,
+        "last_session_at": _iso(sessions[-1]["start"])
+        if sessions and sessions[-1]["dated"]
+        else None,
+        "undated_sessions": sum(1 for s in sessions if not s["dated"]),
         "per_week": per_week,
     }
 
 
 def _series(sessions: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """(protocol, metric) -> points oldest first, each the metric dict plus time and session."""
+    """(protocol, metric) -> points in ``seq`` order, each the metric dict plus time, whether
+    that time is trustworthy (``dated``) and session."""
     series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
         for p in s["protocols"]:
@@ -118,7 +129,7 @@ def _series(sessions: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[s
                 if not isinstance(m, dict) or not isinstance(m.get("value"), int | float):
                     continue
                 series[(p.get("protocol", "?"), name)].append(
-                    {"t": s["start"], "session_id": s["session_id"], **m}
+                    {"t": s["start"], "dated": s["dated"], "session_id": s["session_id"], **m}
                 )
     return series
 
@@ -171,16 +182,19 @@ def trends(sessions: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
                 "value": last["value"],
                 "unit": last.get("unit", ""),
                 "uncertainty": last.get("uncertainty"),
-                "at": _iso(last["t"]),
+                "at": _iso(last["t"]) if last["dated"] else None,
                 "session_id": last["session_id"],
             }
         )
         if last.get("unit") in TALLY_UNITS:
             continue
-        t0 = pts[0]["t"]
-        xy = [((p["t"] - t0).total_seconds() / 86400.0, float(p["value"])) for p in pts]
-        change = round(xy[-1][1] - xy[0][1], 3) if len(pts) > 1 else None
-        slope = slope_per_week(xy)
+        first = float(pts[0]["value"])
+        change = round(float(last["value"]) - first, 3) if len(pts) > 1 else None
+        dated = [p for p in pts if p["dated"]]
+        t0 = dated[0]["t"] if dated else None
+        slope = slope_per_week(
+            [((p["t"] - t0).total_seconds() / 86400.0, float(p["value"])) for p in dated]
+        )
         mdc = _mdc(last)
         out.append(
             {
@@ -188,14 +202,19 @@ def trends(sessions: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
                 "metric": name,
                 "unit": last.get("unit", ""),
                 "sessions": len(pts),
-                "first": xy[0][1],
-                "last": xy[-1][1],
+                "undated_sessions": len(pts) - len(dated),
+                "first": first,
+                "last": float(last["value"]),
                 "change_vs_first": change,
                 "slope_per_week": None if slope is None else round(slope, 3),
                 "mdc": mdc,
                 "judgement": judge(change, mdc, last.get("unit", "")),
                 "points": [
-                    {"at": _iso(p["t"]), "value": p["value"], "uncertainty": p.get("uncertainty")}
+                    {
+                        "at": _iso(p["t"]) if p["dated"] else None,
+                        "value": p["value"],
+                        "uncertainty": p.get("uncertainty"),
+                    }
                     for p in pts
                 ],
             }
@@ -214,6 +233,7 @@ def _safety(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "kind": e.get("kind"),
                     "code": e.get("code"),
                     "detail": e.get("detail"),
+                    "clock_synced": s["dated"],
                 }
             )
         if s["state"] == "stopped" and not s["safety_events"]:
@@ -224,6 +244,7 @@ def _safety(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "kind": "session_stopped",
                     "code": None,
                     "detail": s["ended_reason"],
+                    "clock_synced": s["dated"],
                 }
             )
     return events
@@ -288,6 +309,11 @@ def format_text(report: dict[str, Any]) -> str:
             f"{_fmt(a['completion_pct'], '%')}; this week {a['sessions_this_week']} sessions, "
             f"{a['minutes_this_week']:g} min, {a['days_active_this_week']} days active",
         ]
+        if a["undated_sessions"]:
+            lines.append(
+                f"  {a['undated_sessions']} sessions with the station clock not synchronised: "
+                "ordered by seq, dates unknown, not counted per week"
+            )
         for w in a["per_week"]:
             lines.append(
                 f"  {w['week']}: {w['sessions']} sessions, {w['minutes']:g} min, "
@@ -297,7 +323,7 @@ def format_text(report: dict[str, Any]) -> str:
         for r in st["latest"]:
             lines.append(
                 f"  {r['protocol']}.{r['metric']}: {_fmt(r['value'], r['unit'], r['uncertainty'])}"
-                f"  ({r['at']})"
+                f"  ({r['at'] or 'date unknown: station clock not synchronised'})"
             )
         lines.append("trends:")
         for t in st["trends"]:
@@ -305,11 +331,19 @@ def format_text(report: dict[str, Any]) -> str:
                 f"  {t['protocol']}.{t['metric']}: {t['sessions']} sessions, "
                 f"slope {_fmt(t['slope_per_week'], t['unit'] + '/week')}, change vs first "
                 f"{_fmt(t['change_vs_first'], t['unit'])}; {t['judgement']}"
+                + (
+                    f"; slope from dated sessions only ({t['undated_sessions']} with the "
+                    "station clock not synchronised)"
+                    if t["undated_sessions"]
+                    else ""
+                )
             )
         lines.append(f"safety events: {len(st['safety_events'])}")
         for e in st["safety_events"]:
             detail = e["detail"] if isinstance(e["detail"], str) else json.dumps(e["detail"])
-            lines.append(f"  {e['at']} {e['kind']} {e['code'] or ''} {detail or ''}".rstrip())
+            clock = "" if e["clock_synced"] else " (station clock not synchronised)"
+            line = f"  {e['at']} {e['kind']} {e['code'] or ''} {detail or ''}".rstrip()
+            lines.append(line + clock)
         if st["missing_seq"]:
             lines.append(f"messages not received yet (seq): {st['missing_seq'][:20]}")
         if st["rejected_messages"]:
@@ -344,9 +378,14 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
             fig = Figure(figsize=(6.4, 3.6), dpi=100)
             FigureCanvasAgg(fig)
             ax = fig.add_subplot()
-            times = date2num([parse_time(p["at"]) for p in t["points"]])
-            values = [p["value"] for p in t["points"]]
-            errs = [p["uncertainty"] or 0.0 for p in t["points"]]
+            pts = t["points"]
+            dated = all(p["at"] is not None for p in pts)
+            # Undated sessions have no place on a time axis: then the axis is the order.
+            times = (
+                date2num([parse_time(p["at"]) for p in pts]) if dated else range(1, len(pts) + 1)
+            )
+            values = [p["value"] for p in pts]
+            errs = [p["uncertainty"] or 0.0 for p in pts]
             ax.errorbar(times, values, yerr=errs, fmt="o-", capsize=3, label="measured ± u")
             if t["mdc"] is not None:
                 ax.axhspan(
@@ -357,9 +396,12 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
                 )
             ax.set_title(f"{st['station_id']}: {t['protocol']}.{t['metric']}")
             ax.set_ylabel(t["unit"])
-            locator = AutoDateLocator()
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(AutoDateFormatter(locator))
+            if dated:
+                locator = AutoDateLocator()
+                ax.xaxis.set_major_locator(locator)
+                ax.xaxis.set_major_formatter(AutoDateFormatter(locator))
+            else:
+                ax.set_xlabel("session, in the station's order (its clock was not synchronised)")
             ax.legend(loc="best", fontsize="small")
             fig.autofmt_xdate()
             path = out / plot_name(st["station_id"], t["protocol"], t["metric"])

@@ -270,6 +270,56 @@ def test_clinic_report_safety_events_and_text(db: ClinicDB) -> None:
     json.dumps(rep)  # the --json output must serialise
 
 
+def fill_unsynced(db: ClinicDB) -> None:
+    """Four sessions in the station's order (seq), grip 100, 101, 102, 103 N; seq 2 and 4
+    were made with the clock not synchronised (the Pi booted at 1970)."""
+    starts = [
+        ("2026-11-16T09:00:00Z", True),
+        ("1970-01-01T00:02:00Z", False),
+        ("2026-11-23T09:00:00Z", True),
+        ("1970-01-01T00:03:00Z", False),
+    ]
+    with db.transaction():
+        for seq, (start, synced) in enumerate(starts, 1):
+            body = session(start, 10.0, 99.0 + seq, complete=synced)
+            env = envelope("st-0001", seq, body)
+            env["clock_synced"] = synced
+            assert db.store(env, "summary")
+
+
+def test_clinic_report_orders_by_seq_and_keeps_unsynced_clocks_out_of_time(
+    db: ClinicDB, tmp_path: Path
+) -> None:
+    """Before, sessions were sorted by their start time even when the station's clock was
+    not synchronised: the 1970 sessions came first, the latest value was not the latest,
+    and a 1970 week and a slope over 56 years appeared."""
+    fill_unsynced(db)
+    st = build_report(db, now=NOW)["stations"][0]
+    latest = {r["metric"]: r for r in st["latest"]}["involved_mean_force"]
+    assert (latest["value"], latest["at"]) == (103.0, None)  # seq 4, date unknown
+    (t,) = st["trends"]
+    assert [p["value"] for p in t["points"]] == [100.0, 101.0, 102.0, 103.0]
+    assert [p["at"] for p in t["points"]] == [
+        "2026-11-16T09:00:00Z",
+        None,
+        "2026-11-23T09:00:00Z",
+        None,
+    ]
+    assert (t["sessions"], t["undated_sessions"]) == (4, 2)
+    assert (t["first"], t["last"], t["change_vs_first"]) == (100.0, 103.0, 3.0)
+    assert t["slope_per_week"] == pytest.approx(2.0)  # seq 1 and 3 only: +2 N in 7 days
+    a = st["adherence"]
+    assert (a["sessions"], a["complete"], a["undated_sessions"]) == (4, 2, 2)
+    assert [w["week"] for w in a["per_week"]] == ["2026-W47", "2026-W48"]
+    assert a["last_session_at"] is None  # the last session (seq 4) has no known date
+    text = format_text(build_report(db, now=NOW))
+    assert "2 sessions with the station clock not synchronised: ordered by seq" in text
+    assert "(date unknown: station clock not synchronised)" in text
+    assert "slope from dated sessions only (2 with the station clock not synchronised)" in text
+    (path,) = write_plots(build_report(db, now=NOW), tmp_path / "plots")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_clinic_report_one_station_filter(db: ClinicDB) -> None:
     fill(db)
     with db.transaction():
