@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mqtt_bridge.outbox import MAX_BODY_BYTES
+
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS messages(
     msg_id TEXT PRIMARY KEY,
@@ -61,8 +63,11 @@ CREATE TABLE IF NOT EXISTS stations(
 
 #: Kinds of enveloped message the clinic stores (the topic kind after the station id).
 KINDS = ("summary", "selftest", "plan/result")
-#: Bytes of a rejected payload kept for inspection (a hostile payload must not fill the disk).
-MAX_REJECTED_BYTES = 64 * 1024
+#: Bytes of a rejected payload kept for inspection: the largest message a station sends
+#: (its body limit plus the envelope, which is under 1 KiB), so a rejected station message,
+#: which is acknowledged end to end and then deleted on the station, is kept whole. Only a
+#: larger, foreign payload is cut (a hostile payload must not fill the disk).
+MAX_REJECTED_BYTES = MAX_BODY_BYTES + 4 * 1024
 
 
 def utc_now() -> str:
@@ -188,7 +193,8 @@ class ClinicDB:
         msg_id: str | None = None,
         at: str | None = None,
     ) -> None:
-        """Keep a malformed message with the reason (payload truncated to 64 KiB)."""
+        """Keep a malformed message with the reason (payload cut to
+        :data:`MAX_REJECTED_BYTES`)."""
         self._conn.execute(
             "INSERT INTO rejected(topic, station_id, msg_id, reason, payload, received_at)"
             " VALUES (?,?,?,?,?,?)",

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from mqtt_bridge.clinic import BrokerOptions, Ingest, IngestStats, make_client, parse_broker_url
 from mqtt_bridge.clinic_db import ClinicDB
+from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 10.0  # upper bound for any single wait; tests pass far sooner
@@ -266,6 +267,25 @@ def test_clinic_ingest_deeply_nested_payload_among_good_ones_is_rejected_alone(
         (rej,) = db.rejected()
     assert rej["reason"] == "ValueError: JSON nested too deeply"
     assert (rej["station_id"], rej["msg_id"]) == ("st-0001", None)
+
+
+def test_clinic_ingest_rejected_station_message_of_the_largest_size_is_kept_whole(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """A rejected message is acknowledged end to end, so the station deletes it: the clinic
+    must keep all of it. Before, only 64 KiB of a body of up to 256 KiB was kept."""
+    consumer = Consumer(broker.url, tmp_path / "clinic.db")
+    env = envelope(body={"session_id": "s-1", "pad": ""})
+    env["body"]["pad"] = "x" * (MAX_BODY_BYTES - len(json.dumps(env["body"])))
+    assert len(json.dumps(env["body"], separators=(",", ":"))) <= MAX_BODY_BYTES
+    payload = json.dumps(env).encode()
+    station.publish("summary", payload)
+    assert station.next_ack() == [env["msg_id"]]
+    consumer.close()
+    with ClinicDB(tmp_path / "clinic.db") as db:
+        (rej,) = db.rejected()
+    assert "body" in rej["reason"] and rej["payload"] == payload
+    assert len(payload) > MAX_BODY_BYTES
 
 
 def test_clinic_ingest_unforeseen_error_on_one_message_rejects_it_alone(
