@@ -8,6 +8,7 @@ messages and the resolved printout of ``rehab-station config check``. A bad file
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
@@ -111,6 +112,10 @@ def _check(key: str, spec: Key, value: Any) -> Any:
     bad = ConfigError(key, f"must be {spec.allowed()}, got {value!r}")
     if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        # TOML has nan and inf; NaN passes every range comparison (a NaN watchdog_s would
+        # never fire, a NaN cap would let a plan's value through).
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
     if spec.type is list:
         if not isinstance(value, list):
             raise bad

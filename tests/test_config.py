@@ -195,3 +195,17 @@ def test_config_pad_data_rate_must_give_every_input_its_rate() -> None:
     # the supply reference is one more input on a chip with fewer than 4 pads
     with pytest.raises(cfgmod.ConfigError, match="on 3 inputs"):
         cfgmod.validate({"pads": {"pads_per_adc": 2, "supply_ref": True, "data_rate_sps": 250}})
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_config_non_finite_numbers_are_refused(tmp_path: Path, text: str) -> None:
+    """TOML allows nan and inf; NaN passes every range check, so a NaN watchdog would never
+    fire and a NaN station cap would let a plan's value through."""
+    f = tmp_path / "station.toml"
+    f.write_text(f'schema = "rehab.config/1"\n[safety]\nwatchdog_s = {text}\n')
+    with pytest.raises(cfgmod.ConfigError) as info:
+        cfgmod.load(f)
+    assert info.value.key == "safety.watchdog_s" and "finite" in str(info.value)
+    for key in ("max_force_n", "max_session_min", "daily_vibration_min"):
+        with pytest.raises(cfgmod.ConfigError, match=f"safety.{key}"):
+            cfgmod.validate({"safety": {key: float(text)}})
