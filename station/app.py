@@ -218,7 +218,7 @@ class App:
         if st is None:
             return out
         if st.acquisition is not None:
-            c = st.acquisition.counters
+            c = st.acquisition.counters_snapshot()
             out["bus_errors"] = int(sum(v for k, v in c.items() if "error" in k))
             out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
             out["sensor_faults"] = [str(f) for f in st.faults][-10:]

@@ -490,7 +490,7 @@ def test_bench_sim_json_figures(stations: Stations) -> None:
     assert f["simulated"] is True
     assert f["start_s"] > 0 and f["first_start_s"] > 0
     a = f["acquisition"]
-    assert a["seconds"] == 1.0
+    assert a["seconds"] == pytest.approx(1.0, abs=0.005)  # the last poll may end a bus read late
     assert sorted(a["pad_rate_hz"]) == [str(i) for i in range(8)]
     for pad, hz in a["pad_rate_hz"].items():
         assert 95.0 <= hz <= 105.0, (pad, hz)  # ADS1115 pads scanned at 100 Hz
