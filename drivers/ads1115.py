@@ -147,7 +147,9 @@ class ADS1115:
     # -- single-shot -----------------------------------------------------------------------
 
     def conversion_time_s(self) -> float:
-        """Worst-case conversion time: 1.1 / DR (the data rate varies by about ±10 %)."""
+        """Worst-case conversion time: 1.1 / DR (the data rate varies by about ±10 %),
+        counted from when the chip latches the config, i.e. the end of the start write;
+        confirm the OS bit before reading when that time is not clearly past."""
         return OSCILLATOR_MARGIN / self.data_rate_sps
 
     def start_single(self, channel: int) -> None:
