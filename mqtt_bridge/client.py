@@ -136,26 +136,32 @@ class StationClient:
 
         # The sender thread's store; opened here so a bad path fails at construction.
         self._outbox = outbox.Outbox(self.db_path, max_rows=max_rows)
-        plans.ensure_tables(self._outbox.conn)
-        self._mqtt = self._make_client(ca_file, cert_file, key_file, tls, username, password)
-        self._work = Sender(
-            self.station_id,
-            self._mqtt,
-            self._outbox,
-            self._events,
-            self._connected,
-            self._stop,
-            lambda: self._generation,
-            self.stats,
-            window=window,
-            resend_after_s=resend_after_s,
-            max_resend_after_s=max_resend_after_s,
-            max_rows=max_rows,
-            poll_s=poll_s,
-            semantic_check=semantic_check,
-            plan_handler=plan_handler,
-        )
-        self._set_will(self._mqtt)  # the will's status reads the sender's snapshot
+        try:
+            plans.ensure_tables(self._outbox.conn)
+            self._mqtt = self._make_client(ca_file, cert_file, key_file, tls, username, password)
+            self._work = Sender(
+                self.station_id,
+                self._mqtt,
+                self._outbox,
+                self._events,
+                self._connected,
+                self._stop,
+                lambda: self._generation,
+                self.stats,
+                window=window,
+                resend_after_s=resend_after_s,
+                max_resend_after_s=max_resend_after_s,
+                max_rows=max_rows,
+                poll_s=poll_s,
+                semantic_check=semantic_check,
+                plan_handler=plan_handler,
+            )
+            self._set_will(self._mqtt)  # the will's status reads the sender's snapshot
+        except BaseException:
+            # A bad TLS file or an invalid status: no object to close() is returned, so the
+            # database connection would stay open until garbage collection.
+            self._outbox.close()
+            raise
 
     # -- construction ---------------------------------------------------------------------
 

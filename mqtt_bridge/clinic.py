@@ -55,6 +55,22 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 #: Messages stored per transaction at most; the broker's in-flight window (mosquitto
 #: ``max_inflight_messages``, default 20) usually bounds a batch first.
 MAX_BATCH = 200
+#: How long stopping waits for paho's network thread: ``loop_stop()`` joins it without a
+#: timeout, and it can be stuck in a DNS lookup or a TLS handshake.
+STOP_TIMEOUT_S = 5.0
+
+
+def stop_loop(client: mqtt.Client, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """``client.loop_stop()``, waited for ``timeout_s`` at most. False (and logged) when
+    paho's network thread is still running then; it is a daemon thread and ends with the
+    process, or by itself once its blocking call returns."""
+    stopper = threading.Thread(target=client.loop_stop, name="mqtt-loop-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    if stopper.is_alive():
+        log.error("paho network thread did not stop within %s s", timeout_s)
+        return False
+    return True
 
 
 @dataclass
@@ -83,11 +99,15 @@ class Ingest:
     """The consumer. ``client`` is a configured, not yet connected paho ``Client`` built by
     :func:`make_client`; :meth:`run` connects, consumes and disconnects.
 
-    Not reusable: one :meth:`run` per instance."""
+    Not reusable: one :meth:`run` per instance. ``stop_timeout_s`` bounds the wait for
+    paho's network thread when :meth:`run` ends."""
 
-    def __init__(self, client: mqtt.Client, db: ClinicDB) -> None:
+    def __init__(
+        self, client: mqtt.Client, db: ClinicDB, stop_timeout_s: float = STOP_TIMEOUT_S
+    ) -> None:
         self.client = client
         self.db = db
+        self.stop_timeout_s = stop_timeout_s
         self.stats = IngestStats()
         self._q: queue.Queue[Inbound] = queue.Queue()
         self._generation = 0
@@ -174,7 +194,7 @@ class Ingest:
                     last = time.monotonic()  # idle means connected and quiet
         finally:
             self.client.disconnect()
-            self.client.loop_stop()
+            stop_loop(self.client, self.stop_timeout_s)
         return self.stats
 
     def _take(self, timeout_s: float) -> list[Inbound]:
@@ -391,6 +411,7 @@ def make_client(
 __all__ = [
     "MAX_BATCH",
     "SESSION_EXPIRY_S",
+    "STOP_TIMEOUT_S",
     "SUBSCRIPTIONS",
     "BrokerOptions",
     "Inbound",
@@ -398,4 +419,5 @@ __all__ = [
     "IngestStats",
     "make_client",
     "parse_broker_url",
+    "stop_loop",
 ]

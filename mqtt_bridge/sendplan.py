@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, plans, topics
-from mqtt_bridge.clinic import BrokerOptions, make_client
+from mqtt_bridge.clinic import BrokerOptions, make_client, stop_loop
 
 EXIT_CODES = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 2}
 
@@ -134,7 +134,7 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
             return SendResult("no_answer", version, f"nothing within {timeout_s:g} s; {where}")
     finally:
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
     if result["status"] == "accepted":
         return SendResult("accepted", version)
     return SendResult("rejected", version, str(result.get("reason") or "no reason given"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -418,6 +419,31 @@ def test_clinic_ingest_command_needs_broker(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "--broker URL is required" in proc.stderr
+
+
+def test_clinic_ingest_run_ends_while_paho_is_stuck_in_a_tls_handshake(tmp_path: Path) -> None:
+    """A server that accepts TCP and never answers: paho's network thread blocks in the TLS
+    handshake (for its connect timeout, here 120 s) and loop_stop() would wait that long;
+    run() bounds the wait and returns."""
+    silent = socket.create_server(("127.0.0.1", 0))  # listens; never accepts, never speaks
+    port = silent.getsockname()[1]
+    try:
+        client, connect = make_client(BrokerOptions(f"mqtts://127.0.0.1:{port}", "clinic-t"))
+        client.connect_timeout = 120.0
+        with ClinicDB(tmp_path / "clinic.db") as db:
+            ingest = Ingest(client, db, stop_timeout_s=0.5)
+            runner = threading.Thread(
+                target=ingest.run,
+                args=(threading.Event(), 0.2),
+                kwargs={"connect": connect},
+                daemon=True,
+            )
+            runner.start()
+            runner.join(WAIT_S)
+            assert not runner.is_alive(), "run() waited for paho's blocked network thread"
+            assert ingest.stats.connects == 0
+    finally:
+        silent.close()  # resets the pending connection: paho's thread ends
 
 
 def test_clinic_parse_broker_url() -> None:

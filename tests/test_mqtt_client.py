@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from mqtt_broker import Broker
 from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
 
@@ -258,3 +260,35 @@ def test_mqtt_client_row_too_large_for_the_broker_is_rejected_not_sent(tmp_path:
     finally:
         b.close()
     assert "too large" not in b.log_text().lower()
+
+
+def open_fds(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path`` (Linux /proc)."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+                out.append(fd)
+        except OSError:
+            pass  # closed meanwhile
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kw", "error"),
+    [
+        ({"ca_file": "missing-ca.pem"}, FileNotFoundError),  # _make_client: tls_set
+        ({"software_version": "v" * 65}, ValueError),  # _set_will: status schema
+    ],
+)
+def test_mqtt_client_failed_construction_closes_the_database(
+    tmp_path: Path, kw: dict[str, str], error: type[Exception]
+) -> None:
+    """No object is returned to close(), so the constructor must close what it opened."""
+    db = tmp_path / "station.db"
+    if "ca_file" in kw:
+        kw = {"ca_file": str(tmp_path / kw["ca_file"])}
+    with pytest.raises(error) as info:
+        StationClient("st-0001", "127.0.0.1", 1, db_path=db, **kw)  # type: ignore[arg-type]
+    assert info.traceback  # the frames (and the half-built client) are still referenced
+    assert db.exists() and open_fds(db) == []
