@@ -112,7 +112,7 @@ class App:
             display=st.display,
             cues=st.cues,
             mirrors=self.mirrors,
-            on_stop=safety.check_stop,
+            on_stop=safety.stop_seen,
         )
         st.start()
         self.recovered = self._runner(self.plan()).recover()

@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 FATIGUE_DROP = 0.25
 
 
-class SessionStop(Exception):
-    """Raised inside the session loop to end it; ``state`` is the journal state."""
+class SessionStop(BaseException):
+    """Raised inside the session loop to end it; ``state`` is the journal state.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: the signal handlers raise it wherever
+    the main thread is, and a best-effort ``except Exception`` on the way (a buzzer cue, a
+    journal write) must not swallow the end of a session."""
 
     def __init__(self, reason: str, state: str = "stopped", code: str | None = None) -> None:
         super().__init__(reason)
@@ -248,10 +252,17 @@ class SafetyLayer:
     # -- Stop button ---------------------------------------------------------------------
 
     def on_stop_button(self, *_: Any) -> None:
-        """The Stop button callback: motors off at once, then latch for the session loop."""
+        """The Stop button callback: latch for the session loop, and motors off at once
+        (the latch first: motors-off takes bus time, and a loop that looks in between must
+        already see a Stop, not a stray button event)."""
+        self.stop_pressed.set()
         self.motors_off("stop button")
-        if not self.stop_pressed.is_set():
-            self.stop_pressed.set()
+
+    def stop_seen(self) -> None:
+        """The session loop saw the buttons' Stop latch, possibly before
+        :meth:`on_stop_button` ran on the button thread: end the session the same way."""
+        self.stop_pressed.set()
+        self.check_stop()
 
     def check_stop(self) -> None:
         """Raise :class:`SessionStop` if Stop was pressed (the loop calls this often)."""

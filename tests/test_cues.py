@@ -132,3 +132,22 @@ def test_cues_buzzer_fault_is_logged_not_raised(
         Cues(broken, SimClock()).start()
     assert broken.stops == 1
     assert "audio cue 'start' failed" in caplog.text
+
+
+def test_cues_a_session_stop_during_a_cue_is_not_swallowed(
+    factory: MockFactory, buzzer: TonalBuzzer
+) -> None:
+    """SIGTERM's handler raises SessionStop wherever the main thread is, here inside a cue:
+    the cue's best-effort error handling must let it through (the session then ends and
+    the motors go off), and the buzzer is silent."""
+    from station.safety import SessionStop
+
+    clock = SimClock()
+
+    def signal_arrives() -> None:
+        raise SessionStop("SIGTERM received", "incomplete", "S-SIGNAL")
+
+    clock.call_at(0.1, signal_arrives)
+    with pytest.raises(SessionStop):
+        Cues(buzzer, clock).start()
+    assert factory.pin(PIN).state == 0

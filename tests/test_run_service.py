@@ -56,3 +56,36 @@ def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
         assert st.sim.world.motors[0].vibration_at(st.clock.now())[0] < 0.01
     finally:
         app.close()
+
+
+def test_run_service_stop_during_a_session_returns_to_the_menu(tmp_path: Path) -> None:
+    """Stop mid-squeeze ends the session as stopped; the service clears the latch and waits
+    at the menu again (before, the latched Stop raised out of the goodbye wait and the
+    service died with a traceback and a dark LCD)."""
+    app = App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+    try:
+        st = app.station
+        assert st is not None and st.sim is not None and app.journal is not None
+        patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
+        patient.start()
+        stop_pin = st.sim.button_pins(app.config["buttons"])["stop"]
+        seen: list[str] = []
+
+        def look() -> None:
+            text = " ".join(st.sim.lcd_lines())
+            if "Squeeze" in text and "stop" not in seen:
+                seen.append("stop")
+                stop_pin.drive_low()
+                st.clock.call_later(0.2, stop_pin.drive_high)
+            if "Choose, then OK" in text and seen == ["stop"]:
+                seen.append("menu again")
+                patient.stop()
+                st.clock.call_later(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+
+        st.clock.every(0.05, look, "look-at-lcd")
+        assert run_cmd._service(app) == 0
+        assert seen == ["stop", "menu again"]
+        sessions = app.journal.conn.execute("SELECT state, ended_reason FROM sessions")
+        assert sessions.fetchall() == [("stopped", "stop button pressed")]
+    finally:
+        app.close()

@@ -180,3 +180,38 @@ def test_sigterm_turns_motors_off_and_ends_the_session() -> None:
         signal.raise_signal(signal.SIGTERM)
     assert info.value.state == "incomplete" and not motors.on
     assert signal.getsignal(signal.SIGTERM) is before  # whatever the test runner had
+
+
+def test_stop_seen_by_the_loop_before_the_button_callback_ran_ends_the_session() -> None:
+    """The buttons latch Stop, then call the safety layer's callback on their thread; a
+    question's wait that looks in between sees the latch first. That is a Stop too (before,
+    it surfaced as StopPressed, a 'software problem' E-SW-01)."""
+    from gpiozero.pins.mock import MockFactory
+
+    from station.ui import SessionUi
+    from ui_lcd.buttons import Buttons
+    from ui_lcd.screens import Screens
+
+    factory = MockFactory()
+    clock = SimClock()
+    buttons = Buttons({"ok": 5, "back": 6, "left": 13, "right": 19, "stop": 26}, clock,
+                      pin_factory=factory)  # fmt: skip
+    s, _, _ = layer(clock)
+    try:
+        # the callback has not run yet: nothing registered on the buttons' Stop
+        ui = SessionUi(Screens("20x4"), clock, buttons, on_stop=s.stop_seen)
+        factory.pin(26).drive_low()
+        with pytest.raises(SessionStop) as info:
+            ui.ask_ok("grip.place", 5.0, hand="left")
+        assert info.value.code == "S-STOP" and s.stop_pressed.is_set()
+    finally:
+        buttons.close()
+        factory.reset()
+
+
+def test_stop_button_latches_before_it_turns_the_motors_off() -> None:
+    seen: list[bool] = []
+    s = SafetyLayer(lambda: seen.append(s.stop_pressed.is_set()), lambda *a, **k: None,
+                    SimClock(), 0.5)  # fmt: skip
+    s.on_stop_button()
+    assert seen == [True]  # the loop can never see motors going off without the Stop

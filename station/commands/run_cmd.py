@@ -72,8 +72,17 @@ def _drain_outbox(app: App, timeout_s: float = 10.0, ack_wait_s: float = 3.0) ->
         clock.sleep(0.05)
 
 
-class _Exit(Exception):
-    pass
+class _Exit(BaseException):
+    """A signal at the menu (a BaseException: no ``except Exception`` may swallow it)."""
+
+
+def _motors_off(app: App) -> None:
+    """Motors off outside a session; a motor that cannot be reached is logged, not fatal."""
+    assert app.station is not None
+    try:
+        app.station.motors_off()
+    except Exception:
+        log.exception("motors off failed")
 
 
 def _service(app: App) -> int:
@@ -98,15 +107,26 @@ def _service(app: App) -> int:
                     ev = buttons.wait_for(("ok", "left", "right"), 1.0, since_s=since)
                 except StopPressed:
                     buttons.clear_stop()  # Stop at the menu: nothing runs; motors are off
-                    app.station.motors_off()
+                    _motors_off(app)
                     continue
                 if ev is not None:
                     since = ev.t_s
                     menu = menu.press(ev.key)
-            outcome = app.run_session()
+            try:
+                outcome = app.run_session()
+            except Exception:
+                # The session journalled what it could; the station stays up for the next.
+                log.exception("the session failed")
+                _motors_off(app)
+                app.ui.error("error.software", "E-SW-01")
+                outcome = None
             if outcome is not None and "received" in outcome.reason:
                 return 0  # a signal ended the session: the service is stopping
-            buttons.wait_for(("ok",), GOODBYE_S)
+            buttons.clear_stop()  # a Stop that ended the session has done its work
+            try:
+                buttons.wait_for(("ok",), GOODBYE_S)
+            except StopPressed:
+                buttons.clear_stop()  # Stop on the goodbye screen: back to the menu
     except _Exit as exc:
         log.info("%s: stopping", exc)
         return 0
