@@ -13,10 +13,13 @@ zero and the pad's calibration record), not dynamometer kilograms (§2.6).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sensors.faults import PadFault
 from station.journal import Trial
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.base import ProtocolStop, SessionContext
@@ -33,6 +36,12 @@ NO_EFFORT_N = 0.5  # a "squeeze" below this is no response, not a 0 N measuremen
 FEEDBACK_S = 0.05
 #: Trials in a row without a squeeze that end the protocol for that hand.
 MAX_MISSED = 2
+#: A squeeze window with more than this fraction of its samples missing (the pad read open,
+#: NaN) is a pad problem: its peak would be a guess, and the pad is not usable today.
+MAX_GAP_FRACTION = 0.5
+#: Technician code of the pad-gaps screen: a pad read open with no errno, as the session
+#: runner codes the acquisition's own open-pad fault.
+PAD_GAPS_CODE = "E-PAD-000"
 
 
 class MaxGrip(ProtocolBase):
@@ -77,21 +86,12 @@ class MaxGrip(ProtocolBase):
                 functools.partial(self._place, ctx, side)
             ):  # Back: the patient does not want this hand today
                 raise ProtocolStop(_declined(side))
-            peaks: list[float] = []
-            missed = 0
+            hand = HandTrials(side)
             for i in range(self.trials_per_hand):
-                peak = self._trial(ctx, role, side, i)
-                if peak is None:
-                    # No squeeze is no answer, not a weak one: it is not fatigue.
-                    missed += 1
-                    if missed >= MAX_MISSED:
-                        raise ProtocolStop(_no_effort(side, missed))
-                else:
-                    missed = 0
-                    peaks.append(peak)
-                decision = fatigue_decision(peaks)
+                decision = hand.add(*self._trial(ctx, role, side, i))
                 if decision is not None:
-                    ctx.safety.decision(decision, "S-FATIGUE")
+                    if decision.kind == "fatigue":
+                        ctx.safety.decision(decision, "S-FATIGUE")
                     raise ProtocolStop(decision)
                 if i + 1 < self.trials_per_hand:
                     ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
@@ -100,8 +100,12 @@ class MaxGrip(ProtocolBase):
     def _place(ctx: SessionContext, side: str) -> bool | None:
         return ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side)
 
-    def _trial(self, ctx: SessionContext, role: str, side: str, index: int) -> float | None:
-        """One squeeze, journalled; its peak force, or None when there was no squeeze."""
+    def _trial(
+        self, ctx: SessionContext, role: str, side: str, index: int
+    ) -> tuple[float | None, tuple[str, ...]]:
+        """One squeeze, journalled; its peak force (None when there was no squeeze) and its
+        quality flags. Raises ProtocolStop (``pad_gaps``) when the pad gave no force for
+        most of the squeeze, after journalling it."""
         assert ctx.forces is not None
         ctx.ui.prompt("grip.progress", trial=index + 1, total=self.trials_per_hand, hand=side)
         ctx.wait(1.0)
@@ -113,7 +117,14 @@ class MaxGrip(ProtocolBase):
         t0 = ctx.clock.now()
         at_cap = False
         while ctx.clock.now() - t0 < SQUEEZE_S:
-            force = ctx.forces.latest_n(self.pad)
+            try:
+                force = ctx.forces.latest_n(self.pad)
+            except PadFault:
+                # The newest sample read open (a pad glitch): skip this refresh. A pad that
+                # stays open is a fault of the acquisition, which ctx.wait raises; gaps in
+                # the squeeze are judged from the whole window below.
+                ctx.wait(FEEDBACK_S)
+                continue
             ctx.ui.biofeedback("grip.squeeze", force, full_scale, hand=side)
             if force >= cap:
                 at_cap = True  # the force ceiling holds during maximal tests too
@@ -122,25 +133,22 @@ class MaxGrip(ProtocolBase):
         t_end = ctx.clock.now()
         ctx.ui.prompt("grip.relax")
         t, f = ctx.forces.window_n(self.pad, t_end - t0 + 0.05)
-        keep = np.asarray(t) >= t0
-        t, f = np.asarray(t)[keep], np.asarray(f)[keep]
+        squeeze = squeeze_peak(t, f, t0)
         quality: list[str] = []
-        if len(f) == 0:
+        if squeeze.samples == 0:
             quality.append("no_samples")
-            peak = float("nan")
-            rt = None
-        else:
-            # A 3-sample median rejects single-sample spikes without flattening the peak.
-            smooth = _median3(f)
-            peak = float(np.max(smooth))
-            onset = np.nonzero(smooth >= max(MIN_ONSET_N, ONSET_FRACTION * peak))[0]
-            rt = float(t[onset[0]] - t0) if len(onset) else None
+        if squeeze.gaps:
+            quality.append("sensor_gaps")
+        if squeeze.pad_problem:
+            quality.append("pad_gaps")
         if at_cap:
             quality.append("at_force_cap")
         if ctx.pauses != pauses:
             quality.append("paused")
-        if not np.isfinite(peak) or peak < NO_EFFORT_N:
+        peak = None if squeeze.pad_problem else squeeze.peak_n
+        if not squeeze.pad_problem and (peak is None or peak < NO_EFFORT_N):
             quality.append("no_effort")
+        rt = None if peak is None else squeeze.reaction_time_s
         ctx.record_trial(
             Trial(
                 protocol=self.name,
@@ -153,18 +161,26 @@ class MaxGrip(ProtocolBase):
                     "force_cap_n": cap,
                 },
                 response={
-                    "peak_force_n": None if not np.isfinite(peak) else round(peak, 3),
-                    "samples": len(f),
+                    "peak_force_n": None if peak is None else round(peak, 3),
+                    "samples": squeeze.samples,
+                    "gaps": squeeze.gaps,
                 },
                 reaction_time_s=None if rt is None else round(rt, 3),
-                contact_force_n=None if not np.isfinite(peak) else round(peak, 3),
+                contact_force_n=None if peak is None else round(peak, 3),
                 t_start_s=round(t0, 4),
                 t_end_s=round(t_end, 4),
                 quality=tuple(quality),
             )
         )
+        if squeeze.pad_problem:
+            # Not the patient's doing: the acquisition's own fault if it reported one (the
+            # session ends on it), else this protocol stops as the station's problem.
+            ctx.check()
+            ctx.ui.error("error.pads", PAD_GAPS_CODE)
+            ctx.wait(5.0)
+            raise ProtocolStop(_pad_gaps(self.pad, side, squeeze))
         ctx.wait(1.0)
-        return None if "no_effort" in quality else peak
+        return (None if "no_effort" in quality else peak), tuple(quality)
 
     def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -202,6 +218,71 @@ class MaxGrip(ProtocolBase):
         return out
 
 
+class HandTrials:
+    """One hand's trials so far, for its stop rules: the fatigue rule on the peaks of the
+    squeezes that count, and squeezes missed in a row (``reference/CLINICAL.md``)."""
+
+    def __init__(self, side: str) -> None:
+        self.side = side
+        self.peaks: list[float] = []
+        self.missed = 0
+
+    def add(self, peak_n: float | None, quality: Sequence[str] = ()) -> Decision | None:
+        """Count one trial (``peak_n`` None: no squeeze); the stop rule it fires, or None."""
+        if "paused" in quality:
+            # An interrupted squeeze is not a maximum (the metrics leave it out too): a low
+            # one is not fatigue, and a missing one is not a missed squeeze.
+            return None
+        if peak_n is None:
+            # No squeeze is no answer, not a weak one: it is not fatigue.
+            self.missed += 1
+            return _no_effort(self.side, self.missed) if self.missed >= MAX_MISSED else None
+        self.missed = 0
+        self.peaks.append(peak_n)
+        return fatigue_decision(self.peaks)
+
+
+@dataclass(frozen=True)
+class Squeeze:
+    """What one squeeze window measured."""
+
+    #: Peak force (N) of the median-filtered samples; None without a usable sample.
+    peak_n: float | None
+    #: From ``t0`` to the first sample above 10 % of the peak (at least 0.5 N), s.
+    reaction_time_s: float | None
+    #: Samples in the window, and how many of them had no force (NaN: the pad read open).
+    samples: int
+    gaps: int
+
+    @property
+    def pad_problem(self) -> bool:
+        """No samples at all, or most of them missing: the pad, not the patient."""
+        return self.samples == 0 or self.gaps > MAX_GAP_FRACTION * self.samples
+
+
+def squeeze_peak(t_s: Any, force_n: Any, t0: float) -> Squeeze:
+    """Peak force and reaction time of the samples ``(t_s, force_n)`` at or after ``t0``.
+
+    Samples without a force (NaN: the pad read open for one conversion, a glitch) are
+    dropped before the 3-sample median, so that one neither spreads to its neighbours nor
+    makes the peak NaN; ``gaps`` counts them. The median rejects single-sample spikes
+    without flattening the peak.
+    """
+    t, f = np.asarray(t_s, dtype=float), np.asarray(force_n, dtype=float)
+    keep = t >= t0
+    t, f = t[keep], f[keep]
+    valid = np.isfinite(f)
+    gaps = int(len(f) - np.count_nonzero(valid))
+    t, f = t[valid], f[valid]
+    if len(f) == 0:
+        return Squeeze(None, None, len(valid), gaps)
+    smooth = _median3(f)
+    peak = float(np.max(smooth))
+    onset = np.nonzero(smooth >= max(MIN_ONSET_N, ONSET_FRACTION * peak))[0]
+    rt = float(t[onset[0]] - t0) if len(onset) else None
+    return Squeeze(peak, rt, len(valid), gaps)
+
+
 def _median3(f: np.ndarray) -> np.ndarray:
     if len(f) < 3:
         return f
@@ -220,6 +301,20 @@ def _uncalibrated(pad: int) -> Decision:
 
 def _no_effort(side: str, missed: int) -> Decision:
     return Decision("no_effort", "force", f"no squeeze on {missed} trials in a row", {"hand": side})
+
+
+def _pad_gaps(pad: int, side: str, squeeze: Squeeze) -> Decision:
+    what = (
+        f"no force for {squeeze.gaps} of {squeeze.samples} samples"
+        if squeeze.samples
+        else "no samples"
+    )
+    return Decision(
+        "pad_gaps",
+        "force",
+        f"pad {pad} gave {what} of a squeeze",
+        {"pad": pad, "hand": side, "samples": squeeze.samples, "gaps": squeeze.gaps},
+    )
 
 
 def _declined(side: str) -> Decision:
