@@ -115,7 +115,10 @@ class App:
             on_stop=safety.stop_seen,
         )
         st.start()
-        self.recovered = self._runner(self.plan()).recover()
+        try:
+            self.recovered = self._runner(self.plan()).recover()
+        except Exception:  # the link to the clinic must come up whatever the journal holds
+            log.exception("recovering interrupted sessions failed")
         if self.config["mqtt"]["enabled"]:
             self.client = self._mqtt_client()
             self.client.start()
@@ -123,7 +126,10 @@ class App:
     def close(self) -> None:
         """Motors off, then MQTT, the station's parts and the journal; never raises."""
         if self.station is not None:
-            self.station.motors_off()
+            try:
+                self.station.motors_off()  # every motor is tried; then one fault is raised
+            except Exception:
+                log.exception("motors off at close failed")
         if self.client is not None:
             try:
                 self.client.close()

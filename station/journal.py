@@ -149,15 +149,30 @@ class Journal:
         with self.transaction() as c:
             c.execute(f"UPDATE sessions SET {column}=? WHERE id=?", (json.dumps(value), session_id))
 
-    def end_session(self, session_id: int, state: str, reason: str) -> None:
+    def end_session(
+        self, session_id: int, state: str, reason: str, ended_at: str | None = None
+    ) -> None:
+        """Close a running session (``ended_at``: now, unless given)."""
         if state not in STATES[1:]:
             raise ValueError(f"state must be one of {STATES[1:]}, got {state!r}")
         with self.transaction() as c:
             c.execute(
                 "UPDATE sessions SET state=?, ended_reason=?, ended_at=? "
                 "WHERE id=? AND state='running'",
-                (state, reason, utc_now(), session_id),
+                (state, reason, ended_at or utc_now(), session_id),
             )
+
+    def last_activity(self, session_id: int) -> str:
+        """The wall-clock time of the session's last trial or event (its start if none):
+        when a session cut by a power loss really ended."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT max(t) FROM (SELECT started_at AS t FROM sessions WHERE id=:s "
+                "UNION ALL SELECT ended_at FROM trials WHERE session_id=:s "
+                "UNION ALL SELECT at FROM safety_events WHERE session_id=:s)",
+                {"s": session_id},
+            ).fetchone()
+        return str(row[0])
 
     def session(self, session_id: int) -> dict[str, Any]:
         with self._lock:

@@ -90,26 +90,37 @@ class SessionRunner:
     # -- start-up ------------------------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Close interrupted sessions as incomplete and summarise every unsummarised one."""
+        """Close interrupted sessions as incomplete and summarise every unsummarised one.
+
+        An interrupted session ends at its last trial or event, not at the restart (hours
+        later, perhaps). A session that cannot be summarised (the outbox is full, say) is
+        logged and left for the next start; the others still are."""
         msg_ids = []
         for sid in self.journal.interrupted():
             log.warning("session %s was interrupted; marking it incomplete", sid)
+            last = self.journal.last_activity(sid)
             self.journal.record_event(
                 sid, "interrupted", {"reason": "station restarted"}, code="S-RESTART"
             )
             self.journal.end_session(
-                sid, "incomplete", "station stopped during the session (closed at restart)"
+                sid,
+                "incomplete",
+                "station stopped during the session (closed at restart)",
+                ended_at=last,
             )
         for sid in self.journal.unsummarised():
-            results = self._results(sid, self.journal.session(sid)["protocols"])
-            body = summary_mod.build(
-                self.journal,
-                sid,
-                results,
-                {"recovered": True},
-                self.journal.session(sid)["plan_version"],
-            )
-            msg_ids.append(summary_mod.write(self.journal, sid, body, self.enqueue))
+            try:
+                results = self._results(sid, self.journal.session(sid)["protocols"])
+                body = summary_mod.build(
+                    self.journal,
+                    sid,
+                    results,
+                    {"recovered": True},
+                    self.journal.session(sid)["plan_version"],
+                )
+                msg_ids.append(summary_mod.write(self.journal, sid, body, self.enqueue))
+            except Exception:
+                log.exception("session %s could not be summarised; trying at the next start", sid)
         return msg_ids
 
     # -- one session ---------------------------------------------------------------------
