@@ -339,8 +339,9 @@ class Acquisition:
         self.events.append(Event(self.clock.now(), kind, part, errno, detail, fault))
 
     def _fault(self, key: str, fault: SensorFault) -> None:
-        self.active_faults[key] = fault
-        self._unraised.append(fault)
+        with self._lock:
+            self.active_faults[key] = fault
+            self._unraised.append(fault)
         self._event(fault.kind, fault.part, fault.errno, fault.detail, fault)
         if self.on_fault is not None:
             self.on_fault(fault)
@@ -350,8 +351,9 @@ class Acquisition:
         self._recovered(part)
 
     def _recovered(self, part: str) -> None:
-        if part in self.active_faults:
-            del self.active_faults[part]
+        with self._lock:
+            gone = self.active_faults.pop(part, None)
+        if gone is not None:
             self._event("recovered", part)
 
     def _count(self, key: str, n: int = 1) -> None:
@@ -365,13 +367,26 @@ class Acquisition:
         with self._lock:
             return dict(self.counters)
 
-    def check(self) -> None:
-        """Raise the oldest fault not raised yet (PadFault, ImuFault, GloveUnplugged)."""
-        try:
-            fault = self._unraised.pop(0)
-        except IndexError:  # none (pop, not test-then-pop: safe if two threads check)
-            return
+    def check(self, relevant: Callable[[SensorFault], bool] | None = None) -> None:
+        """Raise the oldest fault not raised yet (PadFault, ImuFault, GloveUnplugged), of
+        those ``relevant`` accepts (default: all); the others stay for another check."""
+        with self._lock:
+            for i, fault in enumerate(self._unraised):
+                if relevant is None or relevant(fault):
+                    del self._unraised[i]
+                    break
+            else:
+                return
         raise fault
+
+    def forget_recovered(self) -> list[SensorFault]:
+        """Drop the unraised faults of parts that have recovered since (a glove unplugged
+        and plugged back at the menu must not end the next session); returns them."""
+        with self._lock:
+            active = {id(f) for f in self.active_faults.values()}
+            gone = [f for f in self._unraised if id(f) not in active]
+            self._unraised = [f for f in self._unraised if id(f) in active]
+        return gone
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from mqtt_bridge import outbox as outbox_mod
 from mqtt_bridge import plans as plans_mod
+from sensors.faults import PadFault, SensorFault
 from station import __version__, hardware
 from station import plan as plan_mod
 from station.config import Config, mqtt_password, parse_broker_url
@@ -184,6 +185,9 @@ class App:
             st.buttons.clear_stop()
         self.safety.stop_pressed.clear()
         st.start()  # the acquisition loop runs through every session
+        if st.acquisition is not None:
+            for fault in st.acquisition.forget_recovered():
+                log.info("before this session, since recovered: %s", fault)
         runner = self._runner(plan)
         try:
             return runner.run_session(self.today())
@@ -208,7 +212,7 @@ class App:
             hands={"involved": involved, "uninvolved": other},
             enqueue=self._enqueue,
             data_quality=self.data_quality,
-            monitor=acq.check if acq is not None else None,
+            monitor=(lambda: acq.check(_relevant_fault)) if acq is not None else None,
             after_trial=self._save_dose,
         )
 
@@ -295,6 +299,13 @@ class App:
             software_version=__version__,
             semantic_check=lambda d: plan_mod.semantic_check(d, station_id),
         )
+
+
+def _relevant_fault(fault: SensorFault) -> bool:
+    """The faults that end a session: the pads' (every protocol built so far measures force
+    or plays vibration at a pad). A glove fault is journalled, turns the motors off, and
+    waits for a protocol that uses the glove."""
+    return isinstance(fault, PadFault)
 
 
 def _age_days(date: str, now: dt.datetime) -> float | None:

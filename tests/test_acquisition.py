@@ -166,6 +166,38 @@ def test_acquisition_unplugged_glove_raises_a_named_fault_and_motors_stop() -> N
     assert len(acq.window(0.2).imus["thumb"].t_s) >= 14  # up to 40 ms not drained yet
 
 
+def test_acquisition_check_filters_faults_and_forgets_those_of_recovered_parts() -> None:
+    """A session raises only the faults that matter to it (the others wait), and a part
+    that failed and came back before the session is no fault of the session's."""
+    rig = running(pads=True, haptics=False)
+    acq = rig.acquisition
+    assert acq is not None
+    rig.world.unplug_glove()
+    rig.clock.sleep(0.5)
+    rig.station_bus.nack(0x48, times=40)  # ADC 0 (pads 0..3) drops out for a while
+    rig.clock.sleep(0.3)
+    raised: list[int] = []
+    while True:  # the pads' faults, and only those
+        try:
+            acq.check(lambda f: isinstance(f, PadFault))
+        except PadFault as fault:
+            raised.append(fault.pad)
+        else:
+            break
+    assert sorted(raised) == [0, 1, 2, 3]  # the glove's fault is not raised, it waits
+    rig.world.plug_glove()
+    rig.clock.sleep(0.5)  # the glove and the ADC are back
+    assert acq.active_faults == {}
+    gone = acq.forget_recovered()
+    assert any(isinstance(f, GloveUnplugged) for f in gone)
+    acq.check()  # nothing left to raise
+    rig.world.unplug_glove()  # a fault still active is kept
+    rig.clock.sleep(0.5)
+    assert acq.forget_recovered() == []
+    with pytest.raises(GloveUnplugged):
+        acq.check()
+
+
 def test_acquisition_slow_bus_counts_overruns() -> None:
     rig = running(glove=False)
     acq = rig.acquisition
