@@ -70,6 +70,9 @@ class App:
         self.safety: SafetyLayer | None = None
         self.ui: SessionUi | None = None
         self.recovered: list[str] = []
+        #: Acquisition counters and sensor faults at the start of the session: the summary
+        #: reports what happened during the session, not since the service started.
+        self._session_base: tuple[dict[str, int], int] = ({}, 0)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class App:
         if st.acquisition is not None:
             for fault in st.acquisition.forget_recovered():
                 log.info("before this session, since recovered: %s", fault)
+            self._session_base = (st.acquisition.counters_snapshot(), len(st.faults))
         runner = self._runner(plan)
         try:
             return runner.run_session(self.today())
@@ -228,10 +232,12 @@ class App:
         if st is None:
             return out
         if st.acquisition is not None:
-            c = st.acquisition.counters_snapshot()
+            base, faults_before = self._session_base
+            now_c = st.acquisition.counters_snapshot()
+            c = {k: v - base.get(k, 0) for k, v in now_c.items()}
             out["bus_errors"] = int(sum(v for k, v in c.items() if "error" in k))
             out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
-            out["sensor_faults"] = [str(f) for f in st.faults][-10:]
+            out["sensor_faults"] = [str(f) for f in st.faults[faults_before:]][-10:]
         if st.pads is not None:
             now = dt.datetime.now(dt.UTC)
             out["calibration"] = {

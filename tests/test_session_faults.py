@@ -58,6 +58,12 @@ def test_session_glove_unplugged_during_grip_work_does_not_end_it(tmp_path: Path
         assert summary["state"] == "complete"
         metrics = summary["protocols"][0]["metrics"]
         assert metrics["involved_trials"]["value"] == metrics["uninvolved_trials"]["value"] == 3
-        assert any("glove" in f for f in summary["data_quality"]["sensor_faults"])
+        quality = summary["data_quality"]
+        assert any("glove" in f for f in quality["sensor_faults"]) and quality["bus_errors"] > 0
+        # the next session reports its own figures, not the service's since it started
+        st.sim.world.plug_glove()
+        st.clock.sleep(0.5)
+        quality = run_with_patient(app)["data_quality"]
+        assert (quality["sensor_faults"], quality["bus_errors"]) == ([], 0)
     finally:
         app.close()
