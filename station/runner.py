@@ -353,7 +353,7 @@ SESSION_STOP_EVENTS = {
     "S-NORESPONSE": "no_response",
 }
 #: Protocol stops that are the station's problem, not the patient's or a stop rule's.
-STATION_PROBLEMS = frozenset({"no_force_pads", "uncalibrated"})
+STATION_PROBLEMS = frozenset({"no_force_pads", "uncalibrated", "pad_gaps"})
 
 
 def _protocol_stop_state(decision: Decision) -> str:

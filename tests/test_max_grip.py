@@ -220,6 +220,7 @@ def test_max_grip_session_a_pad_open_for_most_of_a_squeeze_stops_as_a_pad_proble
     assert trial.response["peak_force_n"] is None
     assert trial.response["gaps"] > trial.response["samples"] / 2
     assert outcome.reason.startswith("max_grip: pad 0 gave no force for ")
+    assert outcome.state == "incomplete"  # the station's problem, not the patient's
     (event,) = outcome.summary["safety_events"]
     assert (event["kind"], event["detail"]["pad"]) == ("pad_gaps", 0)
     assert "no squeeze" not in outcome.reason
