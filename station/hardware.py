@@ -10,6 +10,12 @@ gpiozero's mock pins in ``--sim``), and from there the same drivers, sensors and
 objects are made. :meth:`Station.close` turns the motors off first, then closes the parts
 in the reverse order of construction and never raises.
 
+The LCD is built first, so that a fitted chip that does not answer (or is another chip) at
+start can be shown on it: every bus error or identity mismatch while a part is built or
+initialised becomes a :class:`HardwareError` naming the part, the chip, its bus and address
+and what to check, the parts built so far are closed, and the LCD (if it came up) keeps an
+error screen with a technician code (``E-PAD-121``).
+
 Bus plan (``reference/HARDWARE.md`` §2): station bus (ADS1115s, haptic mux with
 DRV2605Ls), glove bus (mux with six LSM6DSOX, two per channel), LCD bus (PCF8574 +
 HD44780).
@@ -17,14 +23,18 @@ HD44780).
 
 from __future__ import annotations
 
+import errno as errno_mod
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from drivers.ads1115 import ADS1115
+from drivers.bus import DeviceNotFound, bus_name
 from drivers.clock import MonotonicClock
 from drivers.drv2605l import DRV2605L
 from drivers.hd44780 import HD44780
@@ -42,6 +52,7 @@ from station.config import Config
 from ui_lcd.buttons import KEYS, Buttons
 from ui_lcd.cues import Cues
 from ui_lcd.display import Display
+from ui_lcd.screens import Screens
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +68,88 @@ def ads1115_range_v(supply_v: float) -> float:
 
 
 class HardwareError(RuntimeError):
-    """The station cannot be built (a part is missing or a library is not installed)."""
+    """The station cannot be built (a part is missing or a library is not installed).
+
+    For a fitted chip that did not answer or is not the chip expected: ``part`` ("pads",
+    "motors", "glove", "lcd"), ``bus`` (its name), ``address`` and ``channel`` (behind a
+    mux; else None), ``errno`` (None for an identity mismatch) and ``code``, the technician
+    code the LCD shows (``E-PAD-121``; ``-019``, ENODEV, for a wrong chip). All None
+    otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        part: str | None = None,
+        bus: str | None = None,
+        address: int | None = None,
+        channel: int | None = None,
+        errno: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.part = part
+        self.bus = bus
+        self.address = address
+        self.channel = channel
+        self.errno = errno
+        self.code = code
+
+
+@dataclass(frozen=True)
+class _Part:
+    label: str  # how messages name it
+    code: str  # the part in the technician code: E-<code>-<errno>
+    screen: str  # the error screen's message key: what the patient can do
+
+
+PARTS = {
+    "pads": _Part("force pads", "PAD", "error.bus"),
+    "motors": _Part("vibration motors", "MOTOR", "error.bus"),
+    "glove": _Part("glove", "GLOVE", "error.glove"),  # the patient can plug it back in
+    "lcd": _Part("LCD", "LCD", "error.bus"),
+}
+#: Errnos of an address nobody acknowledged: i2c-bcm2835 (EREMOTEIO), i2c-gpio (ENXIO).
+_NO_ANSWER = (errno_mod.EREMOTEIO, errno_mod.ENXIO)
+
+
+@contextmanager
+def _starting(
+    part: str,
+    chip: str,
+    bus: Any,
+    address: int,
+    hint: str,
+    behind: tuple[int, int] | None = None,
+) -> Iterator[None]:
+    """Turn a bus error or an identity mismatch of ``chip`` at ``address`` on ``bus`` (behind
+    mux address and channel ``behind``) into a :class:`HardwareError` for ``part``."""
+    try:
+        yield
+    except (OSError, DeviceNotFound) as exc:
+        where = f"the {chip} at 0x{address:02X}"
+        if behind is not None:
+            where += f" behind the mux at 0x{behind[0]:02X}, channel {behind[1]},"
+        where += f" on {bus_name(bus)}"
+        err = None if isinstance(exc, DeviceNotFound) else exc.errno
+        if isinstance(exc, DeviceNotFound):
+            # Linux drivers answer a wrong chip ID with ENODEV; the code does the same.
+            problem, number = f"is not the chip expected: {exc}", errno_mod.ENODEV
+        elif err in _NO_ANSWER:
+            problem, number = f"does not answer (errno {err}: {os.strerror(err)})", err
+        else:
+            problem, number = f"gave a bus error ({exc})", err or 0
+        p = PARTS[part]
+        raise HardwareError(
+            f"{p.label}: {where} {problem}. {hint}",
+            part=part,
+            bus=bus_name(bus),
+            address=address,
+            channel=None if behind is None else behind[1],
+            errno=err,
+            code=f"E-{p.code}-{number:03d}",
+        ) from exc
 
 
 @dataclass
@@ -169,13 +261,19 @@ def build(
     seed: int = 0,
     speed: float | None = None,
     calibrate_sim: bool = True,
+    prepare_sim: Callable[[SimHandles], None] | None = None,
 ) -> Station:
     """Build the station ``config`` describes: the real one, or the simulated one.
 
     ``data_dir`` holds the calibration records (``calibration/``). For the simulated station
     ``clock`` defaults to a simulated clock running ``speed`` times real time (None: as
-    fast as the host can), ``seed`` seeds the simulated world, and pads and motors without
-    a record are calibrated by the simulated technician (``calibrate_sim``).
+    fast as the host can), ``seed`` seeds the simulated world, pads and motors without
+    a record are calibrated by the simulated technician (``calibrate_sim``), and
+    ``prepare_sim`` is called with the simulated world once its chips are wired, before any
+    driver talks to them (to detach a chip or arm a bus fault, as tests do).
+
+    Raises :class:`HardwareError` when a bus cannot be opened or a fitted chip does not
+    answer or is another chip; what was built is closed first.
     """
     store = CalibrationStore(Path(data_dir) / "calibration")
     if sim:
@@ -200,12 +298,18 @@ def build(
         )
         chips = rig.attach_chips(config, clock, buses, world, pad_layout(config["pads"]), seed)
         handles = SimHandles(world, buses, chips, factory)
+        if prepare_sim is not None:
+            prepare_sim(handles)
         station = _assemble(config, clock, buses, factory, store, handles)
-        if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
-            for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
-                world.connect_motor(motor, _pin_drive(factory.pin(pin)))
-        if calibrate_sim and station.uncalibrated:
-            _sim_technician(station, rig)
+        try:
+            if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
+                for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
+                    world.connect_motor(motor, _pin_drive(factory.pin(pin)))
+            if calibrate_sim and station.uncalibrated:
+                _sim_technician(station, rig)
+        except BaseException:
+            station.close()
+            raise
         return station
     clock = clock or MonotonicClock()
     buses = {role: _linux_bus(config, role) for role in _roles(config)}
@@ -227,6 +331,7 @@ def _assemble(
     for role, bus in buses.items():
         station.on_close(f"{role} bus", bus.close)
     try:
+        _build_display(station)  # first: it can show why another part failed
         _build_pads(station)
         _build_haptics(station)
         _build_glove(station)
@@ -241,10 +346,28 @@ def _assemble(
             station.acquisition = acq
             station.on_close("acquisition", acq.stop)
         _build_ui(station)
+    except HardwareError as exc:
+        _show_error(station, exc)
+        station.close()
+        raise
     except BaseException:
         station.close()
         raise
     return station
+
+
+def _show_error(station: Station, exc: HardwareError) -> None:
+    """Leave ``exc``'s error screen on the LCD, backlight on (best effort): a technician
+    reads the code there while the service restarts."""
+    display = station.display
+    if display is None or exc.part is None or exc.code is None:
+        return
+    try:
+        frame = Screens(station.config["lcd"]["size"]).error(PARTS[exc.part].screen, exc.code)
+        display.show(frame)
+    except (OSError, RuntimeError, ValueError) as show_exc:
+        log.warning("could not show %s on the LCD: %s", exc.code, show_exc)
+    display.close(backlight=True)
 
 
 def _build_pads(station: Station) -> None:
@@ -260,8 +383,15 @@ def _build_pads(station: Station) -> None:
     pads = ForcePads(
         adcs, layout, divider_ohm=cfg["divider_ohm"], supply_v=cfg["supply_v"], supply_ref=ref
     )
-    pads.init()
     station.on_close("force pads", pads.close)
+    # pads.init(), one chip at a time so that an error names the chip.
+    for adc, address in zip(adcs, cfg["adc_addresses"], strict=True):
+        hint = (
+            "Check the ADC board's power and cable, its ADDR pin (GND 0x48, VDD 0x49, "
+            f"SDA 0x4A, SCL 0x4B) and pads.adc_addresses; {_i2cdetect(station, 'station')}."
+        )
+        with _starting("pads", "ADS1115", bus, address, hint):
+            adc.init()
     station.uncalibrated += [f"pad{p}" for p in pads.load_calibrations(station.calibrations)]
     station.pads = pads
 
@@ -282,12 +412,18 @@ def _build_haptics(station: Station) -> None:
     if not cfg["fitted"]:
         return
     motors: list[Any]
+    bus, m = station.buses["station"], cfg["mux_address"]
     if cfg["driver"] == "drv2605l":
         # Locked: motors-off comes from several threads (Stop button, watchdog, signals);
         # channel select and write must not interleave between them.
-        mux = TCA9548A(station.buses["station"], cfg["mux_address"], lock=threading.RLock())
-        mux.init()
+        mux = TCA9548A(bus, m, lock=threading.RLock())
         station.on_close("haptic mux", mux.close)
+        hint = (
+            "Check the haptic board's power and cable and haptics.mux_address (A0-A2 pins: "
+            f"0x70-0x77); {_i2cdetect(station, 'station')}."
+        )
+        with _starting("motors", "TCA9548A haptic mux", bus, m, hint):
+            mux.init()
         motors = [
             DRV2605L(mux.channel(ch), DRV2605L_ADDRESS, station.clock) for ch in cfg["channels"]
         ]
@@ -296,7 +432,17 @@ def _build_haptics(station: Station) -> None:
     caps = VibrationCaps.of(station.config["safety"])
     haptics = Haptics(motors, station.clock, caps, actuator=cfg["actuator"], ledger=station.ledger)
     station.on_close("haptics", haptics.close)
-    haptics.init()
+    if cfg["driver"] == "drv2605l":
+        # haptics.init(), one driver at a time so that an error names the motor's channel.
+        for n, (motor, ch) in enumerate(zip(motors, cfg["channels"], strict=True)):
+            hint = (
+                f"Check motor {n}'s DRV2605L board: its cable to mux channel {ch} and its "
+                "power; haptics.channels must list only fitted channels."
+            )
+            with _starting("motors", "DRV2605L", bus, DRV2605L_ADDRESS, hint, behind=(m, ch)):
+                motor.init(actuator=haptics.actuator)
+    else:
+        haptics.init()
     station.uncalibrated += [f"motor{m}" for m in haptics.load_calibrations(station.calibrations)]
     station.haptics = haptics
 
@@ -305,24 +451,50 @@ def _build_glove(station: Station) -> None:
     cfg = station.config["glove"]
     if not cfg["fitted"]:
         return
-    mux = TCA9548A(station.buses["glove"], cfg["mux_address"], lock=threading.RLock())
-    mux.init()
+    bus, m = station.buses["glove"], cfg["mux_address"]
+    mux = TCA9548A(bus, m, lock=threading.RLock())
     station.on_close("glove mux", mux.close)
+    hint = (
+        "Check that the glove is plugged in (connector and cable) and glove.mux_address; "
+        f"{_i2cdetect(station, 'glove')}."
+    )
+    with _starting("glove", "TCA9548A glove mux", bus, m, hint):
+        mux.init()
     imus = {seg: LSM6DSOX(mux.channel(ch), address, station.clock) for seg, ch, address in WIRING}
     glove = Glove(imus, station.clock, odr_hz=cfg["odr_hz"])
     station.on_close("glove", glove.close)
-    glove.init()
+    # glove.init(), one IMU at a time so that an error names the IMU.
+    for seg, ch, address in WIRING:
+        hint = f"Check the {seg} IMU's cable inside the glove (mux channel {ch})."
+        with _starting("glove", f"LSM6DSOX {seg} IMU", bus, address, hint, behind=(m, ch)):
+            glove.reinit(seg)
     station.glove = glove
+
+
+def _build_display(station: Station) -> None:
+    config, clock = station.config, station.clock
+    if not config["lcd"]["fitted"]:
+        return
+    cols, rows = (int(n) for n in config["lcd"]["size"].split("x"))
+    bus, address = station.buses["lcd"], config["lcd"]["address"]
+    lcd = HD44780(bus, address, cols, rows, clock)
+    display = Display(lcd, clock, resync_s=config["lcd"]["resync_s"])
+    station.on_close("display", display.close)
+    hint = (
+        "Check the LCD's cable and power and lcd.address (0x27 for a PCF8574 backpack, 0x3F "
+        f"for a PCF8574A); {_i2cdetect(station, 'lcd')}."
+    )
+    with _starting("lcd", "PCF8574 LCD backpack", bus, address, hint):
+        display.resync()  # initialises the controller; nothing to show yet
+    station.display = display
+
+
+def _i2cdetect(station: Station, role: str) -> str:
+    return f"'i2cdetect -y {station.config['buses'][f'{role}_bus']}' lists what answers"
 
 
 def _build_ui(station: Station) -> None:
     config, clock = station.config, station.clock
-    if config["lcd"]["fitted"]:
-        cols, rows = (int(n) for n in config["lcd"]["size"].split("x"))
-        lcd = HD44780(station.buses["lcd"], config["lcd"]["address"], cols, rows, clock)
-        display = Display(lcd, clock, resync_s=config["lcd"]["resync_s"])
-        station.on_close("display", display.close)
-        station.display = display
     b = config["buttons"]
     buttons = Buttons(
         {k: b[k] for k in KEYS},

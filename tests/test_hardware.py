@@ -3,6 +3,8 @@ where the machine has none, the simulated station wired per config."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,102 @@ def test_hardware_real_station_without_i2c_says_which_bus(tmp_path: Path) -> Non
     cfg = sim_config(buses={"station_bus": 29})  # no /dev/i2c-29 on a test machine
     with pytest.raises(hardware.HardwareError, match=r"/dev/i2c-29 for the station bus"):
         hardware.build(cfg, sim=False, data_dir=tmp_path)
+
+
+# -- a fitted chip missing or wrong at start ------------------------------------------------
+
+
+class Wiring:
+    """The simulated station's handles, kept when ``build`` hands them to ``prepare_sim``
+    (the station itself is never returned when a part fails)."""
+
+    def __init__(self, change: Callable[[hardware.SimHandles], None]) -> None:
+        self.change = change
+        self.sim: hardware.SimHandles | None = None
+
+    def __call__(self, sim: hardware.SimHandles) -> None:
+        self.sim = sim
+        self.change(sim)
+
+    def lcd(self) -> list[str]:
+        assert self.sim is not None
+        return [" ".join(line.split()) for line in self.sim.lcd_lines()]
+
+
+def build_failing(tmp_path: Path, wiring: Wiring, cfg: config.Config | None = None):
+    threads = set(threading.enumerate())
+    with pytest.raises(hardware.HardwareError) as err:
+        hardware.build(cfg or config.defaults(), sim=True, data_dir=tmp_path, prepare_sim=wiring)
+    assert set(threading.enumerate()) == threads  # nothing left running
+    assert wiring.sim is not None
+    assert all(bus.closed for bus in wiring.sim.buses.values())  # and everything closed
+    return err.value
+
+
+def test_hardware_an_adc_missing_at_start_is_named_and_shown_on_the_lcd(tmp_path: Path) -> None:
+    """The second ADS1115 does not answer (OSError 121, as on a Pi). Before, the raw OSError
+    left build(): the CLI printed a traceback and the LCD stayed blank."""
+    wiring = Wiring(lambda sim: sim.buses["station"].detach(0x49))
+    err = build_failing(tmp_path, wiring)
+    assert (err.part, err.address, err.errno, err.code) == ("pads", 0x49, 121, "E-PAD-121")
+    assert err.bus == "sim-station-bus" and err.channel is None
+    msg = str(err)
+    assert msg.startswith("force pads: the ADS1115 at 0x49 on sim-station-bus does not answer")
+    assert "ADDR pin" in msg and "i2cdetect -y 1" in msg
+    assert isinstance(err.__cause__, OSError)
+    # the LCD came up first and keeps the error, lit, for the technician
+    lines = wiring.lcd()
+    assert lines[0] == "Station problem"
+    assert lines[-1].endswith("Code E-PAD-121")
+    assert wiring.sim is not None and wiring.sim.chips.lcd.backlight
+
+
+def test_hardware_a_glove_imu_missing_at_start_is_named_with_its_channel(tmp_path: Path) -> None:
+    def unplug_ring(sim: hardware.SimHandles) -> None:
+        sim.chips.imus["ring"].unplug()
+
+    wiring = Wiring(unplug_ring)
+    err = build_failing(tmp_path, wiring)
+    assert (err.part, err.address, err.channel, err.code) == ("glove", 0x6B, 1, "E-GLOVE-121")
+    assert str(err).startswith(
+        "glove: the LSM6DSOX ring IMU at 0x6B behind the mux at 0x70, channel 1, "
+        "on sim-glove-bus does not answer"
+    )
+    assert wiring.lcd()[0] == "Glove problem."
+    assert wiring.lcd()[-1].endswith("Code E-GLOVE-121")
+    # the parts built before the glove were closed: every motor driver in standby
+    assert wiring.sim is not None
+    assert all(drv.regs[0x01] & 0x40 for drv in wiring.sim.chips.drvs)
+
+
+def test_hardware_a_wrong_chip_at_a_motor_channel_is_named(tmp_path: Path) -> None:
+    """A chip answers at 0x5A on channel 2 but is not a DRV2605/DRV2605L (DEVICE_ID 5):
+    DeviceNotFound becomes a HardwareError with the driver's own hint; code ENODEV."""
+
+    def swap(sim: hardware.SimHandles) -> None:
+        from drivers.sim.drv2605l import SimDRV2605L
+
+        sim.chips.haptic_mux.detach(2, 0x5A)
+        sim.chips.haptic_mux.attach(2, 0x5A, SimDRV2605L(sim.world.clock, device_id=5))
+
+    wiring = Wiring(swap)
+    err = build_failing(tmp_path, wiring)
+    assert (err.part, err.address, err.channel, err.errno) == ("motors", 0x5A, 2, None)
+    assert err.code == "E-MOTOR-019"
+    assert str(err).startswith(
+        "vibration motors: the DRV2605L at 0x5A behind the mux at 0x70, channel 2, "
+        "on sim-station-bus is not the chip expected: DRV2605L not found"
+    )
+    assert "Check motor 2's DRV2605L board" in str(err)
+    assert wiring.lcd()[-1].endswith("Code E-MOTOR-019")
+
+
+def test_hardware_a_missing_lcd_fails_first_and_touches_nothing_else(tmp_path: Path) -> None:
+    wiring = Wiring(lambda sim: sim.buses["lcd"].detach(0x27))
+    err = build_failing(tmp_path, wiring)
+    assert (err.part, err.address, err.code) == ("lcd", 0x27, "E-LCD-121")
+    assert str(err).startswith("LCD: the PCF8574 LCD backpack at 0x27 on sim-lcd-bus does not")
+    assert "lcd.address (0x27 for a PCF8574 backpack, 0x3F for a PCF8574A)" in str(err)
+    assert wiring.sim is not None
+    assert wiring.sim.buses["station"].stats.transactions == 0  # the LCD is built first
+    assert wiring.sim.buses["glove"].stats.transactions == 0
