@@ -15,6 +15,7 @@ import numpy as np
 
 from drivers.clock import MonotonicClock
 from sensors.bench import acquisition_figures, max_rss_mib
+from sensors.faults import PadFault
 from station.protocols.max_grip import FEEDBACK_S
 from ui_lcd.bench import measure as lcd_figures
 
@@ -40,6 +41,20 @@ def lcd(app: Any) -> dict[str, Any]:
     figures = lcd_figures(st.display, lambda: bus.stats.wire_s, lambda: bus.stats.transactions)
     figures["bus_hz"] = bus.speed_hz
     return figures
+
+
+def _fresh(acq: Any, clock: Any, pad: int, timeout_s: float = 5.0) -> None:
+    """Wait (bounded) until ``pad`` has a fresh reading: after a start, or after the LCD
+    benchmark held the clock, the loop needs a moment to catch up."""
+    deadline = clock.now() + timeout_s
+    while True:
+        clock.sleep(0.05)
+        try:
+            acq.latest_n(pad)
+            return
+        except PadFault:
+            if clock.now() >= deadline:
+                raise
 
 
 def biofeedback_latency(app: Any, steps: int = 20, force_n: float = 10.0, seed: int = 0) -> dict:
@@ -68,7 +83,7 @@ def biofeedback_latency(app: Any, steps: int = 20, force_n: float = 10.0, seed: 
     first, ninety = [], []
     try:
         pad.set_force(force_n)
-        clock.sleep(0.2)  # fresh samples after a (re)start
+        _fresh(acq, clock, 0)  # the loop has caught up after a (re)start
         feedback(1.5)
         final = cells()
         for _ in range(steps):
