@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from station import config
 from station.app import App
@@ -16,13 +17,20 @@ from station.commands import run_cmd
 SEED = 5
 
 
-def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
+def open_with_patient(tmp_path: Path) -> tuple[App, Any, Any]:
+    """The default simulated station and a typical virtual patient at it."""
     app = App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+    st = app.station
+    assert st is not None and st.sim is not None and app.journal is not None
+    patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
+    patient.start()
+    return app, st, patient
+
+
+def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
+    app, st, patient = open_with_patient(tmp_path)
     try:
-        st = app.station
-        assert st is not None and st.sim is not None and app.journal is not None
-        patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
-        patient.start()
+        assert app.journal is not None
         seen: list[str] = []
 
         def look() -> None:
@@ -62,12 +70,9 @@ def test_run_service_stop_during_a_session_returns_to_the_menu(tmp_path: Path) -
     """Stop mid-squeeze ends the session as stopped; the service clears the latch and waits
     at the menu again (before, the latched Stop raised out of the goodbye wait and the
     service died with a traceback and a dark LCD)."""
-    app = App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+    app, st, patient = open_with_patient(tmp_path)
     try:
-        st = app.station
-        assert st is not None and st.sim is not None and app.journal is not None
-        patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
-        patient.start()
+        assert app.journal is not None
         stop_pin = st.sim.button_pins(app.config["buttons"])["stop"]
         seen: list[str] = []
 
