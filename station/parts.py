@@ -297,6 +297,17 @@ def pad_layout(cfg: dict[str, Any]) -> tuple[list[PadChannel], SupplyReference |
     return layout, SupplyReference(n_adcs - 1, 3, 0.5)
 
 
+def _mux(station: Station, part: str, label: str, bus: Any, address: int, hint: str) -> TCA9548A:
+    """A started TCA9548A for ``part``, closed with the station. Locked: motors-off and the
+    acquisition come from several threads, and a channel select and the access after it
+    must not interleave between them."""
+    mux = TCA9548A(bus, address, lock=threading.RLock())
+    station.on_close(label, mux.close)
+    with _starting(part, f"TCA9548A {label}", bus, address, hint):
+        mux.init()
+    return mux
+
+
 def _build_haptics(station: Station) -> None:
     cfg = station.config["haptics"]
     if not cfg["fitted"]:
@@ -304,16 +315,11 @@ def _build_haptics(station: Station) -> None:
     motors: list[Any]
     bus, m = station.buses["station"], cfg["mux_address"]
     if cfg["driver"] == "drv2605l":
-        # Locked: motors-off comes from several threads (Stop button, watchdog, signals);
-        # channel select and write must not interleave between them.
-        mux = TCA9548A(bus, m, lock=threading.RLock())
-        station.on_close("haptic mux", mux.close)
         hint = (
             "Check the haptic board's power and cable and haptics.mux_address (A0-A2 pins: "
             f"0x70-0x77); {_i2cdetect(station, 'station')}."
         )
-        with _starting("motors", "TCA9548A haptic mux", bus, m, hint):
-            mux.init()
+        mux = _mux(station, "motors", "haptic mux", bus, m, hint)
         motors = [
             DRV2605L(mux.channel(ch), DRV2605L_ADDRESS, station.clock) for ch in cfg["channels"]
         ]
@@ -342,14 +348,11 @@ def _build_glove(station: Station) -> None:
     if not cfg["fitted"]:
         return
     bus, m = station.buses["glove"], cfg["mux_address"]
-    mux = TCA9548A(bus, m, lock=threading.RLock())
-    station.on_close("glove mux", mux.close)
     hint = (
         "Check that the glove is plugged in (connector and cable) and glove.mux_address; "
         f"{_i2cdetect(station, 'glove')}."
     )
-    with _starting("glove", "TCA9548A glove mux", bus, m, hint):
-        mux.init()
+    mux = _mux(station, "glove", "glove mux", bus, m, hint)
     imus = {seg: LSM6DSOX(mux.channel(ch), address, station.clock) for seg, ch, address in WIRING}
     glove = Glove(imus, station.clock, odr_hz=cfg["odr_hz"])
     station.on_close("glove", glove.close)
