@@ -15,6 +15,7 @@ import ctypes
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from functools import cache
 from pathlib import Path
@@ -122,12 +123,45 @@ def _bounded_int(text: str) -> int:
     return v
 
 
+#: A ``\\uD800``-``\\uDFFF`` escape in JSON text: json decodes a lone one into a string that
+#: cannot be encoded as UTF-8 (SQLite and every later ``str.encode`` raise on it).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_B = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _key_text(key: str) -> str:
+    # Rendered without the surrogate, so the reason itself can be stored and sent.
+    return key.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+
+
+def _check_scalar_values(doc: Any) -> None:
+    """Raise ``ValueError`` naming the path of the first string (key or value) holding a
+    lone surrogate, which is not a Unicode scalar value (RFC 8259 §8.2). Iterative: the
+    document may be nested as deeply as json allows."""
+    stack: list[tuple[Any, str]] = [(doc, "$")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise ValueError(f"the string at {path} is not valid Unicode (a lone surrogate)")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                p = f"{path}.{_key_text(k)}"
+                if _SURROGATE.search(k):
+                    raise ValueError(f"the key at {p} is not valid Unicode (a lone surrogate)")
+                stack.append((v, p))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+
+
 def loads(payload: bytes | bytearray | str) -> Any:
     """Strict JSON: raises ``UnicodeDecodeError`` (not UTF-8), ``json.JSONDecodeError`` or
     ``ValueError`` (NaN/Infinity, a number beyond a finite double such as ``1e999``, an
-    integer beyond 64 bits, too deeply nested)."""
+    integer beyond 64 bits, too deeply nested, a string that is not valid Unicode such as a
+    lone surrogate ``"\\ud800"``)."""
     try:
-        return json.loads(
+        doc = json.loads(
             payload,
             parse_constant=_no_constants,
             parse_float=_finite_float,
@@ -135,6 +169,13 @@ def loads(payload: bytes | bytearray | str) -> Any:
         )
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    if isinstance(payload, str):
+        suspect = bool(_SURROGATE_ESCAPE.search(payload) or _SURROGATE.search(payload))
+    else:
+        suspect = bool(_SURROGATE_ESCAPE_B.search(payload))
+    if suspect:  # the walk only when an escape (or a raw surrogate) could have made one
+        _check_scalar_values(doc)
+    return doc
 
 
 def decode(payload: bytes | bytearray | str, check_body: bool = False) -> dict[str, Any]:

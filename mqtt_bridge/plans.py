@@ -208,6 +208,46 @@ def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
         return False
 
 
+def answer_unhandled(
+    conn: sqlite3.Connection,
+    payload: bytes,
+    correlation: bytes | None,
+    reason: str,
+    *,
+    max_rows: int = outbox.DEFAULT_MAX_ROWS,
+) -> None:
+    """Answer a plan message the station failed to handle (an unforeseen error, not a
+    database fault that can clear) as ``rejected`` with ``reason``, and record its digest as
+    answered, in one transaction: the message is not handled again. The caller guards this
+    (it may fail as well) and acknowledges the message in any case."""
+    try:
+        version = _version_of(envelope.loads(payload))
+    except Exception:  # the payload is what failed; the answer names no version then
+        version = None
+    outcome = PlanOutcome("rejected", version, reason[:2000])
+    answer = {
+        "plan_version": version,
+        "status": "rejected",
+        "reason": outcome.reason,
+        "active_plan_version": active_version(conn),
+    }
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _record_answer(conn, message_digest(payload, correlation), outcome)
+        outbox.enqueue(
+            conn,
+            RESULT_SCHEMA,
+            answer,
+            max_rows=max_rows,
+            ack_mode=outbox.ACK_PUBACK,
+            correlation=correlation,
+        )
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 @dataclass(frozen=True)
 class PlanOutcome:
     """What happened to one plan message. ``status``: ``accepted``, ``rejected``,

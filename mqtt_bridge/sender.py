@@ -8,11 +8,18 @@ and acks, and publishes due outbox rows with QoS 1, at most ``window`` in flight
 ``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
 ``Client`` and wraps at 65535 (reference/MQTT.md §2.3).
 
-An event whose handling fails (the database locked beyond its timeout, a disk I/O error)
-is kept, with every later one, and tried again a second later, in order. After
-:data:`MAX_EVENT_ATTEMPTS` failures the sender gives up on it, logs an alarm and, for an
-inbound message, drops the connection: the broker delivers an unacknowledged message again
-only on a new connection, so nothing is lost, only delayed.
+An event whose handling fails with a fault that can clear (``sqlite3.OperationalError``:
+the database locked beyond its timeout, a disk I/O error; ``OSError``) is kept, with every
+later one, and tried again a second later, in order. After :data:`MAX_EVENT_ATTEMPTS`
+failures the sender gives up on it, logs an alarm and, for an inbound message, drops the
+connection: the broker delivers an unacknowledged message again only on a new connection,
+so nothing is lost, only delayed. The same message given up :data:`MAX_GIVE_UPS` times
+(counted by digest, across reconnects) is acknowledged with an alarm instead.
+
+Any other exception while handling one inbound message cannot clear by retrying: it is
+logged as an alarm and the message is acknowledged (a plan is first answered
+``rejected`` naming the error, if that can be written), so that one message can never make
+the station reconnect forever and starve the outbox.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ from __future__ import annotations
 import logging
 import queue
 import socket
+import sqlite3
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +48,19 @@ log = logging.getLogger(__name__)
 MAX_EVENT_ATTEMPTS = 5
 #: Events taken from the queue at once.
 MAX_EVENTS = 1000
+#: Times one inbound message (by digest) is given up with a reconnect before the sender
+#: acknowledges it with an alarm: a fault that outlasts this many reconnects is not
+#: cleared by another one, and the message must not hold up every later one.
+MAX_GIVE_UPS = 3
+#: Digests whose give-ups are remembered (oldest forgotten first).
+MAX_GIVE_UP_DIGESTS = 64
+#: Faults that can clear by themselves (a lock released, space freed): worth a retry.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, OSError)
+
+
+def _digest(m: Inbound) -> str:
+    """Identifies one inbound message across redeliveries: topic, correlation, payload."""
+    return plans.message_digest(m.topic.encode() + b"\0" + bytes(m.payload), m.correlation)
 
 
 def publish_packet_size(topic: str, payload: bytes, props: Properties) -> int:
@@ -112,6 +133,8 @@ class Sender:
         #: Events taken from the queue and not yet handled, oldest first.
         self._backlog: deque[tuple[Any, ...]] = deque()
         self._head_failures = 0  # failed attempts at the event heading the backlog
+        #: Inbound message digest -> times given up with a reconnect (kept across them).
+        self._give_ups: OrderedDict[str, int] = OrderedDict()
         #: PUBACK results handled but not yet written (kept across a failed write).
         self._ok: list[int] = []
         self._refused: list[tuple[int, str]] = []
@@ -163,11 +186,13 @@ class Sender:
             ev = self._backlog[0]
             try:
                 self._handle(ev)
-            except Exception as exc:
+            except TRANSIENT_ERRORS as exc:
                 self._head_failures += 1
                 if self._head_failures < MAX_EVENT_ATTEMPTS:
                     raise
                 self._give_up(ev, exc)
+            except Exception as exc:
+                self._unhandled(ev, exc)
             self._backlog.popleft()
             self._head_failures = 0
         self._apply_pubacks()
@@ -204,14 +229,61 @@ class Sender:
                 exc,
             )
             return
+        m: Inbound = ev[1]
+        key = _digest(m)
+        count = self._give_ups.pop(key, 0) + 1
+        self._give_ups[key] = count
+        while len(self._give_ups) > MAX_GIVE_UP_DIGESTS:
+            self._give_ups.popitem(last=False)
+        if count >= MAX_GIVE_UPS:
+            log.error(
+                "ALARM MQTT sender gave up on the message on %s %d times (%r); acknowledged "
+                "unhandled so that it no longer holds up the connection",
+                m.topic,
+                count,
+                exc,
+            )
+            del self._give_ups[key]
+            self._puback_inbound(m)
+            return
         log.error(
             "ALARM MQTT sender gave up on the message on %s after %d failed attempts (%r); "
             "reconnecting so that the broker delivers it again",
-            ev[1].topic,
+            m.topic,
             MAX_EVENT_ATTEMPTS,
             exc,
         )
         self._force_reconnect()
+
+    def _unhandled(self, ev: tuple[Any, ...], exc: Exception) -> None:
+        """An error that retrying cannot clear. An inbound message is acknowledged (a plan is
+        first answered ``rejected``, if that can be written); other events are dropped."""
+        self.stats.sender_errors += 1
+        if ev[0] != "message":
+            log.error("ALARM MQTT sender could not handle a %s event: %r", ev[0], exc)
+            return
+        m: Inbound = ev[1]
+        log.error(
+            "ALARM MQTT sender could not handle the message on %s (%r); acknowledged so that "
+            "it is not delivered again",
+            m.topic,
+            exc,
+            exc_info=exc,
+        )
+        if m.topic == topics.plan(self.station_id) and m.payload:
+            reason = f"the station could not handle the plan ({type(exc).__name__}); not applied"
+            try:
+                plans.answer_unhandled(
+                    self._outbox.conn,
+                    m.payload,
+                    m.correlation,
+                    reason,
+                    max_rows=self.max_rows,
+                )
+                self.stats.plans_rejected += 1
+            except Exception:
+                log.exception("ALARM the plan on %s could not be answered", m.topic)
+        self._puback_inbound(m)
 
     def _force_reconnect(self) -> None:
         """Shut the connection's socket down: paho's network thread sees the connection lost,
