@@ -38,7 +38,7 @@ import errno
 import math
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,7 @@ from sensors.faults import (
     GloveUnplugged,
     ImuFault,
     PadFault,
+    PadGap,
     SensorFault,
     SupplyRefFault,
 )
@@ -379,6 +380,11 @@ class Acquisition:
                 return
         raise fault
 
+    def pending_faults(self) -> list[SensorFault]:
+        """The faults not raised yet, oldest first (copies of the list)."""
+        with self._lock:
+            return list(self._unraised)
+
     def forget_recovered(self) -> list[SensorFault]:
         """Drop the unraised faults of parts that have recovered since (a glove unplugged
         and plugged back at the menu must not end the next session); returns them."""
@@ -419,8 +425,10 @@ class Acquisition:
             raise fault
         with self._lock:
             s = self._latest_pad[pad]
-        if s is None or math.isnan(s.force_n):
-            raise PadFault(pad, None, "no calibrated reading yet" if s is None else "no force")
+        if s is None:
+            raise PadFault(pad, None, "no calibrated reading yet")
+        if math.isnan(s.force_n):
+            raise PadGap(pad)
         age = self.clock.now() - s.t_s
         if age > self.stale_after_s:
             # A stopped or starved loop: an old reading is not today's force.
@@ -505,12 +513,23 @@ class Acquisition:
 
     # -- procedures that need the loop running ---------------------------------------------
 
-    def tare(self, seconds: float = 0.5) -> dict[int, float]:
-        """Wait ``seconds`` on the clock, then zero every pad from that window."""
+    def tare(self, seconds: float = 0.5, pads: Collection[int] | None = None) -> dict[int, float]:
+        """Wait ``seconds`` on the clock, then zero ``pads`` (default: all) from that window.
+
+        A pad that read open in the window, or has an active fault, is left out (its
+        reading says nothing of its zero, and would refuse the others' tare as a press)."""
         assert self.pads is not None
         self.clock.sleep(seconds)
         w = self.window(seconds)
-        return self.pads.tare({p: pw.volts for p, pw in w.pads.items() if len(pw.volts)})
+        usable = {
+            p: pw.volts
+            for p, pw in w.pads.items()
+            if len(pw.volts)
+            and (pads is None or p in pads)
+            and not np.any(pw.flags & FLAG_OPEN)
+            and f"pad{p}" not in self.active_faults
+        }
+        return self.pads.tare(usable)
 
     def glove_still(self, seconds: float = 2.0, reference: bool = True) -> dict[str, Any]:
         """Hold the hand still for ``seconds``: gyro biases, accel fit, zero pose."""

@@ -34,6 +34,17 @@ class PadFault(SensorFault):
         super().__init__(f"pad {pad}", errno, detail)
 
 
+class PadGap(PadFault):
+    """The newest sample of pad ``pad`` has no force (one conversion read open or out of
+    range) while the pad is not (yet) a fault: a reader may skip it; the acquisition turns
+    a pad that stays so into a :class:`PadFault` of its own."""
+
+    kind = "pad_gap"
+
+    def __init__(self, pad: int) -> None:
+        super().__init__(pad, None, "no force in the newest sample")
+
+
 class SupplyRefFault(PadFault):
     """The pads' supply reference reads outside its plausible window or cannot be read.
 

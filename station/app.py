@@ -25,7 +25,6 @@ from typing import Any
 
 from mqtt_bridge import outbox as outbox_mod
 from mqtt_bridge import plans as plans_mod
-from sensors.faults import PadFault, SensorFault
 from station import __version__, hardware
 from station import plan as plan_mod
 from station.config import Config, mqtt_password, parse_broker_url
@@ -191,7 +190,12 @@ class App:
         if st.acquisition is not None:
             for fault in st.acquisition.forget_recovered():
                 log.info("before this session, since recovered: %s", fault)
-            self._session_base = (st.acquisition.counters_snapshot(), len(st.faults))
+            # A fault still active from before the session is the session's too: it is
+            # raised at its first check, so the summary must name it.
+            pending = st.acquisition.pending_faults()
+            before = [f for f in st.faults if f not in pending]
+            self._session_base = (st.acquisition.counters_snapshot(), len(before))
+            st.faults[:] = before + [f for f in st.faults if f in pending]
         runner = self._runner(plan)
         try:
             return runner.run_session(self.today())
@@ -216,7 +220,7 @@ class App:
             hands={"involved": involved, "uninvolved": other},
             enqueue=self._enqueue,
             data_quality=self.data_quality,
-            monitor=(lambda: acq.check(_relevant_fault)) if acq is not None else None,
+            monitor=acq.check if acq is not None else None,
             after_trial=self._save_dose,
         )
 
@@ -266,12 +270,13 @@ class App:
         and at the session's end, so a power cut loses at most the trial in progress and
         the daily cap still holds after a restart."""
         assert self.station is not None and self.journal is not None
-        unsaved = self.station.ledger.take_unsaved()
-        rows = [
-            (day.isoformat(), t.vibration_s, t.energy_m2s3 / SECONDS_PER_8H)
-            for day, t in sorted(unsaved.items())
-        ]
-        try:
+        unsaved: dict = {}
+        try:  # from the take on: a signal landing anywhere here puts the dose back
+            unsaved = self.station.ledger.take_unsaved()
+            rows = [
+                (day.isoformat(), t.vibration_s, t.energy_m2s3 / SECONDS_PER_8H)
+                for day, t in sorted(unsaved.items())
+            ]
             if rows:
                 self.journal.add_doses(rows)
         except BaseException:
@@ -305,13 +310,6 @@ class App:
             software_version=__version__,
             semantic_check=lambda d: plan_mod.semantic_check(d, station_id),
         )
-
-
-def _relevant_fault(fault: SensorFault) -> bool:
-    """The faults that end a session: the pads' (every protocol built so far measures force
-    or plays vibration at a pad). A glove fault is journalled, turns the motors off, and
-    waits for a protocol that uses the glove."""
-    return isinstance(fault, PadFault)
 
 
 def _age_days(date: str, now: dt.datetime) -> float | None:

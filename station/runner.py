@@ -22,15 +22,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault
+from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault, SensorFault
 from sensors.force_pads import PadLoadedAtTare
 from station import summary as summary_mod
 from station.journal import Journal
-from station.plan import Plan
+from station.plan import Plan, ScheduleItem
 from station.protocols import PROTOCOLS
 from station.protocols.base import ProtocolStop, SessionContext, UiPort
 from station.protocols.max_grip import MaxGrip
@@ -69,7 +69,7 @@ class SessionRunner:
         enqueue: summary_mod.Enqueue,
         data_quality: Callable[[], dict[str, Any]] | None = None,
         calibration_tolerance: float = 0.1,
-        monitor: Callable[[], None] | None = None,
+        monitor: Callable[[Callable[[SensorFault], bool]], None] | None = None,
         after_trial: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
@@ -128,6 +128,7 @@ class SessionRunner:
     def run_session(self, today: dt.date | None = None) -> Outcome:
         items = self.plan.today(today or dt.date.today())
         names = [i.protocol for i in items]
+        pads = self._pads_used_today(items)
         sid = self.journal.start_session(self.plan.plan_version, names)
         self.safety.session_id = sid
         ctx = SessionContext(
@@ -141,7 +142,7 @@ class SessionRunner:
             hands=self.hands,
             deadline_s=self.clock.now() + self.caps.max_session_min * 60.0,
             no_response_s=self.no_response_s,
-            monitor=self.monitor,
+            monitor=self._monitor_for(pads),
             after_trial=self.after_trial,
         )
         state, reason = "complete", ""
@@ -153,10 +154,8 @@ class SessionRunner:
         try:
             with self.safety.signals():
                 pain_before = self._checkin(ctx)
-                if ctx.forces is not None and any(
-                    getattr(PROTOCOLS.get(i.protocol), "uses_force", False) for i in items
-                ):
-                    self._tare(ctx)
+                if ctx.forces is not None and pads:
+                    self._tare(ctx, pads)
                 if not items:
                     self.ui.prompt("session.nothing_today")
                     ctx.wait(3.0)
@@ -171,9 +170,11 @@ class SessionRunner:
                         self.ui.prompt("session.skipped")
                         ctx.wait(3.0)
                         continue
-                    if (proto.uses_force and force_stopped) or (
-                        proto.uses_vibration and not ctx.vibration_allowed
-                    ):
+                    if proto.uses_force and force_stopped:
+                        cut_short.append(("stopped", f"{proto.name}: skipped, force work stopped"))
+                        continue
+                    if proto.uses_vibration and not ctx.vibration_allowed:
+                        cut_short.append(("stopped", f"{proto.name}: skipped, no vibration today"))
                         continue
                     try:
                         if isinstance(proto, MaxGrip):
@@ -203,12 +204,13 @@ class SessionRunner:
                     state = "incomplete" if "incomplete" in states else "stopped"
                     reason = "; ".join(r for _, r in cut_short)
         except SessionStop as stop:
-            state, reason = stop.state, stop.reason
+            # The stop that ended the session first, then what rules had ended before it.
+            state, reason = stop.state, "; ".join([stop.reason, *(r for _, r in cut_short)])
             kind = SESSION_STOP_EVENTS.get(stop.code or "")
             if kind is not None:
                 self.safety.event(kind, {"reason": stop.reason}, stop.code)
         except Exception as exc:
-            state, reason = "incomplete", f"fault: {exc}"
+            state, reason = "incomplete", "; ".join([f"fault: {exc}", *(r for _, r in cut_short)])
             key, code = fault_screen(exc)
             self.safety.motors_off("fault")
             self.safety.event("fault", {"error": repr(exc)}, code)
@@ -256,14 +258,42 @@ class SessionRunner:
                 ctx.vibration_allowed = False
         return pain
 
-    def _tare(self, ctx: SessionContext) -> None:
+    def _monitor_for(self, pads: set[int]) -> Callable[[], None] | None:
+        """The session's fault check: the faults of the pads it reads (and of the supply
+        reference, which every pad needs). Another part's fault (a pad no protocol reads,
+        the glove) is journalled and turns the motors off, but does not end the session."""
+        monitor = self.monitor
+        if monitor is None:
+            return None
+
+        def relevant(fault: SensorFault) -> bool:
+            return isinstance(fault, PadFault) and (fault.pad < 0 or fault.pad in pads)
+
+        return lambda: monitor(relevant)
+
+    def _pads_used_today(self, items: Sequence[ScheduleItem]) -> set[int]:
+        """The pads today's protocols read, leaving out those the plan's gates skip."""
+        pads: set[int] = set()
+        for item in items:
+            factory = PROTOCOLS.get(item.protocol)
+            if factory is None:
+                continue
+            try:
+                proto = factory(item.params)
+            except ValueError:
+                continue  # it fails again, and is reported, when its turn comes
+            if not (proto.maximal and not self.plan.maximal_tests):
+                pads.update(proto.pads_used())
+        return pads
+
+    def _tare(self, ctx: SessionContext, pads: set[int]) -> None:
         """Zero the pads before the first force protocol (an FSR drifts with temperature and
         age). A pad pressed at tare gets a request to lift the hands, twice; then the
         session goes on with the last tare, and the summary's data quality says so."""
         assert ctx.forces is not None
         for attempt in range(TARE_ATTEMPTS):
             try:
-                ctx.forces.tare(TARE_S)
+                ctx.forces.tare(TARE_S, pads)
                 ctx.data_quality["pads_tared"] = True
                 return
             except PadLoadedAtTare as exc:

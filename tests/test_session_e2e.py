@@ -678,7 +678,11 @@ def test_new_numbness_at_check_in_skips_vibration_but_not_force_work(
     plan = make_plan(app, [grip_item(("involved",), 1)], extra=(vibration_item(),))
     outcome = run(app, plan)
     p.stop()
-    assert (outcome.state, outcome.reason) == ("complete", "")
+    # a rule held a planned protocol back: not complete, and the reason names it
+    assert (outcome.state, outcome.reason) == (
+        "stopped",
+        "vibration_probe: skipped, no vibration today",
+    )
     assert events(outcome) == [("checkin_numbness", "S-CHECKIN")]
     assert outcome.summary["safety_events"][0]["detail"]["scope"] == "vibration"
     assert outcome.summary["checkin"]["new_numbness"] is True

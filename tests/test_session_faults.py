@@ -1,6 +1,7 @@
 """Sensor faults and sessions: a part that failed and came back before a session does not
-end it; a fault of a part no protocol of the session uses (the glove, for grip) is kept in
-the summary's data quality but does not end the grip work."""
+end it, one still failed does and is named; a fault of a part no protocol of the session
+uses (the glove, or a pad other than the grip pad) is kept in the summary's data quality
+but does not end the grip work nor block the tare."""
 
 from __future__ import annotations
 
@@ -29,21 +30,59 @@ def run_with_patient(app: App) -> dict:
     return outcome.summary
 
 
-def test_session_glove_unplugged_and_back_at_the_menu_is_no_fault_of_the_session(
+def test_session_a_pad_unplugged_and_back_at_the_menu_is_no_fault_of_the_session(
     tmp_path: Path,
 ) -> None:
     app = open_app(tmp_path)
     try:
         st = app.station
         assert st is not None and st.sim is not None and st.acquisition is not None
-        st.sim.world.unplug_glove()  # at the menu, between sessions
+        st.sim.world.pads[0].unplug()  # the grip pad, at the menu, between sessions
         st.clock.sleep(0.5)
-        assert "glove" in st.acquisition.active_faults
-        st.sim.world.plug_glove()
+        assert "pad0" in st.acquisition.active_faults
+        st.sim.world.pads[0].plug()
         st.clock.sleep(0.5)
         summary = run_with_patient(app)
         assert (summary["state"], summary["safety_events"]) == ("complete", [])
         assert summary["protocols"][0]["metrics"]["involved_trials"]["value"] == 3
+    finally:
+        app.close()
+
+
+def test_session_the_grip_pad_still_unplugged_ends_it_and_the_summary_names_it(
+    tmp_path: Path,
+) -> None:
+    app = open_app(tmp_path)
+    try:
+        st = app.station
+        assert st is not None and st.sim is not None
+        st.sim.world.pads[0].unplug()  # at the menu, and nobody plugs it back
+        st.clock.sleep(0.5)
+        summary = run_with_patient(app)
+        assert summary["state"] == "incomplete" and summary["ended_reason"].startswith("fault")
+        assert any("pad 0" in f for f in summary["data_quality"]["sensor_faults"])
+    finally:
+        app.close()
+
+
+def test_session_an_unplugged_pad_no_protocol_reads_does_not_block_the_tare(
+    tmp_path: Path,
+) -> None:
+    """Pad 7 reads open (full scale): it is left out of the tare, which zeroes the grip
+    pad; nobody is asked to lift their hands from pads they are not touching."""
+    app = open_app(tmp_path)
+    try:
+        st = app.station
+        assert st is not None and st.sim is not None
+        st.sim.world.pads[7].unplug()
+        asked: list[float] = []
+        st.clock.every(
+            0.05, lambda: asked.append(1) if "hands off" in " ".join(st.sim.lcd_lines()) else None
+        )
+        summary = run_with_patient(app)
+        assert asked == []
+        assert summary["data_quality"]["pads_tared"] is True
+        assert summary["state"] == "complete"
     finally:
         app.close()
 

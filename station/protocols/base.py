@@ -12,7 +12,7 @@ trials into the summary's metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 from typing import Protocol as TypingProtocol
@@ -40,7 +40,9 @@ class ForcePort(TypingProtocol):
     def window_n(self, pad: int, seconds: float) -> tuple[Any, Any]: ...
     def full_scale_n(self) -> float: ...
     def calibrated(self, pad: int) -> bool: ...
-    def tare(self, seconds: float = 0.5) -> dict[int, float]: ...
+    def tare(
+        self, seconds: float = 0.5, pads: Collection[int] | None = None
+    ) -> dict[int, float]: ...
 
 
 class UiPort(TypingProtocol):
@@ -164,6 +166,10 @@ class Protocol:
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
+
+    def pads_used(self) -> tuple[int, ...]:
+        """The force pads this protocol reads (they are zeroed before it)."""
+        return ()
 
     def run(self, ctx: SessionContext) -> None:
         raise NotImplementedError

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from sensors.faults import PadFault
+from sensors.faults import PadGap
 from station.journal import Trial
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.base import ProtocolStop, SessionContext
@@ -72,6 +72,9 @@ class MaxGrip(ProtocolBase):
         self.pad = pad
         self.calibration_tolerance = calibration_tolerance
 
+    def pads_used(self) -> tuple[int, ...]:
+        return (self.pad,)
+
     def run(self, ctx: SessionContext) -> None:
         if ctx.forces is None:
             raise ProtocolStop(_no_pads())
@@ -119,10 +122,11 @@ class MaxGrip(ProtocolBase):
         while ctx.clock.now() - t0 < SQUEEZE_S:
             try:
                 force = ctx.forces.latest_n(self.pad)
-            except PadFault:
+            except PadGap:
                 # The newest sample read open (a pad glitch): skip this refresh. A pad that
                 # stays open is a fault of the acquisition, which ctx.wait raises; gaps in
-                # the squeeze are judged from the whole window below.
+                # the squeeze are judged from the whole window below. Any other PadFault (a
+                # stale reading, a faulty pad) ends the squeeze as what it is.
                 ctx.wait(FEEDBACK_S)
                 continue
             ctx.ui.biofeedback("grip.squeeze", force, full_scale, hand=side)
