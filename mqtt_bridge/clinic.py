@@ -2,8 +2,9 @@
 in the clinic database, and only then acknowledge.
 
 Order per batch (``reference/MQTT.md`` §4.2, step 4): validate each message; store it
-(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction, each message under
-a savepoint of its own so that no single message can abort the batch; commit; then the
+(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction: a message that
+cannot be read or checked is a reject, so no single message can abort the batch, while an
+error in storing a valid one aborts it unacknowledged (it comes back); commit; then the
 MQTT PUBACK (``manual_ack=True``, so the broker keeps the message until it is on disk) and
 the application acknowledgement ``{"msg_ids": [...]}`` on ``rehab/v1/stations/<id>/ack``,
 which lets the station delete the outbox row. A crash anywhere before the commit leaves the
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import sqlite3
 import ssl
 import threading
@@ -234,28 +236,16 @@ class Ingest:
             self.stats.acks_published += 1
 
     def _store_isolated(self, m: Inbound, now: str) -> _Outcome:
-        """:meth:`_store_one` under a savepoint. A message that makes the consumer fail in an
-        unforeseen way is undone alone and kept as a reject naming the error: otherwise the
-        whole batch would roll back unacknowledged and the broker would deliver the same
-        message again after every restart, stopping ingestion for every station. Database
-        and file errors (``sqlite3.Error``, ``OSError``: a full disk, missing schemas) are
-        faults of the consumer, not of the message: they propagate and nothing is
-        acknowledged."""
-        try:
-            with self.db.savepoint():
-                return self._store_one(m, now)
-        except (sqlite3.Error, OSError):
-            raise
-        except Exception as exc:
-            log.exception("storing the message on %s failed; kept as rejected", m.topic)
-            try:
-                station_id: str | None = topics.parse_station_topic(m.topic)[0]
-            except ValueError:
-                station_id = None
-            reason = f"consumer error {type(exc).__name__}: {exc}"
-            return self._reject(m, station_id, reason, now)
+        """Read and check one message, then store it.
 
-    def _store_one(self, m: Inbound, now: str) -> _Outcome:
+        Reading and checking are guarded: a defect of the input, or an unforeseen error
+        while reading it, makes the message a reject (kept and acknowledged), never a crash;
+        otherwise the whole batch would roll back unacknowledged and come back after every
+        restart, stopping ingestion for every station. Storing is not guarded: an error
+        there (a bug in :class:`ClinicDB`, ``MemoryError``, a full disk) is a fault of the
+        consumer, not of the message; it propagates and nothing of the batch is
+        acknowledged, so the message comes back. Database and file errors while checking
+        (``sqlite3.Error``, ``OSError``: missing schemas) propagate too."""
         self.stats.received += 1
         station_id: str | None = None
         try:
@@ -264,12 +254,15 @@ class Ingest:
                 status = _check_status(m.payload, station_id)
             else:
                 env = _check_envelope(m.payload, station_id, kind)
+        except (sqlite3.Error, OSError):
+            raise
         except (ValueError, KeyError, TypeError) as exc:
-            # A defect of the input (UnicodeDecodeError, JSONDecodeError and SchemaError are
-            # ValueErrors) is a reject, never a crash. Anything else is unforeseen: see
-            # _store_isolated (database and file errors propagate, the rest is a reject).
+            # UnicodeDecodeError, JSONDecodeError and SchemaError are ValueErrors.
             return self._reject(m, station_id, f"{type(exc).__name__}: {exc}", now)
-        # Database errors below propagate: nothing of the batch is acknowledged.
+        except Exception as exc:
+            log.exception("reading the message on %s failed; kept as rejected", m.topic)
+            return self._reject(m, station_id, f"consumer error {type(exc).__name__}: {exc}", now)
+        # Any error below propagates: nothing of the batch is acknowledged.
         if kind == topics.STATUS:
             if status is not None:
                 # A retained status replayed on subscribe says nothing about liveness.
@@ -284,7 +277,17 @@ class Ingest:
 
     def _reject(self, m: Inbound, station_id: str | None, reason: str, now: str) -> _Outcome:
         msg_id = _msg_id_of(m.payload)
-        self.db.reject(m.topic, reason, m.payload, station_id, msg_id, now)
+        try:
+            self.db.reject(m.topic, reason, m.payload, station_id, msg_id, now)
+        except (sqlite3.OperationalError, OSError):
+            raise  # the database itself failed (locked, disk): nothing is acknowledged
+        except Exception:
+            # Something of this message cannot be stored (a reason or id that is not
+            # valid text): keep it without the id, with the reason made plain ASCII.
+            log.exception("keeping the rejected message on %s failed; kept without msg_id", m.topic)
+            msg_id = None
+            reason = reason.encode("ascii", "backslashreplace").decode("ascii")
+            self.db.reject(m.topic, reason, m.payload, station_id, None, now)
         self.stats.rejected += 1
         key = reason.split(":", 1)[0]
         self.stats.reasons[key] = self.stats.reasons.get(key, 0) + 1
@@ -327,6 +330,10 @@ def _check_status(payload: bytes, station_id: str) -> dict[str, Any] | None:
     return result
 
 
+#: A msg_id as a station writes it (uuid4 text, any case).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def _msg_id_of(payload: bytes) -> str | None:
     """The ``msg_id`` of a rejected envelope when one can be read, else None. Never raises.
 
@@ -338,7 +345,9 @@ def _msg_id_of(payload: bytes) -> str | None:
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     v = obj.get("msg_id") if isinstance(obj, dict) else None
-    return v if isinstance(v, str) and 0 < len(v) <= 64 else None
+    # Only a UUID is an id a station could have sent; anything else (a lone surrogate,
+    # which SQLite cannot store) is no id at all.
+    return v if isinstance(v, str) and _UUID.fullmatch(v) else None
 
 
 @dataclass(frozen=True)

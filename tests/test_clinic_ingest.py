@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mqtt_bridge import clinic
 from mqtt_bridge.clinic import BrokerOptions, Ingest, IngestStats, make_client, parse_broker_url
 from mqtt_bridge.clinic_db import ClinicDB
 from mqtt_bridge.outbox import MAX_BODY_BYTES
@@ -289,24 +290,24 @@ def test_clinic_ingest_rejected_station_message_of_the_largest_size_is_kept_whol
     assert len(payload) > MAX_BODY_BYTES
 
 
-def test_clinic_ingest_unforeseen_error_on_one_message_rejects_it_alone(
+def test_clinic_ingest_unforeseen_error_reading_one_message_rejects_it_alone(
     broker, station: FakeStation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each message is stored under a savepoint: one that makes the consumer fail in a way
-    nobody foresaw (here a RuntimeError injected after its row was written) is undone alone
-    and kept as a reject; the batch commits and every message is acknowledged."""
+    """A message that makes the consumer fail while reading it, in a way nobody foresaw
+    (here a RuntimeError injected into the check of seq 2), is kept as a reject; the batch
+    commits and every message is acknowledged."""
     db_path = tmp_path / "clinic.db"
     Consumer(broker.url, db_path).close()
     envs = [envelope(seq=i) for i in (1, 2, 3)]
-    store = ClinicDB.store
+    check = clinic._check_envelope
 
-    def failing_store(self: ClinicDB, env: dict[str, Any], *a: Any) -> bool:
-        stored = store(self, env, *a)  # the row is written, then the fault
+    def failing_check(payload: bytes, *a: Any) -> dict[str, Any]:
+        env = check(payload, *a)
         if env["seq"] == 2:
             raise RuntimeError("injected fault")
-        return stored
+        return env
 
-    monkeypatch.setattr(ClinicDB, "store", failing_store)
+    monkeypatch.setattr(clinic, "_check_envelope", failing_check)
     for env in envs:
         station.publish("summary", json.dumps(env))
     consumer = Consumer(broker.url, db_path)
@@ -316,10 +317,110 @@ def test_clinic_ingest_unforeseen_error_on_one_message_rejects_it_alone(
     stats = consumer.close()
     assert (stats.stored, stats.rejected) == (2, 1)
     with ClinicDB(db_path) as db:
-        assert sorted(m["seq"] for m in db.messages()) == [1, 3]  # seq 2 undone
+        assert sorted(m["seq"] for m in db.messages()) == [1, 3]
         (rej,) = db.rejected()
     assert rej["reason"] == "consumer error RuntimeError: injected fault"
     assert (rej["msg_id"], rej["payload"]) == (envs[1]["msg_id"], json.dumps(envs[1]).encode())
+
+
+def test_clinic_ingest_error_storing_a_valid_message_acknowledges_nothing(
+    broker, station: FakeStation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in the storing step (a bug in ClinicDB.store: TypeError, once) is a fault of
+    the consumer: before, the valid summary became an acknowledged reject and the station
+    deleted its copy. Now the batch rolls back unacknowledged and comes back."""
+    db_path = tmp_path / "clinic.db"
+    Consumer(broker.url, db_path).close()
+    envs = [envelope(seq=i) for i in (1, 2, 3)]
+    store = ClinicDB.store
+    failed: list[int] = []
+
+    def failing_store(self: ClinicDB, env: dict[str, Any], *a: Any) -> bool:
+        stored = store(self, env, *a)  # the row is written, then the fault
+        if env["seq"] == 2 and not failed:
+            failed.append(2)
+            raise TypeError("injected fault")
+        return stored
+
+    monkeypatch.setattr(ClinicDB, "store", failing_store)
+    for env in envs:
+        station.publish("summary", json.dumps(env))
+    consumer = Consumer(broker.url, db_path)
+    consumer.thread.join(WAIT_S)
+    assert isinstance(consumer.error, TypeError) and failed == [2]
+    acked = set()
+    while not station.acks.empty():  # seq 1 may have come in a batch of its own
+        acked.update(station.acks.get_nowait())
+    assert acked <= {envs[0]["msg_id"]}  # seq 2 and what came with it: nothing acknowledged
+    with ClinicDB(db_path) as db:  # the failed batch rolled back: seq 2 neither kept nor rejected
+        assert envs[1]["msg_id"] not in db.msg_ids() and db.rejected() == []
+    consumer.db.close()
+    again = Consumer(broker.url, db_path)
+    ids = {e["msg_id"] for e in envs} - acked
+    assert acked_until(station, ids) >= ids
+    stats = again.close()
+    assert (stats.stored, stats.rejected) == (len(ids), 0)
+    with ClinicDB(db_path) as db:
+        assert sorted(m["seq"] for m in db.messages()) == [1, 2, 3] and db.rejected() == []
+
+
+def test_clinic_ingest_lone_surrogate_msg_id_is_rejected_without_id(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """{"msg_id": "\\ud800"}: before, its msg_id was read for the reject and could not be
+    stored (UnicodeEncodeError): the batch, with a valid message of another station, rolled
+    back and came back at every restart, stopping ingestion for every station."""
+    db_path = tmp_path / "clinic.db"
+    Consumer(broker.url, db_path).close()
+    other = FakeStation(broker.url, "st-0002")
+    try:
+        good = envelope(station="st-0002")
+        station.publish("summary", b'{"msg_id": "\\ud800"}')
+        other.publish(
+            "selftest", json.dumps({**good, "schema": "rehab.selftest/1", "body": {"passed": True}})
+        )
+        consumer = Consumer(broker.url, db_path)
+        assert other.next_ack() == [good["msg_id"]]
+        later = envelope(seq=2)
+        station.publish("summary", json.dumps(later))
+        assert station.next_ack() == [later["msg_id"]]
+        assert consumer.thread.is_alive() and consumer.error is None
+        stats = consumer.close()
+    finally:
+        other.close()
+    assert (stats.stored, stats.rejected) == (2, 1)
+    with ClinicDB(db_path) as db:
+        (rej,) = db.rejected()
+    assert (rej["station_id"], rej["msg_id"]) == ("st-0001", None)
+    assert "not valid Unicode" in rej["reason"]
+
+
+def test_clinic_ingest_reject_that_cannot_be_kept_with_its_id_is_kept_without(
+    broker, station: FakeStation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback reject is guarded: when keeping it with its msg_id fails (injected
+    TypeError), it is kept with msg_id None and the batch still commits."""
+    db_path = tmp_path / "clinic.db"
+    reject = ClinicDB.reject
+
+    def failing_reject(self: ClinicDB, topic: str, reason: str, payload: bytes, *a: Any) -> None:
+        if a[1] is not None:
+            raise TypeError("injected fault")
+        reject(self, topic, reason, payload, *a)
+
+    monkeypatch.setattr(ClinicDB, "reject", failing_reject)
+    consumer = Consumer(broker.url, db_path)
+    bad = envelope(seq="1")
+    station.publish("summary", json.dumps(bad))
+    good = envelope(seq=2)
+    station.publish("summary", json.dumps(good))
+    assert station.next_ack() == [good["msg_id"]]  # the reject has no id to acknowledge
+    assert consumer.thread.is_alive() and consumer.error is None
+    stats = consumer.close()
+    assert (stats.stored, stats.rejected) == (1, 1)
+    with ClinicDB(db_path) as db:
+        (rej,) = db.rejected()
+    assert rej["msg_id"] is None and "seq" in rej["reason"]
 
 
 def test_clinic_ingest_unacked_message_is_redelivered_after_a_failed_commit(
