@@ -41,6 +41,8 @@ MAX_REASONS = 5
 
 #: Digests of answered plan messages kept (a clinic sends a plan every few weeks).
 MAX_ANSWERS = 32
+#: The reason of the answer to the active plan sent again with new correlation data.
+ALREADY_ACTIVE = "already the active plan"
 
 PLANS_SQL = (
     """CREATE TABLE IF NOT EXISTS plans(
@@ -194,7 +196,8 @@ def active_version(conn: sqlite3.Connection) -> int | None:
 def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
     """Whether ``payload`` is the active plan again, by content (a retained plan replayed
     with other correlation data, or accepted before ``plan_answers`` existed): it needs no
-    answer. Never raises for a malformed payload."""
+    answer, unless it carries correlation data not answered yet (:func:`receive_plan`).
+    Never raises for a malformed payload."""
     try:
         doc = envelope.loads(payload)
         version = _version_of(doc)
@@ -251,7 +254,8 @@ def answer_unhandled(
 @dataclass(frozen=True)
 class PlanOutcome:
     """What happened to one plan message. ``status``: ``accepted``, ``rejected``,
-    ``redelivered`` (a message answered before, or the active plan again: no answer) or
+    ``redelivered`` (a message answered before, or the active plan again without correlation
+    data: no answer) or
     ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted."""
 
     status: str
@@ -272,32 +276,29 @@ def receive_plan(
     """Decide on one plan message and commit the decision: the accepted plan (if any), the
     ``plan/result`` answer (an outbox row deleted on PUBACK, echoing ``correlation``) and
     the message's digest in one transaction on ``conn`` (autocommit mode). A message
-    answered before is ``redelivered`` and answered no more. A rejected plan changes nothing
-    but the outbox and the digests. ``semantic_check`` raises ``ValueError(reason)`` to
-    refuse; any other exception from it is a rejection too (logged). Database errors
-    propagate: the caller then must not acknowledge the message and must try it again
-    itself (a broker delivers an unacknowledged message again only on a new connection;
-    the station's sender retries, then reconnects)."""
+    answered before is ``redelivered`` and answered no more; so is the active plan again
+    without correlation data, while with correlation data not seen before it is answered
+    ``accepted`` with the reason :data:`ALREADY_ACTIVE` (nothing changes). A rejected plan
+    changes nothing but the outbox and the digests. ``semantic_check`` raises
+    ``ValueError(reason)`` to refuse; any other exception from it is a rejection too
+    (logged). Database errors propagate: the caller then must not acknowledge the message
+    and must try it again itself (a broker delivers an unacknowledged message again only on
+    a new connection; the station's sender retries, then reconnects)."""
     if not payload:
         return PlanOutcome("cleared")
     digest = message_digest(payload, correlation)
-    if was_answered(conn, digest) or is_redelivery(conn, payload):
+    if was_answered(conn, digest):
         return PlanOutcome("redelivered", active_version(conn))
     current = active_version(conn)
-    plan: dict[str, Any] | None = None
-    try:
-        plan = parse_plan(payload, station_id, current)
-        if semantic_check is not None:
-            semantic_check(plan)
-        outcome = PlanOutcome("accepted", plan["plan_version"], "", plan)
-    except PlanRejected as exc:
-        outcome = PlanOutcome("rejected", exc.plan_version, exc.reason)
-    except ValueError as exc:
-        outcome = PlanOutcome("rejected", _version_of(plan), str(exc))
-    except Exception as exc:  # a bug in the station's check must not accept a plan
-        log.exception("semantic_check failed")
-        reason = f"the station could not check the plan ({type(exc).__name__}); not applied"
-        outcome = PlanOutcome("rejected", _version_of(plan), reason)
+    if is_redelivery(conn, payload):
+        if not correlation:
+            return PlanOutcome("redelivered", current)
+        # The active plan again with correlation data never answered: the clinic asks
+        # again on purpose (send-plan uses new correlation data each time). It gets an
+        # answer; nothing changes.
+        outcome = PlanOutcome("accepted", current, ALREADY_ACTIVE)
+    else:
+        outcome = _decide(payload, station_id, current, semantic_check)
     answer = {
         "plan_version": outcome.plan_version,
         "status": outcome.status,
@@ -331,3 +332,26 @@ def receive_plan(
         f": {outcome.reason}" if outcome.reason else "",
     )
     return outcome
+
+
+def _decide(
+    payload: bytes,
+    station_id: str,
+    current: int | None,
+    semantic_check: Callable[[dict[str, Any]], None] | None,
+) -> PlanOutcome:
+    """Accept or reject a plan message that is not the active one again (nothing written)."""
+    plan: dict[str, Any] | None = None
+    try:
+        plan = parse_plan(payload, station_id, current)
+        if semantic_check is not None:
+            semantic_check(plan)
+        return PlanOutcome("accepted", plan["plan_version"], "", plan)
+    except PlanRejected as exc:
+        return PlanOutcome("rejected", exc.plan_version, exc.reason)
+    except ValueError as exc:
+        return PlanOutcome("rejected", _version_of(plan), str(exc))
+    except Exception as exc:  # a bug in the station's check must not accept a plan
+        log.exception("semantic_check failed")
+        reason = f"the station could not check the plan ({type(exc).__name__}); not applied"
+        return PlanOutcome("rejected", _version_of(plan), reason)

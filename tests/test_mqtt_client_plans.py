@@ -326,3 +326,34 @@ def test_mqtt_client_retained_plan_is_answered_once_across_restarts(
     finally:
         sc.close()
         clinic.close()
+
+
+def test_mqtt_client_active_plan_sent_again_with_new_correlation_is_answered(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """The contract and send-plan: the same plan with new CorrelationData is a new question
+    with its own answer. Before, matching the active plan's content made it a silent
+    redelivery whatever the correlation data."""
+    db = tmp_path / "station.db"
+    clinic = Clinic(broker.port)
+    handled: list[int] = []
+    sc = station(db, broker.port, plan_handler=lambda p: handled.append(p["plan_version"]))
+    try:
+        clinic.publish(PLAN_TOPIC, raw(PLAN), corr=b"first")
+        body, props = result(clinic)
+        assert (body["status"], body["reason"], props.CorrelationData) == ("accepted", "", b"first")
+        clinic.publish(PLAN_TOPIC, raw(PLAN), corr=b"second")
+        body, props = result(clinic)
+        assert (body["plan_version"], body["status"]) == (3, "accepted")
+        assert body["reason"] == "already the active plan" and body["active_plan_version"] == 3
+        assert props.CorrelationData == b"second"
+        clinic.publish(PLAN_TOPIC, raw(PLAN), corr=b"second")  # a replay: no answer
+        clinic.publish(PLAN_TOPIC, raw(PLAN))  # no correlation data: no answer either
+        wait_until(lambda: sc.stats.plans_redelivered == 2, what="replays recognised")
+        clinic.publish(PLAN_TOPIC, raw(plan(plan_version=4)), corr=b"third")
+        body, _ = result(clinic)  # the next answer is the new plan's: none in between
+        assert (body["plan_version"], body["status"], body["reason"]) == (4, "accepted", "")
+        assert handled == [3, 4] and active(db) == 4 and sc.stats.plans_accepted == 3
+    finally:
+        sc.close()
+        clinic.close()
