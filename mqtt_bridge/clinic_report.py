@@ -6,8 +6,11 @@ the first session; the change is judged only against a minimal detectable change
 the summary itself states (a metric's ``mdc`` or ``mdc95`` key). Without one the change is
 reported and explicitly not judged. The report describes measurements; it never diagnoses.
 
-A station's sessions are ordered by the envelope's ``seq`` (never reused, in the order the
-station made them), never by their clock. A session whose envelope says ``clock_synced``
+A station's sessions are ordered by run, then by the envelope's ``seq`` (in the order the
+station made them), never by their clock. ``seq`` restarts at 1 when a station's database is
+reset (a reflash, a new SD card), so each such restart begins a new run: runs are told apart
+by ``boot_id`` and by a ``seq`` seen again, and ordered by when the clinic first received
+them (:func:`_runs`). A session whose envelope says ``clock_synced``
 false (a Pi without a real-time clock can boot at 1970) has no trustworthy date: it counts in
 the totals, the latest values and the change since the first session, but not per week, not
 in the slope per week and not on a time axis; the report says how many there are.
@@ -47,11 +50,49 @@ def _week_of(t: dt.datetime) -> str:
     return f"{y}-W{w:02d}"
 
 
+def _runs(messages: list[dict[str, Any]]) -> dict[str, int]:
+    """``msg_id`` -> run number (0, 1, ...) of one station's messages.
+
+    A run is one life of the station's database, over which ``seq`` only grows. The messages
+    of one ``boot_id`` are cut into segments where a ``seq`` comes again (the database reset
+    without a reboot), in the order the clinic received them. Segments are taken in the
+    order of their first ``received_at`` (the clinic's clock); one whose lowest ``seq`` is
+    not above the highest of the run so far begins a new run."""
+    by_boot: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for m in messages:
+        by_boot[m["boot_id"]].append(m)
+    segments: list[list[dict[str, Any]]] = []
+    for group in by_boot.values():
+        group.sort(key=lambda m: (m["received_at"], m["seq"]))
+        seg: list[dict[str, Any]] = []
+        seen: set[int] = set()
+        for m in group:
+            if m["seq"] in seen:
+                segments.append(seg)
+                seg, seen = [], set()
+            seg.append(m)
+            seen.add(m["seq"])
+        segments.append(seg)
+    segments.sort(key=lambda sg: min((m["received_at"], m["seq"]) for m in sg))
+    run, top = 0, None
+    out: dict[str, int] = {}
+    for sg in segments:
+        seqs = [m["seq"] for m in sg]
+        if top is not None and min(seqs) <= top:
+            run, top = run + 1, None
+        top = max(seqs) if top is None else max(top, max(seqs))
+        out.update((m["msg_id"], run) for m in sg)
+    return out
+
+
 def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
-    """The station's session summaries with a parsed start time, in ``seq`` order; ``dated``
-    is false when the station's clock was not synchronised (the start is then unreliable)."""
+    """The station's session summaries with a parsed start time, in (run, ``seq``) order;
+    ``dated`` is false when the station's clock was not synchronised (the start is then
+    unreliable)."""
     out = []
-    for m in db.messages(station_id, "summary"):
+    messages = db.messages(station_id, "summary")
+    runs = _runs(messages)
+    for m in messages:
         if m["schema"] != SESSION_SCHEMA:
             continue
         body = m["body"]
@@ -62,6 +103,7 @@ def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "msg_id": m["msg_id"],
+                "run": runs[m["msg_id"]],
                 "seq": m["seq"],
                 "session_id": body.get("session_id"),
                 "start": start,
@@ -74,7 +116,7 @@ def _sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
                 "dated": m["clock_synced"],
             }
         )
-    out.sort(key=lambda s: s["seq"])  # the station's order, whatever its clock said
+    out.sort(key=lambda s: (s["run"], s["seq"]))  # the station's order, whatever its clock
     return out
 
 

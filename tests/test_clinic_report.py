@@ -403,3 +403,30 @@ def test_clinic_report_command_unknown_station_exits_1(db: ClinicDB) -> None:
     )
     assert proc.returncode == 1
     assert "no station 'st-9999'" in proc.stderr
+
+
+def test_clinic_report_orders_sessions_across_a_seq_restart(db: ClinicDB) -> None:
+    """seq restarts at 1 when a station's database is reset. Before, sessions were ordered
+    by seq alone, so the new ones sorted among the old: the 'latest' value was an old one.
+    Run 1: boot b-1, seq 1-3; run 2 (new SD card): boot b-2, seq 1-2; run 3: the database
+    deleted without a reboot, still boot b-2, seq 1 again."""
+    sessions = [  # (boot_id, seq, received day, grip N)
+        ("b-1", 1, 2, 100.0),
+        ("b-1", 2, 3, 101.0),
+        ("b-1", 3, 4, 102.0),
+        ("b-2", 1, 9, 110.0),
+        ("b-2", 2, 10, 111.0),
+        ("b-2", 1, 16, 120.0),
+    ]
+    with db.transaction():
+        for boot, seq, day, grip in sessions:
+            start = f"2026-11-{day:02d}T09:00:00Z"
+            env = envelope("st-0001", seq, session(start, 10.0, grip))
+            env["boot_id"] = boot
+            assert db.store(env, "summary", received_at=f"2026-11-{day:02d}T09:30:00.000Z")
+    st = build_report(db, now=NOW)["stations"][0]
+    (t,) = st["trends"]
+    assert [p["value"] for p in t["points"]] == [100.0, 101.0, 102.0, 110.0, 111.0, 120.0]
+    latest = {r["metric"]: r for r in st["latest"]}["involved_mean_force"]
+    assert (latest["value"], latest["at"]) == (120.0, "2026-11-16T09:00:00Z")
+    assert (t["first"], t["last"], t["change_vs_first"]) == (100.0, 120.0, 20.0)
