@@ -359,7 +359,9 @@ def test_clinic_ingest_error_storing_a_valid_message_acknowledges_nothing(
     ids = {e["msg_id"] for e in envs} - acked
     assert acked_until(station, ids) >= ids
     stats = again.close()
-    assert (stats.stored, stats.rejected) == (len(ids), 0)
+    # Every summary stored once and none rejected, whichever consumer stored seq 1 (it may
+    # have come in a batch of its own whose ack had not reached the station yet).
+    assert stats.rejected == 0
     with ClinicDB(db_path) as db:
         assert sorted(m["seq"] for m in db.messages()) == [1, 2, 3] and db.rejected() == []
 
