@@ -211,6 +211,39 @@ def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
         return False
 
 
+def _commit_answer(
+    conn: sqlite3.Connection,
+    digest: str,
+    outcome: PlanOutcome,
+    answer: dict[str, Any],
+    correlation: bytes | None,
+    max_rows: int,
+) -> None:
+    """In one transaction: store the plan when it was accepted, record the message as
+    answered, queue the answer. A full outbox costs the answer (an alarm is logged), never
+    the decision."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if outcome.plan is not None:
+            store_plan(conn, outcome.plan, envelope.utc_now())
+        _record_answer(conn, digest, outcome)
+        try:
+            outbox.enqueue(
+                conn,
+                RESULT_SCHEMA,
+                answer,
+                max_rows=max_rows,
+                ack_mode=outbox.ACK_PUBACK,
+                correlation=correlation,
+            )
+        except outbox.OutboxFull:
+            pass  # logged as an alarm by enqueue
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def answer_unhandled(
     conn: sqlite3.Connection,
     payload: bytes,
@@ -234,21 +267,9 @@ def answer_unhandled(
         "reason": outcome.reason,
         "active_plan_version": active_version(conn),
     }
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        _record_answer(conn, message_digest(payload, correlation), outcome)
-        outbox.enqueue(
-            conn,
-            RESULT_SCHEMA,
-            answer,
-            max_rows=max_rows,
-            ack_mode=outbox.ACK_PUBACK,
-            correlation=correlation,
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    _commit_answer(
+        conn, message_digest(payload, correlation), outcome, answer, correlation, max_rows
+    )
 
 
 @dataclass(frozen=True)
@@ -305,26 +326,7 @@ def receive_plan(
         "reason": outcome.reason[:2000],
         "active_plan_version": outcome.plan_version if outcome.plan else current,
     }
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if outcome.plan is not None:
-            store_plan(conn, outcome.plan, envelope.utc_now())
-        _record_answer(conn, digest, outcome)
-        try:
-            outbox.enqueue(
-                conn,
-                RESULT_SCHEMA,
-                answer,
-                max_rows=max_rows,
-                ack_mode=outbox.ACK_PUBACK,
-                correlation=correlation,
-            )
-        except outbox.OutboxFull:
-            pass  # logged as an alarm; the plan decision still stands
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    _commit_answer(conn, digest, outcome, answer, correlation, max_rows)
     log.info(
         "plan_version %s %s%s",
         outcome.plan_version,
