@@ -76,18 +76,9 @@ class _Exit(BaseException):
     """A signal at the menu (a BaseException: no ``except Exception`` may swallow it)."""
 
 
-def _motors_off(app: App) -> None:
-    """Motors off outside a session; a motor that cannot be reached is logged, not fatal."""
-    assert app.station is not None
-    try:
-        app.station.motors_off()
-    except Exception:
-        log.exception("motors off failed")
-
-
 def _service(app: App) -> int:
     """The menu loop of a real station, until SIGTERM or SIGINT."""
-    assert app.station is not None and app.ui is not None
+    assert app.station is not None and app.ui is not None and app.safety is not None
     buttons = app.station.buttons
     assert buttons is not None
 
@@ -107,7 +98,7 @@ def _service(app: App) -> int:
                     ev = buttons.wait_for(("ok", "left", "right"), 1.0, since_s=since)
                 except StopPressed:
                     buttons.clear_stop()  # Stop at the menu: nothing runs; motors are off
-                    _motors_off(app)
+                    app.safety.motors_off("stop at the menu")
                     continue
                 if ev is not None:
                     since = ev.t_s
@@ -117,7 +108,7 @@ def _service(app: App) -> int:
             except Exception:
                 # The session journalled what it could; the station stays up for the next.
                 log.exception("the session failed")
-                _motors_off(app)
+                app.safety.motors_off("failed session")
                 app.ui.error("error.software", "E-SW-01")
                 outcome = None
             if outcome is not None and "received" in outcome.reason:
