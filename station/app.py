@@ -71,7 +71,7 @@ class App:
         self.recovered: list[str] = []
         #: Acquisition counters and sensor faults at the start of the session: the summary
         #: reports what happened during the session, not since the service started.
-        self._session_base: tuple[dict[str, int], int] = ({}, 0)
+        self._session_base: tuple[dict[str, int], set[int]] = ({}, set())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -192,10 +192,9 @@ class App:
                 log.info("before this session, since recovered: %s", fault)
             # A fault still active from before the session is the session's too: it is
             # raised at its first check, so the summary must name it.
-            pending = st.acquisition.pending_faults()
-            before = [f for f in st.faults if f not in pending]
-            self._session_base = (st.acquisition.counters_snapshot(), len(before))
-            st.faults[:] = before + [f for f in st.faults if f in pending]
+            pending = {id(f) for f in st.acquisition.pending_faults()}
+            earlier = {id(f) for f in st.faults if id(f) not in pending}
+            self._session_base = (st.acquisition.counters_snapshot(), earlier)
         runner = self._runner(plan)
         try:
             return runner.run_session(self.today())
@@ -236,12 +235,12 @@ class App:
         if st is None:
             return out
         if st.acquisition is not None:
-            base, faults_before = self._session_base
+            base, earlier = self._session_base
             now_c = st.acquisition.counters_snapshot()
             c = {k: v - base.get(k, 0) for k, v in now_c.items()}
             out["bus_errors"] = int(sum(v for k, v in c.items() if "error" in k))
             out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
-            out["sensor_faults"] = [str(f) for f in st.faults[faults_before:]][-10:]
+            out["sensor_faults"] = [str(f) for f in st.faults if id(f) not in earlier][-10:]
         if st.pads is not None:
             now = dt.datetime.now(dt.UTC)
             out["calibration"] = {

@@ -32,7 +32,7 @@ from station import summary as summary_mod
 from station.journal import Journal
 from station.plan import Plan, ScheduleItem
 from station.protocols import PROTOCOLS
-from station.protocols.base import ProtocolStop, SessionContext, UiPort
+from station.protocols.base import Protocol, ProtocolStop, SessionContext, UiPort
 from station.protocols.max_grip import MaxGrip
 from station.safety import (
     Decision,
@@ -165,7 +165,7 @@ class SessionRunner:
                     if factory is None:
                         continue
                     proto = factory(item.params)
-                    if proto.maximal and not self.plan.maximal_tests:
+                    if self._gated(proto):
                         self.safety.event("maximal_not_allowed", {"protocol": proto.name}, "S-GATE")
                         self.ui.prompt("session.skipped")
                         ctx.wait(3.0)
@@ -282,9 +282,13 @@ class SessionRunner:
                 proto = factory(item.params)
             except ValueError:
                 continue  # it fails again, and is reported, when its turn comes
-            if not (proto.maximal and not self.plan.maximal_tests):
+            if not self._gated(proto):
                 pads.update(proto.pads_used())
         return pads
+
+    def _gated(self, proto: Protocol) -> bool:
+        """The plan's gates hold ``proto`` back (a maximal test without maximal_tests)."""
+        return proto.maximal and not self.plan.maximal_tests
 
     def _tare(self, ctx: SessionContext, pads: set[int]) -> None:
         """Zero the pads before the first force protocol (an FSR drifts with temperature and
