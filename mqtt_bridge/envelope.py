@@ -116,6 +116,18 @@ def _finite_float(text: str) -> float:
     return v
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A duplicated key is refused, not resolved: readers disagree on which copy wins (Python
+    # keeps the last, many others the first), so two readers of one payload could see two
+    # different plans or summaries.
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key {k[:40]!r} appears twice in one object")
+        out[k] = v
+    return out
+
+
 def _bounded_int(text: str) -> int:
     v = int(text)  # more than 4300 digits is already a ValueError (int_max_str_digits)
     if abs(v) > MAX_INT:
@@ -158,14 +170,15 @@ def _check_scalar_values(doc: Any) -> None:
 def loads(payload: bytes | bytearray | str) -> Any:
     """Strict JSON: raises ``UnicodeDecodeError`` (not UTF-8), ``json.JSONDecodeError`` or
     ``ValueError`` (NaN/Infinity, a number beyond a finite double such as ``1e999``, an
-    integer beyond 64 bits, too deeply nested, a string that is not valid Unicode such as a
-    lone surrogate ``"\\ud800"``)."""
+    integer beyond 64 bits, a key twice in one object, too deeply nested, a string that is
+    not valid Unicode such as a lone surrogate ``"\\ud800"``)."""
     try:
         doc = json.loads(
             payload,
             parse_constant=_no_constants,
             parse_float=_finite_float,
             parse_int=_bounded_int,
+            object_pairs_hook=_unique_keys,
         )
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None

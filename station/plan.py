@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mqtt_bridge import envelope
+
 SCHEMA = "rehab.plan/1"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PLAN_BYTES = 16 * 1024
@@ -152,9 +154,11 @@ def parse(payload: bytes, station_id: str | None = None) -> Plan:
     except UnicodeDecodeError as exc:
         raise PlanError("(plan)", "is not UTF-8 text") from exc
     try:
-        data = json.loads(text)
+        data = envelope.loads(text)
     except json.JSONDecodeError as exc:
         raise PlanError("(plan)", f"is not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except ValueError as exc:  # a key twice, NaN, 1e999, too deep
+        raise PlanError("(plan)", f"is not valid JSON ({exc})") from exc
     return from_dict(data, station_id)
 
 

@@ -82,6 +82,8 @@ def test_mqtt_envelope_round_trip_is_compact_utf8() -> None:
         (b'{"a": 1e999}', ValueError, "the number 1e999 is out of range"),
         (b'{"a": [-1.5E+400]}', ValueError, "the number -1.5E+400 is out of range"),
         (b'{"a": 9223372036854775808}', ValueError, "the integer 9223372036854775808 is out"),
+        (b'{"station_id": "st-a", "station_id": "st-b"}', ValueError, "'station_id' appears twice"),
+        (b'{"body": {"x": {"k": 1, "k": 1}}}', ValueError, "'k' appears twice"),
     ],
 )
 def test_mqtt_envelope_decode_refuses_what_is_not_json(

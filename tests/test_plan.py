@@ -70,6 +70,8 @@ def test_plan_bad_field_is_named(path: str, value: Any, field: str, words: str) 
         (b"{not json", "not valid JSON"),
         (b" " * (planmod.MAX_PLAN_BYTES + 1), "limit"),
         (b"[1, 2]", "JSON object"),
+        (b'{"caps": {"max_force_n": 500, "max_force_n": 15.0}}', "'max_force_n' appears twice"),
+        (b'{"station_id": "st-other", "station_id": "st-0001"}', "'station_id' appears twice"),
     ],
 )
 def test_plan_bad_payloads_are_rejected_with_a_reason(payload: bytes, words: str) -> None:
