@@ -75,7 +75,16 @@ class App:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    @property
+    def is_open(self) -> bool:
+        return self.station is not None
+
     def open(self) -> App:
+        """Build and start everything; a no-op on an open app (one station, one journal,
+        one MQTT client per app: a second set would fight the first for the buses, the
+        pins and the broker's client id)."""
+        if self.is_open:
+            return self
         try:
             self._open()
         except BaseException:
@@ -147,7 +156,7 @@ class App:
             self.journal = None
 
     def __enter__(self) -> App:
-        return self.open()
+        return self.open()  # ``with App(...).open() as app`` opens once
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -62,6 +62,7 @@ def mirrors(args: argparse.Namespace, ctx: Any) -> list[Any]:
 
 
 def open_app(args: argparse.Namespace, ctx: Any) -> App:
+    """The opened app; ``with open_app(...) as app`` closes it (entering does not reopen)."""
     if not ctx.sim and getattr(args, "profile", "typical") != "typical":
         raise SystemExit("rehab-station: --profile needs --sim (a virtual patient)")
     speed = getattr(args, "speed", 0.0) or None
