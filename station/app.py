@@ -2,6 +2,7 @@
 
 :class:`App` is what ``rehab-station run`` and ``rehab-station session`` drive. Opening it
 
+0. checks the station database and the calibration directory (``station.storage``);
 1. builds the station (``station.hardware``), real or simulated, and starts acquisition;
 2. opens the journal and the outbox in the same SQLite file (``station.db``), so a summary
    and its outbox row commit together;
@@ -32,6 +33,7 @@ from station.journal import Journal
 from station.paths import station_db
 from station.runner import Outcome, SessionRunner
 from station.safety import SafetyLayer
+from station.storage import check_data_dir
 from station.ui import SessionUi
 from ui_lcd.screens import Screens
 
@@ -94,6 +96,7 @@ class App:
 
     def _open(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_data_dir(self.data_dir)  # before any file is opened for writing
         self.station = st = hardware.build(
             self.config,
             sim=self.sim,

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from station.app import App
 from station.hardware import HardwareError
 from station.runner import Outcome
+from station.storage import StorageError
 from ui_lcd.frame import Frame
 from ui_lcd.terminal import TerminalLCD, text_lines
 
@@ -76,7 +77,7 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
     )
     try:
         return app.open()
-    except HardwareError as exc:
+    except (HardwareError, StorageError) as exc:
         raise SystemExit(f"rehab-station: {exc}") from exc
 
 

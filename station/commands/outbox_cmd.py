@@ -1,7 +1,8 @@
 """``rehab-station outbox [--json] [--retry-rejected]``: what waits for the clinic.
 
 Reads ``<data_dir>/station.db`` read-only. Exit 0; 1 when the outbox needs a technician:
-rows rejected by the broker, or the outbox at its capacity (``mqtt.outbox_max_rows``).
+rows rejected by the broker, the outbox at its capacity (``mqtt.outbox_max_rows``), or a
+database that is damaged or not the station's (``station.storage``).
 ``--retry-rejected`` (once the cause, often the broker's ACL for this station id, is fixed)
 queues the rejected rows again; a running station sends them within a few seconds.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import outbox
 from station.paths import station_db
+from station.storage import StorageError, check_station_db
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -51,6 +54,11 @@ def _age(seconds: float | None) -> str:
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
     path = station_db(ctx.data_dir)
+    try:
+        check_station_db(path)
+    except StorageError as exc:
+        print(f"rehab-station: {exc}", file=sys.stderr)
+        return 1
     max_rows = int(ctx.config["mqtt"]["outbox_max_rows"])
     retried = _retry_rejected(path) if args.retry_rejected else None
     counts = outbox.read_counts(path)
