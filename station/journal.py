@@ -4,6 +4,10 @@ Each trial and each event is committed the moment it ends (WAL, ``synchronous=FU
 power cut loses at most the trial in progress. At start-up :meth:`Journal.interrupted`
 finds a session that never ended; the runner marks it incomplete and summarises it.
 
+A row whose JSON cannot be read (a flipped bit) is left out of what the journal returns,
+with a warning, and counted by :meth:`Journal.unreadable_rows`: one bad row must not stop
+every later summary.
+
 The journal shares the station database with the MQTT outbox, so a session summary and its
 outbox row can be written in one transaction (:meth:`Journal.transaction`).
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 import uuid
@@ -69,6 +74,30 @@ CREATE TABLE IF NOT EXISTS daily_dose(
 #: Session states. ``running`` only while the session is open.
 STATES = ("running", "complete", "incomplete", "stopped")
 
+#: The JSON columns of each table and the type each must decode to.
+JSON_COLUMNS: dict[str, dict[str, type]] = {
+    "sessions": {"protocols": list, "checkin": dict, "checkout": dict},
+    "trials": {"stimulus": dict, "response": dict, "quality": list},
+    "safety_events": {"detail": dict},
+}
+
+log = logging.getLogger(__name__)
+
+
+class UnreadableRow(ValueError):
+    """A journal row whose JSON column cannot be decoded to the type it holds."""
+
+
+def _decoded(table: str, column: str, text: Any) -> Any:
+    kind = JSON_COLUMNS[table][column]
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise UnreadableRow(f"{table}.{column} is not JSON ({exc})") from exc
+    if not isinstance(value, kind):
+        raise UnreadableRow(f"{table}.{column} holds {type(value).__name__}, not {kind.__name__}")
+    return value
+
 
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -77,6 +106,9 @@ def utc_now() -> str:
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the station database with the durability settings every writer must use."""
     conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
+    # A flipped bit in stored text must make one value unreadable, not every query that
+    # returns its row (sqlite3 raises on text that is not UTF-8).
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
@@ -104,6 +136,7 @@ class Journal:
         self.path = Path(path)
         self._conn = connect(self.path)
         self._lock = threading.RLock()
+        self._warned: set[tuple[str, int]] = set()  # unreadable rows already logged
         with self._lock:
             self._conn.executescript(SCHEMA_SQL)
 
@@ -198,8 +231,12 @@ class Journal:
             "summary_msg_id",
         )
         out = dict(zip(keys, row, strict=True))
-        for k in ("protocols", "checkin", "checkout"):
-            out[k] = json.loads(out[k]) if out[k] else ({} if k != "protocols" else [])
+        for k, kind in JSON_COLUMNS["sessions"].items():
+            try:  # an unreadable check-in reads as not answered, and is counted
+                out[k] = _decoded("sessions", k, out[k]) if out[k] else kind()
+            except UnreadableRow as exc:
+                self._skipped("sessions", session_id, exc)
+                out[k] = kind()
         return out
 
     def interrupted(self) -> list[int]:
@@ -259,7 +296,7 @@ class Journal:
     def trials(self, session_id: int, protocol: str | None = None) -> list[Trial]:
         sql = (
             "SELECT protocol, trial_index, hand, stimulus, response, reaction_time_s, "
-            "contact_force_n, t_start_s, t_end_s, quality FROM trials WHERE session_id=?"
+            "contact_force_n, t_start_s, t_end_s, quality, id FROM trials WHERE session_id=?"
         )
         args: tuple[Any, ...] = (session_id,)
         if protocol is not None:
@@ -267,21 +304,17 @@ class Journal:
             args += (protocol,)
         with self._lock:
             rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
-        return [
-            Trial(
-                r[0],
-                r[1],
-                r[2],
-                json.loads(r[3]),
-                json.loads(r[4]),
-                r[5],
-                r[6],
-                r[7],
-                r[8],
-                tuple(json.loads(r[9])),
-            )
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            try:  # a trial that cannot be read is left out of every figure
+                stimulus = _decoded("trials", "stimulus", r[3])
+                response = _decoded("trials", "response", r[4])
+                quality = tuple(_decoded("trials", "quality", r[9]))
+            except UnreadableRow as exc:
+                self._skipped("trials", r[10], exc)
+                continue
+            out.append(Trial(r[0], r[1], r[2], stimulus, response, r[5], r[6], r[7], r[8], quality))
+        return out
 
     def record_event(
         self,
@@ -301,14 +334,40 @@ class Journal:
     def events(self, session_id: int) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT t_s, at, kind, code, detail FROM safety_events WHERE session_id=? "
+                "SELECT t_s, at, kind, code, detail, id FROM safety_events WHERE session_id=? "
                 "ORDER BY id",
                 (session_id,),
             ).fetchall()
-        return [
-            {"t_s": r[0], "at": r[1], "kind": r[2], "code": r[3], "detail": json.loads(r[4])}
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            try:
+                detail = _decoded("safety_events", "detail", r[4])
+            except UnreadableRow as exc:
+                # The event itself (kind, code, time) is still reported: only its detail
+                # is lost, and a safety event must reach the clinic.
+                self._skipped("safety_events", r[5], exc)
+                detail = {}
+            out.append({"t_s": r[0], "at": r[1], "kind": r[2], "code": r[3], "detail": detail})
+        return out
+
+    def unreadable_rows(self, session_id: int) -> int:
+        """How many of the session's rows (itself, its trials, its events) hold JSON that
+        cannot be read: what its summary left out or read as unanswered."""
+        n = 0
+        for table, columns in JSON_COLUMNS.items():
+            key = "id" if table == "sessions" else "session_id"
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE {key}=?", (session_id,)
+                ).fetchall()
+            for row in rows:
+                n += not all(_readable(table, c, v) for c, v in zip(columns, row, strict=True))
+        return n
+
+    def _skipped(self, table: str, row_id: int, exc: UnreadableRow) -> None:
+        if (table, row_id) not in self._warned:
+            self._warned.add((table, row_id))
+            log.warning("journal row %s #%s cannot be read, left out: %s", table, row_id, exc)
 
     # -- daily vibration dose ------------------------------------------------------------
 
@@ -332,3 +391,13 @@ class Journal:
                 "SELECT vibration_s, a8_sq FROM daily_dose WHERE day=?", (day,)
             ).fetchone()
         return (row[0], row[1]) if row else (0.0, 0.0)
+
+
+def _readable(table: str, column: str, text: Any) -> bool:
+    if table == "sessions" and not text:  # check-in or checkout not reached
+        return True
+    try:
+        _decoded(table, column, text)
+    except UnreadableRow:
+        return False
+    return True

@@ -2,7 +2,8 @@
 
 The summary carries per-protocol metrics with units and uncertainty, adherence (minutes,
 trials, days this week), the check-in answers, every safety event, data quality (bus errors,
-overruns, calibration age), and the software and plan versions. It is written together
+overruns, calibration age, journal rows that could not be read), and the software and plan
+versions. It is written together
 with its outbox row (``mqtt_bridge.outbox``) so a crash can never leave one without the
 other; the row leaves the outbox only when the clinic acknowledges it.
 """
@@ -71,6 +72,10 @@ def build(
     checkin = s["checkin"] or {}
     checkout = s["checkout"] or {}
     events = journal.events(session_id)
+    unreadable = journal.unreadable_rows(session_id)
+    if unreadable:
+        log.warning("session %s: %d journal row(s) unreadable, left out", session_id, unreadable)
+        data_quality = {**data_quality, "unreadable_rows": unreadable}
     return {
         "session_id": s["session_uid"],
         "started_at": s["started_at"],
