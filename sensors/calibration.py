@@ -2,8 +2,10 @@
 
 A record is one JSON file per part and version under a directory the caller gives
 (``<part>-<slot>-v<version>.json``); saving never overwrites, it adds the next version, so
-the history of every pad and motor is kept. A version that cannot be read or validated is
-skipped with a logged warning (the latest valid one is used, or the part is uncalibrated).
+the history of every pad and motor is kept. A version that cannot be read or validated (not
+JSON, a field missing or of the wrong type, NaN or infinity anywhere, coefficients that give
+no usable curve) is skipped with a logged warning naming the file (the latest valid one is
+used, or the part is uncalibrated).
 Fields: ``schema``, ``part`` ("pad", "motor", "glove"), ``slot`` (where it is fitted, e.g.
 "pad3"), ``serial`` (the part's own serial if known), ``date`` (ISO 8601 UTC), ``version``,
 ``method``, ``coefficients``, ``points`` (the measured calibration points), ``residuals``
@@ -87,6 +89,8 @@ class CalibrationRecord:
                 raise CalibrationError(f"{key} must be a {kind.__name__}, got {d.get(key)!r}")
         if not _SLOT_RE.match(d["slot"]):
             raise CalibrationError(f"slot must match {_SLOT_RE.pattern}, got {d['slot']!r}")
+        if isinstance(d["version"], bool):
+            raise CalibrationError(f"version must be an int, got {d['version']!r}")
         return cls(**{k: d[k] for k in cls.__dataclass_fields__})
 
 
@@ -129,11 +133,11 @@ class CalibrationStore:
         out = []
         for version, path in self._files(part, slot):
             try:
-                with open(path, encoding="utf-8") as f:
-                    record = CalibrationRecord.from_dict(json.load(f))
+                record = _load(path)
                 found = (record.part, record.slot, record.version)
                 if found != (part, slot, version):
                     raise CalibrationError(f"holds {found}, not {(part, slot, version)}")
+                check_usable(record)
             except (OSError, ValueError) as exc:  # JSON and CalibrationError are ValueErrors
                 log.warning("calibration file %s skipped: %s", path, exc)
                 continue
@@ -160,6 +164,71 @@ class CalibrationStore:
 
     def _versions(self, part: str, slot: str) -> list[int]:
         return [v for v, _ in self._files(part, slot)]
+
+
+def _load(path: Path) -> CalibrationRecord:
+    with open(path, encoding="utf-8") as f:
+        return CalibrationRecord.from_dict(
+            json.load(f, parse_float=_finite, parse_constant=_not_a_number)
+        )
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to infinity
+        raise CalibrationError(f"{text} is not a finite number")
+    return value
+
+
+def _not_a_number(name: str) -> float:
+    raise CalibrationError(f"{name} in the record: a calibration holds finite numbers only")
+
+
+def _numbers(value: Any, where: str, depth: int = 1) -> None:
+    """``value`` is a number, or (``depth`` > 0) a list of what ``depth - 1`` allows."""
+    if isinstance(value, list) and depth > 0:
+        for item in value:
+            _numbers(item, where, depth - 1)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise CalibrationError(f"{where} must hold numbers, got {value!r}")
+
+
+def check_usable(record: CalibrationRecord) -> None:
+    """Raise :class:`CalibrationError` unless every figure in ``record`` is a number where
+    one belongs and its coefficients give a usable curve (pads and motors)."""
+    _numbers(record.residuals, "residuals")
+    _numbers(record.points, "points", depth=2)
+    for key, value in record.tolerance.items():
+        _numbers(value, f"tolerance.{key}", depth=0)
+        if value < 0:
+            raise CalibrationError(f"tolerance.{key} must be >= 0, got {value}")
+    for key, value in record.coefficients.items():
+        if key != "actuator":  # the one text coefficient (motor records)
+            _numbers(value, f"coefficients.{key}")
+    if record.part == "pad":
+        _check_pad_curve(record)
+    elif record.part == "motor":
+        MotorCurve.from_record(record)
+
+
+def _check_pad_curve(record: CalibrationRecord) -> None:
+    """What :func:`fit_pad` guarantees of a curve it fits: between positive forces, force
+    rises with conductance over the calibrated range."""
+    curve = PadCurve.from_record(record)
+    c = record.coefficients
+    lo, hi = (
+        (c["log_g"][0], c["log_g"][-1])
+        if curve.method == "piecewise"
+        else (c["log_g_min"], c["log_g_max"])
+    )
+    if not (0 < curve.min_force_n < curve.max_force_n and lo < hi):
+        raise CalibrationError(
+            f"pad forces and conductances must rise, got {curve.min_force_n}.."
+            f"{curve.max_force_n} N over log G {lo}..{hi}"
+        )
+    forces_n = curve.force_n(np.exp(np.linspace(lo, hi, 64)))
+    if not (np.all(np.isfinite(forces_n)) and np.all(np.diff(forces_n) > 0)):
+        raise CalibrationError(f"pad {curve.method} curve does not rise with conductance")
 
 
 # -- pads: conductance -> force ------------------------------------------------------------
