@@ -3,9 +3,9 @@
 The summary carries per-protocol metrics with units and uncertainty, adherence (minutes,
 trials, days this week), the check-in answers, every safety event, data quality (bus errors,
 overruns, calibration age, journal rows that could not be read), and the software and plan
-versions. It is written together
-with its outbox row (``mqtt_bridge.outbox``) so a crash can never leave one without the
-other; the row leaves the outbox only when the clinic acknowledges it.
+versions. It is written together with its outbox row (``mqtt_bridge.outbox``) so a crash can
+never leave one without the other; the row leaves the outbox only when the clinic
+acknowledges it.
 """
 
 from __future__ import annotations
