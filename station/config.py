@@ -11,13 +11,16 @@ from __future__ import annotations
 import math
 import os
 import stat
+import textwrap
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from station.config_keys import SCHEMA_KEYS, Key
+from mqtt_bridge.topics import check_station_id
+from station.config_keys import I2C_PINS_BY_BUS, SCHEMA_KEYS, SIM_STATION_ID, Key
+from ui_lcd.buttons import KEYS as BUTTON_KEYS
 
 SCHEMA = "rehab.config/1"
 
@@ -66,8 +69,11 @@ def _copy(v: Any) -> Any:
     return list(v) if isinstance(v, list) else v
 
 
-def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a TOML config file; raises :class:`ConfigError`."""
+def load(path: str | os.PathLike[str], *, sim: bool) -> Config:
+    """Read and validate a TOML config file; raises :class:`ConfigError`.
+
+    ``sim``: the file is for the simulated station (``--sim``); a real one needs its own
+    ``station.id``."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -79,11 +85,13 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError("<file>", f"{p} is not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("<file>", f"{p} is not valid TOML: {exc}") from exc
-    return validate(data, source=str(p))
+    return validate(data, source=str(p), sim=sim)
 
 
-def validate(data: dict[str, Any], source: str = "<dict>") -> Config:
-    """Validate a parsed config; raises :class:`ConfigError` naming the first bad key."""
+def validate(data: dict[str, Any], source: str = "<dict>", *, sim: bool = True) -> Config:
+    """Validate a parsed config; raises :class:`ConfigError` naming the first bad key.
+
+    ``sim=False`` applies the real station's rules too (``station.id`` must be set)."""
     schema = data.get("schema", SCHEMA)
     if schema != SCHEMA:
         raise ConfigError("schema", f"must be {SCHEMA!r}, got {schema!r}")
@@ -104,6 +112,8 @@ def validate(data: dict[str, Any], source: str = "<dict>") -> Config:
                 raise ConfigError(key, "unknown key (allowed: " + ", ".join(SCHEMA_KEYS[sec]) + ")")
             values[sec][name] = _check(key, spec, value)
     cfg = Config(values, source=source)
+    if not sim:
+        _check_real_station_id(cfg.station_id, given="id" in data.get("station", {}))
     _cross_checks(cfg)
     return cfg
 
@@ -140,34 +150,13 @@ def _check(key: str, spec: Key, value: Any) -> Any:
 
 
 def _cross_checks(cfg: Config) -> None:
-    station_id = cfg["station"]["id"]
-    if not station_id or any(c in station_id for c in "/+#\0 ") or len(station_id) > 64:
-        raise ConfigError(
-            "station.id",
-            f"must be 1..64 characters without '/', '+', '#' or spaces, got {station_id!r}",
-        )
+    try:
+        check_station_id(cfg.station_id)  # the MQTT side's rule: the id is a topic level
+    except ValueError as exc:
+        raise ConfigError("station.id", str(exc)) from exc
     parse_broker_url(cfg["mqtt"]["broker"], key="mqtt.broker")
-    pins = {k: v for k, v in cfg["buttons"].items() if k in ("ok", "back", "left", "right", "stop")}
-    seen: dict[int, str] = {}
-    for name, pin in pins.items():
-        if pin in seen:
-            raise ConfigError(
-                f"buttons.{name}", f"GPIO {pin} is already used by buttons.{seen[pin]}"
-            )
-        seen[pin] = name
-    if cfg["buzzer"]["fitted"] and cfg["buzzer"]["pin"] in seen:
-        raise ConfigError(
-            "buzzer.pin",
-            f"GPIO {cfg['buzzer']['pin']} is already used by buttons.{seen[cfg['buzzer']['pin']]}",
-        )
+    _check_pins(cfg)
     hap = cfg["haptics"]
-    if hap["fitted"] and hap["driver"] == "pwm":
-        if cfg["buzzer"]["fitted"]:
-            seen.setdefault(cfg["buzzer"]["pin"], "buzzer.pin")
-        for pin in hap["pwm_pins"]:
-            if pin in seen:
-                owner = seen[pin] if "." in seen[pin] else f"buttons.{seen[pin]}"
-                raise ConfigError("haptics.pwm_pins", f"GPIO {pin} is already used by {owner}")
     if hap["fitted"] and hap["driver"] == "drv2605l" and len(hap["channels"]) == 0:
         raise ConfigError("haptics.channels", "must list at least one mux channel")
     if cfg["pads"]["fitted"] and not cfg["pads"]["adc_addresses"]:
@@ -183,10 +172,79 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError(
             "glove.mux_address", "collides with haptics.mux_address on a shared bus (use 0x71)"
         )
-    for k in ("key_file", "password_file"):
-        path = cfg["mqtt"][k]
-        if path and cfg["mqtt"]["enabled"]:
-            _check_private(f"mqtt.{k}", Path(path))
+    _check_mqtt_files(cfg["mqtt"])
+
+
+def _check_real_station_id(station_id: str, given: bool) -> None:
+    """A real station never borrows the simulated station's id: its summaries would reach
+    the clinic under another station's name."""
+    if station_id != SIM_STATION_ID:
+        return
+    problem = f"is {SIM_STATION_ID!r}, the simulated station's id" if given else "is not set"
+    raise ConfigError(
+        "station.id",
+        f"{problem}: set station.id to the id the clinic gave this station "
+        "(only --sim runs without one)",
+    )
+
+
+def _check_mqtt_files(mqtt: dict[str, Any]) -> None:
+    """Every file set is checked, MQTT enabled or not: ``config check`` is where the
+    technician finds out, and ``--broker`` can enable MQTT after the file was read."""
+    for name in ("ca_file", "cert_file", "key_file", "password_file"):
+        if mqtt[name]:
+            _check_readable(f"mqtt.{name}", Path(mqtt[name]))
+    for name in ("key_file", "password_file"):
+        if mqtt[name]:
+            _check_private(f"mqtt.{name}", Path(mqtt[name]))
+
+
+def _check_readable(key: str, path: Path) -> None:
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # before open: a FIFO would block
+            raise ConfigError(key, f"{path} is not a file; give the path of the file itself")
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            key, f"cannot read {path} ({exc.strerror}); check the path and its permissions"
+        ) from exc
+
+
+def bus_numbers_in_use(cfg: Config) -> dict[str, int]:
+    """``buses.<role>_bus`` -> bus number, for the buses a fitted part is on."""
+    hap = cfg["haptics"]
+    fitted = {
+        "station": cfg["pads"]["fitted"] or (hap["fitted"] and hap["driver"] == "drv2605l"),
+        "glove": cfg["glove"]["fitted"],
+        "lcd": cfg["lcd"]["fitted"],
+    }
+    return {f"buses.{r}_bus": cfg["buses"][f"{r}_bus"] for r, on in fitted.items() if on}
+
+
+def _gpio_claims(cfg: Config) -> list[tuple[str, int]]:
+    """(key, GPIO) for every pin a fitted part drives or reads, in the order checked."""
+    claims = [(f"buttons.{name}", cfg["buttons"][name]) for name in BUTTON_KEYS]
+    if cfg["buzzer"]["fitted"]:
+        claims.append(("buzzer.pin", cfg["buzzer"]["pin"]))
+    hap = cfg["haptics"]
+    if hap["fitted"] and hap["driver"] == "pwm":
+        claims.extend(("haptics.pwm_pins", pin) for pin in hap["pwm_pins"])
+    return claims
+
+
+def _check_pins(cfg: Config) -> None:
+    """No GPIO serves two parts, and none is an I2C pin of a bus in use."""
+    owner: dict[int, str] = {}
+    for key, bus in bus_numbers_in_use(cfg).items():
+        if bus in I2C_PINS_BY_BUS:
+            sda, scl = I2C_PINS_BY_BUS[bus]
+            for pin in (sda, scl):
+                owner.setdefault(pin, f"{key} (I2C bus {bus} is on GPIO {sda}/{scl})")
+    for key, pin in _gpio_claims(cfg):
+        if pin in owner:
+            raise ConfigError(key, f"GPIO {pin} is already used by {owner[pin]}")
+        owner[pin] = key
 
 
 #: The ADS1115's oscillator is within 10 %: a conversion takes up to 1.1 / data rate.
@@ -235,16 +293,30 @@ class BrokerURL:
 
 
 def parse_broker_url(url: str, key: str = "--broker") -> BrokerURL:
-    """Parse ``mqtt://host:port`` or ``mqtts://host:port``; raises :class:`ConfigError`."""
+    """Parse ``mqtt://host:port`` or ``mqtts://host:port``; raises :class:`ConfigError`.
+
+    No message repeats a URL holding ``@``: it may carry a password."""
+    if "@" in url:
+        raise ConfigError(
+            key,
+            "must not hold a user name or password: set mqtt.username, and put the password "
+            "in the variable named by mqtt.password_env or in mqtt.password_file "
+            "(clinic commands: --username, --password-env)",
+        )
+    forms = f"must be mqtt://host:port or mqtts://host:port, got {url!r}"
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(key, f"must be mqtt://host:port or mqtts://host:port, got {url!r}")
+        raise ConfigError(key, forms)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(key, forms)
     try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError as exc:
-        raise ConfigError(key, f"has a bad port: {url!r}") from exc
-    if parts.path not in ("", "/") or parts.query or parts.username:
-        raise ConfigError(key, f"must be mqtt://host:port or mqtts://host:port, got {url!r}")
+        port = parts.port
+    except ValueError as exc:  # not a number, or above 65535
+        raise ConfigError(key, f"port must be 1..65535, got {url!r}") from exc
+    if port == 0:  # "or default" would quietly turn port 0 into 1883
+        raise ConfigError(key, f"port must be 1..65535, got {url!r}")
+    if port is None:
+        port = 8883 if parts.scheme == "mqtts" else 1883
     return BrokerURL(parts.hostname, port, parts.scheme == "mqtts")
 
 
@@ -288,6 +360,10 @@ def data_dir(cfg: Config, environ: dict[str, str] | None = None) -> Path:
     return Path(base) / "rehab-station"
 
 
+#: Comment width in the example file, so it reads in a terminal editor on the station.
+EXAMPLE_WIDTH = 88
+
+
 def example_toml() -> str:
     """The documented example file, generated from the key declarations.
 
@@ -305,7 +381,7 @@ def example_toml() -> str:
         out.append("")
         out.append(f"[{sec}]")
         for name, spec in keys.items():
-            out.append(f"# {spec.doc}")
+            out.extend(f"# {line}" for line in textwrap.wrap(spec.doc, EXAMPLE_WIDTH - 2))
             out.append(f"# Allowed: {spec.allowed()}.")
             out.append(f"{name} = {_toml_value(spec.default, spec.hex)}")
     return "\n".join(out) + "\n"

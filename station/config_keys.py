@@ -9,6 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+#: The simulated station's id (``--sim``); a real station must be given its own.
+SIM_STATION_ID = "st-sim-0001"
+
+#: Bus number -> (SDA, SCL) GPIO, for the Pi 4 overlays in the README (i2c_arm, i2c3
+#: pins_4_5, i2c4 pins_8_9). Other bus numbers (i2c-gpio, other models) are not checked.
+I2C_PINS_BY_BUS: dict[int, tuple[int, int]] = {1: (2, 3), 3: (4, 5), 4: (8, 9)}
+
+_BUS_PINS_DOC = (
+    "Its pins cannot be buttons, buzzer or PWM pins: "
+    + ", ".join(f"bus {n} = GPIO {a}/{b}" for n, (a, b) in I2C_PINS_BY_BUS.items())
+    + " (Pi 4 overlays of the README); other bus numbers are not checked."
+)
+
 
 @dataclass(frozen=True)
 class Key:
@@ -61,8 +74,10 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
     "station": {
         "id": Key(
             str,
-            "st-sim-0001",
-            "Opaque station id; also the MQTT username / TLS CN. No patient identifiers.",
+            SIM_STATION_ID,
+            "The id the clinic gave this station (1-64 letters, digits, '-' or '_'); also "
+            "the MQTT username / TLS CN. No patient identifiers. Required on a real station: "
+            f"{SIM_STATION_ID} is the simulated station's (--sim).",
         ),
         "handedness": Key(
             str,
@@ -84,14 +99,20 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
     },
     "buses": {
         "station_bus": Key(
-            int, 1, "Linux I2C bus number of the station bus (pads, motors).", min=0, max=31
+            int,
+            1,
+            "Linux I2C bus number of the station bus (pads, motors). " + _BUS_PINS_DOC,
+            min=0,
+            max=31,
         ),
         "station_speed_hz": Key(
             int, 400_000, "Station bus clock, as set in config.txt.", choices=(100_000, 400_000)
         ),
-        "glove_bus": Key(int, 3, "I2C bus number of the glove bus.", min=0, max=31),
+        "glove_bus": Key(
+            int, 3, "I2C bus number of the glove bus. " + _BUS_PINS_DOC, min=0, max=31
+        ),
         "glove_speed_hz": Key(int, 400_000, "Glove bus clock.", choices=(100_000, 400_000)),
-        "lcd_bus": Key(int, 4, "I2C bus number of the LCD bus.", min=0, max=31),
+        "lcd_bus": Key(int, 4, "I2C bus number of the LCD bus. " + _BUS_PINS_DOC, min=0, max=31),
         "lcd_speed_hz": Key(
             int,
             100_000,
@@ -185,8 +206,7 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
         ),
     },
     "buttons": {
-        # Defaults stay clear of I2C (GPIO 2/3, and 4/5, 8/9 for the extra buses in the
-        # README), PWM (12/13) and the buzzer (18).
+        # Defaults stay clear of I2C (I2C_PINS_BY_BUS), PWM (12/13) and the buzzer (18).
         "ok": Key(int, 17, "GPIO (BCM) of the OK button.", min=0, max=27),
         "back": Key(int, 27, "GPIO of the Back button.", min=0, max=27),
         "left": Key(int, 22, "GPIO of the Left button.", min=0, max=27),
@@ -203,16 +223,25 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
     "mqtt": {
         "enabled": Key(bool, False, "Publish summaries to the clinic broker."),
         "broker": Key(
-            str, "mqtt://127.0.0.1:1883", "Broker URL: mqtt://host:port or mqtts://host:port."
+            str,
+            "mqtt://127.0.0.1:1883",
+            "Broker URL: mqtt://host:port or mqtts://host:port (port 1..65535), without a "
+            "user name or password (those go in username and password_env / password_file).",
         ),
-        "ca_file": Key(str, "", "CA certificate (PEM) for mqtts."),
-        "cert_file": Key(str, "", "Client certificate (PEM) for mutual TLS."),
-        "key_file": Key(str, "", "Client key (PEM) for mutual TLS; must not be world-readable."),
+        "ca_file": Key(str, "", "CA certificate (PEM) for mqtts. Checked whenever set."),
+        "cert_file": Key(str, "", "Client certificate (PEM) for mutual TLS. Checked whenever set."),
+        "key_file": Key(
+            str,
+            "",
+            "Client key (PEM) for mutual TLS; must be mode 0600. Checked whenever set.",
+        ),
         "username": Key(str, "", "Username (defaults to the station id when a password is set)."),
         "password_env": Key(
             str, "REHAB_MQTT_PASSWORD", "Environment variable holding the password."
         ),
-        "password_file": Key(str, "", "File holding the password; must be mode 0600."),
+        "password_file": Key(
+            str, "", "File holding the password; must be mode 0600. Checked whenever set."
+        ),
         "keepalive_s": Key(int, 30, "MQTT keepalive.", min=5, max=600),
         "session_expiry_s": Key(
             int,

@@ -56,7 +56,7 @@ class Context:
             found = find_config()
             path = str(found) if found else None
         if path is not None:
-            cfg = config_mod.load(path)
+            cfg = config_mod.load(path, sim=sim)
         elif sim or getattr(args, "no_config_needed", False):
             cfg = config_mod.defaults()
         else:

@@ -24,7 +24,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_config_example_file_is_generated_from_the_schema_and_valid() -> None:
     text = (ROOT / "station.example.toml").read_text(encoding="utf-8")
     assert text == cfgmod.example_toml(), "regenerate station.example.toml from example_toml()"
-    cfg = cfgmod.load(ROOT / "station.example.toml")
+    cfg = cfgmod.load(ROOT / "station.example.toml", sim=True)
     assert cfg.values == cfgmod.defaults().values
     for sec, keys in cfgmod.SCHEMA_KEYS.items():
         for name in keys:
@@ -32,7 +32,9 @@ def test_config_example_file_is_generated_from_the_schema_and_valid() -> None:
 
 
 def test_config_values_override_defaults(tmp_path: Path) -> None:
-    cfg = cfgmod.load(write(tmp_path, '[station]\nid = "st-0042"\n[pads]\nrate_hz = 50\n'))
+    cfg = cfgmod.load(
+        write(tmp_path, '[station]\nid = "st-0042"\n[pads]\nrate_hz = 50\n'), sim=False
+    )
     assert cfg.station_id == "st-0042"
     assert cfg["pads"]["rate_hz"] == 50
     assert cfg["pads"]["data_rate_sps"] == 475
@@ -53,7 +55,7 @@ def test_config_values_override_defaults(tmp_path: Path) -> None:
         ('[haptics]\ndriver = "piezo"\n', "haptics.driver", "drv2605l, pwm"),
         ("[lcd]\naddress = 0x30\n", "lcd.address", "0x27"),
         ('[lcd]\nsize = "40x2"\n', "lcd.size", "20x4, 16x2"),
-        ("[buttons]\nok = 5\nback = 5\n", "buttons.back", "already used"),
+        ("[buttons]\nok = 6\nback = 6\n", "buttons.back", "already used by buttons.ok"),
         ("[buttons]\nstop = 40\n", "buttons.stop", "0..27"),
         (
             '[haptics]\ndriver = "pwm"\npwm_pins = [12, 24]\n',
@@ -63,14 +65,14 @@ def test_config_values_override_defaults(tmp_path: Path) -> None:
         ('[mqtt]\nbroker = "http://x:1"\n', "mqtt.broker", "mqtts://host:port"),
         ("[safety]\nmax_vibration_g = 50\n", "safety.max_vibration_g", "0.1..10.0"),
         ("[safety]\nmax_session_min = -1\n", "safety.max_session_min", "1.0..120.0"),
-        ('[station]\nid = "a/b"\n', "station.id", "without '/'"),
+        ('[station]\nid = "a/b"\n', "station.id", "letters, digits, '-' or '_'"),
         ('schema = "rehab.config/9"\n', "schema", "rehab.config/1"),
         ("pads = 3\n", "pads", "must be a table"),
     ],
 )
 def test_config_bad_value_names_the_key(tmp_path: Path, text: str, key: str, allowed: str) -> None:
     with pytest.raises(cfgmod.ConfigError) as info:
-        cfgmod.load(write(tmp_path, text))
+        cfgmod.load(write(tmp_path, text), sim=True)
     assert info.value.key == key
     assert f"'{key}'" in str(info.value)
     assert allowed in str(info.value)
@@ -78,7 +80,7 @@ def test_config_bad_value_names_the_key(tmp_path: Path, text: str, key: str, all
 
 def test_config_not_toml_is_reported(tmp_path: Path) -> None:
     with pytest.raises(cfgmod.ConfigError, match="not valid TOML"):
-        cfgmod.load(write(tmp_path, "[pads\n"))
+        cfgmod.load(write(tmp_path, "[pads\n"), sim=True)
 
 
 def test_config_password_file_must_be_private(tmp_path: Path) -> None:
@@ -87,10 +89,10 @@ def test_config_password_file_must_be_private(tmp_path: Path) -> None:
     secret.chmod(0o644)
     text = f'[mqtt]\nenabled = true\npassword_file = "{secret}"\n'
     with pytest.raises(cfgmod.ConfigError) as info:
-        cfgmod.load(write(tmp_path, text))
+        cfgmod.load(write(tmp_path, text), sim=True)
     assert info.value.key == "mqtt.password_file" and "chmod 600" in str(info.value)
     secret.chmod(0o600)
-    cfg = cfgmod.load(write(tmp_path, text))
+    cfg = cfgmod.load(write(tmp_path, text), sim=True)
     assert cfgmod.mqtt_password(cfg) == "s3cret"
     assert cfg.redacted()["mqtt"]["password"] == "***"
 
@@ -204,7 +206,7 @@ def test_config_non_finite_numbers_are_refused(tmp_path: Path, text: str) -> Non
     f = tmp_path / "station.toml"
     f.write_text(f'schema = "rehab.config/1"\n[safety]\nwatchdog_s = {text}\n')
     with pytest.raises(cfgmod.ConfigError) as info:
-        cfgmod.load(f)
+        cfgmod.load(f, sim=True)
     assert info.value.key == "safety.watchdog_s" and "finite" in str(info.value)
     for key in ("max_force_n", "max_session_min", "daily_vibration_min"):
         with pytest.raises(cfgmod.ConfigError, match=f"safety.{key}"):
