@@ -250,9 +250,13 @@ def _check_params(path: str, proto: str, params: dict[str, Any]) -> None:
     """A protocol this station runs checks its own params now, so a plan it could not run
     is refused when it arrives, never accepted to fail at session time."""
     from station.protocols import PROTOCOLS  # the protocols import this module
+    from station.protocols.params import ParamError
 
     try:
         PROTOCOLS[proto](params)
+    except ParamError as exc:
+        where = f"{path}.params.{exc.key}" if exc.key else f"{path}.params"
+        raise PlanError(where, exc.message) from None
     except (ValueError, TypeError) as exc:
         raise PlanError(f"{path}.params", str(exc)) from exc
 

@@ -24,9 +24,9 @@ import signal
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -53,6 +53,7 @@ from station.plan import from_dict as plan_from_dict
 from station.protocols.base import WAIT_SLICE_S, Protocol, SessionContext
 from station.protocols.max_grip import FEEDBACK_S, SQUEEZE_S
 from station.protocols.metrics import metric
+from station.protocols.params import IntParam, NumberParam, Param
 from station.runner import Outcome
 from station.safety import clamp_force_target
 from station.sim.patient import PROFILES, VirtualPatient
@@ -162,6 +163,11 @@ class VibrationProbe(Protocol):
 
     name = "vibration_probe"
     uses_vibration = True
+    PARAMS: ClassVar[Mapping[str, Param]] = {
+        "duration_s": NumberParam(0.1, 120.0, default=4.0, unit="s"),
+        "db": NumberParam(-40.0, 40.0, default=0.0, unit="dB"),
+        "motor": IntParam(0, 7, default=0),
+    }
 
     def __init__(self, params: dict[str, Any], app: App) -> None:
         super().__init__(params)
