@@ -105,7 +105,7 @@ class StationClient:
         max_rows: int = outbox.DEFAULT_MAX_ROWS,
         window: int = 20,
         software_version: str = "unknown",
-        semantic_check: Callable[[dict[str, Any]], None] | None = None,
+        semantic_check: plans.SemanticCheck | None = None,
         plan_handler: Callable[[dict[str, Any]], None] | None = None,
         reconnect_min_s: tuple[float, float] = (1.0, 5.0),
         reconnect_max_s: tuple[float, float] = (300.0, 360.0),

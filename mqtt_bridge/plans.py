@@ -25,7 +25,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,34 @@ PLANS_SQL = (
         plan_version INTEGER                    -- as answered; null when unreadable
     )""",
 )
+
+
+@dataclass(frozen=True)
+class StationCap:
+    """A cap of an accepted plan that the station's own hard limit tightens."""
+
+    cap: str
+    plan: float
+    station: float
+    unit: str
+
+    def text(self) -> str:
+        return f"{self.cap} {self.plan:g} -> {self.station:g} {self.unit}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"cap": self.cap, "plan": self.plan, "station": self.station, "unit": self.unit}
+
+
+#: The station's own check of a plan that passed the schema: raises ``ValueError(reason)``
+#: to refuse it, else returns the caps its hard limits tighten (None: none).
+SemanticCheck = Callable[[dict[str, Any]], Sequence[StationCap] | None]
+#: The reason of an accepted plan some of whose caps the station tightens starts so.
+STATION_CAPS_APPLY = "the station's caps apply: "
+
+
+def caps_reason(caps: Sequence[StationCap]) -> str:
+    """``the station's caps apply: max_force_n 40 -> 30 N, ...``, or "" for none."""
+    return STATION_CAPS_APPLY + ", ".join(c.text() for c in caps) if caps else ""
 
 
 class PlanRejected(ValueError):
@@ -277,12 +305,14 @@ class PlanOutcome:
     """What happened to one plan message. ``status``: ``accepted``, ``rejected``,
     ``redelivered`` (a message answered before, or the active plan again without correlation
     data: no answer) or
-    ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted."""
+    ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted, and
+    ``station_caps`` names its caps the station's hard limits tighten."""
 
     status: str
     plan_version: int | None = None
     reason: str = ""
     plan: dict[str, Any] | None = None
+    station_caps: tuple[StationCap, ...] = ()
 
 
 def receive_plan(
@@ -290,7 +320,7 @@ def receive_plan(
     station_id: str,
     payload: bytes,
     *,
-    semantic_check: Callable[[dict[str, Any]], None] | None = None,
+    semantic_check: SemanticCheck | None = None,
     correlation: bytes | None = None,
     max_rows: int = outbox.DEFAULT_MAX_ROWS,
 ) -> PlanOutcome:
@@ -301,9 +331,10 @@ def receive_plan(
     without correlation data, while with correlation data not seen before it is answered
     ``accepted`` with the reason :data:`ALREADY_ACTIVE` (nothing changes). A rejected plan
     changes nothing but the outbox and the digests. ``semantic_check`` raises
-    ``ValueError(reason)`` to refuse; any other exception from it is a rejection too
-    (logged). Database errors propagate: the caller then must not acknowledge the message
-    and must try it again itself (a broker delivers an unacknowledged message again only on
+    ``ValueError(reason)`` to refuse (any other exception from it is a rejection too,
+    logged) and returns the caps the station tightens, which the answer names. Database
+    errors propagate: the caller then must not acknowledge the message and must try it
+    again itself (a broker delivers an unacknowledged message again only on
     a new connection; the station's sender retries, then reconnects)."""
     if not payload:
         return PlanOutcome("cleared")
@@ -320,12 +351,14 @@ def receive_plan(
         outcome = PlanOutcome("accepted", current, ALREADY_ACTIVE)
     else:
         outcome = _decide(payload, station_id, current, semantic_check)
-    answer = {
+    answer: dict[str, Any] = {
         "plan_version": outcome.plan_version,
         "status": outcome.status,
         "reason": outcome.reason[:2000],
         "active_plan_version": outcome.plan_version if outcome.plan else current,
     }
+    if outcome.station_caps:
+        answer["station_caps"] = [c.as_json() for c in outcome.station_caps]
     _commit_answer(conn, digest, outcome, answer, correlation, max_rows)
     log.info(
         "plan_version %s %s%s",
@@ -340,15 +373,14 @@ def _decide(
     payload: bytes,
     station_id: str,
     current: int | None,
-    semantic_check: Callable[[dict[str, Any]], None] | None,
+    semantic_check: SemanticCheck | None,
 ) -> PlanOutcome:
     """Accept or reject a plan message that is not the active one again (nothing written)."""
     plan: dict[str, Any] | None = None
     try:
         plan = parse_plan(payload, station_id, current)
-        if semantic_check is not None:
-            semantic_check(plan)
-        return PlanOutcome("accepted", plan["plan_version"], "", plan)
+        caps = tuple(semantic_check(plan) or ()) if semantic_check is not None else ()
+        return PlanOutcome("accepted", plan["plan_version"], caps_reason(caps), plan, caps)
     except PlanRejected as exc:
         return PlanOutcome("rejected", exc.plan_version, exc.reason)
     except ValueError as exc:

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from plans import PLAN
 from plans import example_plan as plan
 
-from mqtt_bridge import outbox, plans
+from mqtt_bridge import outbox, plans, schema
 from mqtt_bridge.plans import PlanRejected, parse_plan
+from station import config
+from station import plan as station_plan
 
 
 def raw(p: dict[str, Any]) -> bytes:
@@ -258,3 +260,37 @@ def test_mqtt_plans_deeply_nested_values_are_rejected_never_raise() -> None:
         )
         reasons.add(rejected(doc, station_id="st-0001").reason)
     assert "(top level): nested too deeply to check" in reasons
+
+
+def station_check(**safety: float) -> plans.SemanticCheck:
+    """The station's own check (``station.plan``) with its ``[safety]`` caps changed."""
+    limits = {**config.defaults()["safety"], **safety}
+    return lambda d: station_plan.semantic_check(d, "st-0001", limits)
+
+
+def test_mqtt_plans_accepted_answer_names_the_caps_the_station_tightens(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    check = station_check(max_force_n=30.0, max_vibration_g=1.5)
+    out = plans.receive_plan(conn, "st-0001", raw(plan(caps__max_force_n=40)), semantic_check=check)
+    assert (out.status, plans.active_version(conn)) == ("accepted", 3)
+    (answer,) = results(conn)
+    assert answer == {
+        "plan_version": 3,
+        "status": "accepted",
+        "reason": "the station's caps apply: max_vibration_g 2 -> 1.5 g, max_force_n 40 -> 30 N",
+        "active_plan_version": 3,
+        "station_caps": [
+            {"cap": "max_vibration_g", "plan": 2.0, "station": 1.5, "unit": "g"},
+            {"cap": "max_force_n", "plan": 40, "station": 30.0, "unit": "N"},
+        ],
+    }
+    assert schema.errors(answer, schema.load("rehab.plan_result/1")) == []
+
+
+def test_mqtt_plans_accepted_answer_within_the_station_caps_names_none(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=station_check())
+    assert results(conn) == [
+        {"plan_version": 3, "status": "accepted", "reason": "", "active_plan_version": 3}
+    ]
+

@@ -154,3 +154,14 @@ def test_plan_param_nested_200_deep_is_refused_in_one_short_line(key: str) -> No
     assert info.value.field == f"schedule[0].params.{key}"
     assert len(str(info.value)) < 200, str(info.value)
 
+
+def test_plan_semantic_check_names_the_caps_the_station_tightens() -> None:
+    from mqtt_bridge.plans import StationCap
+
+    safety = {**cfgmod.defaults()["safety"], "max_force_n": 30.0, "min_rest_s": 20.0}
+    d = example_plan(caps__max_force_n=40, caps__min_rest_s=15, caps__max_vibration_g=1.0)
+    assert planmod.semantic_check(d, "st-0001", safety) == [
+        StationCap("max_force_n", 40, 30.0, "N"),
+        StationCap("min_rest_s", 15, 20.0, "s"),
+    ]
+    assert planmod.semantic_check(PLAN, "st-0001", cfgmod.defaults()["safety"]) == []
