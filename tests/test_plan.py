@@ -25,7 +25,7 @@ def test_plan_good_plan_parses() -> None:
     p = planmod.parse(json.dumps(PLAN).encode(), "st-0001")
     assert p.plan_version == 3
     assert p.caps.max_force_n == 15.0
-    assert not p.maximal_tests
+    assert p.maximal_tests
     assert [i.protocol for i in p.today(dt.date(2026, 11, 23))] == ["max_grip"]  # a Monday
     assert p.today(dt.date(2026, 11, 24)) == []  # Tuesday
 
