@@ -27,7 +27,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mqtt_bridge import envelope, outbox, schema
 
@@ -219,6 +219,52 @@ def active_version(conn: sqlite3.Connection) -> int | None:
     """The active plan's version, or None when no plan was ever accepted."""
     row = conn.execute("SELECT max(plan_version) FROM plans").fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+#: Longest ``reason`` of a plan state in the status message.
+MAX_STATE_REASON = 500
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """The active plan as the status message reports it: ``in_force``, ``refused`` (stored
+    by an earlier software version, refused by this one's checks: ``reason`` says why) or
+    ``none`` (no plan accepted yet)."""
+
+    version: int | None
+    state: Literal["in_force", "refused", "none"]
+    reason: str = ""
+
+    def as_status(self) -> dict[str, Any]:
+        return {"version": self.version, "state": self.state, "reason": self.reason}
+
+
+def check_active(
+    conn: sqlite3.Connection, station_id: str, semantic_check: SemanticCheck | None = None
+) -> PlanState:
+    """The stored active plan checked again with this software's rules (the schema, then
+    ``semantic_check``): a plan an earlier version accepted may no longer pass."""
+    version = active_version(conn)
+    if version is None:
+        return PlanState(None, "none")
+    try:
+        stored = active_plan(conn)
+    except ValueError as exc:  # the database file was damaged or edited by hand
+        return PlanState(version, "refused", f"the stored plan is not valid JSON ({exc})")
+    try:
+        body = json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode()
+        plan = parse_plan(body, station_id)
+        if semantic_check is not None:
+            semantic_check(plan)
+    except PlanRejected as exc:
+        return PlanState(version, "refused", exc.reason[:MAX_STATE_REASON])
+    except ValueError as exc:  # the station's own check refuses it
+        return PlanState(version, "refused", str(exc)[:MAX_STATE_REASON])
+    except Exception as exc:  # a bug in the station's check must not put a plan in force
+        log.exception("checking the stored plan_version %s failed", version)
+        reason = f"the station could not check the plan ({type(exc).__name__})"
+        return PlanState(version, "refused", reason)
+    return PlanState(version, "in_force")
 
 
 def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:

@@ -294,3 +294,49 @@ def test_mqtt_plans_accepted_answer_within_the_station_caps_names_none(tmp_path:
         {"plan_version": 3, "status": "accepted", "reason": "", "active_plan_version": 3}
     ]
 
+
+def test_mqtt_plans_active_plan_state_none_then_in_force(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    assert plans.check_active(conn, "st-0001", station_check()) == plans.PlanState(None, "none")
+    plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=station_check())
+    state = plans.check_active(conn, "st-0001", station_check())
+    assert state == plans.PlanState(3, "in_force")
+    assert state.as_status() == {"version": 3, "state": "in_force", "reason": ""}
+
+
+def test_mqtt_plans_stored_plan_this_version_refuses_is_refused_naming_why(
+    tmp_path: Path,
+) -> None:
+    """A plan an earlier software version stored, with a parameter this one refuses."""
+    conn = db(tmp_path)
+    old = plan(schedule__0__params__trials_per_hnd=6)
+    plans.store_plan(conn, old, "2026-11-20T10:00:01Z")
+    assert plans.check_active(conn, "st-0001", station_check()) == plans.PlanState(
+        3,
+        "refused",
+        "schedule[0].params.trials_per_hnd: unknown parameter; known: hands, pad, trials_per_hand",
+    )
+    # and the schema of this version is applied too
+    conn.execute("UPDATE plans SET body = ?", (json.dumps(plan(caps__max_force_n=900)),))
+    state = plans.check_active(conn, "st-0001", None)
+    assert (state.state, state.reason) == (
+        "refused",
+        "caps.max_force_n: 900 is above the maximum 200",
+    )
+
+
+def test_mqtt_plans_active_plan_unreadable_or_check_crash_is_refused(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.store_plan(conn, PLAN, "2026-11-20T10:00:01Z")
+
+    def broken(p: dict[str, Any]) -> None:
+        raise ZeroDivisionError
+
+    state = plans.check_active(conn, "st-0001", broken)
+    assert state == plans.PlanState(
+        3, "refused", "the station could not check the plan (ZeroDivisionError)"
+    )
+    conn.execute("UPDATE plans SET body = '{not json'")
+    state = plans.check_active(conn, "st-0001", station_check())
+    assert (state.version, state.state) == (3, "refused")
+    assert state.reason.startswith("the stored plan is not valid JSON (Expecting property")
