@@ -21,7 +21,8 @@ Plans: parsed by :func:`mqtt_bridge.plans.parse_plan`, then the station's
 ``semantic_check(plan)`` (raise ``ValueError(reason)`` to refuse); the accepted plan and
 the ``plan/result`` answer (an outbox row deleted on PUBACK) commit in one transaction;
 then the PUBACK; then ``plan_handler(plan)``. Malformed input is answered, acknowledged
-and never retried (no poison-message loop).
+and never retried (no poison-message loop). The status carries the active plan's state,
+checked again with this software's rules at start and after each accepted plan.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class StationClient:
         max_rows: int = outbox.DEFAULT_MAX_ROWS,
         window: int = 20,
         software_version: str = "unknown",
-        semantic_check: Callable[[dict[str, Any]], None] | None = None,
+        semantic_check: plans.SemanticCheck | None = None,
         plan_handler: Callable[[dict[str, Any]], None] | None = None,
         reconnect_min_s: tuple[float, float] = (1.0, 5.0),
         reconnect_max_s: tuple[float, float] = (300.0, 360.0),
@@ -121,6 +122,11 @@ class StationClient:
         self.max_rows = max_rows
         self.software_version = software_version
         self.stats = ClientStats()
+        self._semantic_check = semantic_check
+        self._plan_handler = plan_handler
+        #: The active plan as the status reports it; replaced whole, by one thread at a time
+        #: (start(), then the sender thread), read by the network thread.
+        self._plan_state = plans.PlanState(None, "none")
         rng = random.Random(seed)
         self.reconnect_delay_s = (rng.uniform(*reconnect_min_s), rng.uniform(*reconnect_max_s))
 
@@ -154,7 +160,7 @@ class StationClient:
                 max_rows=max_rows,
                 poll_s=poll_s,
                 semantic_check=semantic_check,
-                plan_handler=plan_handler,
+                plan_handler=self._plan_accepted,
             )
             self._set_will(self._mqtt)  # the will's status reads the sender's snapshot
         except BaseException:
@@ -211,6 +217,7 @@ class StationClient:
             "boot_id": envelope.boot_id(),
             "software_version": self.software_version,
             **self._work.snapshot,
+            "plan": self._plan_state.as_status(),
         }
         if reason:
             body["reason"] = reason
@@ -244,6 +251,8 @@ class StationClient:
         if n:
             log.info("outbox: %d sent but unacknowledged messages will be sent again", n)
         self._work.refresh_snapshot()
+        self._check_plan()
+        self._set_will(self._mqtt)  # the first CONNECT's will carries the plan's state too
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s
         # connect_async only records the target (it raises ValueError for bad arguments);
@@ -257,6 +266,32 @@ class StationClient:
         self._sender.start()
         if self._mqtt.loop_start() != mqtt.MQTT_ERR_SUCCESS:
             raise RuntimeError("paho loop_start failed")
+
+    def _check_plan(self) -> None:
+        """Check the stored active plan again with this software's rules (an earlier
+        version may have accepted what this one refuses), for the status message."""
+        state = plans.check_active(self._outbox.conn, self.station_id, self._semantic_check)
+        if state.state == "refused":
+            log.error("the active plan_version %s is refused: %s", state.version, state.reason)
+        self._plan_state = state
+
+    def _plan_accepted(self, plan: dict[str, Any]) -> None:
+        """In the sender thread, after a plan is committed: the status says so at once,
+        then the station's own handler runs."""
+        # Just checked and newer than any stored one: the active plan, in force.
+        self._plan_state = plans.PlanState(int(plan["plan_version"]), "in_force")
+        if self._connected.is_set():
+            info = self._mqtt.publish(
+                topics.status(self.station_id),
+                self._status("online"),
+                qos=1,
+                retain=True,
+                properties=envelope.properties(STATUS_SCHEMA),
+            )
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("status after a new plan not sent: %s", mqtt.error_string(info.rc))
+        if self._plan_handler is not None:
+            self._plan_handler(plan)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the sender, publish the retained ``offline`` status, disconnect (so the

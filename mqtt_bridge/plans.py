@@ -25,9 +25,9 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from mqtt_bridge import envelope, outbox, schema
 
@@ -57,6 +57,34 @@ PLANS_SQL = (
         plan_version INTEGER                    -- as answered; null when unreadable
     )""",
 )
+
+
+@dataclass(frozen=True)
+class StationCap:
+    """A cap of an accepted plan that the station's own hard limit tightens."""
+
+    cap: str
+    plan: float
+    station: float
+    unit: str
+
+    def text(self) -> str:
+        return f"{self.cap} {self.plan:g} -> {self.station:g} {self.unit}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"cap": self.cap, "plan": self.plan, "station": self.station, "unit": self.unit}
+
+
+#: The station's own check of a plan that passed the schema: raises ``ValueError(reason)``
+#: to refuse it, else returns the caps its hard limits tighten (None: none).
+SemanticCheck = Callable[[dict[str, Any]], Sequence[StationCap] | None]
+#: The reason of an accepted plan some of whose caps the station tightens starts so.
+STATION_CAPS_APPLY = "the station's caps apply: "
+
+
+def caps_reason(caps: Sequence[StationCap]) -> str:
+    """``the station's caps apply: max_force_n 40 -> 30 N, ...``, or "" for none."""
+    return STATION_CAPS_APPLY + ", ".join(c.text() for c in caps) if caps else ""
 
 
 class PlanRejected(ValueError):
@@ -193,6 +221,52 @@ def active_version(conn: sqlite3.Connection) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+#: Longest ``reason`` of a plan state in the status message.
+MAX_STATE_REASON = 500
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """The active plan as the status message reports it: ``in_force``, ``refused`` (stored
+    by an earlier software version, refused by this one's checks: ``reason`` says why) or
+    ``none`` (no plan accepted yet)."""
+
+    version: int | None
+    state: Literal["in_force", "refused", "none"]
+    reason: str = ""
+
+    def as_status(self) -> dict[str, Any]:
+        return {"version": self.version, "state": self.state, "reason": self.reason}
+
+
+def check_active(
+    conn: sqlite3.Connection, station_id: str, semantic_check: SemanticCheck | None = None
+) -> PlanState:
+    """The stored active plan checked again with this software's rules (the schema, then
+    ``semantic_check``): a plan an earlier version accepted may no longer pass."""
+    version = active_version(conn)
+    if version is None:
+        return PlanState(None, "none")
+    try:
+        stored = active_plan(conn)
+    except ValueError as exc:  # the database file was damaged or edited by hand
+        return PlanState(version, "refused", f"the stored plan is not valid JSON ({exc})")
+    try:
+        body = json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode()
+        plan = parse_plan(body, station_id)
+        if semantic_check is not None:
+            semantic_check(plan)
+    except PlanRejected as exc:
+        return PlanState(version, "refused", exc.reason[:MAX_STATE_REASON])
+    except ValueError as exc:  # the station's own check refuses it
+        return PlanState(version, "refused", str(exc)[:MAX_STATE_REASON])
+    except Exception as exc:  # a bug in the station's check must not put a plan in force
+        log.exception("checking the stored plan_version %s failed", version)
+        reason = f"the station could not check the plan ({type(exc).__name__})"
+        return PlanState(version, "refused", reason)
+    return PlanState(version, "in_force")
+
+
 def is_redelivery(conn: sqlite3.Connection, payload: bytes) -> bool:
     """Whether ``payload`` is the active plan again, by content (a retained plan replayed
     with other correlation data, or accepted before ``plan_answers`` existed): it needs no
@@ -277,12 +351,14 @@ class PlanOutcome:
     """What happened to one plan message. ``status``: ``accepted``, ``rejected``,
     ``redelivered`` (a message answered before, or the active plan again without correlation
     data: no answer) or
-    ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted."""
+    ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted, and
+    ``station_caps`` names its caps the station's hard limits tighten."""
 
     status: str
     plan_version: int | None = None
     reason: str = ""
     plan: dict[str, Any] | None = None
+    station_caps: tuple[StationCap, ...] = ()
 
 
 def receive_plan(
@@ -290,7 +366,7 @@ def receive_plan(
     station_id: str,
     payload: bytes,
     *,
-    semantic_check: Callable[[dict[str, Any]], None] | None = None,
+    semantic_check: SemanticCheck | None = None,
     correlation: bytes | None = None,
     max_rows: int = outbox.DEFAULT_MAX_ROWS,
 ) -> PlanOutcome:
@@ -301,9 +377,10 @@ def receive_plan(
     without correlation data, while with correlation data not seen before it is answered
     ``accepted`` with the reason :data:`ALREADY_ACTIVE` (nothing changes). A rejected plan
     changes nothing but the outbox and the digests. ``semantic_check`` raises
-    ``ValueError(reason)`` to refuse; any other exception from it is a rejection too
-    (logged). Database errors propagate: the caller then must not acknowledge the message
-    and must try it again itself (a broker delivers an unacknowledged message again only on
+    ``ValueError(reason)`` to refuse (any other exception from it is a rejection too,
+    logged) and returns the caps the station tightens, which the answer names. Database
+    errors propagate: the caller then must not acknowledge the message and must try it
+    again itself (a broker delivers an unacknowledged message again only on
     a new connection; the station's sender retries, then reconnects)."""
     if not payload:
         return PlanOutcome("cleared")
@@ -320,12 +397,14 @@ def receive_plan(
         outcome = PlanOutcome("accepted", current, ALREADY_ACTIVE)
     else:
         outcome = _decide(payload, station_id, current, semantic_check)
-    answer = {
+    answer: dict[str, Any] = {
         "plan_version": outcome.plan_version,
         "status": outcome.status,
         "reason": outcome.reason[:2000],
         "active_plan_version": outcome.plan_version if outcome.plan else current,
     }
+    if outcome.station_caps:
+        answer["station_caps"] = [c.as_json() for c in outcome.station_caps]
     _commit_answer(conn, digest, outcome, answer, correlation, max_rows)
     log.info(
         "plan_version %s %s%s",
@@ -340,15 +419,14 @@ def _decide(
     payload: bytes,
     station_id: str,
     current: int | None,
-    semantic_check: Callable[[dict[str, Any]], None] | None,
+    semantic_check: SemanticCheck | None,
 ) -> PlanOutcome:
     """Accept or reject a plan message that is not the active one again (nothing written)."""
     plan: dict[str, Any] | None = None
     try:
         plan = parse_plan(payload, station_id, current)
-        if semantic_check is not None:
-            semantic_check(plan)
-        return PlanOutcome("accepted", plan["plan_version"], "", plan)
+        caps = tuple(semantic_check(plan) or ()) if semantic_check is not None else ()
+        return PlanOutcome("accepted", plan["plan_version"], caps_reason(caps), plan, caps)
     except PlanRejected as exc:
         return PlanOutcome("rejected", exc.plan_version, exc.reason)
     except ValueError as exc:

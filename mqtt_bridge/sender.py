@@ -111,7 +111,7 @@ class Sender:
         max_resend_after_s: float,
         max_rows: int,
         poll_s: float,
-        semantic_check: Callable[[dict[str, Any]], None] | None,
+        semantic_check: plans.SemanticCheck | None,
         plan_handler: Callable[[dict[str, Any]], None] | None,
     ) -> None:
         self.station_id = station_id

@@ -5,8 +5,8 @@ parse_plan`), so an invalid plan never reaches a station. Then: subscribe to the
 ``plan/result`` (before publishing, so the answer cannot be missed), publish the plan
 retained with QoS 1 on ``plan`` (the retained message and the station's persistent session
 deliver it even if the station is off now), and wait for the result that carries this
-``plan_version``. Outcomes map to exit codes: accepted 0, rejected (by the station or
-locally) 1, no answer within the timeout 2.
+``plan_version``. Outcomes map to the command's exit codes: accepted 0; rejected (by the
+station or locally) and no answer within the timeout 1 (2 is for usage errors only).
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from paho.mqtt.properties import Properties
 from mqtt_bridge import envelope, plans, topics
 from mqtt_bridge.clinic import BrokerOptions, make_client, stop_loop
 
-EXIT_CODES = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 2}
+EXIT_CODES = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 1}
 
 
 @dataclass(frozen=True)
 class SendResult:
     """``outcome``: accepted | rejected (by the station) | invalid (refused locally) |
-    no_answer; ``reason`` says why for all but accepted."""
+    no_answer; ``reason`` says why, or for accepted what the station added (the caps it
+    tightens), if anything."""
 
     outcome: str
     plan_version: int | None
@@ -44,7 +45,7 @@ class SendResult:
     def describe(self) -> str:
         v = f"plan_version {self.plan_version}" if self.plan_version is not None else "plan"
         if self.outcome == "accepted":
-            return f"accepted: {v}"
+            return f"accepted: {v}; {self.reason}" if self.reason else f"accepted: {v}"
         if self.outcome == "invalid":
             return f"rejected locally, not sent: {self.reason}"
         if self.outcome == "rejected":
@@ -116,7 +117,9 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
     client.loop_start()
     try:
         if not subscribed.wait(timeout_s):
-            return SendResult("no_answer", version, f"broker {opts.url} not reachable")
+            return SendResult(
+                "no_answer", version, f"broker {opts.url} not reachable within {timeout_s:g} s"
+            )
         props = Properties(PacketTypes.PUBLISH)
         props.ContentType = "application/json"
         props.PayloadFormatIndicator = 1
@@ -127,16 +130,18 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
             result = answers.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             where = (
-                "the plan stays retained and reaches the station when it connects"
+                "the plan stays retained on the broker and the station takes it when it connects"
                 if published.is_set()
-                else "the broker did not confirm the plan"
+                else "the broker did not confirm the plan either"
             )
-            return SendResult("no_answer", version, f"nothing within {timeout_s:g} s; {where}")
+            return SendResult(
+                "no_answer", version, f"the station did not answer within {timeout_s:g} s; {where}"
+            )
     finally:
         client.disconnect()
         stop_loop(client)
     if result["status"] == "accepted":
-        return SendResult("accepted", version)
+        return SendResult("accepted", version, str(result.get("reason") or ""))
     return SendResult("rejected", version, str(result.get("reason") or "no reason given"))
 
 

@@ -303,6 +303,7 @@ class App:
         url = parse_broker_url(m["broker"], "mqtt.broker")
         password = mqtt_password(self.config)
         station_id = self.config.station_id
+        safety = self.config["safety"]
         return StationClient(
             station_id,
             url.host,
@@ -319,7 +320,8 @@ class App:
             resend_after_s=m["resend_after_s"],
             max_rows=m["outbox_max_rows"],
             software_version=__version__,
-            semantic_check=lambda d: plan_mod.semantic_check(d, station_id),
+            # The plan/result names the caps the station's [safety] tightens.
+            semantic_check=lambda d: plan_mod.semantic_check(d, station_id, safety),
         )
 
 

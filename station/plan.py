@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import envelope
+from mqtt_bridge.plans import StationCap
 
 SCHEMA = "rehab.plan/1"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,6 +72,15 @@ class Caps:
             pain_rise_stop=self.pain_rise_stop,
             force_ceiling_pct_other_hand=self.force_ceiling_pct_other_hand,
         )
+
+    def station_applies(self, station: dict[str, Any]) -> list[StationCap]:
+        """The caps the station's ``[safety]`` tightens, with the plan's value and its own."""
+        tight = self.tightened_by(station)
+        return [
+            StationCap(name, getattr(self, name), getattr(tight, name), unit)
+            for name, (_, _, unit) in CAP_LIMITS.items()
+            if getattr(self, name) != getattr(tight, name)
+        ]
 
 
 @dataclass(frozen=True)
@@ -166,9 +176,13 @@ def load(path: str | Path, station_id: str | None = None) -> Plan:
     return parse(Path(path).read_bytes(), station_id)
 
 
-def semantic_check(d: dict[str, Any], station_id: str) -> None:
-    """For the MQTT client: raise ValueError with a clinician-readable reason, or return."""
-    from_dict(d, station_id)
+def semantic_check(
+    d: dict[str, Any], station_id: str, station_safety: dict[str, Any] | None = None
+) -> list[StationCap]:
+    """For the MQTT client: raise ValueError with a clinician-readable reason; else the
+    caps the station's ``[safety]`` tightens (the plan is accepted, they apply)."""
+    plan = from_dict(d, station_id)
+    return plan.caps.station_applies(station_safety) if station_safety is not None else []
 
 
 def _str(d: dict[str, Any], key: str, max_len: int) -> str:
@@ -250,9 +264,13 @@ def _check_params(path: str, proto: str, params: dict[str, Any]) -> None:
     """A protocol this station runs checks its own params now, so a plan it could not run
     is refused when it arrives, never accepted to fail at session time."""
     from station.protocols import PROTOCOLS  # the protocols import this module
+    from station.protocols.params import ParamError
 
     try:
         PROTOCOLS[proto](params)
+    except ParamError as exc:
+        where = f"{path}.params.{exc.key}" if exc.key else f"{path}.params"
+        raise PlanError(where, exc.message) from None
     except (ValueError, TypeError) as exc:
         raise PlanError(f"{path}.params", str(exc)) from exc
 

@@ -1,4 +1,5 @@
-"""``clinic send-plan`` against a real mosquitto: accepted 0, rejected 1, no answer 2."""
+"""``clinic send-plan`` against a real mosquitto: accepted 0; rejected, not sent or no
+answer 1; usage 2."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from plans import example_plan
 
 from mqtt_bridge.clinic import BrokerOptions, parse_broker_url
 from mqtt_bridge.sendplan import send_plan
+from station import config
+from station import plan as station_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 10.0
@@ -29,10 +32,8 @@ STATION = "st-0001"
 
 
 def plan(version: int = 3, station: str = STATION, **over: Any) -> dict[str, Any]:
-    """The example plan for ``station`` at ``version``, maximal tests allowed."""
-    return example_plan(
-        plan_version=version, station_id=station, gates={"maximal_tests": True}, **over
-    )
+    """The example plan (maximal tests allowed) for ``station`` at ``version``."""
+    return example_plan(plan_version=version, station_id=station, **over)
 
 
 def client(url: str) -> mqtt.Client:
@@ -139,8 +140,11 @@ def test_clinic_sendplan_ignores_answers_to_other_versions(broker, answering: An
 
 def test_clinic_sendplan_no_answer_leaves_plan_retained(broker, tmp_path: Path) -> None:
     result = send_plan(opts(broker.url), STATION, json.dumps(plan()).encode(), 0.5)
-    assert (result.outcome, result.exit_code) == ("no_answer", 2)
-    assert "stays retained" in result.reason
+    assert (result.outcome, result.exit_code) == ("no_answer", 1)
+    assert result.describe() == (
+        "no answer: plan_version 3: the station did not answer within 0.5 s; the plan stays "
+        "retained on the broker and the station takes it when it connects"
+    )
     got: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
     c = client(broker.url)
     c.on_message = lambda c, u, m: got.put(m)
@@ -166,7 +170,9 @@ def test_clinic_sendplan_wrong_station_is_not_sent() -> None:
     assert "station_id: the plan is for 'st-0002', this station is 'st-0001'" in result.reason
 
 
-def run_cli(broker_url: str, plan_file: Path, timeout_s: float) -> subprocess.CompletedProcess:
+def run_cli(
+    broker_url: str, plan_file: Path, timeout_s: float, *extra: str
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -181,6 +187,7 @@ def run_cli(broker_url: str, plan_file: Path, timeout_s: float) -> subprocess.Co
             str(plan_file),
             "--timeout",
             str(timeout_s),
+            *extra,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -193,7 +200,7 @@ def test_clinic_sendplan_command_exit_codes(broker, answering: Any, tmp_path: Pa
     f = tmp_path / "plan.json"
     f.write_text(json.dumps(plan(3)))
     none = run_cli(broker.url, f, 0.5)
-    assert none.returncode == 2, none.stderr
+    assert none.returncode == 1, none.stderr
     assert none.stdout.startswith("no answer")
     answering(
         lambda p: (
@@ -234,3 +241,70 @@ def test_clinic_sendplan_same_file_again_gets_a_new_answer(broker, tmp_path: Pat
         assert (sc.stats.plans_rejected, sc.stats.plans_accepted) == (1, 1)
     finally:
         sc.close()
+
+
+def test_clinic_sendplan_command_unreachable_broker_exits_1_not_usage(tmp_path: Path) -> None:
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(plan(3)))
+    r = run_cli("mqtt://127.0.0.1:9", f, 0.5)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.strip() == (
+        "no answer: plan_version 3: broker mqtt://127.0.0.1:9 not reachable within 0.5 s"
+    )
+
+
+def test_clinic_sendplan_command_plan_that_runs_nothing_is_sent_only_with_force(
+    broker, answering: Any, tmp_path: Path
+) -> None:
+    """Maximal grip only, with maximal tests not allowed: a station would accept it and
+    give the patient empty sessions. Not sent; ``--force`` sends it."""
+    station = answering(lambda p: {"status": "accepted"})
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(plan(3, gates={"maximal_tests": False})))
+    refused = run_cli(broker.url, f, WAIT_S)
+    assert refused.returncode == 1, refused.stderr
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == [
+        "rehab-station clinic: plan_version 3: it runs nothing on mon, wed, fri: max_grip is a "
+        "maximal test and gates.maximal_tests is not true",
+        "rehab-station clinic: plan_version 3 not sent; correct the plan, or send it anyway "
+        "with --force",
+    ]
+    forced = run_cli(broker.url, f, WAIT_S, "--force")
+    assert (forced.returncode, forced.stdout.strip()) == (0, "accepted: plan_version 3")
+    assert "warning: plan_version 3: it runs nothing on mon, wed, fri" in forced.stderr
+    # only the forced sending reached the station (a retained first one would come first)
+    assert station.received.get(timeout=WAIT_S)["gates"] == {"maximal_tests": False}
+    assert station.received.empty()
+
+
+def test_clinic_sendplan_command_misspelt_param_is_named_and_not_sent(tmp_path: Path) -> None:
+    f = tmp_path / "plan.json"
+    f.write_text(json.dumps(plan(3, schedule__0__params__trials_per_hnd=6)))
+    r = run_cli("mqtt://127.0.0.1:9", f, WAIT_S)  # refused before any connection
+    assert r.returncode == 1, r.stderr
+    assert (
+        "would refuse it: schedule[0].params.trials_per_hnd: unknown parameter; known: hands, "
+        "pad, trials_per_hand" in r.stderr
+    )
+    assert "not sent" in r.stderr
+
+
+def test_clinic_sendplan_accepted_names_the_caps_the_station_applies(
+    broker, tmp_path: Path
+) -> None:
+    limits = {**config.defaults()["safety"], "max_force_n": 30.0}
+    sc = station(
+        tmp_path / "station.db",
+        broker.port,
+        semantic_check=lambda d: station_plan.semantic_check(d, STATION, limits),
+    )
+    try:
+        data = json.dumps(plan(caps__max_force_n=40)).encode()
+        result = send_plan(opts(broker.url), STATION, data, WAIT_S)
+    finally:
+        sc.close()
+    assert (result.outcome, result.exit_code) == ("accepted", 0)
+    assert result.describe() == (
+        "accepted: plan_version 3; the station's caps apply: max_force_n 40 -> 30 N"
+    )

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from plans import PLAN
 from plans import example_plan as plan
 
-from mqtt_bridge import outbox, plans
+from mqtt_bridge import outbox, plans, schema
 from mqtt_bridge.plans import PlanRejected, parse_plan
+from station import config
+from station import plan as station_plan
 
 
 def raw(p: dict[str, Any]) -> bytes:
@@ -258,3 +260,83 @@ def test_mqtt_plans_deeply_nested_values_are_rejected_never_raise() -> None:
         )
         reasons.add(rejected(doc, station_id="st-0001").reason)
     assert "(top level): nested too deeply to check" in reasons
+
+
+def station_check(**safety: float) -> plans.SemanticCheck:
+    """The station's own check (``station.plan``) with its ``[safety]`` caps changed."""
+    limits = {**config.defaults()["safety"], **safety}
+    return lambda d: station_plan.semantic_check(d, "st-0001", limits)
+
+
+def test_mqtt_plans_accepted_answer_names_the_caps_the_station_tightens(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    check = station_check(max_force_n=30.0, max_vibration_g=1.5)
+    out = plans.receive_plan(conn, "st-0001", raw(plan(caps__max_force_n=40)), semantic_check=check)
+    assert (out.status, plans.active_version(conn)) == ("accepted", 3)
+    (answer,) = results(conn)
+    assert answer == {
+        "plan_version": 3,
+        "status": "accepted",
+        "reason": "the station's caps apply: max_vibration_g 2 -> 1.5 g, max_force_n 40 -> 30 N",
+        "active_plan_version": 3,
+        "station_caps": [
+            {"cap": "max_vibration_g", "plan": 2.0, "station": 1.5, "unit": "g"},
+            {"cap": "max_force_n", "plan": 40, "station": 30.0, "unit": "N"},
+        ],
+    }
+    assert schema.errors(answer, schema.load("rehab.plan_result/1")) == []
+
+
+def test_mqtt_plans_accepted_answer_within_the_station_caps_names_none(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=station_check())
+    assert results(conn) == [
+        {"plan_version": 3, "status": "accepted", "reason": "", "active_plan_version": 3}
+    ]
+
+
+def test_mqtt_plans_active_plan_state_none_then_in_force(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    assert plans.check_active(conn, "st-0001", station_check()) == plans.PlanState(None, "none")
+    plans.receive_plan(conn, "st-0001", raw(PLAN), semantic_check=station_check())
+    state = plans.check_active(conn, "st-0001", station_check())
+    assert state == plans.PlanState(3, "in_force")
+    assert state.as_status() == {"version": 3, "state": "in_force", "reason": ""}
+
+
+def test_mqtt_plans_stored_plan_this_version_refuses_is_refused_naming_why(
+    tmp_path: Path,
+) -> None:
+    """A plan an earlier software version stored, with a parameter this one refuses."""
+    conn = db(tmp_path)
+    old = plan(schedule__0__params__trials_per_hnd=6)
+    plans.store_plan(conn, old, "2026-11-20T10:00:01Z")
+    assert plans.check_active(conn, "st-0001", station_check()) == plans.PlanState(
+        3,
+        "refused",
+        "schedule[0].params.trials_per_hnd: unknown parameter; known: hands, pad, trials_per_hand",
+    )
+    # and the schema of this version is applied too
+    conn.execute("UPDATE plans SET body = ?", (json.dumps(plan(caps__max_force_n=900)),))
+    state = plans.check_active(conn, "st-0001", None)
+    assert (state.state, state.reason) == (
+        "refused",
+        "caps.max_force_n: 900 is above the maximum 200",
+    )
+
+
+def test_mqtt_plans_active_plan_unreadable_or_check_crash_is_refused(tmp_path: Path) -> None:
+    conn = db(tmp_path)
+    plans.store_plan(conn, PLAN, "2026-11-20T10:00:01Z")
+
+    def broken(p: dict[str, Any]) -> None:
+        raise ZeroDivisionError
+
+    state = plans.check_active(conn, "st-0001", broken)
+    assert state == plans.PlanState(
+        3, "refused", "the station could not check the plan (ZeroDivisionError)"
+    )
+    conn.execute("UPDATE plans SET body = '{not json'")
+    state = plans.check_active(conn, "st-0001", station_check())
+    assert (state.version, state.state) == (3, "refused")
+    assert state.reason.startswith("the stored plan is not valid JSON (Expecting property")

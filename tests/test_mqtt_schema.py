@@ -160,6 +160,35 @@ CORPUS += [
         },
         "rehab.status/1",
     ),
+    *(
+        (
+            {
+                "schema": "rehab.status/1",
+                "station_id": "st-0001",
+                "state": "online",
+                "last_seen": "2026-11-20T10:00:00Z",
+                "plan": plan_state,
+            },
+            "rehab.status/1",
+        )
+        for plan_state in (
+            {"version": 3, "state": "refused", "reason": "schedule[0].params.x: unknown"},
+            {"version": None, "state": "none", "reason": ""},
+            {"version": 3, "state": "stale", "reason": ""},
+            {"version": 3, "state": "in_force"},
+        )
+    ),
+    *(
+        (
+            {"plan_version": 3, "status": "accepted", "reason": "", "station_caps": caps},
+            "rehab.plan_result/1",
+        )
+        for caps in (
+            [{"cap": "max_force_n", "plan": 40, "station": 30.0, "unit": "N"}],
+            [{"cap": "max_force_n", "plan": 40, "station": "30", "unit": "N"}],
+            [{"cap": "max_force_n", "plan": 40, "unit": "N"}],
+        )
+    ),
 ]
 
 

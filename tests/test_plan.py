@@ -25,7 +25,7 @@ def test_plan_good_plan_parses() -> None:
     p = planmod.parse(json.dumps(PLAN).encode(), "st-0001")
     assert p.plan_version == 3
     assert p.caps.max_force_n == 15.0
-    assert not p.maximal_tests
+    assert p.maximal_tests
     assert [i.protocol for i in p.today(dt.date(2026, 11, 23))] == ["max_grip"]  # a Monday
     assert p.today(dt.date(2026, 11, 24)) == []  # Tuesday
 
@@ -51,9 +51,15 @@ def test_plan_good_plan_parses() -> None:
         ("schedule.0.days", ["funday"], "schedule[0].days", "day names"),
         ("extra", 1, "extra", "unknown field"),
         # params of a protocol this station runs are checked when the plan arrives
-        ("schedule.0.params.trials_per_hand", 99, "schedule[0].params", "trials_per_hand"),
-        ("schedule.0.params.hands", ["left"], "schedule[0].params", "'involved'"),
-        ("schedule.0.params.pad", -1, "schedule[0].params", "pad number"),
+        (
+            "schedule.0.params.trials_per_hand",
+            99,
+            "schedule[0].params.trials_per_hand",
+            "an integer from 1 to 6",
+        ),
+        ("schedule.0.params.hands", ["left"], "schedule[0].params.hands", "'involved'"),
+        ("schedule.0.params.pad", -1, "schedule[0].params.pad", "from 0 to 15"),
+        ("schedule.0.params", [], "schedule[0].params", "an object"),
     ],
 )
 def test_plan_bad_field_is_named(path: str, value: Any, field: str, words: str) -> None:
@@ -119,3 +125,43 @@ def test_plan_knows_exactly_the_protocols_the_station_runs() -> None:
     from station.protocols import PROTOCOLS
 
     assert set(planmod.KNOWN_PROTOCOLS) == set(PROTOCOLS)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("trials_per_hnd", 6), ("rest_s", -10), ("target_force_n", 500)]
+)
+def test_plan_unknown_param_is_refused_naming_it(key: str, value: Any) -> None:
+    with pytest.raises(planmod.PlanError) as info:
+        planmod.from_dict(with_change(f"schedule.0.params.{key}", value), "st-0001")
+    assert info.value.field == f"schedule[0].params.{key}"
+    assert str(info.value) == (
+        f"schedule[0].params.{key}: unknown parameter; known: hands, pad, trials_per_hand"
+    )
+
+
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("key", ["deep", "hands", "trials_per_hand"])
+def test_plan_param_nested_200_deep_is_refused_in_one_short_line(key: str) -> None:
+    payload = json.dumps(with_change(f"schedule.0.params.{key}", nested(200))).encode()
+    with pytest.raises(planmod.PlanError) as info:
+        planmod.parse(payload, "st-0001")
+    assert info.value.field == f"schedule[0].params.{key}"
+    assert len(str(info.value)) < 200, str(info.value)
+
+
+def test_plan_semantic_check_names_the_caps_the_station_tightens() -> None:
+    from mqtt_bridge.plans import StationCap
+
+    safety = {**cfgmod.defaults()["safety"], "max_force_n": 30.0, "min_rest_s": 20.0}
+    d = example_plan(caps__max_force_n=40, caps__min_rest_s=15, caps__max_vibration_g=1.0)
+    assert planmod.semantic_check(d, "st-0001", safety) == [
+        StationCap("max_force_n", 40, 30.0, "N"),
+        StationCap("min_rest_s", 15, 20.0, "s"),
+    ]
+    assert planmod.semantic_check(PLAN, "st-0001", cfgmod.defaults()["safety"]) == []

@@ -24,9 +24,9 @@ import signal
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -53,6 +53,7 @@ from station.plan import from_dict as plan_from_dict
 from station.protocols.base import WAIT_SLICE_S, Protocol, SessionContext
 from station.protocols.max_grip import FEEDBACK_S, SQUEEZE_S
 from station.protocols.metrics import metric
+from station.protocols.params import IntParam, NumberParam, Param
 from station.runner import Outcome
 from station.safety import clamp_force_target
 from station.sim.patient import PROFILES, VirtualPatient
@@ -162,6 +163,11 @@ class VibrationProbe(Protocol):
 
     name = "vibration_probe"
     uses_vibration = True
+    PARAMS: ClassVar[Mapping[str, Param]] = {
+        "duration_s": NumberParam(0.1, 120.0, default=4.0, unit="s"),
+        "db": NumberParam(-40.0, 40.0, default=0.0, unit="dB"),
+        "motor": IntParam(0, 7, default=0),
+    }
 
     def __init__(self, params: dict[str, Any], app: App) -> None:
         super().__init__(params)
@@ -830,6 +836,45 @@ def test_pad_adc_lost_mid_squeeze_ends_incomplete_with_error_screen_and_motors_o
     body = assert_summarised(app, outcome)
     assert body["data_quality"]["sensor_faults"]
     assert grip_trials(app, outcome) == []
+
+
+def test_a_plan_above_the_station_caps_runs_under_the_station_caps(
+    stations: Stations, probe: Callable[[App], None]
+) -> None:
+    """A plan asks for more force and stronger vibration than this station allows: the
+    station takes it, and the session holds to the station's own caps."""
+    station_force_n, station_vibration_g = 5.0, 0.5
+    app = stations.open(
+        sim_config(max_force_n=station_force_n, max_vibration_g=station_vibration_g)
+    )
+    st = app.station
+    assert st is not None
+    probe(app)
+    p = patient(app)
+    highest = [0.0]
+
+    def watch() -> None:
+        highest[0] = max(highest[0], *site_g(app, st.clock.now()))
+
+    st.clock.every(0.01, watch, "watch-motors")
+    plan = make_plan(
+        app,
+        [grip_item(("involved",), 1)],
+        extra=(vibration_item(2.0, db=20.0),),
+        max_force_n=40.0,
+        max_vibration_g=4.0,
+    )
+    outcome = run(app, plan)
+    p.stop()
+    assert outcome.state == "complete"
+    # force: the squeeze ended at the station's cap, not the plan's
+    (trial,) = grip_trials(app, outcome)
+    assert p.targets["right"][0] > 1.5 * station_force_n
+    assert trial.stimulus["force_cap_n"] == station_force_n
+    ramp_n_per_s = p.targets["right"][0] / 0.35
+    assert trial.response["peak_force_n"] <= station_force_n + ramp_n_per_s * 2 * FEEDBACK_S
+    # vibration: it played, at no more than the station's cap
+    assert 0.2 < highest[0] <= station_vibration_g
 
 
 # -- the vibration dose across restarts -----------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from mqtt_bridge import clinic_report, sendplan
 from mqtt_bridge.clinic import BrokerOptions, Ingest, make_client
 from mqtt_bridge.clinic_db import ClinicDB
+from station import plan_review
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,12 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         default=30.0,
         metavar="S",
         help="seconds to wait for the station's answer (default 30)",
+    )
+    send.add_argument(
+        "--force",
+        action="store_true",
+        help="send even when this software version's station would refuse the plan or "
+        "run nothing on a day it lists (a station on a newer version may run it)",
     )
     send.add_argument("--client-id", help="MQTT client id (default: a random one)")
     _connection_options(send)
@@ -172,9 +179,35 @@ def run_send_plan(args: argparse.Namespace, ctx: Any) -> int:
     except OSError as exc:
         print(f"rehab-station clinic: cannot read {args.file}: {exc}", file=sys.stderr)
         return 1
+    if not _reviewed(args.station, data, args.force):
+        return 1
     result = sendplan.send_plan(opts, args.station, data, args.timeout)
     print(result.describe())
     return result.exit_code
+
+
+def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
+    """Whether to send: a plan this version's station would refuse or that runs nothing on
+    a day it lists goes out only with ``--force``. Refusing by default because a sent plan
+    is retained and taken at the station's next connect: a mistake cannot be called back,
+    and the patient would have empty sessions until a newer plan arrives."""
+    try:
+        doc = sendplan.validate(station_id, data)
+    except ValueError:
+        return True  # send_plan refuses it locally, naming the problem
+    problems = plan_review.review(doc, station_id)
+    version = doc["plan_version"]
+    for problem in problems:
+        label = "warning: " if force else ""
+        print(f"rehab-station clinic: {label}plan_version {version}: {problem}", file=sys.stderr)
+    if problems and not force:
+        print(
+            f"rehab-station clinic: plan_version {version} not sent; correct the plan, or "
+            "send it anyway with --force",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 __all__ = ["register", "run_ingest", "run_report", "run_send_plan"]

@@ -12,13 +12,14 @@ trials into the summary's metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from typing import Protocol as TypingProtocol
 
 from station.journal import Journal, Trial
 from station.plan import Caps
+from station.protocols.params import Param, parse_params
 from station.safety import Decision, SafetyLayer, SessionStop
 
 #: Slice of every wait: the watchdog heartbeat and Stop are checked at least this often.
@@ -163,9 +164,13 @@ class Protocol:
     maximal = False
     uses_force = False
     uses_vibration = False
+    #: The plan params this protocol takes; a plan naming any other is refused.
+    PARAMS: ClassVar[Mapping[str, Param]] = {}
 
     def __init__(self, params: dict[str, Any]) -> None:
-        self.params = params
+        """Raises :class:`~station.protocols.params.ParamError` (a ``ValueError``) naming a
+        parameter not in :attr:`PARAMS` or out of its range."""
+        self.params = parse_params(self.PARAMS, params)
 
     def pads_used(self) -> tuple[int, ...]:
         """The force pads this protocol reads (they are zeroed before it)."""

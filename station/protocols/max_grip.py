@@ -13,9 +13,9 @@ zero and the pad's calibration record), not dynamometer kilograms (§2.6).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from station.journal import Trial
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.base import ProtocolStop, SessionContext
 from station.protocols.metrics import mean_sd, mean_uncertainty, metric
+from station.protocols.params import ChoicesParam, IntParam, Param
 from station.safety import Decision, fatigue_decision
 
 SQUEEZE_S = 4.0  # ASHT: at least 3 s; the peak is taken over the whole window
@@ -48,28 +49,17 @@ class MaxGrip(ProtocolBase):
     name = "max_grip"
     maximal = True
     uses_force = True
+    PARAMS: ClassVar[Mapping[str, Param]] = {
+        "hands": ChoicesParam(("involved", "uninvolved"), default=("involved", "uninvolved")),
+        "trials_per_hand": IntParam(1, 6, default=3),
+        "pad": IntParam(0, 15, default=0),
+    }
 
     def __init__(self, params: dict[str, Any], calibration_tolerance: float = 0.1) -> None:
-        hands = params.get("hands", ["involved", "uninvolved"])
-        if (
-            not isinstance(hands, list)
-            or not hands
-            or any(h not in ("involved", "uninvolved") for h in hands)
-            or len(set(hands)) != len(hands)
-        ):
-            raise ValueError(
-                f"params.hands must list 'involved' and/or 'uninvolved', got {hands!r}"
-            )
-        trials = params.get("trials_per_hand", 3)
-        if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 6:
-            raise ValueError(f"params.trials_per_hand must be an integer 1..6, got {trials!r}")
-        pad = params.get("pad", 0)
-        if isinstance(pad, bool) or not isinstance(pad, int) or not 0 <= pad <= 15:
-            raise ValueError(f"params.pad must be a pad number 0..15, got {pad!r}")
         super().__init__(params)
-        self.hands: list[str] = hands
-        self.trials_per_hand = trials
-        self.pad = pad
+        self.hands: list[str] = self.params["hands"]
+        self.trials_per_hand: int = self.params["trials_per_hand"]
+        self.pad: int = self.params["pad"]
         self.calibration_tolerance = calibration_tolerance
 
     def pads_used(self) -> tuple[int, ...]:
