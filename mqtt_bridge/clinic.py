@@ -39,8 +39,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, schema, topics
-from mqtt_bridge.clinic_db import KINDS, ClinicDB, utc_now
+from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, utc_now
 from mqtt_bridge.inbound import Inbound
+from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -297,11 +298,39 @@ class Ingest:
         return _Outcome(station_id, msg_id)
 
 
+class MessageTooLarge(ValueError):
+    """A message beyond the contract's size limit: a station never sends one (its outbox
+    refuses such a body), so it is rejected before its body is stored or checked."""
+
+
+def _check_size(payload: bytes) -> None:
+    """Raise :class:`MessageTooLarge` for a payload longer than a station's largest message,
+    before it is parsed (a body of 20 MB must not be stored, nor checked field by field)."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(
+            f"the message is {len(payload)} bytes; the contract allows at most "
+            f"{MAX_MESSAGE_BYTES} (a body of at most {MAX_BODY_BYTES} bytes and its envelope)"
+        )
+
+
+def _check_body_size(env: dict[str, Any]) -> None:
+    """Raise :class:`MessageTooLarge` for a body over the station's limit, measured as the
+    station measures it (compact UTF-8 JSON), whatever spacing the sender used."""
+    text = json.dumps(env["body"], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    size = len(text.encode())
+    if size > MAX_BODY_BYTES:
+        raise MessageTooLarge(
+            f"the body is {size} bytes of JSON; the contract allows at most {MAX_BODY_BYTES}"
+        )
+
+
 def _check_envelope(payload: bytes, station_id: str, kind: str) -> dict[str, Any]:
     """The validated envelope (body checked against its schema) of an outbox message."""
     if kind not in KINDS:
         raise ValueError(f"unexpected topic kind {kind!r}")
+    _check_size(payload)
     env = envelope.decode(payload)
+    _check_body_size(env)
     if env["station_id"] != station_id:
         raise ValueError(
             f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
@@ -426,6 +455,7 @@ __all__ = [
     "Inbound",
     "Ingest",
     "IngestStats",
+    "MessageTooLarge",
     "make_client",
     "parse_broker_url",
     "stop_loop",

@@ -63,11 +63,14 @@ CREATE TABLE IF NOT EXISTS stations(
 
 #: Kinds of enveloped message the clinic stores (the topic kind after the station id).
 KINDS = ("summary", "selftest", "plan/result")
-#: Bytes of a rejected payload kept for inspection: the largest message a station sends
-#: (its body limit plus the envelope, which is under 1 KiB), so a rejected station message,
-#: which is acknowledged end to end and then deleted on the station, is kept whole. Only a
-#: larger, foreign payload is cut (a hostile payload must not fill the disk).
-MAX_REJECTED_BYTES = MAX_BODY_BYTES + 4 * 1024
+#: The largest message a station sends: its body limit plus room for the envelope (which
+#: is under 1 KiB).
+#: The consumer rejects a longer payload unread (``docs/mqtt-contract.md``, "Size").
+MAX_MESSAGE_BYTES = MAX_BODY_BYTES + 4 * 1024
+#: Bytes of a rejected payload kept for inspection: a rejected station message, which is
+#: acknowledged end to end and then deleted on the station, is kept whole. Only a larger,
+#: foreign payload is cut (a hostile payload must not fill the disk).
+MAX_REJECTED_BYTES = MAX_MESSAGE_BYTES
 
 
 def utc_now() -> str:
@@ -273,4 +276,4 @@ class ClinicDB:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-__all__ = ["KINDS", "MAX_REJECTED_BYTES", "ClinicDB", "utc_now"]
+__all__ = ["KINDS", "MAX_MESSAGE_BYTES", "MAX_REJECTED_BYTES", "ClinicDB", "utc_now"]
