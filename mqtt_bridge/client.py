@@ -330,6 +330,11 @@ class StationClient:
         )
 
     @property
+    def broker(self) -> str:
+        """``host:port`` of the broker, as the log and the link state name it."""
+        return f"{self.host}:{self.port}"
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
@@ -345,10 +350,6 @@ class StationClient:
             return ob.counts()
 
     # -- paho callbacks (network thread): copy into the queue, nothing else --------------
-
-    @property
-    def broker(self) -> str:
-        return f"{self.host}:{self.port}"
 
     def _link_failed(self, reason: linkerror.LinkFailure) -> None:
         """Count a failed attempt; log and record its reason when it differs from the last
