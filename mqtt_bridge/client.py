@@ -17,6 +17,12 @@ CONNACK's Maximum Packet Size, before it is sent (paho does not check, and would
 first again after every reconnect the broker forces); ``mid`` is kept in memory only;
 every wait is bounded.
 
+Link failures: each is named (:mod:`mqtt_bridge.linkerror`: certificate verify failed,
+hostname mismatch, refused, unreachable, not authorised, ...), logged once per change of
+reason (a retry with the same reason logs at debug level only, so an outage does not flood
+the log), and recorded with the connected state in the outbox database for
+``rehab-station outbox``.
+
 Plans: parsed by :func:`mqtt_bridge.plans.parse_plan`, then the station's
 ``semantic_check(plan)`` (raise ``ValueError(reason)`` to refuse); the accepted plan and
 the ``plan/result`` answer (an outbox row deleted on PUBACK) commit in one transaction;
@@ -44,7 +50,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import envelope, outbox, plans, schema, topics
+from mqtt_bridge import envelope, linkerror, outbox, plans, schema, topics
 from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.sender import ClientStats, Sender
 
@@ -112,9 +118,11 @@ class StationClient:
         reconnect_max_s: tuple[float, float] = (300.0, 360.0),
         seed: int | None = None,
         poll_s: float = 0.2,
+        connect_timeout_s: float = 5.0,
     ) -> None:
         self.station_id = topics.check_station_id(station_id)
         self.host, self.port = host, port
+        self.connect_timeout_s = connect_timeout_s
         self.db_path = Path(db_path)
         self.keepalive_s = keepalive_s
         self.session_expiry_s = session_expiry_s
@@ -139,6 +147,10 @@ class StationClient:
         self._sender: threading.Thread | None = None
         self._started = False
         self._closed = False
+        # Link failure bookkeeping, network thread only.
+        self._link_reason: str | None = None  # the reason last logged; None once connected
+        self._connack_seen = False  # this attempt got a CONNACK (success or refusal)
+        self._socket_error: str | None = None  # paho's logged read error of this attempt
 
         # The sender thread's store; opened here so a bad path fails at construction.
         self._outbox = outbox.Outbox(self.db_path, max_rows=max_rows)
@@ -180,13 +192,14 @@ class StationClient:
         username: str | None,
         password: str | None,
     ) -> mqtt.Client:
-        c = mqtt.Client(
+        c = linkerror.CapturingClient(
             CallbackAPIVersion.VERSION2,
             client_id=self.station_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
         c.suppress_exceptions = True  # second net; every callback is also wrapped
+        c.connect_timeout = self.connect_timeout_s
         c.reconnect_delay_set(*self.reconnect_delay_s)  # type: ignore[arg-type]
         if ca_file or cert_file or tls:
             # CERT_REQUIRED with hostname checking; never tls_insecure_set(True).
@@ -199,6 +212,8 @@ class StationClient:
             )
         if username is not None or password is not None:
             c.username_pw_set(username or self.station_id, password)
+        c.on_pre_connect = self._on_pre_connect
+        c.on_log = self._on_log
         c.on_connect = self._on_connect
         c.on_connect_fail = self._on_connect_fail
         c.on_disconnect = self._on_disconnect
@@ -350,6 +365,11 @@ class StationClient:
         )
 
     @property
+    def broker(self) -> str:
+        """``host:port`` of the broker, as the log and the link state name it."""
+        return f"{self.host}:{self.port}"
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
@@ -366,13 +386,39 @@ class StationClient:
 
     # -- paho callbacks (network thread): copy into the queue, nothing else --------------
 
+    def _link_failed(self, reason: linkerror.LinkFailure) -> None:
+        """Count a failed attempt; log and record its reason when it differs from the last
+        one (paho retries for ever: the same reason again is no news)."""
+        self.stats.connect_failures += 1
+        text = str(reason)
+        self.stats.last_connect_error = text
+        if text == self._link_reason:
+            log.debug("still cannot connect to %s: %s", self.broker, text)
+            return
+        self._link_reason = text
+        log.error("cannot connect to %s: %s; retrying", self.broker, text)
+        self._events.put(("link", self.broker, outbox.LINK_DOWN, text, envelope.utc_now()))
+
+    @_guarded
+    def _on_pre_connect(self, c: mqtt.Client, u: Any) -> None:
+        self._connack_seen = False
+        self._socket_error = None
+
+    @_guarded
+    def _on_log(self, c: mqtt.Client, u: Any, level: int, buf: str) -> None:
+        # paho reports a socket error (a TLS alert, a reset) only in its log; on_disconnect
+        # then says "Unspecified error".
+        if level == mqtt.MQTT_LOG_ERR and buf.startswith(linkerror.SOCKET_ERROR_PREFIXES):
+            self._socket_error = buf
+
     @_guarded
     def _on_connect(self, c: mqtt.Client, u: Any, flags: Any, rc: Any, props: Any) -> None:
+        self._connack_seen = True
         if rc.is_failure:
-            self.stats.connect_failures += 1
-            self.stats.last_connect_error = str(rc)
-            log.error("broker %s:%s refused the connection: %s", self.host, self.port, rc)
+            self._link_failed(linkerror.from_connack(rc))
             return
+        self._link_reason = None  # the next failure is news again
+        self._events.put(("link", self.broker, outbox.LINK_CONNECTED, None, envelope.utc_now()))
         self._generation += 1
         self.stats.connects += 1
         # Read before the sender can publish on this connection (it waits for _connected).
@@ -406,16 +452,28 @@ class StationClient:
 
     @_guarded
     def _on_connect_fail(self, c: mqtt.Client, u: Any) -> None:
-        self.stats.connect_failures += 1
-        self.stats.last_connect_error = "connection failed (network, TLS or refused)"
-        log.warning("could not connect to %s:%s; retrying", self.host, self.port)
+        exc = getattr(c, "last_connect_error", None)
+        self._link_failed(linkerror.from_exception(exc, self.host, self.connect_timeout_s))
 
     @_guarded
     def _on_disconnect(self, c: mqtt.Client, u: Any, flags: Any, rc: Any, props: Any) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
         self._subscribed.clear()
-        if not self._stop.is_set():
-            log.warning("disconnected from %s:%s: %s", self.host, self.port, rc)
+        if self._stop.is_set():
+            return
+        if was_connected:
+            reason = linkerror.lost(self._socket_error, rc)
+            self._link_reason = str(reason)
+            log.warning("disconnected from %s: %s", self.broker, reason)
+            self._events.put(
+                ("link", self.broker, outbox.LINK_DOWN, str(reason), envelope.utc_now())
+            )
+        elif not self._connack_seen:
+            # Ended before any CONNACK: the TLS handshake passed, then the broker refused
+            # the client certificate, or a plain connection reached a TLS port.
+            self._link_failed(linkerror.before_connack(self._socket_error, rc))
+        # else: a refused CONNACK, already counted and named by _on_connect
 
     @_guarded
     def _on_subscribe(self, c: mqtt.Client, u: Any, mid: int, codes: Any, props: Any) -> None:

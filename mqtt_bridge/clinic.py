@@ -2,7 +2,8 @@
 in the clinic database, and only then acknowledge.
 
 Order per batch (``reference/MQTT.md`` §4.2, step 4): validate each message; store it
-(``INSERT OR IGNORE`` on ``msg_id``) or its rejection in one transaction: a message that
+(``INSERT OR IGNORE`` on ``msg_id``; a ``msg_id`` reused with different content keeps the
+first and records the conflict) or its rejection in one transaction: a message that
 cannot be read or checked is a reject, so no single message can abort the batch, while an
 error in storing a valid one aborts it unacknowledged (it comes back); commit; then the
 MQTT PUBACK (``manual_ack=True``, so the broker keeps the message until it is on disk) and
@@ -39,8 +40,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mqtt_bridge import envelope, schema, topics
-from mqtt_bridge.clinic_db import KINDS, ClinicDB, utc_now
+from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored, utc_now
 from mqtt_bridge.inbound import Inbound
+from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class IngestStats:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    id_conflicts: int = 0
     rejected: int = 0
     statuses: int = 0
     acks_published: int = 0
@@ -269,10 +272,21 @@ class Ingest:
                 self.db.store_status(station_id, status, now, seen=not m.retain)
                 self.stats.statuses += 1
             return _Outcome(None, None)
-        if self.db.store(env, kind, now):
+        stored = self.db.store(env, kind, now)
+        if stored is Stored.NEW:
             self.stats.stored += 1
-        else:
+        elif stored is Stored.DUPLICATE:
             self.stats.duplicates += 1
+        else:
+            self.stats.id_conflicts += 1
+            log.warning(
+                "msg_id %s on %s reused with different content: the first was kept, "
+                "the conflict recorded",
+                env["msg_id"],
+                m.topic,
+            )
+        # A conflict is acknowledged too: the station would resend it for ever, and a
+        # second look cannot make its id free.
         return _Outcome(station_id, env["msg_id"])
 
     def _reject(self, m: Inbound, station_id: str | None, reason: str, now: str) -> _Outcome:
@@ -297,11 +311,39 @@ class Ingest:
         return _Outcome(station_id, msg_id)
 
 
+class MessageTooLarge(ValueError):
+    """A message beyond the contract's size limit: a station never sends one (its outbox
+    refuses such a body), so it is rejected before its body is stored or checked."""
+
+
+def _check_size(payload: bytes) -> None:
+    """Raise :class:`MessageTooLarge` for a payload longer than a station's largest message,
+    before it is parsed (a body of 20 MB must not be stored, nor checked field by field)."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(
+            f"the message is {len(payload)} bytes; the contract allows at most "
+            f"{MAX_MESSAGE_BYTES} (a body of at most {MAX_BODY_BYTES} bytes and its envelope)"
+        )
+
+
+def _check_body_size(env: dict[str, Any]) -> None:
+    """Raise :class:`MessageTooLarge` for a body over the station's limit, measured as the
+    station measures it (compact UTF-8 JSON), whatever spacing the sender used."""
+    text = json.dumps(env["body"], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    size = len(text.encode())
+    if size > MAX_BODY_BYTES:
+        raise MessageTooLarge(
+            f"the body is {size} bytes of JSON; the contract allows at most {MAX_BODY_BYTES}"
+        )
+
+
 def _check_envelope(payload: bytes, station_id: str, kind: str) -> dict[str, Any]:
     """The validated envelope (body checked against its schema) of an outbox message."""
     if kind not in KINDS:
         raise ValueError(f"unexpected topic kind {kind!r}")
+    _check_size(payload)
     env = envelope.decode(payload)
+    _check_body_size(env)
     if env["station_id"] != station_id:
         raise ValueError(
             f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
@@ -426,6 +468,7 @@ __all__ = [
     "Inbound",
     "Ingest",
     "IngestStats",
+    "MessageTooLarge",
     "make_client",
     "parse_broker_url",
     "stop_loop",

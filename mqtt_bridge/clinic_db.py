@@ -7,15 +7,22 @@ disk (WAL, ``synchronous=FULL``; ``reference/MQTT.md`` §4.2 and §9). Storage i
 delivery produces. Malformed input goes to ``rejected`` with the reason, so it is kept for
 inspection and acknowledged instead of being redelivered for ever.
 
+A message whose ``msg_id`` is already stored with different content (a digest of the
+canonical envelope differs) is not a duplicate: the first is kept, and the second goes to
+``id_conflicts`` with both digests, so the report can raise it.
+
 Tables: ``messages`` (enveloped summaries, self-tests and plan results, the envelope fields as
-columns and
-the body as JSON), ``rejected``, ``stations`` (last status, last seen, highest ``seq``) and
-``counters`` (e.g. duplicate deliveries absorbed, counted in the storing transaction).
+columns and the body as JSON), ``rejected``, ``id_conflicts``, ``stations`` (last status,
+last seen, highest ``seq``) and ``counters`` (e.g. duplicate deliveries absorbed, counted in
+the storing transaction). The schema is versioned (``PRAGMA user_version``): opening an older
+database applies the missing steps of :data:`MIGRATIONS` in one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -25,49 +32,97 @@ from typing import Any
 
 from mqtt_bridge.outbox import MAX_BODY_BYTES
 
-SCHEMA_SQL = """
-CREATE TABLE IF NOT EXISTS messages(
-    msg_id TEXT PRIMARY KEY,
-    station_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    schema TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    clock_synced INTEGER NOT NULL,
-    boot_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS messages_by_station ON messages(station_id, kind, seq);
-CREATE TABLE IF NOT EXISTS rejected(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    topic TEXT NOT NULL,
-    station_id TEXT,
-    msg_id TEXT,
-    reason TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    received_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS counters(
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stations(
-    station_id TEXT PRIMARY KEY,
-    last_status TEXT,
-    status_at TEXT,
-    last_seen TEXT,
-    max_seq INTEGER
-);
-"""
+#: Version 1: the tables as first released (a database of it has ``user_version`` 0).
+_SCHEMA_V1 = (
+    """CREATE TABLE IF NOT EXISTS messages(
+        msg_id TEXT PRIMARY KEY,
+        station_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        boot_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS messages_by_station ON messages(station_id, kind, seq)",
+    """CREATE TABLE IF NOT EXISTS rejected(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        station_id TEXT,
+        msg_id TEXT,
+        reason TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        received_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS counters(
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS stations(
+        station_id TEXT PRIMARY KEY,
+        last_status TEXT,
+        status_at TEXT,
+        last_seen TEXT,
+        max_seq INTEGER
+    )""",
+)
+#: Version 2: a reused msg_id with different content (the first message is kept).
+_SCHEMA_V2 = (
+    """CREATE TABLE IF NOT EXISTS id_conflicts(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        msg_id TEXT NOT NULL,
+        station_id TEXT NOT NULL,        -- who sent the second message
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        first_digest TEXT NOT NULL,      -- sha256 of the stored (first) message
+        digest TEXT NOT NULL,            -- sha256 of the conflicting one
+        content TEXT NOT NULL,           -- the conflicting envelope, canonical JSON
+        received_at TEXT NOT NULL,
+        UNIQUE(msg_id, digest)           -- a redelivery of it is recorded once
+    )""",
+)
+#: Schema steps by the version they lead to; a new step is appended, never edited.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 #: Kinds of enveloped message the clinic stores (the topic kind after the station id).
 KINDS = ("summary", "selftest", "plan/result")
-#: Bytes of a rejected payload kept for inspection: the largest message a station sends
-#: (its body limit plus the envelope, which is under 1 KiB), so a rejected station message,
-#: which is acknowledged end to end and then deleted on the station, is kept whole. Only a
-#: larger, foreign payload is cut (a hostile payload must not fill the disk).
-MAX_REJECTED_BYTES = MAX_BODY_BYTES + 4 * 1024
+#: The largest message a station sends: its body limit plus room for the envelope (which
+#: is under 1 KiB). The consumer rejects a longer payload unread (``docs/mqtt-contract.md``,
+#: "Size").
+MAX_MESSAGE_BYTES = MAX_BODY_BYTES + 4 * 1024
+#: Bytes of a rejected payload kept for inspection: a rejected station message, which is
+#: acknowledged end to end and then deleted on the station, is kept whole. Only a larger,
+#: foreign payload is cut (a hostile payload must not fill the disk).
+MAX_REJECTED_BYTES = MAX_MESSAGE_BYTES
+
+
+class ClinicDBError(RuntimeError):
+    """The clinic database cannot be used (not a database, or made by newer software)."""
+
+
+class Stored(enum.Enum):
+    """What :meth:`ClinicDB.store` did; true only for a new message."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"  # the same content again: at-least-once delivery
+    CONFLICT = "conflict"  # the msg_id is taken by different content: the first is kept
+
+    def __bool__(self) -> bool:
+        return self is Stored.NEW
+
+
+def canonical(env: dict[str, Any]) -> str:
+    """The envelope as canonical JSON (sorted keys, compact): the same content gives the
+    same text whatever the sender's key order or spacing."""
+    return json.dumps(env, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(env: dict[str, Any]) -> str:
+    """sha256 (hex) of :func:`canonical`."""
+    return hashlib.sha256(canonical(env).encode()).hexdigest()
 
 
 def utc_now() -> str:
@@ -87,10 +142,38 @@ class ClinicDB:
             str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: an acknowledged message must survive a power cut, not only a process crash.
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA_SQL)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: an acknowledged message must survive a power cut, not only a crash.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ClinicDBError(
+                f"{self.path} cannot be used as the clinic database ({exc}); "
+                "give the path of the clinic database, or a new file"
+            ) from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, each step in one transaction."""
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise ClinicDBError(
+                f"{self.path} has clinic database schema version {version}; this software "
+                f"knows versions up to {SCHEMA_VERSION}: update the software"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for sql in MIGRATIONS[step]:
+                    self._conn.execute(sql)
+                self._conn.execute(f"PRAGMA user_version = {step}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
@@ -130,8 +213,10 @@ class ClinicDB:
 
     # -- writes (call inside :meth:`transaction`) ---------------------------------------
 
-    def store(self, env: dict[str, Any], kind: str, received_at: str | None = None) -> bool:
-        """Store a validated envelope; True if new, False if ``msg_id`` was already stored.
+    def store(self, env: dict[str, Any], kind: str, received_at: str | None = None) -> Stored:
+        """Store a validated envelope: :attr:`Stored.NEW`, or, when ``msg_id`` is already
+        stored, :attr:`Stored.DUPLICATE` (same content) or :attr:`Stored.CONFLICT` (other
+        content: the first is kept, this one recorded in ``id_conflicts``).
 
         ``kind`` is one of :data:`KINDS`. Raises ``ValueError`` for another kind.
         """
@@ -154,11 +239,44 @@ class ClinicDB:
                 now,
             ),
         )
-        self._seen(env["station_id"], now, int(env["seq"]))
         if cur.rowcount == 1:
-            return True
-        self.count("duplicates")
-        return False
+            self._seen(env["station_id"], now, int(env["seq"]))
+            return Stored.NEW
+        first = self._stored_envelope(env["msg_id"])
+        if digest(first) == digest(env):
+            self._seen(env["station_id"], now, int(env["seq"]))
+            self.count("duplicates")
+            return Stored.DUPLICATE
+        # Not this message's seq: it was not stored, so it must not close or open a gap.
+        self._seen(env["station_id"], now, None)
+        added = self._conn.execute(
+            "INSERT OR IGNORE INTO id_conflicts(msg_id, station_id, kind, seq, first_digest,"
+            " digest, content, received_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                env["msg_id"],
+                env["station_id"],
+                kind,
+                int(env["seq"]),
+                digest(first),
+                digest(env),
+                canonical(env),
+                now,
+            ),
+        ).rowcount
+        self.count("id_conflicts" if added else "id_conflict_redeliveries")
+        return Stored.CONFLICT
+
+    def _stored_envelope(self, msg_id: str) -> dict[str, Any]:
+        """The stored message ``msg_id`` as the envelope it came in (for its digest)."""
+        r = self._conn.execute(
+            "SELECT schema, msg_id, station_id, seq, created_at, clock_synced, boot_id, body"
+            " FROM messages WHERE msg_id = ?",
+            (msg_id,),
+        ).fetchone()
+        env = dict(r)
+        env["clock_synced"] = bool(r["clock_synced"])
+        env["body"] = json.loads(r["body"])
+        return env
 
     def count(self, name: str, n: int = 1) -> None:
         """Add ``n`` to counter ``name`` (inside the caller's transaction)."""
@@ -201,7 +319,14 @@ class ClinicDB:
             (topic, station_id, msg_id, reason, payload[:MAX_REJECTED_BYTES], at or utc_now()),
         )
 
-    def _seen(self, station_id: str, now: str, seq: int) -> None:
+    def _seen(self, station_id: str, now: str, seq: int | None) -> None:
+        if seq is None:
+            self._conn.execute(
+                "INSERT INTO stations(station_id, last_seen) VALUES (?,?)"
+                " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen",
+                (station_id, now),
+            )
+            return
         self._conn.execute(
             "INSERT INTO stations(station_id, last_seen, max_seq) VALUES (?,?,?)"
             " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen,"
@@ -254,6 +379,31 @@ class ClinicDB:
             params = (station_id,)
         return [dict(r) for r in self._conn.execute(sql + " ORDER BY id", params)]
 
+    def rejected_station_ids(self) -> list[str]:
+        """Station ids named by the topics of rejected messages."""
+        return [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT DISTINCT station_id FROM rejected WHERE station_id IS NOT NULL"
+                " ORDER BY station_id"
+            )
+        ]
+
+    def id_conflicts(self, station_id: str | None = None) -> list[dict[str, Any]]:
+        """Messages that reused a stored ``msg_id`` with different content, oldest first
+        (without their content); ``station_id`` is the sender of the second message."""
+        sql = (
+            "SELECT c.id, c.msg_id, c.station_id, c.kind, c.seq, c.first_digest, c.digest,"
+            " c.received_at, m.station_id AS first_station_id, m.seq AS first_seq,"
+            " m.received_at AS first_received_at"
+            " FROM id_conflicts c LEFT JOIN messages m ON m.msg_id = c.msg_id"
+        )
+        params: tuple[Any, ...] = ()
+        if station_id is not None:
+            sql += " WHERE c.station_id=?"
+            params = (station_id,)
+        return [dict(r) for r in self._conn.execute(sql + " ORDER BY c.id", params)]
+
     def seq_gaps(self, station_id: str) -> list[int]:
         """``seq`` values below the highest one received that are missing (not yet arrived,
         or lost): the station's ``seq`` is never reused, so a gap is real."""
@@ -273,4 +423,16 @@ class ClinicDB:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
-__all__ = ["KINDS", "MAX_REJECTED_BYTES", "ClinicDB", "utc_now"]
+__all__ = [
+    "KINDS",
+    "MAX_MESSAGE_BYTES",
+    "MAX_REJECTED_BYTES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "ClinicDB",
+    "ClinicDBError",
+    "Stored",
+    "canonical",
+    "digest",
+    "utc_now",
+]

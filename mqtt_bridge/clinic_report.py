@@ -297,12 +297,17 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
     sessions = _sessions(db, sid)
     latest, trend = trends(sessions)
     selftests = db.messages(sid, "selftest")
+    rejected = db.rejected(sid)
     return {
         "station_id": sid,
         "status": station.get("last_status"),
         "last_seen": station.get("last_seen"),
         "missing_seq": db.seq_gaps(sid),
-        "rejected_messages": len(db.rejected(sid)),
+        "rejected_messages": len(rejected),
+        "rejected": [
+            {k: r[k] for k in ("received_at", "msg_id", "topic", "reason")} for r in rejected
+        ],
+        "id_conflicts": db.id_conflicts(sid),
         "adherence": adherence(sessions, now),
         "latest": latest,
         "trends": trend,
@@ -315,12 +320,25 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
     }
 
 
+def _all_stations(db: ClinicDB) -> list[dict[str, Any]]:
+    """Every station with a stored message or status, and every one whose messages were
+    all rejected (it must not vanish from the report because nothing of it could be kept)."""
+    stations = db.stations()
+    known = {s["station_id"] for s in stations}
+    stations += [
+        {"station_id": sid, "last_status": None, "last_seen": None, "max_seq": None}
+        for sid in db.rejected_station_ids()
+        if sid not in known
+    ]
+    return sorted(stations, key=lambda s: str(s["station_id"]))
+
+
 def build_report(
     db: ClinicDB, station_id: str | None = None, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """The report for every station (or one); ``now`` sets "this week" (default: now)."""
     now = now or dt.datetime.now(dt.UTC)
-    stations = [s for s in db.stations() if station_id in (None, s["station_id"])]
+    stations = [s for s in _all_stations(db) if station_id in (None, s["station_id"])]
     return {
         "generated_at": _iso(now),
         "stations": [station_report(db, s, now) for s in stations],
@@ -388,9 +406,38 @@ def format_text(report: dict[str, Any]) -> str:
             lines.append(line + clock)
         if st["missing_seq"]:
             lines.append(f"messages not received yet (seq): {st['missing_seq'][:20]}")
-        if st["rejected_messages"]:
-            lines.append(f"rejected messages: {st['rejected_messages']}")
+        lines += _conflict_lines(st["id_conflicts"])
+        lines += _rejected_lines(st["rejected"])
     return "\n".join(lines)
+
+
+#: Rejected messages and id conflicts listed one by one per station (--json has them all).
+SHOW_LISTED = 10
+
+
+def _conflict_lines(conflicts: list[dict[str, Any]]) -> list[str]:
+    if not conflicts:
+        return []
+    n = len(conflicts)
+    lines = [
+        f"{n} message{'s' if n > 1 else ''} reused an id with different content; the first was kept"
+    ]
+    for c in conflicts[-SHOW_LISTED:]:
+        lines.append(
+            f"  {c['received_at']} msg_id {c['msg_id']} ({c['kind']} seq {c['seq']}): "
+            f"kept sha256 {c['first_digest'][:12]}, this one {c['digest'][:12]}"
+        )
+    return lines
+
+
+def _rejected_lines(rejected: list[dict[str, Any]]) -> list[str]:
+    if not rejected:
+        return []
+    lines = [f"rejected messages: {len(rejected)}"]
+    for r in rejected[-SHOW_LISTED:]:
+        reason = r["reason"] if len(r["reason"]) <= 200 else r["reason"][:199] + "…"
+        lines.append(f"  {r['received_at']} msg_id {r['msg_id'] or '-'}: {reason}")
+    return lines
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

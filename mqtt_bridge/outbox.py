@@ -29,6 +29,10 @@ they survive a station restart while the broker is unreachable.
 Bounded: at ``max_rows`` rows :func:`enqueue` raises :class:`OutboxFull` and logs an
 alarm; nothing is ever overwritten (clinical data: reject, never drop the oldest).
 
+``link_state`` (one row) holds the MQTT link as the client last saw it: connected since
+when, or not connected since when and why (:mod:`mqtt_bridge.linkerror`), for
+``rehab-station outbox``.
+
 Times: ``created_at`` is the wall clock (reported, never used for decisions); resend timing
 uses the monotonic clock of the running process, and every ``sent`` row goes back to
 ``pending`` when a client starts (:meth:`Outbox.requeue_sent`), because a new process
@@ -83,7 +87,18 @@ _TABLES = (
     )""",
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_due_mono)",
     "CREATE TABLE IF NOT EXISTS outbox_stats(name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    # The MQTT link as the station last saw it, for the technician ('rehab-station outbox').
+    """CREATE TABLE IF NOT EXISTS link_state(
+        id INTEGER PRIMARY KEY CHECK (id = 1),  -- one row
+        broker TEXT NOT NULL,                   -- host:port
+        state TEXT NOT NULL CHECK (state IN ('connected', 'not connected', 'stopped')),
+        since TEXT NOT NULL,                    -- wall clock: when it entered this state
+        last_error TEXT,                        -- the latest reason the link failed
+        last_error_at TEXT                      -- when that reason was first seen in a row
+    )""",
 )
+#: States of the MQTT link (``link_state.state``).
+LINK_CONNECTED, LINK_DOWN, LINK_STOPPED = "connected", "not connected", "stopped"
 
 
 class OutboxFull(RuntimeError):
@@ -417,6 +432,26 @@ class Outbox:
                 (name, n),
             )
 
+    def record_link(self, broker: str, state: str, error: str | None, at: str) -> None:
+        """The link entered ``state`` (one of ``LINK_*``) at ``at``, with the reason
+        ``error`` when it failed. ``since`` keeps its time while the state stays; the error's
+        time is kept while the same error repeats (a retry is not a new fault)."""
+        self._write(
+            "INSERT INTO link_state(id, broker, state, since, last_error, last_error_at)"
+            " VALUES (1, ?1, ?2, ?4, ?3, CASE WHEN ?3 IS NULL THEN NULL ELSE ?4 END)"
+            " ON CONFLICT(id) DO UPDATE SET broker = ?1, state = ?2,"
+            " since = CASE WHEN state = ?2 AND broker = ?1 THEN since ELSE ?4 END,"
+            " last_error_at = CASE WHEN ?3 IS NULL THEN last_error_at"
+            "  WHEN ?3 IS last_error THEN last_error_at ELSE ?4 END,"
+            " last_error = coalesce(?3, last_error)",
+            [(broker, state, error, at)],
+        )
+
+    def link(self) -> dict[str, Any] | None:
+        """The link state last recorded (:meth:`record_link`); None before the first."""
+        with self._lock:
+            return _link(self.conn)
+
     def counts(self) -> Counts:
         """Counts per state, acknowledged so far, depth and the oldest unacknowledged age."""
         with self._lock:
@@ -445,6 +480,23 @@ def read_rejected(path: str | Path, limit: int = -1) -> list[dict[str, Any]]:
         return _rejected(conn, limit) if conn is not None and _has_outbox(conn) else []
 
 
+def read_link(path: str | Path) -> dict[str, Any] | None:
+    """:meth:`Outbox.link` from the database at ``path`` opened read-only; None when there is
+    no database, or the station has recorded no link state yet (older software)."""
+    with _read_only(path) as conn:
+        return None if conn is None else _link(conn)
+
+
+def _link(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    if not _has_table(conn, "link_state"):
+        return None
+    row = conn.execute(
+        "SELECT broker, state, since, last_error, last_error_at FROM link_state WHERE id = 1"
+    ).fetchone()
+    keys = ("broker", "state", "since", "last_error", "last_error_at")
+    return None if row is None else dict(zip(keys, row, strict=True))
+
+
 @contextmanager
 def _read_only(path: str | Path) -> Iterator[sqlite3.Connection | None]:
     p = Path(path)
@@ -459,9 +511,13 @@ def _read_only(path: str | Path) -> Iterator[sqlite3.Connection | None]:
 
 
 def _has_outbox(conn: sqlite3.Connection) -> bool:
+    return _has_table(conn, "outbox")
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
     return (
         conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).fetchone()
         is not None
     )

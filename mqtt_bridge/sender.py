@@ -1,11 +1,12 @@
 """The station client's sender thread: every SQL statement of the MQTT client runs here.
 
 paho's callbacks (network thread) only put events into a ``queue.Queue``: PUBACKs
-``("puback", mid, code, text)``, inbound messages ``("message", Inbound)`` and
-``("connected", generation)``. The sender applies them in batches (one transaction per
-batch of PUBACKs or acks: ``synchronous=FULL`` costs an fsync per commit), handles plans
-and acks, and publishes due outbox rows with QoS 1, at most ``window`` in flight. The
-``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
+``("puback", mid, code, text)``, inbound messages ``("message", Inbound)``,
+``("connected", generation)`` and ``("link", broker, state, error, at)`` (the link's state
+for ``rehab-station outbox``, sent when it changes). The sender applies them in batches (one
+transaction per batch of PUBACKs or acks: ``synchronous=FULL`` costs an fsync per commit),
+handles plans and acks, and publishes due outbox rows with QoS 1, at most ``window`` in
+flight. The ``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
 ``Client`` and wraps at 65535 (reference/MQTT.md §2.3).
 
 An event whose handling fails with a fault that can clear (``sqlite3.OperationalError``:
@@ -141,6 +142,8 @@ class Sender:
         #: The Maximum Packet Size of the current connection's CONNACK (None: the broker
         #: announced none); set by the network thread in on_connect, before publishing.
         self.max_packet_size: int | None = None
+        #: The broker of the last link event (None: none yet, nothing to mark stopped).
+        self._link_broker: str | None = None
         #: Read by the network thread for status messages; replaced whole, never mutated.
         self.snapshot: dict[str, Any] = {
             "outbox_depth": 0,
@@ -165,6 +168,10 @@ class Sender:
                 self._stop.wait(1.0)
         try:
             self._drain_events(block=False)
+            if self._link_broker is not None:
+                self._outbox.record_link(
+                    self._link_broker, outbox.LINK_STOPPED, None, envelope.utc_now()
+                )
         except Exception:
             log.exception("MQTT sender: final event drain failed")
         self._outbox.close()
@@ -216,6 +223,9 @@ class Sender:
             self._message(ev[1])
         elif ev[0] == "connected":
             self.refresh_snapshot()
+        elif ev[0] == "link":
+            self._link_broker = ev[1]
+            self._outbox.record_link(*ev[1:])
 
     def _give_up(self, ev: tuple[Any, ...], exc: Exception) -> None:
         """Stop trying one event. An inbound message is not PUBACKed, and the connection is

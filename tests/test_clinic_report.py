@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB
+from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB, Stored
 from mqtt_bridge.clinic_report import (
     build_report,
     format_text,
@@ -115,9 +115,9 @@ def fill(db: ClinicDB, mdc: float | None = None) -> None:
 def test_clinic_db_store_is_idempotent_by_msg_id(db: ClinicDB) -> None:
     env = envelope("st-0001", 1, session("2026-11-16T09:00:00Z", 10, 100.0))
     with db.transaction():
-        assert db.store(env, "summary") is True
+        assert db.store(env, "summary") is Stored.NEW
     with db.transaction():
-        assert db.store(env, "summary") is False
+        assert db.store(env, "summary") is Stored.DUPLICATE
     assert [m["msg_id"] for m in db.messages()] == [env["msg_id"]]
     assert db.stations()[0]["max_seq"] == 1
     assert db.counters() == {"duplicates": 1}

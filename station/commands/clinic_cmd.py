@@ -19,7 +19,7 @@ from typing import Any
 
 from mqtt_bridge import clinic_report, sendplan
 from mqtt_bridge.clinic import BrokerOptions, Ingest, make_client
-from mqtt_bridge.clinic_db import ClinicDB
+from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 from station import plan_review
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,9 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
         client, connect = make_client(opts, persistent=True)
         with ClinicDB(args.db) as db:
             stats = Ingest(client, db).run(stop, args.max_seconds, args.until_idle, connect)
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -138,7 +141,8 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
     else:
         print(
             f"ingest: {stats.received} received, {stats.stored} stored, "
-            f"{stats.duplicates} duplicates, {stats.rejected} rejected, "
+            f"{stats.duplicates} duplicates, {stats.id_conflicts} id conflicts, "
+            f"{stats.rejected} rejected, "
             f"{stats.statuses} status, {stats.acks_published} acks, {stats.connects} connects"
         )
     return 0
@@ -148,8 +152,12 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
-    with ClinicDB(args.db) as db:
-        rep = clinic_report.build_report(db, args.station)
+    try:
+        with ClinicDB(args.db) as db:
+            rep = clinic_report.build_report(db, args.station)
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
     if args.station and not rep["stations"]:
         print(f"rehab-station clinic: no station {args.station!r} in {args.db}", file=sys.stderr)
         return 1

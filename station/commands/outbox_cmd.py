@@ -67,9 +67,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     full = counts.depth >= max_rows
     needs_attention = counts.rejected > 0 or full
     rejected = outbox.read_rejected(path)
+    link = outbox.read_link(path)
     if args.json:
         out = {"database": str(path), "exists": path.exists(), **counts.to_dict()}
-        out.update(max_rows=max_rows, full=full, rejected_rows=rejected)
+        out.update(max_rows=max_rows, full=full, rejected_rows=rejected, link=link)
         if retried is not None:
             out["retried"] = retried
         print(json.dumps(out, indent=2))
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         print(f"  {name:<13}{n:>8}  {what}")
     print(f"  {'depth':<13}{counts.depth:>8}  of at most {max_rows}")
     print(f"  oldest unacknowledged: {_age(counts.oldest_pending_age_s)}")
+    for line in _link_lines(link):
+        print(line)
     if counts.rejected:
         print("ATTENTION: rejected messages: check the broker ACL for this station id,")
         print("  then queue them again with: rehab-station outbox --retry-rejected")
@@ -100,6 +103,21 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if full:
         print("ATTENTION: outbox full: new summaries are refused; check network and clinic")
     return 1 if needs_attention else 0
+
+
+def _link_lines(link: dict[str, Any] | None) -> list[str]:
+    """The MQTT link as the station last recorded it, and its latest error."""
+    if link is None:
+        return ["  link to the broker: not recorded yet"]
+    state = {
+        outbox.LINK_CONNECTED: "connected",
+        outbox.LINK_DOWN: "NOT connected",
+        outbox.LINK_STOPPED: "station client stopped",
+    }.get(link["state"], link["state"])
+    lines = [f"  link to the broker {link['broker']}: {state} since {link['since']}"]
+    if link["last_error"]:
+        lines.append(f"  last link error, first seen {link['last_error_at']}: {link['last_error']}")
+    return lines
 
 
 def _retry_rejected(path: Path) -> int:
