@@ -32,14 +32,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import envelope, schema, topics
+from mqtt_bridge import broker_url, envelope, schema, topics
 from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored, utc_now
 from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.outbox import MAX_BODY_BYTES
@@ -408,16 +407,9 @@ class BrokerOptions:
 
 
 def parse_broker_url(url: str) -> tuple[str, int, bool]:
-    """``(host, port, tls)`` from ``mqtt://host[:port]`` or ``mqtts://host[:port]``.
-
-    Raises ``ValueError`` naming the accepted forms."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(
-            f"broker URL must be mqtt://host[:port] or mqtts://host[:port], got {url!r}"
-        )
-    tls = parts.scheme == "mqtts"
-    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+    """``(host, port, tls)``; raises ``ValueError`` naming the accepted forms."""
+    u = broker_url.parse(url)
+    return u.host, u.port, u.tls
 
 
 def make_client(

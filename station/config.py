@@ -16,8 +16,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from mqtt_bridge import broker_url
+from mqtt_bridge.broker_url import BrokerURL
 from mqtt_bridge.topics import check_station_id
 from station.config_keys import I2C_PINS_BY_BUS, SCHEMA_KEYS, SIM_STATION_ID, Key
 from ui_lcd.buttons import KEYS as BUTTON_KEYS
@@ -282,42 +283,12 @@ def _check_private(key: str, path: Path) -> None:
         )
 
 
-@dataclass(frozen=True)
-class BrokerURL:
-    host: str
-    port: int
-    tls: bool
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
 def parse_broker_url(url: str, key: str = "--broker") -> BrokerURL:
-    """Parse ``mqtt://host:port`` or ``mqtts://host:port``; raises :class:`ConfigError`.
-
-    No message repeats a URL holding ``@``: it may carry a password."""
-    if "@" in url:
-        raise ConfigError(
-            key,
-            "must not hold a user name or password: set mqtt.username, and put the password "
-            "in the variable named by mqtt.password_env or in mqtt.password_file "
-            "(clinic commands: --username, --password-env)",
-        )
-    forms = f"must be mqtt://host:port or mqtts://host:port, got {url!r}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(key, forms)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(key, forms)
+    """Parse ``mqtt://host:port`` or ``mqtts://host:port``; raises :class:`ConfigError`."""
     try:
-        port = parts.port
-    except ValueError as exc:  # not a number, or above 65535
-        raise ConfigError(key, f"port must be 1..65535, got {url!r}") from exc
-    if port == 0:  # "or default" would quietly turn port 0 into 1883
-        raise ConfigError(key, f"port must be 1..65535, got {url!r}")
-    if port is None:
-        port = 8883 if parts.scheme == "mqtts" else 1883
-    return BrokerURL(parts.hostname, port, parts.scheme == "mqtts")
+        return broker_url.parse(url)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
 
 
 def mqtt_password(cfg: Config, environ: dict[str, str] | None = None) -> str | None:
