@@ -162,6 +162,8 @@ def test_storage_run_and_outbox_exit_1_with_one_line(
     }
     if case == "zeroed_page":
         commands["session"] = ("session", "max_grip", "--sim", "--quiet")
+    if case == "garbage":
+        commands["bench"] = ("bench", "--sim", "--seconds", "0.1")
     for name, argv in commands.items():
         r = stations.run(*argv, "--data-dir", str(data), name=name)
         assert r.rc == 1, (name, r)

@@ -75,6 +75,11 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
         speed=speed,
         mirrors=mirrors(args, ctx),
     )
+    return opened(app)
+
+
+def opened(app: App) -> App:
+    """``app.open()``; a missing or wrong part or unusable storage is one line and exit 1."""
     try:
         return app.open()
     except (HardwareError, StorageError) as exc:

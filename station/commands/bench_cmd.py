@@ -19,6 +19,7 @@ from typing import Any
 from drivers.clock import MonotonicClock
 from station import bench
 from station.app import App
+from station.commands import _session_io as io
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         wall = MonotonicClock()
         for label in ("first_start_s", "start_s"):  # first: the simulated technician calibrates
             t0 = wall.now()
-            app = App(ctx.config, data_dir, sim=ctx.sim, seed=1).open()
+            app = io.opened(App(ctx.config, data_dir, sim=ctx.sim, seed=1))
             figures[label] = round(wall.now() - t0, 3)
             if label == "first_start_s":
                 app.close()
