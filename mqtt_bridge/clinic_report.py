@@ -354,6 +354,18 @@ def _fmt(v: float | None, unit: str = "", u: float | None = None) -> str:
     return f"{s} {unit}".rstrip()
 
 
+def _plan_line(plan: dict[str, Any] | None) -> str:
+    """What the station's last status says of its active plan (``rehab.status/1`` ``plan``)."""
+    if not plan:
+        return "plan: not reported by the station"
+    if plan["state"] == "none":
+        return "plan: none stored on the station"
+    version = f"plan_version {plan.get('version')}"
+    if plan["state"] == "refused":
+        return f"plan: {version} REFUSED by the station ({plan.get('reason', '')}): send a new plan"
+    return f"plan: {version} in force"
+
+
 def format_text(report: dict[str, Any]) -> str:
     """The report as plain text for a terminal."""
     lines = [f"clinic report, generated {report['generated_at']}"]
@@ -365,6 +377,7 @@ def format_text(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"== station {st['station_id']}  (status {state}, last seen {st['last_seen']})",
+            _plan_line((st["status"] or {}).get("plan")),
             f"adherence: {a['sessions']} sessions, completion "
             f"{_fmt(a['completion_pct'], '%')}; this week {a['sessions_this_week']} sessions, "
             f"{a['minutes_this_week']:g} min, {a['days_active_this_week']} days active",

@@ -430,3 +430,28 @@ def test_clinic_report_orders_sessions_across_a_seq_restart(db: ClinicDB) -> Non
     latest = {r["metric"]: r for r in st["latest"]}["involved_mean_force"]
     assert (latest["value"], latest["at"]) == (120.0, "2026-11-16T09:00:00Z")
     assert (t["first"], t["last"], t["change_vs_first"]) == (100.0, 120.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    ("plan", "words"),
+    [
+        (None, "plan: not reported by the station"),
+        ({"version": None, "state": "none", "reason": ""}, "plan: none stored on the station"),
+        ({"version": 4, "state": "in_force", "reason": ""}, "plan: plan_version 4 in force"),
+        (
+            {"version": 3, "state": "refused", "reason": "schedule[0].params.x: unknown"},
+            "plan: plan_version 3 REFUSED by the station (schedule[0].params.x: unknown)",
+        ),
+    ],
+)
+def test_clinic_report_says_what_the_station_made_of_its_plan(
+    db: ClinicDB, plan: dict[str, Any] | None, words: str
+) -> None:
+    fill(db)
+    status: dict[str, Any] = {"state": "online"}
+    if plan is not None:
+        status["plan"] = plan
+    with db.transaction():
+        db.store_status("st-0001", status, at="2026-11-26T10:00:00Z")
+    text = format_text(build_report(db, now=NOW))
+    assert text.splitlines()[3].startswith(words)
