@@ -70,8 +70,8 @@ def test_screens_prompt_snapshot(s20: Screens) -> None:
     assert s20.prompt("grip.place", hand="left").lines == (
         "Put your left hand  ",
         "on the grip pad.    ",
-        "Stop if it hurts.   ",
-        "Press OK when ready.",
+        "Press OK when ready,",
+        "STOP if it hurts.   ",
     )
 
 

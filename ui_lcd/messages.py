@@ -136,7 +136,7 @@ EN: dict[str, Msg] = {
     ),
     # -- grip ------------------------------------------------------------------------------
     "grip.place": Msg(
-        "Put your {hand} hand on the grip pad.\nStop if it hurts.\nPress OK when ready.",
+        "Put your {hand} hand on the grip pad.\nPress OK when ready, STOP if it hurts.",
         variants={"16x2": "Use {hand} hand.\nReady? Press OK"},
         longest=_HAND,
     ),
