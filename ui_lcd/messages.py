@@ -140,6 +140,10 @@ EN: dict[str, Msg] = {
         variants={"16x2": "Use {hand} hand.\nReady? Press OK"},
         longest=_HAND,
     ),
+    "grip.again": Msg(
+        "Let's try again.\nGrip as soon as the screen says so.\nPress OK when ready.",
+        variants={"16x2": "Try again?\nPress OK."},
+    ),
     "grip.progress": Msg(
         "Try {trial} of {total}\nYour {hand} hand. Get comfortable.",
         variants={"16x2": "Try {trial} of {total}\nHand: {hand}"},
