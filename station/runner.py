@@ -191,7 +191,7 @@ class SessionRunner:
                         ctx.wait(3.0)
                     if n < len(items):  # after the last one, the end check asks
                         self._pain_check(ctx, pain_before, "during")
-                pain_after = self._ask_rating(ctx, "checkout.pain", pain_before)
+                pain_after = self._ask_rating(ctx, "checkout.pain")
                 self.journal.set_checkout(sid, {"pain": pain_after})
                 decision = pain_decision(pain_before, pain_after, self.caps)
                 if decision is not None:
@@ -241,7 +241,7 @@ class SessionRunner:
     def _checkin(self, ctx: SessionContext) -> int:
         self.ui.prompt("session.welcome")
         ctx.wait(2.0)
-        pain = self._ask_rating(ctx, "checkin.pain", 0)
+        pain = self._ask_rating(ctx, "checkin.pain")
         numb = self._ask_yes_no(ctx, "checkin.numbness")
         wound = self._ask_yes_no(ctx, "checkin.wound")
         self.journal.set_checkin(
@@ -309,7 +309,7 @@ class SessionRunner:
                 ctx.wait(3.0)
 
     def _pain_check(self, ctx: SessionContext, before: int, when: str) -> None:
-        now = self._ask_rating(ctx, "check.pain_now", before)
+        now = self._ask_rating(ctx, "check.pain_now")
         decision = pain_decision(before, now, self.caps)
         if decision is not None:
             self.safety.decision(decision, "S-PAIN")
@@ -317,8 +317,8 @@ class SessionRunner:
             ctx.wait(5.0)
             raise SessionStop(decision.reason, "stopped", "S-PAIN")
 
-    def _ask_rating(self, ctx: SessionContext, key: str, initial: int) -> int:
-        return ctx.answer(lambda: self.ui.ask_rating(key, initial, self.no_response_s))
+    def _ask_rating(self, ctx: SessionContext, key: str) -> int:
+        return ctx.answer(lambda: self.ui.ask_rating(key, self.no_response_s))
 
     def _ask_yes_no(self, ctx: SessionContext, key: str) -> bool:
         return ctx.answer(lambda: self.ui.ask_yes_no(key, self.no_response_s))

@@ -1,6 +1,7 @@
 """Honest session outcomes (issue 10): what the patient sees and what the journal and the
-clinic's summary say when the patient misses squeezes. Whole sessions on the simulated
-station, with the virtual patient acting through the LCD, the buttons and the pads."""
+clinic's summary say when a pain question is answered too fast, and when the patient
+misses squeezes. Whole sessions on the simulated station, with the virtual patient acting
+through the LCD, the buttons and the pads."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from test_session_e2e import (  # noqa: F401  (calibrated, stations: fixtures)
     events,
     grip_item,
     grip_trials,
+    lcd_text,
     make_plan,
     patient,
+    press,
     run,
     screens_showing,
     stations,
+    when_lcd_shows,
 )
 
 from mqtt_bridge import schema
@@ -26,6 +30,34 @@ from mqtt_bridge import schema
 def valid_summary(body: dict[str, Any]) -> dict[str, Any]:
     schema.validate(body, schema.load("rehab.session/1"))
     return body
+
+
+# -- pain questions -------------------------------------------------------------------------
+
+
+def test_session_pain_questions_start_unset_so_an_early_ok_answers_nothing(
+    stations: Stations,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """OK pressed the moment a pain question appears (a press meant for the screen before):
+    before, it recorded 0 at the check-in and the check-in's value at the end. Now the
+    rating shows no value and waits for the patient's own answer."""
+    app = stations.open()
+    p = patient(app, "pain_flare", pain_rise_per_check=1)
+    seen: list[str] = []
+
+    def ok_at_once(t: float) -> None:
+        seen.append(lcd_text(app))
+        press(app, "ok")
+
+    when_lcd_shows(app, "Pain in your hand", ok_at_once)  # the check-in
+    when_lcd_shows(app, "Last one", ok_at_once)
+    outcome = run(app, make_plan(app, [grip_item(("involved",), 1)]))
+    p.stop()
+    assert len(seen) == 2 and all(text.endswith("< -- >") for text in seen)
+    checkin = valid_summary(assert_summarised(app, outcome))["checkin"]
+    # the patient's own answers: 2 today, one point more at the end
+    assert (checkin["pain_before"], checkin["pain_after"]) == (2, 3)
+    assert outcome.state == "complete"
 
 
 # -- a patient who misses squeezes ----------------------------------------------------------
