@@ -68,6 +68,10 @@ EN: dict[str, Msg] = {
         "Nothing planned today.\nEnjoy your rest day!",
         variants={"16x2": "No plan today.\nEnjoy your day."},
     ),
+    "session.nothing_to_run": Msg(
+        "Nothing to do today.\nYour plan has no exercise the station can run.",
+        variants={"16x2": "Nothing to do\ntoday."},
+    ),
     "session.skipped": Msg(
         "One test skipped.\nYour clinic will switch it on when the time is right.",
         variants={"16x2": "One test skipped\nfor now."},
@@ -95,6 +99,10 @@ EN: dict[str, Msg] = {
     "session.done": Msg(
         "All done for today.\nThank you, well done!",
         variants={"16x2": "All done today.\nThank you!"},
+    ),
+    "session.done_pain": Msg(
+        "All done for today.\nRest your hand, and tell your clinic about the pain.",
+        variants={"16x2": "All done today.\nRest your hand."},
     ),
     "session.stopped": Msg(
         "Session stopped.\nEverything is off. Rest your hand.",
