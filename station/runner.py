@@ -2,15 +2,20 @@
 
 One session (:meth:`SessionRunner.run_session`):
 
-1. the journal opens the session; the watchdog starts;
-2. pre-session check-in on the LCD: pain 0-10, new numbness or tingling, wound problems;
+1. nothing planned today: no session, the patient is told; everything planned held back
+   by the plan's gates: a session journalled ``incomplete`` with the reason, no check-in;
+2. the journal opens the session; the watchdog starts;
+3. pre-session check-in on the LCD: pain 0-10, new numbness or tingling, wound problems;
    the stop rules decide whether to go on (and whether vibration is allowed today);
-3. today's protocols from the plan, in order; a protocol needing maximal tests runs only
-   when the plan allows them; a stop rule inside a protocol ends that protocol (and force
-   or vibration work as it says), the Stop button or a pain stop ends the session;
-4. end-of-session pain check; the session is closed in the journal;
-5. whatever happened, the motors are turned off, and the summary is written together with
-   its outbox row.
+4. today's protocols from the plan, in order, with a pain check between two; a protocol
+   needing maximal tests runs only when the plan allows them; a stop rule inside a
+   protocol ends that protocol (and force or vibration work as it says), the Stop button
+   or a pain stop ends the session;
+5. end-of-session pain check (a pain stop rule there makes the session ``stopped``); the
+   session is closed in the journal;
+6. whatever happened, the motors are turned off, and the summary is written together with
+   its outbox row. Only a session whose steps all ran is ``complete``: a signal or an
+   exception anywhere while its journal row is open leaves it ``incomplete``.
 
 A patient who does not answer gets a pause screen; if nobody comes back, the session ends
 marked incomplete. At start-up :meth:`recover` closes a session interrupted by a crash or a
@@ -21,12 +26,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sensors.faults import GloveUnplugged, ImuFault, MotorFault, PadFault, SensorFault
+from sensors.faults import PadFault, SensorFault
 from sensors.force_pads import PadLoadedAtTare
 from station import summary as summary_mod
 from station.journal import Journal
@@ -38,8 +42,17 @@ from station.safety import (
     Decision,
     SafetyLayer,
     SessionStop,
+    SignalWindow,
     checkin_decision,
     pain_decision,
+)
+from station.session_end import (
+    SESSION_STOP_EVENTS,
+    STOP_SCREENS,
+    Ending,
+    Progress,
+    fault_screen,
+    protocol_stop_state,
 )
 
 log = logging.getLogger(__name__)
@@ -125,12 +138,25 @@ class SessionRunner:
 
     # -- one session ---------------------------------------------------------------------
 
-    def run_session(self, today: dt.date | None = None) -> Outcome:
+    def run_session(self, today: dt.date | None = None) -> Outcome | None:
+        """Today's session, journalled and summarised; None on a day the plan has nothing
+        for (a rest day: no session to journal, nothing for the clinic)."""
         items = self.plan.today(today or dt.date.today())
-        names = [i.protocol for i in items]
-        pads = self._pads_used_today(items)
-        sid = self.journal.start_session(self.plan.plan_version, names)
+        if not items:
+            self.ui.prompt("session.nothing_today")
+            return None
+        # The signal window spans the session row's whole life: a signal while the row is
+        # opened or closed waits (held) instead of leaving it open or journalled complete.
+        with self.safety.signals() as window, window.hold():
+            sid = self.journal.start_session(self.plan.plan_version, [i.protocol for i in items])
+            try:
+                return self._session(sid, items, window)
+            finally:
+                self.safety.session_id = None
+
+    def _session(self, sid: int, items: Sequence[ScheduleItem], window: SignalWindow) -> Outcome:
         self.safety.session_id = sid
+        pads = self._pads_used_today(items)
         ctx = SessionContext(
             clock=self.clock,
             ui=self.ui,
@@ -145,83 +171,35 @@ class SessionRunner:
             monitor=self._monitor_for(pads),
             after_trial=self.after_trial,
         )
-        state, reason = "complete", ""
-        cut_short: list[tuple[str, str]] = []  # (state, reason) of protocols a rule ended
-        pain_at_end = reached_end = False
+        progress = Progress()
+        # Never "complete" unless the steps say so: an interruption anywhere is not.
+        ending = Ending("incomplete", "interrupted", "session.incomplete")
+        interrupted: BaseException | None = None
         t_start = self.clock.now()
-        self.safety.watchdog.start()
-        self.ui.bind(ctx.check)
         try:
-            with self.safety.signals():
-                pain_before = self._checkin(ctx)
-                if ctx.forces is not None and pads:
-                    self._tare(ctx, pads)
-                if not items:
-                    self.ui.prompt("session.nothing_today")
-                    ctx.wait(3.0)
-                force_stopped = False
-                for n, item in enumerate(items, 1):
-                    factory = PROTOCOLS.get(item.protocol)
-                    if factory is None:
-                        continue
-                    proto = factory(item.params)
-                    if self._gated(proto):
-                        self.safety.event("maximal_not_allowed", {"protocol": proto.name}, "S-GATE")
-                        self.ui.prompt("session.skipped")
-                        ctx.wait(3.0)
-                        continue
-                    if proto.uses_force and force_stopped:
-                        cut_short.append(("stopped", f"{proto.name}: skipped, force work stopped"))
-                        continue
-                    if proto.uses_vibration and not ctx.vibration_allowed:
-                        cut_short.append(("stopped", f"{proto.name}: skipped, no vibration today"))
-                        continue
-                    try:
-                        if isinstance(proto, MaxGrip):
-                            proto.calibration_tolerance = self.calibration_tolerance
-                        proto.run(ctx)
-                    except ProtocolStop as stop:
-                        force_stopped |= stop.decision.scope == "force"
-                        if stop.decision.kind != "fatigue":  # fatigue journalled its own
-                            self.safety.decision(stop.decision, "S-PROTO")
-                        cut_short.append(
-                            (_protocol_stop_state(stop.decision), f"{proto.name}: {stop}")
-                        )
-                        self.ui.prompt("session.protocol_stopped")
-                        ctx.wait(3.0)
-                    if n < len(items):  # after the last one, the end check asks
-                        self._pain_check(ctx, pain_before, "during")
-                pain_after = self._ask_rating(ctx, "checkout.pain", pain_before)
-                self.journal.set_checkout(sid, {"pain": pain_after})
-                decision = pain_decision(pain_before, pain_after, self.caps)
-                if decision is not None:
-                    self.safety.decision(decision, "S-PAIN")
-                    pain_at_end = True
-                reached_end = True
-                if cut_short:
-                    # The session reached its end, but not every protocol did.
-                    states = {st for st, _ in cut_short}
-                    state = "incomplete" if "incomplete" in states else "stopped"
-                    reason = "; ".join(r for _, r in cut_short)
+            self.safety.watchdog.start()
+            self.ui.bind(ctx.check)
+            with window.released():
+                ending = self._steps(ctx, items, pads, progress)
         except SessionStop as stop:
-            # The stop that ended the session first, then what rules had ended before it.
-            state, reason = stop.state, "; ".join([stop.reason, *(r for _, r in cut_short)])
-            kind = SESSION_STOP_EVENTS.get(stop.code or "")
-            if kind is not None:
-                self.safety.event(kind, {"reason": stop.reason}, stop.code)
+            ending = self._stopped(stop, progress)
         except Exception as exc:
-            state, reason = "incomplete", "; ".join([f"fault: {exc}", *(r for _, r in cut_short)])
-            key, code = fault_screen(exc)
-            self.safety.motors_off("fault")
-            self.safety.event("fault", {"error": repr(exc)}, code)
-            log.exception("session %s ended by a fault", sid)
-            self._show_error(key, code)
+            ending = self._fault(sid, exc, progress)
+        except BaseException as exc:  # KeyboardInterrupt not from a signal, SystemExit
+            reason = "; ".join([f"interrupted ({type(exc).__name__})", *progress.reasons()])
+            ending = Ending("incomplete", reason, "session.incomplete")
+            self.safety.event("signal", {"reason": type(exc).__name__}, "S-SIGNAL")
+            interrupted = exc
         finally:
             self.safety.motors_off("session end")
             self.ui.bind(None)
             self.safety.watchdog.stop()
-            self.journal.end_session(sid, state, reason)
-        results = self._results(sid, names)
+        if ending.state == "complete":
+            late = window.take()  # a signal while the session was closing: not complete
+            if late is not None:
+                ending = self._stopped(late, progress)
+        self.journal.end_session(sid, ending.state, ending.reason)
+        results = self._results(sid, [i.protocol for i in items])
         body = summary_mod.build(
             self.journal,
             sid,
@@ -231,17 +209,111 @@ class SessionRunner:
             duration_s=self.clock.now() - t_start,
         )
         msg_id = summary_mod.write(self.journal, sid, body, self.enqueue)
-        if not reason.startswith("fault"):
-            self._goodbye(state, reached_end, pain_at_end)
-        self.safety.session_id = None
-        return Outcome(sid, state, reason, msg_id, body)
+        self._goodbye(ending.goodbye)
+        if interrupted is not None:
+            raise interrupted  # journalled and summarised: now it goes on to the caller
+        return Outcome(sid, ending.state, ending.reason, msg_id, body)
 
     # -- steps ---------------------------------------------------------------------------
+
+    def _steps(
+        self,
+        ctx: SessionContext,
+        items: Sequence[ScheduleItem],
+        pads: set[int],
+        progress: Progress,
+    ) -> Ending:
+        """Check-in, today's protocols with a pain check between two, the end check."""
+        protos = [PROTOCOLS[i.protocol](i.params) for i in items if i.protocol in PROTOCOLS]
+        if all(self._gated(p) for p in protos):
+            return self._nothing_to_run(protos)
+        pain_before = self._checkin(ctx)
+        if ctx.forces is not None and pads:
+            self._tare(ctx, pads)
+        force_stopped = ran = False
+        for proto in protos:
+            if self._gated(proto):
+                self.safety.event("maximal_not_allowed", {"protocol": proto.name}, "S-GATE")
+                self.ui.prompt("session.skipped")
+                ctx.wait(3.0)
+                continue
+            if proto.uses_force and force_stopped:
+                progress.cut_short.append(("stopped", f"{proto.name}: skipped, force work stopped"))
+                continue
+            if proto.uses_vibration and not ctx.vibration_allowed:
+                progress.cut_short.append(("stopped", f"{proto.name}: skipped, no vibration today"))
+                continue
+            if ran:  # before the next protocol, not after the last: the end check asks then
+                self._pain_check(ctx, pain_before)
+            ran = True
+            force_stopped |= self._run_protocol(ctx, proto, progress)
+        if not ran:  # every protocol held back by a rule: no exercise to ask about
+            return Ending(progress.state(), "; ".join(progress.reasons()), "session.stopped")
+        return self._end_check(ctx, pain_before, progress)
+
+    def _run_protocol(self, ctx: SessionContext, proto: Protocol, progress: Progress) -> bool:
+        """Run ``proto``; True when a rule stopped force work."""
+        try:
+            if isinstance(proto, MaxGrip):
+                proto.calibration_tolerance = self.calibration_tolerance
+            proto.run(ctx)
+        except ProtocolStop as stop:
+            if stop.decision.kind != "fatigue":  # fatigue journalled its own
+                self.safety.decision(stop.decision, "S-PROTO")
+            progress.cut_short.append((protocol_stop_state(stop.decision), f"{proto.name}: {stop}"))
+            self.ui.prompt("session.protocol_stopped")
+            ctx.wait(3.0)
+            return stop.decision.scope == "force"
+        return False
+
+    def _nothing_to_run(self, protos: Sequence[Protocol]) -> Ending:
+        """Something was planned today, but the plan's gates hold all of it back: no
+        check-in for nothing, and the clinic sees why no exercise ran."""
+        held = list(dict.fromkeys(p.name for p in protos))
+        for name in held:
+            self.safety.event("maximal_not_allowed", {"protocol": name}, "S-GATE")
+        what = (
+            ", ".join(f"{n} (maximal tests not allowed)" for n in held)
+            or "no protocol this station runs"
+        )
+        return Ending("incomplete", f"nothing to run today: {what}", "session.nothing_to_run")
+
+    def _end_check(self, ctx: SessionContext, pain_before: int, progress: Progress) -> Ending:
+        pain_after = self._ask_rating(ctx, "checkout.pain")
+        self.journal.set_checkout(ctx.session_id, {"pain": pain_after})
+        reasons = progress.reasons()
+        decision = pain_decision(pain_before, pain_after, self.caps)
+        if decision is not None:
+            # The exercises are over, but the pain rule fired: not a complete session.
+            self.safety.decision(decision, "S-PAIN")
+            reason = "; ".join([f"{decision.reason} at the end check", *reasons])
+            return Ending("stopped", reason, "session.done_pain")
+        if progress.cut_short:  # the session reached its end, but not every protocol did
+            return Ending(progress.state(), "; ".join(reasons), "session.done")
+        return Ending("complete", "", "session.done")
+
+    def _stopped(self, stop: SessionStop, progress: Progress) -> Ending:
+        """The stop that ended the session first, then what rules had ended before it."""
+        kind = SESSION_STOP_EVENTS.get(stop.code or "")
+        if kind is not None:
+            self.safety.event(kind, {"reason": stop.reason}, stop.code)
+        fallback = "session.stopped" if stop.state == "stopped" else "session.incomplete"
+        goodbye = STOP_SCREENS.get(stop.code or "", fallback)
+        return Ending(stop.state, "; ".join([stop.reason, *progress.reasons()]), goodbye)
+
+    def _fault(self, sid: int, exc: Exception, progress: Progress) -> Ending:
+        key, code = fault_screen(exc)
+        self.safety.motors_off("fault")
+        self.safety.event("fault", {"error": repr(exc)}, code)
+        log.exception("session %s ended by a fault", sid)
+        self._show_error(key, code)
+        reason = "; ".join([f"fault: {exc}", *progress.reasons()])
+        return Ending("incomplete", reason, None)
 
     def _checkin(self, ctx: SessionContext) -> int:
         self.ui.prompt("session.welcome")
         ctx.wait(2.0)
-        pain = self._ask_rating(ctx, "checkin.pain", 0)
+        pain = self._ask_rating(ctx, "checkin.pain")
         numb = self._ask_yes_no(ctx, "checkin.numbness")
         wound = self._ask_yes_no(ctx, "checkin.wound")
         self.journal.set_checkin(
@@ -251,8 +323,6 @@ class SessionRunner:
         if decision is not None:
             self.safety.decision(decision, "S-CHECKIN")
             if decision.scope == "session":
-                self.ui.prompt("checkin.not_today")
-                ctx.wait(5.0)
                 raise SessionStop(decision.reason, "stopped", "S-CHECKIN")
             if decision.scope == "vibration":
                 ctx.vibration_allowed = False
@@ -308,17 +378,17 @@ class SessionRunner:
                 self.ui.prompt("session.hands_off")
                 ctx.wait(3.0)
 
-    def _pain_check(self, ctx: SessionContext, before: int, when: str) -> None:
-        now = self._ask_rating(ctx, "check.pain_now", before)
+    def _pain_check(self, ctx: SessionContext, before: int) -> None:
+        """Between two protocols: pain that rose by the stop rule ends the session before
+        the next one starts."""
+        now = self._ask_rating(ctx, "check.pain_now")
         decision = pain_decision(before, now, self.caps)
         if decision is not None:
             self.safety.decision(decision, "S-PAIN")
-            self.ui.prompt("session.pain_stop")
-            ctx.wait(5.0)
             raise SessionStop(decision.reason, "stopped", "S-PAIN")
 
-    def _ask_rating(self, ctx: SessionContext, key: str, initial: int) -> int:
-        return ctx.answer(lambda: self.ui.ask_rating(key, initial, self.no_response_s))
+    def _ask_rating(self, ctx: SessionContext, key: str) -> int:
+        return ctx.answer(lambda: self.ui.ask_rating(key, self.no_response_s))
 
     def _ask_yes_no(self, ctx: SessionContext, key: str) -> bool:
         return ctx.answer(lambda: self.ui.ask_yes_no(key, self.no_response_s))
@@ -361,14 +431,9 @@ class SessionRunner:
         except Exception:
             log.exception("could not show the error screen %s", code)
 
-    def _goodbye(self, state: str, reached_end: bool, pain_at_end: bool) -> None:
-        """The last screen. A session that reached its end thanks the patient, even when a
-        rule ended one of its protocols (they saw "That exercise is over for today"); pain
-        that rose by the end asks them to rest and tell their clinic instead."""
-        if reached_end:
-            key = "session.pain_stop" if pain_at_end else "session.done"
-        else:
-            key = {"stopped": "session.stopped"}.get(state, "session.incomplete")
+    def _goodbye(self, key: str | None) -> None:
+        if key is None:
+            return
         try:
             self.ui.prompt(key)
         except Exception:
@@ -378,38 +443,6 @@ class SessionRunner:
 #: Pad tare at the start of a session: window length and attempts.
 TARE_S = 0.5
 TARE_ATTEMPTS = 3
-
-#: Journal event kind for each code that ends a session from outside the protocols.
-SESSION_STOP_EVENTS = {
-    "S-STOP": "stop",
-    "S-TIME": "time",
-    "S-SIGNAL": "signal",
-    "S-NORESPONSE": "no_response",
-}
-#: Protocol stops that are the station's problem, not the patient's or a stop rule's.
-STATION_PROBLEMS = frozenset({"no_force_pads", "uncalibrated", "pad_gaps"})
-
-
-def _protocol_stop_state(decision: Decision) -> str:
-    """``incomplete`` when the station could not run the protocol, else ``stopped``."""
-    return "incomplete" if decision.kind in STATION_PROBLEMS else "stopped"
-
-
-def fault_screen(exc: BaseException) -> tuple[str, str]:
-    """The error screen's message key and technician code for a fault."""
-    errno = getattr(exc, "errno", None)
-    num = f"{errno or 0:03d}"
-    if isinstance(exc, PadFault):
-        return "error.pads", f"E-PAD-{num}"
-    if isinstance(exc, GloveUnplugged | ImuFault):
-        return "error.glove", f"E-GLOVE-{num}"
-    if isinstance(exc, MotorFault):
-        return "error.motors", f"E-MOTOR-{num}"
-    if isinstance(exc, OSError):
-        return "error.bus", f"E-BUS-{num}"
-    if isinstance(exc, sqlite3.Error):
-        return "error.storage", "E-DB-01"
-    return "error.software", "E-SW-01"
 
 
 __all__ = ["PROTOCOLS", "Decision", "Outcome", "SessionRunner"]

@@ -285,19 +285,72 @@ class SafetyLayer:
     # -- signals -------------------------------------------------------------------------
 
     @contextmanager
-    def signals(self) -> Iterator[None]:
-        """SIGTERM and SIGINT: motors off at once, then end the session (main thread only)."""
+    def signals(self) -> Iterator[SignalWindow]:
+        """SIGTERM and SIGINT: motors off at once, then end the session (main thread only;
+        see :class:`SignalWindow` for when). The handlers from before are put back on the
+        way out, and a signal the session did not take goes on to them."""
+        window = SignalWindow()
         if threading.current_thread() is not threading.main_thread():
-            yield
+            yield window
             return
 
         def handler(signum: int, _frame: Any) -> None:
             self.motors_off_from_signal(signal.Signals(signum).name)
-            raise SessionStop(f"{signal.Signals(signum).name} received", "incomplete", "S-SIGNAL")
+            window.arrived(signum)
 
         old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            yield
+            yield window
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+            if window.signum is not None and not window.taken:
+                signal.raise_signal(window.signum)
+
+
+class SignalWindow:
+    """A signal during a session ends it at once (:class:`SessionStop`), except while the
+    window is held: while the session row is being opened or closed, a stop raised there
+    would leave the row open, or journal a session cut short as complete. A held signal
+    waits for :meth:`take`."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.taken = False
+        self.held = False
+
+    def arrived(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if not self.held:
+            stop = self.take()
+            if stop is not None:
+                raise stop
+
+    def take(self) -> SessionStop | None:
+        """The signal that arrived, as the stop it is (once), or None."""
+        if self.signum is None or self.taken:
+            return None
+        self.taken = True
+        name = signal.Signals(self.signum).name
+        return SessionStop(f"{name} received", "incomplete", "S-SIGNAL")
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        before, self.held = self.held, True
+        try:
+            yield
+        finally:
+            self.held = before
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Not held: a signal that arrived while held ends the session now."""
+        before, self.held = self.held, False
+        try:
+            stop = self.take()
+            if stop is not None:
+                raise stop
+            yield
+        finally:
+            self.held = before

@@ -25,6 +25,9 @@ SCHEMA = "rehab.session/1"
 #: stops, a long fault message) is cut, never a reason to lose the summary.
 MAX_REASON_CHARS = 500
 
+#: Safety-event kinds of the pain stop rules after the check-in (``station.safety``).
+PAIN_STOP_RULES = ("pain_rise", "pain_limit")
+
 #: (connection, schema, body) -> msg_id: enqueue inside the caller's transaction.
 Enqueue = Callable[[Any, str, dict[str, Any]], str]
 
@@ -90,6 +93,11 @@ def build(
             "pain_after": checkout.get("pain"),
             "new_numbness": checkin.get("new_numbness"),
             "wound_problem": checkin.get("wound_problem"),
+            # The pain stop rule a later pain answer fired (a rise from check-in, or the
+            # limit), so the clinic sees it without reading the safety events.
+            "pain_stop_rule": next(
+                (e["kind"] for e in events if e["kind"] in PAIN_STOP_RULES), None
+            ),
         },
         "safety_events": [
             {

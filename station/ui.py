@@ -115,13 +115,11 @@ class SessionUi:
             lambda s: self.screens.yes_no(key, s), YesNo(), lambda s: s.answer, timeout_s
         )
 
-    def ask_rating(self, key: str, initial: int, timeout_s: float) -> int | None:
-        """Left/Right move the value, OK confirms; ``timeout_s`` counts from the last press."""
+    def ask_rating(self, key: str, timeout_s: float) -> int | None:
+        """Unset at first (no earlier answer to anchor on); Left/Right move the value, OK
+        confirms a value; ``timeout_s`` counts from the last press."""
         return self._ask_widget(
-            lambda s: self.screens.rating(key, s),
-            Rating(min(10, max(0, initial))),
-            lambda s: s.value if s.confirmed else None,
-            timeout_s,
+            lambda s: self.screens.rating(key, s), Rating(), lambda s: s.answer, timeout_s
         )
 
     def _ask_widget(

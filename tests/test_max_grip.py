@@ -133,6 +133,18 @@ def test_max_grip_a_paused_trial_without_a_squeeze_is_not_a_miss() -> None:
     assert decision is not None and decision.kind == "no_effort"
 
 
+def test_max_grip_a_missed_squeeze_does_not_take_a_trials_place() -> None:
+    """A miss is tried again (after a re-prompt), so only squeezes and paused trials fill
+    the hand's trials; a second miss in a row is the stop rule."""
+    hand = HandTrials("right")
+    assert hand.add(None) is None and hand.done == 0
+    assert hand.add(12.0) is None and (hand.done, hand.missed) == (1, 0)
+    assert hand.add(None) is None
+    decision = hand.add(None)
+    assert decision is not None and decision.kind == "no_effort"
+    assert decision.detail == {"hand": "right", "missed": MAX_MISSED} and hand.done == 1
+
+
 # -- whole sessions -------------------------------------------------------------------------
 
 

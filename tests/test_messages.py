@@ -114,3 +114,9 @@ def test_messages_pain_questions_say_when() -> None:
             later = text(key, size=size).lower()
             assert "pain" in later
             assert not any(w in later for w in ("today", "before", "start"))
+
+
+def test_messages_the_grip_screen_names_the_stop_button() -> None:
+    # "Stop if it hurts" did not say how: the patient is told which button.
+    assert "press ok when ready, stop if it hurts" in text("grip.place", hand="left").lower()
+    assert "STOP" in text("grip.place", hand="left")

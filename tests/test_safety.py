@@ -182,6 +182,33 @@ def test_sigterm_turns_motors_off_and_ends_the_session() -> None:
     assert signal.getsignal(signal.SIGTERM) is before  # whatever the test runner had
 
 
+def test_signal_while_held_waits_for_the_session_then_ends_it() -> None:
+    """While the session row is opened or closed, a signal must not unwind it: it waits,
+    and ends the session when the window is released."""
+    s, _, _ = layer(SimClock())
+    with s.signals() as window:
+        with window.hold():
+            signal.raise_signal(signal.SIGTERM)  # no SessionStop here
+        with pytest.raises(SessionStop) as info, window.released():
+            pass
+        assert (info.value.state, info.value.code) == ("incomplete", "S-SIGNAL")
+        assert info.value.reason == "SIGTERM received"
+        assert window.take() is None  # taken once
+
+
+def test_signal_nobody_took_goes_on_to_the_handler_before() -> None:
+    s, _, _ = layer(SimClock())
+    got: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, _frame: got.append(signum))
+    try:
+        with s.signals() as window, window.hold():
+            signal.raise_signal(signal.SIGINT)
+            assert got == []  # the session's handler had it
+        assert got == [signal.SIGINT]  # then the one from before, once the window closed
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def test_stop_seen_by_the_loop_before_the_button_callback_ran_ends_the_session() -> None:
     """The buttons latch Stop, then call the safety layer's callback on their thread; a
     question's wait that looks in between sees the latch first. That is a Stop too (before,

@@ -70,8 +70,8 @@ def test_screens_prompt_snapshot(s20: Screens) -> None:
     assert s20.prompt("grip.place", hand="left").lines == (
         "Put your left hand  ",
         "on the grip pad.    ",
-        "Stop if it hurts.   ",
-        "Press OK when ready.",
+        "Press OK when ready,",
+        "STOP if it hurts.   ",
     )
 
 
@@ -154,6 +154,17 @@ def test_screens_rating_snapshot(s20: Screens) -> None:
         "0 = none, 10 = worst",
         "       <  3 >     OK",
     )
+
+
+def test_screens_rating_starts_unset_without_ok(s20: Screens) -> None:
+    """No value to anchor the answer on, and no OK until the patient has moved it."""
+    assert s20.rating("checkout.pain", Rating()).lines == (
+        "Last one: pain in   ",
+        "your hand now?      ",
+        "0 = none, 10 = worst",
+        "       < -- >       ",
+    )
+    assert s20.rating("checkout.pain", Rating().press("right")).lines[3] == ("       <  0 >     OK")
 
 
 def test_screens_rating_16x2_snapshot(s16: Screens) -> None:
@@ -293,6 +304,17 @@ def test_rating_left_right_clamp_and_confirm() -> None:
     r = r.press("ok")
     assert r.confirmed and r.press("left").value == 10  # confirmed answers do not change
     assert Rating(4).press("back").cancelled
+
+
+def test_rating_starts_unset_and_ok_needs_a_value() -> None:
+    r = Rating()
+    assert r.value is None and r.answer is None
+    assert not r.press("ok").confirmed  # an OK meant for the last screen answers nothing
+    assert Rating().press("right").value == 0
+    assert Rating().press("left").value == 0  # the first press shows 0 either way
+    r = Rating().press("right").press("right").press("right").press("ok")
+    assert r.confirmed and r.answer == 2
+    assert Rating().press("back").cancelled
 
 
 def test_rating_out_of_range_rejected() -> None:

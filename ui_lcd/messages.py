@@ -68,6 +68,10 @@ EN: dict[str, Msg] = {
         "Nothing planned today.\nEnjoy your rest day!",
         variants={"16x2": "No plan today.\nEnjoy your day."},
     ),
+    "session.nothing_to_run": Msg(
+        "Nothing to do today.\nYour plan has no exercise the station can run.",
+        variants={"16x2": "Nothing to do\ntoday."},
+    ),
     "session.skipped": Msg(
         "One test skipped.\nYour clinic will switch it on when the time is right.",
         variants={"16x2": "One test skipped\nfor now."},
@@ -95,6 +99,10 @@ EN: dict[str, Msg] = {
     "session.done": Msg(
         "All done for today.\nThank you, well done!",
         variants={"16x2": "All done today.\nThank you!"},
+    ),
+    "session.done_pain": Msg(
+        "All done for today.\nRest your hand, and tell your clinic about the pain.",
+        variants={"16x2": "All done today.\nRest your hand."},
     ),
     "session.stopped": Msg(
         "Session stopped.\nEverything is off. Rest your hand.",
@@ -136,9 +144,13 @@ EN: dict[str, Msg] = {
     ),
     # -- grip ------------------------------------------------------------------------------
     "grip.place": Msg(
-        "Put your {hand} hand on the grip pad.\nStop if it hurts.\nPress OK when ready.",
+        "Put your {hand} hand on the grip pad.\nPress OK when ready, STOP if it hurts.",
         variants={"16x2": "Use {hand} hand.\nReady? Press OK"},
         longest=_HAND,
+    ),
+    "grip.again": Msg(
+        "Let's try again.\nGrip as soon as the screen says so.\nPress OK when ready.",
+        variants={"16x2": "Try again?\nPress OK."},
     ),
     "grip.progress": Msg(
         "Try {trial} of {total}\nYour {hand} hand. Get comfortable.",

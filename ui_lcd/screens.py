@@ -15,7 +15,8 @@ Buttons per screen (documented here because the screen shows them):
 =============  =================================================================
 screen         buttons
 =============  =================================================================
-rating         Left lowers, Right raises (stops at 0 and 10), OK confirms
+rating         starts unset; Left lowers, Right raises (the first press shows 0;
+               stops at 0 and 10), OK confirms once a value is shown
 yes/no         Left = No, Right = Yes, OK confirms the selection
 two-choice     Left or Right answers at once (forced choice: no OK, so the
                response time is the press)
@@ -166,10 +167,12 @@ class Screens:
         return self._with_control_row(key, row, glyphs, **params)
 
     def rating(self, key: str, state: Rating, **params: Any) -> Frame:
-        """Question, then ``<  3 >`` centred with ``OK`` at the right."""
-        group = f"< {state.value:>2} >"
+        """Question, then ``<  3 >`` centred with ``OK`` at the right; unset, ``< -- >``
+        and no ``OK`` (it does nothing until the patient has chosen a value)."""
+        shown = "--" if state.value is None else f"{state.value:>2}"
+        group = f"< {shown} >"
         row = " " * ((self.cols - len(group)) // 2) + group
-        hint = self._line("ui.ok")
+        hint = "" if state.value is None else self._line("ui.ok")
         room = self.cols - len(row)
         row += hint.rjust(room) if room >= len(hint) + 1 else " " * room
         return self._with_control_row(key, row, **params)

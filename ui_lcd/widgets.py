@@ -23,30 +23,37 @@ def _check_key(key: str) -> None:
 class Rating:
     """A 0-10 rating (pain NRS): Left lowers, Right raises, OK confirms, Back cancels.
 
-    The value stops at the ends instead of wrapping: a wrap from 0 to 10 on one press too
-    many would record the worst pain for someone who has none.
+    It starts unset (``value`` None) and OK does nothing until the patient has moved it:
+    a value shown at the start (the last answer, say) anchors the answer. The first Left
+    or Right press shows 0. The value stops at the ends instead of wrapping: a wrap from 0
+    to 10 on one press too many would record the worst pain for someone who has none.
     """
 
-    value: int
+    value: int | None = None
     low: int = 0
     high: int = 10
     confirmed: bool = False
     cancelled: bool = False
 
     def __post_init__(self) -> None:
-        if not self.low <= self.value <= self.high:
+        if self.value is not None and not self.low <= self.value <= self.high:
             raise ValueError(f"rating must be {self.low}..{self.high}, got {self.value}")
+
+    @property
+    def answer(self) -> int | None:
+        """The confirmed value, or None while unanswered."""
+        return self.value if self.confirmed else None
 
     def press(self, key: str) -> Rating:
         _check_key(key)
         if self.confirmed or self.cancelled:
             return self
-        if key == "left":
-            return replace(self, value=max(self.low, self.value - 1))
-        if key == "right":
-            return replace(self, value=min(self.high, self.value + 1))
+        if key in ("left", "right"):
+            step = -1 if key == "left" else 1
+            moved = self.low if self.value is None else self.value + step
+            return replace(self, value=min(self.high, max(self.low, moved)))
         if key == "ok":
-            return replace(self, confirmed=True)
+            return replace(self, confirmed=self.value is not None)
         return replace(self, cancelled=True)
 
 

@@ -12,6 +12,7 @@ zero and the pad's calibration record), not dynamometer kilograms (§2.6).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,34 +74,56 @@ class MaxGrip(ProtocolBase):
             ctx.ui.error("error.calibration", "E-CAL-01")
             ctx.wait(5.0)
             raise ProtocolStop(_uncalibrated(self.pad))
+        done = 0  # trials that took their place, over the hands so far
         for role in self.hands:
             side = ctx.hands[role]
             if not ctx.answer(
                 functools.partial(self._place, ctx, side)
             ):  # Back: the patient does not want this hand today
                 raise ProtocolStop(_declined(side))
-            hand = HandTrials(side)
-            for i in range(self.trials_per_hand):
-                decision = hand.add(*self._trial(ctx, role, side, i))
-                if decision is not None:
-                    if decision.kind == "fatigue":
-                        ctx.safety.decision(decision, "S-FATIGUE")
-                    raise ProtocolStop(decision)
-                if i + 1 < self.trials_per_hand:
-                    ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
+            done += self._hand(ctx, role, side, done)
+
+    def _hand(self, ctx: SessionContext, role: str, side: str, done_before: int) -> int:
+        """One hand's trials; how many took their place. Raises ProtocolStop for a stop
+        rule (fatigue, no squeeze twice in a row) or a hand declined."""
+        planned = len(self.hands) * self.trials_per_hand
+        hand = HandTrials(side)
+        index = 0  # every try is journalled, a missed one too
+        while hand.done < self.trials_per_hand:
+            before = hand.done
+            decision = hand.add(*self._trial(ctx, role, side, index, before + 1))
+            index += 1
+            if decision is not None and decision.kind == "no_effort":
+                decision = _trials_lost(decision, planned - done_before - before, planned)
+            if decision is not None:
+                if decision.kind == "fatigue":
+                    ctx.safety.decision(decision, "S-FATIGUE")
+                raise ProtocolStop(decision)
+            if hand.done == before:
+                # No squeeze (looked away, say): a kind word and the same try again; a
+                # second miss in a row gives the hand up (HandTrials).
+                if not ctx.answer(functools.partial(self._again, ctx)):
+                    raise ProtocolStop(_declined(side))
+            elif hand.done < self.trials_per_hand:
+                ctx.ui.countdown("grip.rest", int(ctx.caps.min_rest_s), ctx.wait)
+        return hand.done
+
+    @staticmethod
+    def _again(ctx: SessionContext) -> bool | None:
+        return ctx.ui.ask_ok("grip.again", ctx.no_response_s)
 
     @staticmethod
     def _place(ctx: SessionContext, side: str) -> bool | None:
         return ctx.ui.ask_ok("grip.place", ctx.no_response_s, hand=side)
 
     def _trial(
-        self, ctx: SessionContext, role: str, side: str, index: int
+        self, ctx: SessionContext, role: str, side: str, index: int, try_no: int
     ) -> tuple[float | None, tuple[str, ...]]:
         """One squeeze, journalled; its peak force (None when there was no squeeze) and its
         quality flags. Raises ProtocolStop (``pad_gaps``) when the pad gave no force for
         most of the squeeze, after journalling it."""
         assert ctx.forces is not None
-        ctx.ui.prompt("grip.progress", trial=index + 1, total=self.trials_per_hand, hand=side)
+        ctx.ui.prompt("grip.progress", trial=try_no, total=self.trials_per_hand, hand=side)
         ctx.wait(1.0)
         ctx.ui.countdown("grip.ready", GET_READY_S, ctx.wait)
         cap = ctx.caps.max_force_n
@@ -214,24 +237,28 @@ class MaxGrip(ProtocolBase):
 
 class HandTrials:
     """One hand's trials so far, for its stop rules: the fatigue rule on the peaks of the
-    squeezes that count, and squeezes missed in a row (``reference/CLINICAL.md``)."""
+    squeezes that count, and squeezes missed in a row (``reference/CLINICAL.md``). A missed
+    squeeze is tried again, so it does not take a trial's place; a paused one does."""
 
     def __init__(self, side: str) -> None:
         self.side = side
         self.peaks: list[float] = []
         self.missed = 0
+        self.done = 0  # trials that took their place
 
     def add(self, peak_n: float | None, quality: Sequence[str] = ()) -> Decision | None:
         """Count one trial (``peak_n`` None: no squeeze); the stop rule it fires, or None."""
         if "paused" in quality:
             # An interrupted squeeze is not a maximum (the metrics leave it out too): a low
             # one is not fatigue, and a missing one is not a missed squeeze.
+            self.done += 1
             return None
         if peak_n is None:
             # No squeeze is no answer, not a weak one: it is not fatigue.
             self.missed += 1
             return _no_effort(self.side, self.missed) if self.missed >= MAX_MISSED else None
         self.missed = 0
+        self.done += 1
         self.peaks.append(peak_n)
         return fatigue_decision(self.peaks)
 
@@ -294,7 +321,21 @@ def _uncalibrated(pad: int) -> Decision:
 
 
 def _no_effort(side: str, missed: int) -> Decision:
-    return Decision("no_effort", "force", f"no squeeze on {missed} trials in a row", {"hand": side})
+    return Decision(
+        "no_effort",
+        "force",
+        f"no squeeze on {missed} tries in a row ({side} hand)",
+        {"hand": side, "missed": missed},
+    )
+
+
+def _trials_lost(decision: Decision, lost: int, planned: int) -> Decision:
+    """``decision`` saying how many of the planned trials it leaves undone."""
+    return dataclasses.replace(
+        decision,
+        reason=f"{decision.reason}, {lost} of {planned} trials not done",
+        detail={**decision.detail, "trials_lost": lost, "trials_planned": planned},
+    )
 
 
 def _pad_gaps(pad: int, side: str, squeeze: Squeeze) -> Decision:

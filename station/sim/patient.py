@@ -158,7 +158,7 @@ class VirtualPatient:
             self._squeeze(text)
             self._acted_on = text
             return
-        if "pain" in text and _rating_value(text) is not None:
+        if "pain" in text and (_rating_unset(text) or _rating_value(text) is not None):
             self._answer_rating(text)
             return
         if "numb" in text or "tingl" in text:
@@ -182,9 +182,8 @@ class VirtualPatient:
 
     def _answer_rating(self, text: str) -> None:
         current = _rating_value(text)
-        assert current is not None
         target = self._pain_now(text)
-        if current < target:
+        if current is None or current < target:  # unset: the first press shows a value
             self._press("right")
         elif current > target:
             self._press("left")
@@ -245,6 +244,11 @@ class VirtualPatient:
 
 def _is_squeeze(text: str) -> bool:
     return "squeeze" in text and "rest" not in text
+
+
+def _rating_unset(text: str) -> bool:
+    """A rating that shows no value yet (``< -- >``)."""
+    return re.search(r"<\s*-+\s*>", text) is not None
 
 
 def _rating_value(text: str) -> int | None:
