@@ -169,27 +169,35 @@ class App:
     def plan(self) -> plan_mod.Plan | None:
         """The active plan (the newest the clinic sent), the built-in one in ``--sim``
         when the clinic sent none, or None."""
+        return self._active_plan()[0]
+
+    def _active_plan(self) -> tuple[plan_mod.Plan | None, str]:
+        """The active plan and, when a stored plan cannot be used, why (else "")."""
         assert self.journal is not None
         with self.journal.transaction() as conn:
             stored = plans_mod.active_plan(conn)
         if stored is not None:
             try:
-                return plan_mod.from_dict(stored, self.config.station_id)
+                return plan_mod.from_dict(stored, self.config.station_id), ""
             except plan_mod.PlanError as exc:
                 log.error("the stored plan is not usable: %s", exc)
-                return None
+                return None, str(exc)
         if self.sim:
-            return plan_mod.default_sim_plan(self.config.station_id, self.today())
-        return None
+            return plan_mod.default_sim_plan(self.config.station_id, self.today()), ""
+        return None, ""
 
     # -- a session -------------------------------------------------------------------------
 
     def run_session(self, plan: plan_mod.Plan | None = None) -> Outcome | None:
-        """Run today's session of ``plan`` (default: the active plan). None: no plan."""
+        """Run today's session of ``plan`` (default: the active plan). None: no session (no
+        plan, a stored plan this software refuses, or nothing planned today)."""
         assert self.station is not None and self.safety is not None and self.ui is not None
-        plan = plan or self.plan()
+        problem = ""
         if plan is None:
-            self.ui.prompt("session.nothing_today")
+            plan, problem = self._active_plan()
+        if plan is None:
+            # A refused plan is the clinic's to mend: the status message tells it why.
+            self.ui.prompt("session.plan_unusable" if problem else "session.nothing_today")
             return None
         st = self.station
         if st.haptics is not None:

@@ -139,7 +139,7 @@ def session(app: Any, profile: str = "typical", seed: int = 1) -> dict[str, Any]
         patient.stop()
     sim_s, wall_s = st.clock.now() - t_sim, wall.now() - t_wall
     return {
-        "state": outcome.state if outcome else "no_plan",
+        "state": outcome.state if outcome else "no_session",
         "simulated_s": round(sim_s, 1),
         "wall_s": round(wall_s, 2),
         "speed_x_real_time": round(sim_s / wall_s, 1) if wall_s else None,

@@ -14,6 +14,7 @@ import pytest
 from mqtt_broker import Broker
 from mqtt_helpers import WAIT_S, Clinic
 from plans import example_plan
+from test_session_e2e import lcd_text
 
 from mqtt_bridge import outbox, plans, schema
 from mqtt_bridge.clinic import BrokerOptions
@@ -78,6 +79,8 @@ def test_station_with_a_stored_plan_it_refuses_says_so_in_its_status(
         assert (status["state"], status["plan_version"]) == ("online", 3)
         assert status["plan"] == {"version": 3, "state": "refused", "reason": MISSPELT}
         assert app.plan() is None  # the station runs no plan it refuses
+        assert app.run_session() is None
+        assert lcd_text(app).startswith("Your plan cannot be used here.")
     finally:
         app.close()
 

@@ -51,4 +51,6 @@ def test_report_prints_counts_whole_values_with_units_and_events(
 
 def test_report_without_a_plan_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     report(None, as_json=False)
-    assert capsys.readouterr().out == "no plan for this station yet: nothing to run\n"
+    assert capsys.readouterr().out == (
+        "no session: no usable plan, or nothing planned today (the LCD says which)\n"
+    )

@@ -68,6 +68,10 @@ EN: dict[str, Msg] = {
         "Nothing planned today.\nEnjoy your rest day!",
         variants={"16x2": "No plan today.\nEnjoy your day."},
     ),
+    "session.plan_unusable": Msg(
+        "Your plan cannot be used here.\nPlease call your clinic.",
+        variants={"16x2": "Plan not usable.\nCall your clinic"},
+    ),
     "session.nothing_to_run": Msg(
         "Nothing to do today.\nYour plan has no exercise the station can run.",
         variants={"16x2": "Nothing to do\ntoday."},

@@ -113,8 +113,8 @@ def truth(patient: Any, hands: dict[str, str]) -> dict[str, Any]:
 
 def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     if outcome is None:
-        msg = {"state": "no_plan", "reason": "no plan for this station yet"}
-        print(json.dumps(msg) if as_json else "no plan for this station yet: nothing to run")
+        reason = "no session: no usable plan, or nothing planned today (the LCD says which)"
+        print(json.dumps({"state": "no_session", "reason": reason}) if as_json else reason)
         return
     if as_json:
         out = {"session_id": outcome.session_id, "msg_id": outcome.msg_id, **outcome.summary}
