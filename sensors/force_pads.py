@@ -23,8 +23,8 @@ fit_pad`), stored as a versioned ``rehab.calibration/1`` record.
 
 Tolerance (what a calibrated pad promises, stored in each pad record): **±(0.3 N + 25 % of
 the reading)** from 0.5 N to the top calibration weight, after tare, with the default
-``loglog2`` fit, loading and unloading, holds up to ~10 s. Budget (HARDWARE.md §6, the upper
-end of its ±10-25 %): hysteresis, +10 % in resistance on unloading, is +12..18 % in force
+``power_sat`` fit, loading and unloading, holds up to ~10 s. Budget (HARDWARE.md §6, the
+upper end of its ±10-25 %): hysteresis, +10 % in resistance on unloading, is +12..18 % in force
 (F rises faster than G, more so near saturation); creep < 5 % per decade adds ≈ +5 % over a
 10 s hold relative to the 1.5 s settle of calibration; fit residuals and single-part
 repeatability ≈ 2 %. Measured in the simulated world: worst case ≈ 24 % while unloading
@@ -327,7 +327,7 @@ def calibrate_pad(
     place: Callable[[float | None], None],
     settle_s: float = 1.5,
     measure_s: float = 0.5,
-    method: str = "loglog2",
+    method: str = "power_sat",
     serial: str = "",
 ) -> CalibrationRecord:
     """Calibrate ``pad`` with known weights through its overlay; returns an unsaved record.
@@ -351,7 +351,7 @@ def calibrate_pads(
     place: Callable[[float | None], None],
     settle_s: float = 1.5,
     measure_s: float = 0.5,
-    method: str = "loglog2",
+    method: str = "power_sat",
     serial: str = "",
 ) -> dict[int, CalibrationRecord]:
     """Calibrate several pads at once with a weight jig that loads them together.
