@@ -15,8 +15,11 @@ Pad fits (``reference/HARDWARE.md`` §6 "Calibration practice") map divider **co
 (siemens, tare removed) to force:
 
 * ``"power_law"``: log F = a + b·log G (log-log linear; R ∝ F^-n gives a straight line);
-* ``"loglog2"`` (default): log F = a + b·log G + c·(log G)² — the quadratic term absorbs the
-  saturation bend at high force;
+* ``"power_sat"`` (default): R = R_sat + k·F^-n — the power law in series with the contact
+  floor that bends it at high force (HARDWARE.md §6 "Curve shape"), fitted in log F;
+* ``"loglog2"``: log F = a + b·log G + c·(log G)². Its quadratic only approximates that
+  bend: it over-reads by up to 1.5 % from 5 to 15 N and under-reads at the ends, a bias
+  every grip in that range inherits, so new records use ``power_sat``;
 * ``"piecewise"``: linear interpolation in log-log between the points (a lookup table).
 
 Residuals are kept in newtons; the record's ``tolerance`` is what the force pads promise
@@ -43,7 +46,7 @@ import numpy as np
 
 SCHEMA = "rehab.calibration/1"
 PARTS = ("pad", "motor", "glove")
-PAD_METHODS = ("power_law", "loglog2", "piecewise")
+PAD_METHODS = ("power_law", "power_sat", "loglog2", "piecewise")
 _SLOT_RE = re.compile(r"^[A-Za-z0-9_.:]{1,40}$")
 _VERSION_RE = re.compile(r"v([0-9]{1,9})\.json")
 
@@ -249,7 +252,10 @@ class PadCurve:
                 if len(self._lg) < 2 or np.any(np.diff(self._lg) <= 0):
                     raise CalibrationError("piecewise log_g must rise strictly, >= 2 points")
             else:
-                self._poly = [float(c) for c in coefficients["poly"]]
+                if method == "power_sat":
+                    self._sat = _sat_coefficients(coefficients)
+                else:
+                    self._poly = [float(c) for c in coefficients["poly"]]
                 self._lg_range = (
                     float(coefficients["log_g_min"]),
                     float(coefficients["log_g_max"]),
@@ -275,9 +281,15 @@ class PadCurve:
         lo, hi = self._lg_range
         lc = min(max(lg, lo), hi)
         value = slope = 0.0
-        for c in self._poly:  # Horner for the polynomial and its derivative together
-            slope = slope * lc + value
-            value = value * lc + c
+        if self.method == "power_sat":
+            r_sat, log_k, exponent = self._sat
+            r = math.exp(-lc)
+            value = (log_k - math.log(r - r_sat)) / exponent
+            slope = r / (exponent * (r - r_sat))
+        else:
+            for c in self._poly:  # Horner for the polynomial and its derivative together
+                slope = slope * lc + value
+                value = value * lc + c
         return math.exp(value + slope * (lg - lc))
 
     def force_n(self, conductance_s: np.ndarray | float) -> np.ndarray:
@@ -296,9 +308,16 @@ class PadCurve:
             # Outside the calibrated range follow the tangent at its ends: a quadratic
             # extrapolated far below the lightest weight could turn back up.
             lo, hi = self._lg_range
-            d_poly = np.polyder(self._poly)
             lc = np.clip(lg, lo, hi)
-            lf = np.polyval(self._poly, lc) + np.polyval(d_poly, lc) * (lg - lc)
+            if self.method == "power_sat":
+                r_sat, log_k, exponent = self._sat
+                r = np.exp(-lc)
+                value = (log_k - np.log(r - r_sat)) / exponent
+                slope = r / (exponent * (r - r_sat))
+            else:
+                value = np.polyval(self._poly, lc)
+                slope = np.polyval(np.polyder(self._poly), lc)
+            lf = value + slope * (lg - lc)
         return np.where(g > 0, np.exp(lf), 0.0)
 
 
@@ -306,22 +325,22 @@ def fit_pad(
     forces_n: Sequence[float],
     conductances_s: Sequence[float],
     slot: str,
-    method: str = "loglog2",
+    method: str = "power_sat",
     tolerance: dict[str, float] | None = None,
     serial: str = "",
 ) -> CalibrationRecord:
     """Fit force against conductance from known weights; returns an unsaved record.
 
-    Needs at least 3 points (4 for ``loglog2``) with distinct, positive values. Raises
-    :class:`CalibrationError` when the data cannot give a monotone curve, or when the fit
-    misses a point by more than ``tolerance`` (``abs_n`` + ``rel`` × force: the accuracy
-    the record would promise), naming the worst point.
+    Needs at least 3 points (4 for ``power_sat`` and ``loglog2``) with distinct, positive
+    values. Raises :class:`CalibrationError` when the data cannot give a monotone curve, or
+    when the fit misses a point by more than ``tolerance`` (``abs_n`` + ``rel`` × force: the
+    accuracy the record would promise), naming the worst point.
     """
     f = np.asarray(forces_n, dtype=float)
     g = np.asarray(conductances_s, dtype=float)
     if f.shape != g.shape or f.ndim != 1:
         raise CalibrationError("forces and conductances must be equal-length sequences")
-    need = 4 if method == "loglog2" else 3
+    need = 4 if method in ("power_sat", "loglog2") else 3
     if len(f) < need:
         raise CalibrationError(f"{method} needs at least {need} points, got {len(f)}")
     if np.any(f <= 0) or np.any(g <= 0) or not np.all(np.isfinite(g)):
@@ -337,6 +356,8 @@ def fit_pad(
     coefficients: dict[str, Any] = {"min_force_n": float(f[0]), "max_force_n": float(f[-1])}
     if method == "piecewise":
         coefficients.update(log_g=lg.tolist(), log_f=lf.tolist())
+    elif method == "power_sat":
+        coefficients.update(_fit_power_sat(lg, lf), log_g_min=float(lg[0]), log_g_max=float(lg[-1]))
     elif method in ("power_law", "loglog2"):
         poly = np.polyfit(lg, lf, 1 if method == "power_law" else 2)
         coefficients.update(poly=poly.tolist(), log_g_min=float(lg[0]), log_g_max=float(lg[-1]))
@@ -358,6 +379,52 @@ def fit_pad(
         points=[[float(a), float(b)] for a, b in zip(f, g, strict=True)],
         serial=serial,
     )
+
+
+#: Golden-section steps for R_sat: the bracket shrinks to 0.618^60 ≈ 3e-13 of its width.
+_SAT_SEARCH_STEPS = 60
+
+
+def _fit_power_sat(lg: np.ndarray, lf: np.ndarray) -> dict[str, float]:
+    """R = R_sat + k·F^-n through the points (log conductance ``lg``, log force ``lf``).
+
+    For a given R_sat, log F is linear in log(R − R_sat); R_sat is searched in [0, the
+    smallest R) for the least squared error in log F (the residuals' scale).
+    """
+    r = np.exp(-lg)
+
+    def fit(r_sat: float) -> tuple[float, float, float]:
+        y = np.log(r - r_sat)
+        slope, intercept = np.polyfit(y, lf, 1)
+        return float(np.sum((intercept + slope * y - lf) ** 2)), float(slope), float(intercept)
+
+    lo, hi = 0.0, float(r.min()) * (1.0 - 1e-6)
+    step = (math.sqrt(5.0) - 1.0) / 2.0
+    for _ in range(_SAT_SEARCH_STEPS):
+        a, b = hi - step * (hi - lo), lo + step * (hi - lo)
+        if fit(a)[0] < fit(b)[0]:
+            hi = b
+        else:
+            lo = a
+    r_sat = (lo + hi) / 2.0
+    _, slope, intercept = fit(r_sat)
+    if slope >= 0:
+        raise CalibrationError("fitted curve is not monotone over the calibrated range")
+    exponent = -1.0 / slope  # log F = (log k − log(R − R_sat)) / n
+    return {"r_sat_ohm": r_sat, "log_k": intercept * exponent, "exponent": exponent}
+
+
+def _sat_coefficients(coefficients: dict[str, Any]) -> tuple[float, float, float]:
+    """``(r_sat_ohm, log_k, exponent)`` of a ``power_sat`` record, checked usable."""
+    r_sat = float(coefficients["r_sat_ohm"])
+    log_k, exponent = float(coefficients["log_k"]), float(coefficients["exponent"])
+    smallest_r = math.exp(-float(coefficients["log_g_max"]))
+    if not (0.0 <= r_sat < smallest_r and exponent > 0 and math.isfinite(log_k)):
+        raise CalibrationError(
+            f"power_sat coefficients unusable: r_sat_ohm {r_sat:g} must be in "
+            f"[0, {smallest_r:g}), exponent {exponent:g} > 0, log_k {log_k:g} finite"
+        )
+    return r_sat, log_k, exponent
 
 
 def _check_residuals(

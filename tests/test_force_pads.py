@@ -108,10 +108,12 @@ def test_force_pads_contact_detection_has_hysteresis() -> None:
     assert acq is not None
     pad = rig.world.pads[0]
     t0 = rig.clock.now()
-    pad.set_force_profile(lambda t: 0.6 * min(1.0, (t - t0) / 2) if t < t0 + 3 else 0.22)
+    pad.set_force_profile(lambda t: 0.6 * min(1.0, (t - t0) / 2) if t < t0 + 3 else 0.25)
     rig.clock.sleep(2.9)
     assert acq.latest()[0].contact  # type: ignore[union-attr]
-    rig.clock.sleep(0.5)  # 0.22 N: below "on" (0.3 N) but above "off" (0.15 N)
+    # 0.25 N reads about 0.22 N: below "on" (0.3 N) but above "off" (0.15 N). It is near
+    # the break force, under the lightest weight, so the reading is an extrapolation.
+    rig.clock.sleep(0.5)
     sample = acq.latest()[0]
     assert sample is not None and sample.contact and 0.15 < sample.force_n < 0.3
     pad.set_force(0.0)

@@ -10,7 +10,7 @@ import pytest
 
 from station.sim.fsr import FLOATING_INPUT_V, FsrPad, FsrParams, loading_conductance_s
 
-QUIET = FsrParams(noise_rel=0.0, noise_v=0.0, creep_per_decade=0.0)
+QUIET = FsrParams(noise_rel=0.0, noise_v=0.0, creep_per_decade=0.0, repeatability_rel=0.0)
 
 
 def pad(params: FsrParams = QUIET, grade: int = 0, seed: int = 0) -> FsrPad:
@@ -55,7 +55,7 @@ def test_fsr_model_unloading_branch_reads_about_ten_percent_lower_resistance() -
 
 
 def test_fsr_model_creeps_under_static_load_by_log_time() -> None:
-    fsr = pad(FsrParams(noise_rel=0.0, noise_v=0.0))
+    fsr = pad(FsrParams(noise_rel=0.0, noise_v=0.0, repeatability_rel=0.0))
     fsr.set_force(5.0)
     r = {t: fsr.resistance_at(t) for t in (0.0, 1.0, 10.0, 100.0)}
     g = {t: 1 / v for t, v in r.items()}
@@ -76,6 +76,26 @@ def test_fsr_model_noise_is_seeded() -> None:
     assert va == [b.voltage_at(i * 0.01) for i in range(50)]
     assert va != [c.voltage_at(i * 0.01) for i in range(50)]
     assert 0.001 < (max(va) - min(va)) < 0.1
+
+
+def test_fsr_model_repeatability_is_one_draw_per_press() -> None:
+    """The datasheet's ±2 % single-part repeatability is press to press: one gain for the
+    whole of a press, a new one after a release, centred on the loading curve."""
+    fsr = pad(FsrParams(noise_rel=0.0, noise_v=0.0, creep_per_decade=0.0), seed=4)
+    truth = 1 / loading_conductance_s(fsr.params, 5.0)
+    gains, t = [], 0.0
+    for _ in range(400):
+        fsr.set_force(5.0)
+        held = {fsr.resistance_at(t + dt) for dt in (0.0, 0.5, 1.0)}
+        assert len(held) == 1  # no sample-to-sample scatter within the press
+        gains.append(truth / held.pop())
+        fsr.set_force(0.0)
+        fsr.resistance_at(t + 1.5)
+        t += 2.0
+    mean = sum(gains) / len(gains)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gains) / (len(gains) - 1))
+    assert mean == pytest.approx(1.0, abs=0.002)
+    assert sd == pytest.approx(0.01, rel=0.15)
 
 
 def test_fsr_model_part_to_part_spread_stays_within_six_percent() -> None:

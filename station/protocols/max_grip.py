@@ -288,6 +288,10 @@ def squeeze_peak(t_s: Any, force_n: Any, t0: float) -> Squeeze:
     dropped before the 3-sample median, so that one neither spreads to its neighbours nor
     makes the peak NaN; ``gaps`` counts them. The median rejects single-sample spikes
     without flattening the peak.
+
+    The peak, not the highest mean over 0.5 s: a hold that wobbles keeps an FSR partly on
+    its unloading branch, which reads high (that mean: +3.9 % over 48 simulated squeezes),
+    while the peak is on the loading branch the pad was calibrated on (+0.1 % there).
     """
     t, f = np.asarray(t_s, dtype=float), np.asarray(force_n, dtype=float)
     keep = t >= t0

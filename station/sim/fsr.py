@@ -12,8 +12,13 @@ The model follows ``reference/HARDWARE.md`` §6 (Interlink FSR 400 series, PDS-1
   the pad is on; a force change of ±``hysteresis_width`` (relative) swaps branches.
 * **Creep** under load: conductance rises by ``creep_per_decade`` (4 %, datasheet < 5 %) per
   decade of time since contact began, G·(1 + c·log10(1 + t/τ)), reset when the pad is released.
-* **Noise**: per-sample multiplicative conductance noise (single-part repeatability, ±2 %
-  datasheet → 0.5 % rms per sample) and additive voltage noise at the ADC input, seeded.
+* **Repeatability**: the datasheet's single-part repeatability (±2 %, "with repeatable
+  actuation") is press to press, so each contact draws one conductance gain (1 % rms, ±2 %
+  at 2 SD) held until the pad is released: a calibration weight or a squeeze reads a little
+  high or low as a whole, with no preferred sign.
+* **Noise**: small per-sample multiplicative conductance noise (0.1 % rms, modelling choice)
+  and additive voltage noise at the ADC input, seeded. Drawing the ±2 % afresh on every
+  sample instead would be noise no dead weight shows, and it biases any peak upwards.
 * **Part-to-part spread**: :meth:`FsrParams.spread` draws R1 within ±6 % and n within ±3 %
   (datasheet ±6 % part-to-part); the **texture** overlay changes contact area, so rougher
   grades raise R1 by 4 % per grade (modelling choice: calibration through the overlay
@@ -50,7 +55,8 @@ class FsrParams:
     hysteresis_width: float = 0.10
     creep_per_decade: float = 0.04
     creep_tau_s: float = 1.0
-    noise_rel: float = 0.005
+    repeatability_rel: float = 0.01
+    noise_rel: float = 0.001
     noise_v: float = 0.0003
 
     def spread(self, rng: random.Random, part_rel: float = 0.06) -> FsrParams:
@@ -114,6 +120,7 @@ class FsrPad:
         self._contact_t: float | None = None
         self._unloading = 0.0
         self._creep = 1.0
+        self._press_gain = 1.0  # this contact's repeatability draw
 
     def __repr__(self) -> str:
         return f"FsrPad({self.index}, grade {self.texture_grade}, R1={self.params.r_at_1n_ohm:.0f})"
@@ -149,8 +156,10 @@ class FsrPad:
         if t_s >= self._t_last:
             self._advance(t_s, force)
         g = _conductance(self.params, force, self._unloading, self._creep)
-        if force > 0.0 and self.params.noise_rel:
-            g *= 1.0 + self._rng.gauss(0.0, self.params.noise_rel)
+        if force > 0.0:
+            g *= self._press_gain
+            if self.params.noise_rel:
+                g *= 1.0 + self._rng.gauss(0.0, self.params.noise_rel)
         return 1.0 / max(g, 1e-12)
 
     def voltage_at(self, t_s: float) -> float:
@@ -171,12 +180,15 @@ class FsrPad:
             self._contact_t = None
             self._unloading = 0.0
             self._creep = 1.0
+            self._press_gain = 1.0
             return
         x = math.log(force)
         w = p.hysteresis_width
         if self._play is None:
             self._play = x - w  # first contact is a loading
             self._contact_t = t_s
+            if p.repeatability_rel:
+                self._press_gain = 1.0 + self._rng.gauss(0.0, p.repeatability_rel)
         self._play = min(max(self._play, x - w), x + w)
         self._unloading = (self._play - x + w) / (2 * w)
         held_s = t_s - (self._contact_t if self._contact_t is not None else t_s)
