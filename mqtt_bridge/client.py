@@ -239,6 +239,18 @@ class StationClient:
         schema.validate(body, schema.load(STATUS_SCHEMA))
         return json.dumps(body, separators=(",", ":")).encode()
 
+    def _publish_online(self, c: mqtt.Client, what: str) -> None:
+        """Publish the retained ``online`` status (birth, or the plan state changed)."""
+        info = c.publish(
+            topics.status(self.station_id),
+            self._status("online"),
+            qos=1,
+            retain=True,
+            properties=envelope.properties(STATUS_SCHEMA),
+        )
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("%s not sent: %s", what, mqtt.error_string(info.rc))
+
     def _set_will(self, c: mqtt.Client) -> None:
         props = Properties(PacketTypes.WILLMESSAGE)
         # The broker waits this long before publishing the will: a quick reconnect (a
@@ -296,15 +308,7 @@ class StationClient:
         # Just checked and newer than any stored one: the active plan, in force.
         self._plan_state = plans.PlanState(int(plan["plan_version"]), "in_force")
         if self._connected.is_set():
-            info = self._mqtt.publish(
-                topics.status(self.station_id),
-                self._status("online"),
-                qos=1,
-                retain=True,
-                properties=envelope.properties(STATUS_SCHEMA),
-            )
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                log.warning("status after a new plan not sent: %s", mqtt.error_string(info.rc))
+            self._publish_online(self._mqtt, "status after a new plan")
         if self._plan_handler is not None:
             self._plan_handler(plan)
 
@@ -437,15 +441,7 @@ class StationClient:
         )
         if result != mqtt.MQTT_ERR_SUCCESS:
             log.error("subscribe failed: %s", mqtt.error_string(result))
-        info = c.publish(
-            topics.status(self.station_id),
-            self._status("online"),
-            qos=1,
-            retain=True,
-            properties=envelope.properties(STATUS_SCHEMA),
-        )
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            log.warning("online status not sent: %s", mqtt.error_string(info.rc))
+        self._publish_online(c, "online status")
         self._set_will(c)  # the next CONNECT's will carries this connection's last_seen
         self._connected.set()
         self._events.put(("connected", self._generation))
