@@ -212,15 +212,20 @@ def _check_readable(key: str, path: Path) -> None:
         ) from exc
 
 
-def bus_numbers_in_use(cfg: Config) -> dict[str, int]:
-    """``buses.<role>_bus`` -> bus number, for the buses a fitted part is on."""
+def bus_roles_in_use(cfg: Config) -> list[str]:
+    """The buses (``station``, ``glove``, ``lcd``) a fitted part is on."""
     hap = cfg["haptics"]
     fitted = {
         "station": cfg["pads"]["fitted"] or (hap["fitted"] and hap["driver"] == "drv2605l"),
         "glove": cfg["glove"]["fitted"],
         "lcd": cfg["lcd"]["fitted"],
     }
-    return {f"buses.{r}_bus": cfg["buses"][f"{r}_bus"] for r, on in fitted.items() if on}
+    return [role for role, on in fitted.items() if on]
+
+
+def bus_numbers_in_use(cfg: Config) -> dict[str, int]:
+    """``buses.<role>_bus`` -> bus number, for the buses a fitted part is on."""
+    return {f"buses.{r}_bus": cfg["buses"][f"{r}_bus"] for r in bus_roles_in_use(cfg)}
 
 
 def _gpio_claims(cfg: Config) -> list[tuple[str, int]]:

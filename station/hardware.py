@@ -24,7 +24,7 @@ from typing import Any
 
 from drivers.clock import MonotonicClock
 from sensors.calibration import CalibrationStore
-from station.config import Config
+from station.config import Config, bus_roles_in_use
 from station.parts import (  # noqa: F401  (the station's parts, re-exported for callers)
     HardwareError,
     Station,
@@ -133,24 +133,11 @@ def build(
             raise
         return station
     clock = clock or MonotonicClock()
-    buses = {role: _linux_bus(config, role) for role in _roles(config)}
+    buses = {role: _linux_bus(config, role) for role in bus_roles_in_use(config)}
     return assemble(config, clock, buses, _lgpio_factory(), store, None)
 
 
 # -- real parts ------------------------------------------------------------------------------
-
-
-def _roles(config: Config) -> list[str]:
-    roles = []
-    if config["pads"]["fitted"] or (
-        config["haptics"]["fitted"] and config["haptics"]["driver"] == "drv2605l"
-    ):
-        roles.append("station")
-    if config["glove"]["fitted"]:
-        roles.append("glove")
-    if config["lcd"]["fitted"]:
-        roles.append("lcd")
-    return roles
 
 
 def _linux_bus(config: Config, role: str) -> Any:
