@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import rehab_station
 from mqtt_broker import Broker
 from mqtt_helpers import wait_until
-from test_clinic_ingest import ROOT, Consumer, FakeStation, acked_until, envelope
+from test_clinic_ingest import Consumer, FakeStation, acked_until, envelope
 
 from mqtt_bridge.clinic_db import (
     MAX_MESSAGE_BYTES,
@@ -212,13 +212,7 @@ def test_clinic_limits_report_lists_a_too_large_message_with_its_reason(
 
 
 def report_cmd(db_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "station", "clinic", "report", "--db", str(db_path), *extra],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return rehab_station("clinic", "report", "--db", str(db_path), *extra)
 
 
 def run_report(db_path: Path, *extra: str) -> str:

@@ -10,19 +10,18 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import rehab_station
 from mqtt_broker import Broker, BrokerAuth, Pki, free_port, require
 from mqtt_helpers import FAST, wait_until
 
 from mqtt_bridge import linkerror, outbox
 from mqtt_bridge.client import StationClient
 
-ROOT = Path(__file__).resolve().parents[1]
 #: Failed attempts to wait for: more than one, so a second line in the log would show.
 ATTEMPTS = 3
 
@@ -233,13 +232,7 @@ def test_mqtt_link_errors_change_of_reason_and_recovery_are_shown_by_outbox(
 
 
 def outbox_cmd(data_dir: Path, *extra: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "station", "outbox", "--sim", "--data-dir", str(data_dir), *extra],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = rehab_station("outbox", "--sim", "--data-dir", str(data_dir), *extra)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     return proc.stdout
 

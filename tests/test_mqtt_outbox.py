@@ -6,16 +6,14 @@ import json
 import logging
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli import rehab_station
 from test_mqtt_schema import session_body
 
 from mqtt_bridge import envelope, outbox
 from mqtt_bridge.outbox import Outbox, OutboxFull
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def caller_db(tmp_path: Path) -> sqlite3.Connection:
@@ -260,13 +258,7 @@ def test_mqtt_outbox_read_counts_is_read_only(tmp_path: Path) -> None:
 
 
 def run_cmd(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "station", "outbox", "--sim", "--data-dir", str(tmp_path), *extra],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return rehab_station("outbox", "--sim", "--data-dir", str(tmp_path), *extra)
 
 
 def test_mqtt_outbox_command_reports_counts(tmp_path: Path) -> None:
