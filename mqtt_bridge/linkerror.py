@@ -132,9 +132,7 @@ def from_connack(rc: Any) -> LinkFailure:
 def before_connack(socket_error: str | None, rc: Any) -> LinkFailure:
     """The reason of a connection that ended before the broker's CONNACK: ``socket_error``
     is paho's logged read error (see :data:`SOCKET_ERROR_PREFIXES`), if there was one."""
-    text = socket_error or ""
-    for prefix in SOCKET_ERROR_PREFIXES:
-        text = text.removeprefix(prefix)
+    text = _socket_text(socket_error)
     if "SSL" in text or "alert" in text:
         return _tls_failure(text)
     if socket_error and socket_error.startswith(SOCKET_ERROR_PREFIXES[1]):
@@ -153,10 +151,16 @@ def before_connack(socket_error: str | None, rc: Any) -> LinkFailure:
 
 def lost(socket_error: str | None, rc: Any) -> LinkFailure:
     """The reason of an established connection that ended."""
+    text = _socket_text(socket_error)
+    return LinkFailure(LOST, f"{rc}" + (f" ({text})" if text else ""))
+
+
+def _socket_text(socket_error: str | None) -> str:
+    """paho's logged read error without its prefix ("" when there was none)."""
     text = socket_error or ""
     for prefix in SOCKET_ERROR_PREFIXES:
         text = text.removeprefix(prefix)
-    return LinkFailure(LOST, f"{rc}" + (f" ({text})" if text else ""))
+    return text
 
 
 def _verify_failure(exc: ssl.SSLCertVerificationError, host: str) -> LinkFailure:
