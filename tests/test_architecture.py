@@ -10,6 +10,13 @@ hw_tests ──► station.config, station.hardware, sensors, drivers, ui_lcd, m
 Only station/hardware.py (the composition root) imports smbus2, a ``sim`` module or
 gpiozero's mock or real pin factories; simulated-world modules (``*/sim/*``) may import
 each other. No product code looks for pytest.
+
+Inside station/, the layers (top to bottom): commands, app, runner, protocols, then the
+base (plan, safety, journal and the parts below them); a module imports only its own
+layer and the ones below. ``station/sim/`` imports nothing of the station but the
+simulated world: the virtual patient must not see the session logic it is measured by.
+No product module takes part in an import cycle (counting function-level and
+``TYPE_CHECKING`` imports: a cycle hidden from the interpreter is still a knot to read).
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ ALLOWED_OWN = {
 LAZY_OK = {"mqtt_bridge": {"matplotlib"}}
 #: What a MicroPython-clean driver file may import.
 MICROPYTHON_OK = {"struct", "time", "micropython", "typing", "errno", "drivers"}
+#: The layers inside station/, top first; a module not named is in the base layer (plan,
+#: safety, journal, config, hardware, ...). A module imports only its layer and below.
+STATION_LAYERS = (
+    ("commands", ("station.__main__", "station.cli", "station.commands", "station.bench")),
+    ("app", ("station.app",)),
+    ("runner", ("station.runner", "station.session_end", "station.summary", "station.plan_review")),
+    ("protocols", ("station.protocols",)),
+)
 #: CPython-only files in drivers/ (the smbus2 adapter and the clock's thread helper).
 CPYTHON_DRIVER_FILES = {"smbus2_bus.py", "_periodic.py", "__init__.py"}
 ROOT_ONLY = ("smbus2", "gpiozero.pins.mock", "gpiozero.pins.lgpio", "gpiozero.pins.native")
@@ -227,3 +242,163 @@ def test_architecture_importing_touches_no_hardware_or_network() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+# -- the module graph ------------------------------------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in product_files()}
+
+
+def _owner(name: str) -> str | None:
+    """The product module ``name`` is or is inside (``station.plan.Plan`` -> station.plan)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def module_imports(path: Path) -> dict[str, int]:
+    """The product modules ``path`` imports, anywhere in the file, with the first line.
+
+    ``from pkg import sub`` is an import of the module ``pkg.sub`` when there is one (the
+    dependency it states), else of ``pkg``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            base = _relative(path, node) if node.level else (node.module or "")
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                names.append(sub if sub in MODULES else base)
+        for name in names:
+            owner = _owner(name)
+            if owner is not None and owner != module_name(path):
+                out.setdefault(owner, node.lineno)
+    return out
+
+
+GRAPH = {m: module_imports(p) for m, p in MODULES.items()}
+
+
+def station_layer(module: str) -> int:
+    """0 for the top (commands) ... len(STATION_LAYERS) for the base."""
+    for n, (_, members) in enumerate(STATION_LAYERS):
+        if any(module == m or module.startswith(m + ".") for m in members):
+            return n
+    return len(STATION_LAYERS)
+
+
+def layer_name(n: int) -> str:
+    return STATION_LAYERS[n][0] if n < len(STATION_LAYERS) else "base"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("station")))
+def test_architecture_station_layers_point_down(module: str) -> None:
+    here = station_layer(module)
+    for other, line in GRAPH[module].items():
+        if not other.startswith("station") or other == "station":
+            continue
+        there = station_layer(other)
+        assert there >= here, (
+            f"{rel(MODULES[module])}:{line} imports {other}: the {layer_name(here)} layer "
+            f"may not import the {layer_name(there)} layer above it"
+        )
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("station.sim")))
+def test_architecture_the_simulated_world_never_sees_the_session_logic(module: str) -> None:
+    for other, line in GRAPH[module].items():
+        if other.startswith("station") and not other.startswith("station.sim"):
+            pytest.fail(
+                f"{rel(MODULES[module])}:{line} imports {other}: the simulated world acts "
+                "only through the physical channels, never on the station's own logic"
+            )
+
+
+def import_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, edges = work[-1]
+            for w in edges:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1:
+                        cycles.append(sorted(comp))
+    return cycles
+
+
+def cycle_path(graph: dict[str, dict[str, int]], component: list[str]) -> list[str]:
+    """One shortest cycle through ``component``'s first module (breadth first)."""
+    start, inside = component[0], set(component)
+    came: dict[str, str] = {}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph[v]):
+            if w == start:
+                path = [v]
+                while path[-1] != start:
+                    path.append(came[path[-1]])
+                return path[::-1]
+            if w in inside and w not in came:
+                came[w] = v
+                queue.append(w)
+    raise AssertionError(f"no cycle through {start}")
+
+
+def test_architecture_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1, "d": 1}, "d": {}, "e": {}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+    assert cycle_path(graph, ["b", "a", "c"]) == ["b", "c", "a"]
+    assert import_cycles({"a": {"b": 1}, "b": {}}) == []
+
+
+def test_architecture_no_import_cycles() -> None:
+    described = []
+    for component in import_cycles(GRAPH):
+        path = cycle_path(GRAPH, component)
+        hops = zip(path, path[1:] + path[:1], strict=True)
+        described.append(" -> ".join(f"{rel(MODULES[a])}:{GRAPH[a][b]}" for a, b in hops))
+    assert not described, "import cycles (file:line of each import):\n" + "\n".join(described)
