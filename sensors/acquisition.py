@@ -49,7 +49,7 @@ class Acquisition:
 
     def __init__(
         self,
-        clock,
+        clock: Any,
         pads: ForcePads | None = None,
         glove: Glove | None = None,
         pad_rate_hz: float = 100.0,
@@ -219,11 +219,22 @@ class Acquisition:
 
     @property
     def stale_after_s(self) -> float:
+        """:meth:`latest_n` refuses a reading older than this (ten sample periods)."""
         return self.readings.stale_after_s
+
+    @stale_after_s.setter
+    def stale_after_s(self, seconds: float) -> None:
+        self.readings.stale_after_s = seconds
 
     @property
     def max_pair_gap_s(self) -> float:
+        """:meth:`flexion_deg` pairs a finger sample only with a back-of-hand sample this
+        close in time."""
         return self.readings.max_pair_gap_s
+
+    @max_pair_gap_s.setter
+    def max_pair_gap_s(self, seconds: float) -> None:
+        self.readings.max_pair_gap_s = seconds
 
     def latest(self) -> dict[int, PadSample | None]:
         return self.readings.latest()
