@@ -20,6 +20,7 @@ that fail or that :meth:`ForcePads.update_supply` refuses raise
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sensors.fault_book import SUPPLY_REF, BusFailed, FaultBook, pad_key
@@ -40,6 +41,17 @@ class _Pending(NamedTuple):
     t_started: float
 
 
+@dataclass(slots=True)
+class _Chip:
+    """One ADS1115 (``pads.adcs[index]``): its inputs in turn, as (pad channel or None for
+    the supply reference, AIN), the next one to start, and the conversion in progress."""
+
+    index: int
+    inputs: list[tuple[PadChannel | None, int]]
+    next: int = 0
+    pending: _Pending | None = None
+
+
 class PadSampler:
     """Rotates every ADS1115 of ``pads`` through its inputs, one conversion per tick."""
 
@@ -51,37 +63,37 @@ class PadSampler:
         self.book = book
         self.store = store
         self.fault_after = fault_after
-        self._rotation: list[list[PadChannel | None]] = []
-        for a in range(len(pads.adcs)):
-            rot: list[PadChannel | None] = [c for c in pads.layout if c.adc == a]
-            if pads.supply_ref is not None and pads.supply_ref.adc == a:
-                rot.append(None)  # None: the supply reference input
-            self._rotation.append(rot)
-        self._pending: list[_Pending | None] = [None] * len(self._rotation)
-        self._next = [0] * len(self._rotation)
+        ref = pads.supply_ref
+        self._chips = [
+            _Chip(
+                a,
+                [(c, c.ain) for c in pads.layout if c.adc == a]
+                + ([(None, ref.ain)] if ref is not None and ref.adc == a else []),
+            )
+            for a in range(len(pads.adcs))
+        ]
         self._parts = [pad_key(p) for p in range(pads.n_pads)]
         self._pad_fail = [0] * pads.n_pads  # consecutive failures of each pad
         self._supply_fail = 0  # consecutive refused or failed supply reference readings
 
     def __repr__(self) -> str:
-        return f"PadSampler({len(self._rotation)} ADCs, {self.inputs_per_chip} inputs each)"
+        return f"PadSampler({len(self._chips)} ADCs, {self.inputs_per_chip} inputs each)"
 
     @property
     def inputs_per_chip(self) -> int:
         """The longest rotation: a pad is read every this many ticks."""
-        return max(len(r) for r in self._rotation)
+        return max(len(chip.inputs) for chip in self._chips)
 
     def poll(self) -> None:
         """One tick: every chip's finished conversion read, its next one started."""
-        for chip in range(len(self._rotation)):
+        for chip in self._chips:
             self._poll_chip(chip)
 
-    def _poll_chip(self, chip: int) -> None:
-        adc = self.pads.adcs[chip]
+    def _poll_chip(self, chip: _Chip) -> None:
+        adc = self.pads.adcs[chip.index]
         attempt = self.book.attempt
-        pending = self._pending[chip]
-        if pending is not None:
-            channel, t_started = pending
+        if chip.pending is not None:
+            channel, t_started = chip.pending
             # OS = 1 confirms the conversion is done: read before that, the conversion
             # register still holds the previous input's result (another pad's value).
             try:
@@ -96,11 +108,9 @@ class PadSampler:
                     return  # still converting: read it next tick
                 else:  # never ends (chip hung, or reset): a fault, never its old data
                     self._failed(channel, errno.ETIMEDOUT, "conversion")
-            self._pending[chip] = None
-        rotation = self._rotation[chip]
-        channel = rotation[self._next[chip]]
-        self._next[chip] = (self._next[chip] + 1) % len(rotation)
-        ain = channel.ain if channel is not None else self.pads.supply_ref.ain  # type: ignore[union-attr]
+            chip.pending = None
+        channel, ain = chip.inputs[chip.next]
+        chip.next = (chip.next + 1) % len(chip.inputs)
         try:
             attempt(adc.start_single, ain)
         except BusFailed as exc:
@@ -108,7 +118,7 @@ class PadSampler:
             return
         # Stamped once the start write is acknowledged: the chip latches it at the end of
         # the write, which on a slow bus or after a preemption is well after it was issued.
-        self._pending[chip] = _Pending(channel, self.clock.now())
+        chip.pending = _Pending(channel, self.clock.now())
 
     def _result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
         if channel is None:
