@@ -128,8 +128,7 @@ def _rate(t: np.ndarray, elapsed: float) -> float:
 
 
 def _ring_bytes(acq: Any) -> int:
-    rings = [*getattr(acq, "_pad_ring", []), *getattr(acq, "_imu_ring", {}).values()]
-    return sum(r.t.nbytes + r.data.nbytes for r in rings)
+    return int(acq.store.nbytes())
 
 
 def _gap(f: dict[str, Any], acq: Any) -> dict[str, Any]:

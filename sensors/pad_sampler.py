@@ -1,0 +1,175 @@
+"""The force pads' side of an acquisition tick: one conversion per ADS1115 per tick.
+
+Every tick (``reference/HARDWARE.md`` §4.2), for every ADS1115: confirm the conversion
+started on the previous tick is done (one OS read: the pointer still selects the config
+register), read it, then start the next input of the chip's rotation (its pads, then the
+supply reference if it is on that chip). Chips convert in parallel while the host serves the
+others. The OS read is needed: from the acknowledged start write to the next tick's read is
+~2.2 ms at 400 kHz, less than the worst-case conversion (1.1/475 SPS = 2.32 ms), and a read
+before the end returns the previous input's conversion (another pad's value). A conversion
+not done is left for the next tick (``late_conversions``); one not done
+:data:`CONVERSION_TIMEOUT` worst cases after its start is a failure (ETIMEDOUT). Samples are
+stamped at the conversion's end and kept in the :class:`~sensors.ring.SampleStore`.
+
+Faults: ``fault_after`` consecutive failures of a pad (bus errors, or inputs at the rail)
+raise :class:`~sensors.faults.PadFault`; ``fault_after`` supply reference readings in a row
+that fail or that :meth:`ForcePads.update_supply` refuses raise
+:class:`~sensors.faults.SupplyRefFault` for every pad.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sensors.fault_book import SUPPLY_REF, BusFailed, FaultBook, pad_key
+from sensors.faults import PadFault, SupplyRefFault
+from sensors.force_pads import FLAG_CONTACT, FLAG_OPEN, FLAG_SATURATED, ForcePads, PadChannel
+from sensors.ring import SampleStore
+
+#: A conversion still not done this many worst-case conversion times (1.1/DR) after its
+#: start is a fault (errno ETIMEDOUT), counted like a failed read.
+CONVERSION_TIMEOUT = 3.0
+
+
+class _Pending(NamedTuple):
+    """A conversion started on a chip: of ``channel`` (None: the supply reference), whose
+    start write was acknowledged at ``t_started``."""
+
+    channel: PadChannel | None
+    t_started: float
+
+
+@dataclass(slots=True)
+class _Chip:
+    """One ADS1115 (``pads.adcs[index]``): its inputs in turn, as (pad channel or None for
+    the supply reference, AIN), the next one to start, and the conversion in progress."""
+
+    index: int
+    inputs: list[tuple[PadChannel | None, int]]
+    next: int = 0
+    pending: _Pending | None = None
+
+
+class PadSampler:
+    """Rotates every ADS1115 of ``pads`` through its inputs, one conversion per tick."""
+
+    def __init__(
+        self, pads: ForcePads, clock: Any, book: FaultBook, store: SampleStore, fault_after: int
+    ) -> None:
+        self.pads = pads
+        self.clock = clock
+        self.book = book
+        self.store = store
+        self.fault_after = fault_after
+        ref = pads.supply_ref
+        self._chips = [
+            _Chip(
+                a,
+                [(c, c.ain) for c in pads.layout if c.adc == a]
+                + ([(None, ref.ain)] if ref is not None and ref.adc == a else []),
+            )
+            for a in range(len(pads.adcs))
+        ]
+        self._parts = [pad_key(p) for p in range(pads.n_pads)]
+        self._pad_fail = [0] * pads.n_pads  # consecutive failures of each pad
+        self._supply_fail = 0  # consecutive refused or failed supply reference readings
+
+    def __repr__(self) -> str:
+        return f"PadSampler({len(self._chips)} ADCs, {self.inputs_per_chip} inputs each)"
+
+    @property
+    def inputs_per_chip(self) -> int:
+        """The longest rotation: a pad is read every this many ticks."""
+        return max(len(chip.inputs) for chip in self._chips)
+
+    def poll(self) -> None:
+        """One tick: every chip's finished conversion read, its next one started."""
+        for chip in self._chips:
+            self._poll_chip(chip)
+
+    def _poll_chip(self, chip: _Chip) -> None:
+        adc = self.pads.adcs[chip.index]
+        attempt = self.book.attempt
+        if chip.pending is not None:
+            channel, t_started = chip.pending
+            # OS = 1 confirms the conversion is done: read before that, the conversion
+            # register still holds the previous input's result (another pad's value).
+            try:
+                counts = attempt(adc.read_raw) if attempt(adc.ready) else None
+            except BusFailed as exc:
+                self._failed(channel, exc.errno, "read")
+            else:
+                if counts is not None:
+                    self._result(channel, t_started + 1.0 / adc.data_rate_sps, counts)
+                elif self.clock.now() - t_started <= CONVERSION_TIMEOUT * adc.conversion_time_s():
+                    self.book.count("late_conversions")
+                    return  # still converting: read it next tick
+                else:  # never ends (chip hung, or reset): a fault, never its old data
+                    self._failed(channel, errno.ETIMEDOUT, "conversion")
+            chip.pending = None
+        channel, ain = chip.inputs[chip.next]
+        chip.next = (chip.next + 1) % len(chip.inputs)
+        try:
+            attempt(adc.start_single, ain)
+        except BusFailed as exc:
+            self._failed(channel, exc.errno, "start")
+            return
+        # Stamped once the start write is acknowledged: the chip latches it at the end of
+        # the write, which on a slow bus or after a preemption is well after it was issued.
+        chip.pending = _Pending(channel, self.clock.now())
+
+    def _result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
+        if channel is None:
+            self._supply_result(counts)
+            return
+        pad = channel.pad
+        s = self.pads.sample(pad, t_s, counts)
+        flags = (
+            (FLAG_CONTACT if s.contact else 0)
+            | (FLAG_SATURATED if s.saturated else 0)
+            | (FLAG_OPEN if s.open else 0)
+        )
+        self.store.put_pad(s, flags)
+        if s.open:
+            self._pad_fail[pad] += 1
+            if self._pad_fail[pad] == self.fault_after:
+                fault = PadFault(pad, None, "input at the rail: unplugged?")
+                self.book.fault(self._parts[pad], fault)
+        else:
+            self._pad_fail[pad] = 0
+            self.book.recovered(self._parts[pad])
+
+    def _supply_result(self, counts: int) -> None:
+        try:
+            self.pads.update_supply(counts)
+        except SupplyRefFault as fault:
+            self.book.count("supply_ref_refused")
+            self._supply_failed(fault)
+        else:
+            self._supply_fail = 0
+            if SUPPLY_REF in self.book.active_faults:
+                self.pads.set_supply_fault(None)
+                self.book.recovered(SUPPLY_REF)
+
+    def _failed(self, channel: PadChannel | None, errno: int | None, what: str) -> None:
+        part = self._parts[channel.pad] if channel is not None else SUPPLY_REF
+        self.book.count("bus_errors")
+        if part in self.book.active_faults:
+            return  # already reported; keep counting quietly until it recovers
+        self.book.event("bus_error", part, errno, what)
+        if channel is None:
+            self._supply_failed(SupplyRefFault(errno, f"ADS1115 {what} failed"))
+            return
+        self._pad_fail[channel.pad] += 1
+        if self._pad_fail[channel.pad] >= self.fault_after:
+            self.book.fault(part, PadFault(channel.pad, errno, f"ADS1115 {what} failed"))
+
+    def _supply_failed(self, fault: SupplyRefFault) -> None:
+        # One refused reading is not used and moves nothing; ``fault_after`` in a row make
+        # every pad's force NaN and the readers raise the fault.
+        self._supply_fail += 1
+        if self._supply_fail >= self.fault_after and SUPPLY_REF not in self.book.active_faults:
+            self.pads.set_supply_fault(fault)
+            self.book.fault(SUPPLY_REF, fault)
