@@ -191,6 +191,18 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
         ),
         "odr_hz": Key(int, 104, "IMU output data rate.", choices=(26, 52, 104, 208, 416)),
     },
+    "acquisition": {
+        "buffer_s": Key(
+            float,
+            30.0,
+            "Seconds of samples kept for every pad and IMU (ring buffers): how far back a "
+            "reading, a calibration or a tremor estimate can look. Memory grows with it, "
+            "pads.rate_hz and glove.odr_hz: 2.7 MiB at the defaults, 17 MiB at 60 s with "
+            "the fastest rates.",
+            min=5.0,
+            max=60.0,
+        ),
+    },
     "lcd": {
         "fitted": Key(bool, True, "The character LCD is fitted."),
         "address": Key(

@@ -17,10 +17,9 @@ HD44780).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.clock import MonotonicClock
 from sensors.calibration import CalibrationStore
@@ -33,44 +32,13 @@ from station.parts import (  # noqa: F401  (the station's parts, re-exported for
     n_motors,
     pad_layout,
 )
-from ui_lcd.buttons import KEYS
+
+if TYPE_CHECKING:  # the simulator is imported only when a simulated station is built
+    from gpiozero.pins.mock import MockPin
+
+    from station.sim.handles import SimHandles
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SimHandles:
-    """The simulated world's handles: for the virtual patient, tests and benchmarks only."""
-
-    world: Any
-    buses: dict[str, Any]
-    chips: Any
-    pin_factory: Any
-
-    def lcd_lines(self) -> list[str]:
-        """The text the simulated LCD shows (its DDRAM, read through the chip model)."""
-        return list(self.chips.lcd.lines()) if self.chips.lcd is not None else []
-
-    def button_pins(self, buttons_cfg: dict[str, Any]) -> dict[str, Any]:
-        """The mock pins of the buttons, to press them as a person would."""
-        return {k: self.pin_factory.pin(buttons_cfg[k]) for k in KEYS}
-
-    def patient(
-        self, profile: str, clock: Any, buttons_cfg: dict[str, Any], seed: int = 0, **kw: Any
-    ) -> Any:
-        """A virtual patient with ``profile``'s abilities at this simulated station, acting
-        only through its LCD, buttons and pads (``station.sim.patient``)."""
-        from station.sim import patient as patient_mod
-
-        return patient_mod.VirtualPatient(
-            patient_mod.profile(profile, **kw),
-            clock,
-            self.lcd_lines,
-            self.button_pins(buttons_cfg),
-            self.world.pads,
-            seed=seed,
-            name=profile,
-        )
 
 
 def build(
@@ -83,7 +51,8 @@ def build(
     speed: float | None = None,
     calibrate_sim: bool = True,
     prepare_sim: Callable[[SimHandles], None] | None = None,
-) -> Station:
+    texture_grades: Sequence[int] | None = None,
+) -> Station[SimHandles] | Station[None]:
     """Build the station ``config`` describes: the real one, or the simulated one.
 
     ``data_dir`` holds the calibration records (``calibration/``). For the simulated station
@@ -92,46 +61,17 @@ def build(
     a record are calibrated by the simulated technician (``calibrate_sim``), and
     ``prepare_sim`` is called with the simulated world once its chips are wired, before any
     driver talks to them (to detach a chip or arm a bus fault, as tests do).
+    ``texture_grades`` are the simulated pads' overlays (0 smooth .. 7 coarse, one per pad;
+    None: pad i has grade i % 8).
 
     Raises :class:`HardwareError` when a bus cannot be opened or a fitted chip does not
     answer or is another chip; what was built is closed first.
     """
     store = CalibrationStore(Path(data_dir) / "calibration")
     if sim:
-        from gpiozero.pins.mock import MockFactory, MockPWMPin
-
-        from drivers.sim.clock import SimClock
-        from station.sim import rig
-        from station.sim.world import World
-
-        clock = clock or SimClock(realtime_factor=speed)
-        buses: dict[str, Any] = rig.make_buses(clock, config["buses"])
-        factory = MockFactory(pin_class=MockPWMPin)
-        n_pads = len(pad_layout(config["pads"])[0])
-        world = World(
-            clock,
-            seed=seed,
-            n_pads=max(n_pads, 1),
-            n_motors=n_motors(config),
-            actuator=config["haptics"]["actuator"],
-            supply_v=config["pads"]["supply_v"],
-            divider_ohm=config["pads"]["divider_ohm"],
+        return _build_sim(
+            config, store, clock, seed, speed, calibrate_sim, prepare_sim, texture_grades
         )
-        chips = rig.attach_chips(config, clock, buses, world, pad_layout(config["pads"]), seed)
-        handles = SimHandles(world, buses, chips, factory)
-        if prepare_sim is not None:
-            prepare_sim(handles)
-        station = assemble(config, clock, buses, factory, store, handles)
-        try:
-            if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
-                for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
-                    world.connect_motor(motor, _pin_drive(factory.pin(pin)))
-            if calibrate_sim and station.uncalibrated:
-                _sim_technician(station, rig)
-        except BaseException:
-            station.close()
-            raise
-        return station
     clock = clock or MonotonicClock()
     buses = {role: _linux_bus(config, role) for role in bus_roles_in_use(config)}
     return assemble(config, clock, buses, _lgpio_factory(), store, None)
@@ -179,7 +119,57 @@ def _lgpio_factory() -> Any:
 # -- the simulated station -------------------------------------------------------------------
 
 
-def _pin_drive(pin: Any) -> Callable[[float], float]:
+def _build_sim(
+    config: Config,
+    store: CalibrationStore,
+    clock: Any,
+    seed: int,
+    speed: float | None,
+    calibrate: bool,
+    prepare: Callable[[SimHandles], None] | None,
+    texture_grades: Sequence[int] | None,
+) -> Station[SimHandles]:
+    """The simulated station: simulated buses (those a fitted part is on, as on a Pi),
+    chips at the configured addresses wired to a physical world, gpiozero's mock pins."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from drivers.sim.clock import SimClock
+    from station.sim import rig
+    from station.sim.handles import SimHandles
+    from station.sim.world import World
+
+    clock = clock or SimClock(realtime_factor=speed)
+    layout = pad_layout(config["pads"])
+    world = World(
+        clock,
+        seed=seed,
+        n_pads=max(len(layout[0]), 1),
+        n_motors=n_motors(config),
+        actuator=config["haptics"]["actuator"],
+        supply_v=config["pads"]["supply_v"],
+        divider_ohm=config["pads"]["divider_ohm"],
+        texture_grades=texture_grades,
+    )
+    buses = rig.make_buses(clock, config["buses"], bus_roles_in_use(config))
+    factory = MockFactory(pin_class=MockPWMPin)
+    chips = rig.attach_chips(config, clock, buses, world, layout, seed)
+    handles = SimHandles(world, buses, chips, factory)
+    if prepare is not None:
+        prepare(handles)
+    station = assemble(config, clock, buses, factory, store, handles)
+    try:
+        if config["haptics"]["fitted"] and config["haptics"]["driver"] == "pwm":
+            for motor, pin in enumerate(config["haptics"]["pwm_pins"]):
+                world.connect_motor(motor, _pin_drive(factory.pin(pin)))
+        if calibrate and station.uncalibrated:
+            _sim_technician(station)
+    except BaseException:
+        station.close()
+        raise
+    return station
+
+
+def _pin_drive(pin: MockPin) -> Callable[[float], float]:
     """A PWM motor's drive at time t: the mock pin's duty cycle."""
 
     def drive(_t: float) -> float:
@@ -188,21 +178,21 @@ def _pin_drive(pin: Any) -> Callable[[float], float]:
     return drive
 
 
-def _sim_technician(station: Station, rig: Any) -> None:
+def _sim_technician(station: Station[SimHandles]) -> None:
     """First start of a simulated station: calibrate what has no record, as a technician
     would at set-up, so that the station's figures are calibrated newtons and dB."""
-    assert station.sim is not None
+    from station.sim import rig
+
     pads = [int(p[3:]) for p in station.uncalibrated if p.startswith("pad")]
     motors = [int(m[5:]) for m in station.uncalibrated if m.startswith("motor")]
     log.info("simulated technician: calibrating pads %s and motors %s", pads, motors)
+    world = station.sim.world
     if pads and station.acquisition is not None:
         station.acquisition.start()
         try:
-            rig.calibrate(station.sim.world, station.calibrations, station.acquisition, pads=pads)
+            rig.calibrate(world, station.calibrations, station.acquisition, pads=pads)
         finally:
             station.acquisition.stop()
     if motors and station.haptics is not None:
-        rig.calibrate(
-            station.sim.world, station.calibrations, haptics=station.haptics, motors=motors
-        )
+        rig.calibrate(world, station.calibrations, haptics=station.haptics, motors=motors)
     station.uncalibrated = []

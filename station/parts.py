@@ -7,24 +7,24 @@ closes the parts in the reverse order of construction and never raises.
 
 The LCD is built first, so that a fitted chip that does not answer (or is another chip) at
 start can be shown on it: every bus error or identity mismatch while a part is built or
-initialised becomes a :class:`HardwareError` naming the part, the chip, its bus and address
-and what to check, the parts built so far are closed, and the LCD (if it came up) keeps an
-error screen with a technician code (``E-PAD-121``).
+initialised becomes a :class:`~station.part_errors.HardwareError` naming the part, the chip,
+its bus and address and what to check, the parts built so far are closed, and the LCD (if
+it came up) keeps an error screen with a technician code (``E-PAD-121``).
+
+The simulator stays on the other side of :func:`assemble`: a :class:`Station` carries what
+the composition root gives it as ``sim`` (its type a parameter, ``Station[SimHandles]``
+for the simulated station, ``Station[None]`` for a real one) and never looks inside.
 """
 
 from __future__ import annotations
 
-import errno as errno_mod
 import logging
-import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from drivers.ads1115 import ADS1115
-from drivers.bus import DeviceNotFound, bus_name
 from drivers.drv2605l import DRV2605L
 from drivers.hd44780 import HD44780
 from drivers.lsm6dsox import LSM6DSOX
@@ -38,13 +38,11 @@ from sensors.glove import WIRING, Glove
 from sensors.haptics import Haptics, VibrationCaps
 from sensors.pwm_motor import PwmMotor
 from station.config import Config
+from station.part_errors import PARTS, HardwareError, starting
 from ui_lcd.buttons import KEYS, Buttons
 from ui_lcd.cues import Cues
 from ui_lcd.display import Display
 from ui_lcd.screens import Screens
-
-if TYPE_CHECKING:
-    from station.hardware import SimHandles
 
 log = logging.getLogger(__name__)
 
@@ -59,99 +57,20 @@ def ads1115_range_v(supply_v: float) -> float:
     return next((r for r in ADS1115_RANGES_V if supply_v <= r), ADS1115_RANGES_V[-1])
 
 
-class HardwareError(RuntimeError):
-    """The station cannot be built (a part is missing or a library is not installed).
-
-    For a fitted chip that did not answer or is not the chip expected: ``part`` ("pads",
-    "motors", "glove", "lcd"), ``bus`` (its name), ``address`` and ``channel`` (behind a
-    mux; else None), ``errno`` (None for an identity mismatch) and ``code``, the technician
-    code the LCD shows (``E-PAD-121``; ``-019``, ENODEV, for a wrong chip). All None
-    otherwise.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        part: str | None = None,
-        bus: str | None = None,
-        address: int | None = None,
-        channel: int | None = None,
-        errno: int | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.part = part
-        self.bus = bus
-        self.address = address
-        self.channel = channel
-        self.errno = errno
-        self.code = code
-
-
-@dataclass(frozen=True)
-class _Part:
-    label: str  # how messages name it
-    code: str  # the part in the technician code: E-<code>-<errno>
-    screen: str  # the error screen's message key: what the patient can do
-
-
-PARTS = {
-    "pads": _Part("force pads", "PAD", "error.bus"),
-    "motors": _Part("vibration motors", "MOTOR", "error.bus"),
-    "glove": _Part("glove", "GLOVE", "error.glove"),  # the patient can plug it back in
-    "lcd": _Part("LCD", "LCD", "error.bus"),
-}
-#: Errnos of an address nobody acknowledged: i2c-bcm2835 (EREMOTEIO), i2c-gpio (ENXIO).
-_NO_ANSWER = (errno_mod.EREMOTEIO, errno_mod.ENXIO)
-
-
-@contextmanager
-def _starting(
-    part: str,
-    chip: str,
-    bus: Any,
-    address: int,
-    hint: str,
-    behind: tuple[int, int] | None = None,
-) -> Iterator[None]:
-    """Turn a bus error or an identity mismatch of ``chip`` at ``address`` on ``bus`` (behind
-    mux address and channel ``behind``) into a :class:`HardwareError` for ``part``."""
-    try:
-        yield
-    except (OSError, DeviceNotFound) as exc:
-        where = f"the {chip} at 0x{address:02X}"
-        if behind is not None:
-            where += f" behind the mux at 0x{behind[0]:02X}, channel {behind[1]},"
-        where += f" on {bus_name(bus)}"
-        err = None if isinstance(exc, DeviceNotFound) else exc.errno
-        if isinstance(exc, DeviceNotFound):
-            # Linux drivers answer a wrong chip ID with ENODEV; the code does the same.
-            problem, number = f"is not the chip expected: {exc}", errno_mod.ENODEV
-        elif err in _NO_ANSWER:
-            problem, number = f"does not answer (errno {err}: {os.strerror(err)})", err
-        else:
-            problem, number = f"gave a bus error ({exc})", err or 0
-        p = PARTS[part]
-        raise HardwareError(
-            f"{p.label}: {where} {problem}. {hint}",
-            part=part,
-            bus=bus_name(bus),
-            address=address,
-            channel=None if behind is None else behind[1],
-            errno=err,
-            code=f"E-{p.code}-{number:03d}",
-        ) from exc
+#: What a simulated station carries beside its parts (``station.sim.handles.SimHandles``,
+#: given by the composition root); None on a real station. This module never sees its type.
+SimT = TypeVar("SimT")
 
 
 @dataclass
-class Station:
+class Station(Generic[SimT]):
     config: Config
     clock: Any
     buses: dict[str, Any]
     pin_factory: Any
     calibrations: CalibrationStore
     ledger: DoseLedger
+    sim: SimT  # the simulated station's world, buses and chips; None on a real station
     pads: ForcePads | None = None
     haptics: Haptics | None = None
     glove: Glove | None = None
@@ -159,7 +78,6 @@ class Station:
     display: Display | None = None
     buttons: Buttons | None = None
     cues: Cues | None = None
-    sim: SimHandles | None = None  # the simulated station's world (station.hardware)
     #: Parts without a calibration record ("pad0", "motor2"): they are not used.
     uncalibrated: list[str] = field(default_factory=list)
     faults: list[SensorFault] = field(default_factory=list)
@@ -215,9 +133,11 @@ def assemble(
     buses: dict[str, Any],
     pin_factory: Any,
     store: CalibrationStore,
-    handles: SimHandles | None,
-) -> Station:
-    station = Station(config, clock, buses, pin_factory, store, DoseLedger(), sim=handles)
+    sim: SimT,
+) -> Station[SimT]:
+    """The station's parts over ``buses`` and ``pin_factory``; ``sim`` is kept as
+    ``Station.sim`` (the simulated world's handles, or None)."""
+    station = Station(config, clock, buses, pin_factory, store, DoseLedger(), sim)
     for role, bus in buses.items():
         station.on_close(f"{role} bus", bus.close)
     try:
@@ -231,6 +151,7 @@ def assemble(
                 station.pads,
                 station.glove,
                 pad_rate_hz=config["pads"]["rate_hz"],
+                buffer_s=config["acquisition"]["buffer_s"],
                 on_fault=station._on_fault,
             )
             station.acquisition = acq
@@ -280,7 +201,7 @@ def _build_pads(station: Station) -> None:
             "Check the ADC board's power and cable, its ADDR pin (GND 0x48, VDD 0x49, "
             f"SDA 0x4A, SCL 0x4B) and pads.adc_addresses; {_i2cdetect(station, 'station')}."
         )
-        with _starting("pads", "ADS1115", bus, address, hint):
+        with starting("pads", "ADS1115", bus, address, hint):
             adc.init()
     station.uncalibrated += [f"pad{p}" for p in pads.load_calibrations(station.calibrations)]
     station.pads = pads
@@ -303,7 +224,7 @@ def _mux(station: Station, part: str, label: str, bus: Any, address: int, hint: 
     must not interleave between them."""
     mux = TCA9548A(bus, address, lock=threading.RLock())
     station.on_close(label, mux.close)
-    with _starting(part, f"TCA9548A {label}", bus, address, hint):
+    with starting(part, f"TCA9548A {label}", bus, address, hint):
         mux.init()
     return mux
 
@@ -312,35 +233,45 @@ def _build_haptics(station: Station) -> None:
     cfg = station.config["haptics"]
     if not cfg["fitted"]:
         return
+    drv2605l = cfg["driver"] == "drv2605l"
     motors: list[Any]
-    bus, m = station.buses["station"], cfg["mux_address"]
-    if cfg["driver"] == "drv2605l":
-        hint = (
-            "Check the haptic board's power and cable and haptics.mux_address (A0-A2 pins: "
-            f"0x70-0x77); {_i2cdetect(station, 'station')}."
-        )
-        mux = _mux(station, "motors", "haptic mux", bus, m, hint)
-        motors = [
-            DRV2605L(mux.channel(ch), DRV2605L_ADDRESS, station.clock) for ch in cfg["channels"]
-        ]
+    if drv2605l:
+        motors = _drv2605ls(station)
     else:
         motors = [PwmMotor(pin, station.pin_factory) for pin in cfg["pwm_pins"]]
     caps = VibrationCaps.of(station.config["safety"])
     haptics = Haptics(motors, station.clock, caps, actuator=cfg["actuator"], ledger=station.ledger)
     station.on_close("haptics", haptics.close)
-    if cfg["driver"] == "drv2605l":
-        # haptics.init(), one driver at a time so that an error names the motor's channel.
-        for n, (motor, ch) in enumerate(zip(motors, cfg["channels"], strict=True)):
-            hint = (
-                f"Check motor {n}'s DRV2605L board: its cable to mux channel {ch} and its "
-                "power; haptics.channels must list only fitted channels."
-            )
-            with _starting("motors", "DRV2605L", bus, DRV2605L_ADDRESS, hint, behind=(m, ch)):
-                motor.init(actuator=haptics.actuator)
+    if drv2605l:
+        _init_drv2605ls(station, motors, haptics.actuator)
     else:
         haptics.init()
     station.uncalibrated += [f"motor{m}" for m in haptics.load_calibrations(station.calibrations)]
     station.haptics = haptics
+
+
+def _drv2605ls(station: Station) -> list[Any]:
+    """A DRV2605L per configured channel of the haptic mux (started here)."""
+    cfg = station.config["haptics"]
+    hint = (
+        "Check the haptic board's power and cable and haptics.mux_address (A0-A2 pins: "
+        f"0x70-0x77); {_i2cdetect(station, 'station')}."
+    )
+    mux = _mux(station, "motors", "haptic mux", station.buses["station"], cfg["mux_address"], hint)
+    return [DRV2605L(mux.channel(ch), DRV2605L_ADDRESS, station.clock) for ch in cfg["channels"]]
+
+
+def _init_drv2605ls(station: Station, motors: list[Any], actuator: str) -> None:
+    """haptics.init(), one driver at a time so that an error names the motor's channel."""
+    cfg = station.config["haptics"]
+    bus, m = station.buses["station"], cfg["mux_address"]
+    for n, (motor, ch) in enumerate(zip(motors, cfg["channels"], strict=True)):
+        hint = (
+            f"Check motor {n}'s DRV2605L board: its cable to mux channel {ch} and its "
+            "power; haptics.channels must list only fitted channels."
+        )
+        with starting("motors", "DRV2605L", bus, DRV2605L_ADDRESS, hint, behind=(m, ch)):
+            motor.init(actuator=actuator)
 
 
 def _build_glove(station: Station) -> None:
@@ -359,7 +290,7 @@ def _build_glove(station: Station) -> None:
     # glove.init(), one IMU at a time so that an error names the IMU.
     for seg, ch, address in WIRING:
         hint = f"Check the {seg} IMU's cable inside the glove (mux channel {ch})."
-        with _starting("glove", f"LSM6DSOX {seg} IMU", bus, address, hint, behind=(m, ch)):
+        with starting("glove", f"LSM6DSOX {seg} IMU", bus, address, hint, behind=(m, ch)):
             glove.reinit(seg)
     station.glove = glove
 
@@ -377,7 +308,7 @@ def _build_display(station: Station) -> None:
         "Check the LCD's cable and power and lcd.address (0x27 for a PCF8574 backpack, 0x3F "
         f"for a PCF8574A); {_i2cdetect(station, 'lcd')}."
     )
-    with _starting("lcd", "PCF8574 LCD backpack", bus, address, hint):
+    with starting("lcd", "PCF8574 LCD backpack", bus, address, hint):
         display.resync()  # initialises the controller; nothing to show yet
     station.display = display
 

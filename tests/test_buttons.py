@@ -205,3 +205,15 @@ def test_buttons_close_releases_the_pins(rig: Rig) -> None:
         assert again.wait_for(["ok"], 1.0) == Event("ok", "press", 0.1)
     finally:
         again.close()
+
+
+def test_buttons_require_their_pin_factory() -> None:
+    """No fallback to gpiozero's global default factory: it would pick real pins in a
+    simulation, or mock pins on a Pi, by itself."""
+    clock = SimClock()
+    with pytest.raises(TypeError, match="pin_factory"):
+        Buttons(PINS, clock)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="pin_factory"):
+        Buttons(PINS, clock, pin_factory=None)
+    with pytest.raises(TypeError, match="positional"):
+        Buttons(PINS, clock, MockFactory())  # type: ignore[misc]

@@ -7,28 +7,43 @@ Tolerance under test (sensors/force_pads.py): |error| <= 0.3 N + 25 % of the tru
 
 from __future__ import annotations
 
+import errno
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
-from simrig import EREMOTEIO, Rig, build_rig, calibrate_pads
+from stations import calibrate, sim_station
 
 from sensors import force_pads
 from sensors.calibration import CalibrationError
 from sensors.faults import PadFault, SupplyRefFault
 from sensors.force_pads import PAD_TOLERANCE, PadLoadedAtTare, PadSample
+from station.parts import Station
+from station.sim.handles import SimHandles
 
 WEIGHTS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 
-def calibrated_rig(pads: tuple[int, ...] = (0,), supply_ref: bool = False) -> Rig:
-    rig = build_rig(seed=4, glove=False, haptics=False, supply_ref=supply_ref, buffer_s=20.0)
-    assert rig.acquisition is not None
-    rig.acquisition.start()
-    rig.clock.sleep(0.1)
-    calibrate_pads(rig, pads, WEIGHTS)
-    return rig
+def pads_station(data_dir: Path, supply_ref: bool = False) -> Station[SimHandles]:
+    return sim_station(
+        data_dir,
+        fitted=["pads"],
+        seed=4,
+        pads={"supply_ref": supply_ref},
+        acquisition={"buffer_s": 20.0},
+    )
+
+
+def calibrated(
+    data_dir: Path, pads: tuple[int, ...] = (0,), supply_ref: bool = False
+) -> Station[SimHandles]:
+    st = pads_station(data_dir, supply_ref)
+    st.start()
+    st.clock.sleep(0.1)
+    calibrate(st, pads, weights_n=WEIGHTS)
+    return st
 
 
 def ramp_hold_release(t0: float, peak_n: float) -> Callable[[float], float]:
@@ -49,21 +64,25 @@ def ramp_hold_release(t0: float, peak_n: float) -> Callable[[float], float]:
     return force
 
 
-def errors_against_truth(rig: Rig, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    assert rig.acquisition is not None
-    w = rig.acquisition.window(seconds).pads[pad]
-    true = np.array([rig.world.pads[pad].force_at(t) for t in w.t_s])
+def errors_against_truth(
+    st: Station[SimHandles], pad: int, seconds: float
+) -> tuple[np.ndarray, np.ndarray]:
+    assert st.acquisition is not None
+    w = st.acquisition.window(seconds).pads[pad]
+    true = np.array([st.sim.world.pads[pad].force_at(t) for t in w.t_s])
     return true, w.force_n - true
 
 
 @pytest.mark.parametrize("peak_n", [4.0, 15.0])
-def test_force_pads_known_profile_is_measured_within_the_stated_tolerance(peak_n: float) -> None:
-    rig = calibrated_rig()
-    record = rig.pads.records[0]  # type: ignore[union-attr]
+def test_force_pads_known_profile_is_measured_within_the_stated_tolerance(
+    tmp_path: Path, peak_n: float
+) -> None:
+    st = calibrated(tmp_path)
+    record = st.pads.records[0]  # type: ignore[union-attr]
     assert record.tolerance == PAD_TOLERANCE
-    rig.world.pads[0].set_force_profile(ramp_hold_release(rig.clock.now(), peak_n))
-    rig.clock.sleep(15.0)
-    true, err = errors_against_truth(rig, 0, 15.0)
+    st.sim.world.pads[0].set_force_profile(ramp_hold_release(st.clock.now(), peak_n))
+    st.clock.sleep(15.0)
+    true, err = errors_against_truth(st, 0, 15.0)
     band = true >= 0.5
     assert band.sum() > 800
     limit = PAD_TOLERANCE["abs_n"] + PAD_TOLERANCE["rel"] * true[band]
@@ -75,9 +94,9 @@ def test_force_pads_known_profile_is_measured_within_the_stated_tolerance(peak_n
     assert np.all(np.abs(err[true == 0.0]) < 0.3)
 
 
-def test_force_pads_samples_are_immutable_and_monotonic() -> None:
-    rig = calibrated_rig()
-    acq = rig.acquisition
+def test_force_pads_samples_are_immutable_and_monotonic(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    acq = st.acquisition
     assert acq is not None
     sample = acq.latest()[0]
     assert isinstance(sample, PadSample)
@@ -88,64 +107,66 @@ def test_force_pads_samples_are_immutable_and_monotonic() -> None:
     assert np.median(np.diff(t)) == pytest.approx(0.01, rel=0.01)
 
 
-def test_force_pads_tare_removes_offset_and_refuses_a_pressed_pad() -> None:
-    rig = calibrated_rig()
-    acq = rig.acquisition
-    assert acq is not None and rig.pads is not None
-    rig.world.pads[0].set_force(2.0)
+def test_force_pads_tare_removes_offset_and_refuses_a_pressed_pad(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    acq = st.acquisition
+    assert acq is not None and st.pads is not None
+    st.sim.world.pads[0].set_force(2.0)
     with pytest.raises(PadLoadedAtTare, match="pad 0"):
         acq.tare(0.3)
-    rig.world.pads[0].set_force(0.0)
-    rig.clock.sleep(0.5)
+    st.sim.world.pads[0].set_force(0.0)
+    st.clock.sleep(0.5)
     tare = acq.tare(0.3)
     assert set(tare) == set(range(8))
     assert abs(acq.latest_n(0)) < 0.1
 
 
-def test_force_pads_contact_detection_has_hysteresis() -> None:
-    rig = calibrated_rig()
-    acq = rig.acquisition
+def test_force_pads_contact_detection_has_hysteresis(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    acq = st.acquisition
     assert acq is not None
-    pad = rig.world.pads[0]
-    t0 = rig.clock.now()
+    pad = st.sim.world.pads[0]
+    t0 = st.clock.now()
     pad.set_force_profile(lambda t: 0.6 * min(1.0, (t - t0) / 2) if t < t0 + 3 else 0.25)
-    rig.clock.sleep(2.9)
+    st.clock.sleep(2.9)
     assert acq.latest()[0].contact  # type: ignore[union-attr]
     # 0.25 N reads about 0.22 N: below "on" (0.3 N) but above "off" (0.15 N). It is near
     # the break force, under the lightest weight, so the reading is an extrapolation.
-    rig.clock.sleep(0.5)
+    st.clock.sleep(0.5)
     sample = acq.latest()[0]
     assert sample is not None and sample.contact and 0.15 < sample.force_n < 0.3
     pad.set_force(0.0)
-    rig.clock.sleep(0.2)
+    st.clock.sleep(0.2)
     assert not acq.latest()[0].contact  # type: ignore[union-attr]
 
 
-def test_force_pads_supply_reference_corrects_a_sagging_supply() -> None:
-    rig = calibrated_rig(supply_ref=True)
-    assert rig.pads is not None and rig.acquisition is not None
-    rig.world.pads[0].set_force(5.0)
-    rig.world.set_supply(3.3 * 0.9)  # a 10 % sag after calibration
-    rig.clock.sleep(1.0)
-    corrected = rig.acquisition.latest_n(0)
-    assert rig.pads.measured_supply_v == pytest.approx(2.97, abs=0.01)
-    volts = rig.acquisition.window(0.05).pads[0].volts
-    uncorrected = float(np.median(rig.pads.force_array(0, volts, supply_v=3.3)))
-    true = rig.world.pads[0].force_at(rig.clock.now())
+def test_force_pads_supply_reference_corrects_a_sagging_supply(tmp_path: Path) -> None:
+    st = calibrated(tmp_path, supply_ref=True)
+    assert st.pads is not None and st.acquisition is not None
+    st.sim.world.pads[0].set_force(5.0)
+    st.sim.world.set_supply(3.3 * 0.9)  # a 10 % sag after calibration
+    st.clock.sleep(1.0)
+    corrected = st.acquisition.latest_n(0)
+    assert st.pads.measured_supply_v == pytest.approx(2.97, abs=0.01)
+    volts = st.acquisition.window(0.05).pads[0].volts
+    uncorrected = float(np.median(st.pads.force_array(0, volts, supply_v=3.3)))
+    true = st.sim.world.pads[0].force_at(st.clock.now())
     assert abs(corrected - true) < 0.1 * true
     assert uncorrected < 0.8 * true
 
 
-def test_force_pads_open_supply_reference_is_a_fault_never_a_plausible_force() -> None:
-    rig = calibrated_rig(supply_ref=True)
-    acq, pads = rig.acquisition, rig.pads
+def test_force_pads_open_supply_reference_is_a_fault_never_a_plausible_force(
+    tmp_path: Path,
+) -> None:
+    st = calibrated(tmp_path, supply_ref=True)
+    acq, pads = st.acquisition, st.pads
     assert acq is not None and pads is not None
-    rig.world.pads[0].set_force(10.0)
-    rig.clock.sleep(1.0)
+    st.sim.world.pads[0].set_force(10.0)
+    st.clock.sleep(1.0)
     assert acq.latest_n(0) == pytest.approx(10.0, rel=PAD_TOLERANCE["rel"])
     # The reference divider comes off: its input floats to full scale (8.19 V of supply).
-    rig.adc_chips[-1].set_input_source(3, lambda t: 4.5)
-    rig.clock.sleep(0.2)
+    st.sim.chips.adcs[-1].set_input_source(3, lambda t: 4.5)
+    st.clock.sleep(0.2)
     with pytest.raises(SupplyRefFault, match=r"reads 8\.19 V, expected 3\.30 V") as exc:
         acq.latest_n(0)
     assert isinstance(exc.value, PadFault)  # the runner shows it as a pad fault
@@ -153,73 +174,77 @@ def test_force_pads_open_supply_reference_is_a_fault_never_a_plausible_force() -
         acq.check()
     with pytest.raises(SupplyRefFault):
         pads.supply_v()
-    assert rig.faults == [exc.value]
+    assert st.faults == [exc.value]
     sample = acq.latest()[0]
     assert sample is not None and math.isnan(sample.force_n) and not sample.open
     assert np.all(np.isnan(acq.window(0.05).pads[0].force_n))
     # Wired again: the measured supply comes back and so does the force.
-    rig.world.connect_supply_reference(rig.adc_chips[-1], 3, 0.5)
-    rig.clock.sleep(0.2)
+    st.sim.world.connect_supply_reference(st.sim.chips.adcs[-1], 3, 0.5)
+    st.clock.sleep(0.2)
     assert pads.measured_supply_v == pytest.approx(3.3, abs=0.01)
     assert acq.latest_n(0) == pytest.approx(10.0, rel=PAD_TOLERANCE["rel"])
     assert any(e.kind == "recovered" and e.part == "supply_ref" for e in acq.events)
 
 
-def test_force_pads_shorted_supply_reference_is_a_supply_fault_not_open_pads() -> None:
-    rig = calibrated_rig(supply_ref=True)
-    acq = rig.acquisition
+def test_force_pads_shorted_supply_reference_is_a_supply_fault_not_open_pads(
+    tmp_path: Path,
+) -> None:
+    st = calibrated(tmp_path, supply_ref=True)
+    acq = st.acquisition
     assert acq is not None
-    rig.adc_chips[-1].set_input_source(3, lambda t: 0.0003)
-    rig.clock.sleep(0.2)
+    st.sim.chips.adcs[-1].set_input_source(3, lambda t: 0.0003)
+    st.clock.sleep(0.2)
     with pytest.raises(SupplyRefFault, match=r"reads 0\.00 V"):
         acq.latest_n(0)
     assert set(acq.active_faults) == {"supply_ref"}
     assert not acq.latest()[0].open  # type: ignore[union-attr]
 
 
-def test_force_pads_supply_reference_spikes_below_the_fault_count_change_nothing() -> None:
-    rig = calibrated_rig(supply_ref=True)
-    acq, pads = rig.acquisition, rig.pads
+def test_force_pads_supply_reference_spikes_below_the_fault_count_change_nothing(
+    tmp_path: Path,
+) -> None:
+    st = calibrated(tmp_path, supply_ref=True)
+    acq, pads = st.acquisition, st.pads
     assert acq is not None and pads is not None
-    rig.world.pads[0].set_force(5.0)
-    rig.clock.sleep(0.5)
+    st.sim.world.pads[0].set_force(5.0)
+    st.clock.sleep(0.5)
     before = acq.latest_n(0)
     calls = [0]
 
     def spiking(t: float) -> float:
         calls[0] += 1  # the chip samples its input once per conversion
-        return 4.5 if calls[0] <= acq.fault_after - 1 else 0.5 * rig.world.supply_v(t)
+        return 4.5 if calls[0] <= acq.fault_after - 1 else 0.5 * st.sim.world.supply_v(t)
 
-    rig.adc_chips[-1].set_input_source(3, spiking)
+    st.sim.chips.adcs[-1].set_input_source(3, spiking)
     for _ in range(8):  # every reading while the spikes last leaves the supply as it was
-        rig.clock.sleep(0.005)
+        st.clock.sleep(0.005)
         assert pads.measured_supply_v == pytest.approx(3.3, abs=0.01)
-    rig.clock.sleep(0.2)
+    st.clock.sleep(0.2)
     assert acq.counters["supply_ref_refused"] == acq.fault_after - 1
     assert not acq.active_faults and not acq.events
     assert acq.latest_n(0) == pytest.approx(before, rel=0.05)
 
 
-def test_force_pads_supply_reference_off_the_bus_is_a_fault_of_every_pad() -> None:
-    rig = calibrated_rig(supply_ref=True)
-    acq = rig.acquisition
+def test_force_pads_supply_reference_off_the_bus_is_a_fault_of_every_pad(tmp_path: Path) -> None:
+    st = calibrated(tmp_path, supply_ref=True)
+    acq = st.acquisition
     assert acq is not None
-    rig.station_bus.nack(0x49)  # the chip carrying the reference (and pads 4..6) is gone
-    rig.clock.sleep(0.2)
+    st.sim.buses["station"].nack(0x49)  # the chip carrying the reference (and pads 4..6) is gone
+    st.clock.sleep(0.2)
     assert "supply_ref" in acq.active_faults
     with pytest.raises(SupplyRefFault, match=r"ADS1115 \w+ failed") as exc:
         acq.latest_n(0)  # pad 0 is on the other chip, but its supply is unknown now
-    assert exc.value.errno == EREMOTEIO
+    assert exc.value.errno == errno.EREMOTEIO
 
 
-def test_force_pads_calibration_refuses_a_pad_read_open_while_weighed() -> None:
-    rig = build_rig(seed=4, glove=False, haptics=False, buffer_s=20.0)
-    acq = rig.acquisition
+def test_force_pads_calibration_refuses_a_pad_read_open_while_weighed(tmp_path: Path) -> None:
+    st = pads_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
     acq.start()
-    rig.clock.sleep(0.1)
+    st.clock.sleep(0.1)
     acq.tare(0.3)
-    pad = rig.world.pads[1]
+    pad = st.sim.world.pads[1]
 
     def place(weight: float | None) -> None:
         pad.set_force(weight or 0.0)
@@ -228,42 +253,42 @@ def test_force_pads_calibration_refuses_a_pad_read_open_while_weighed() -> None:
 
     with pytest.raises(CalibrationError, match=r"pad 1: input at the rail .* 5 N weight"):
         force_pads.calibrate_pads(acq, [1], WEIGHTS, place)
-    assert not rig.pads.calibrated(1)  # type: ignore[union-attr]
+    assert not st.pads.calibrated(1)  # type: ignore[union-attr]
 
 
-def test_force_pads_saturation_is_flagged_beyond_the_calibrated_range() -> None:
-    rig = calibrated_rig()
-    assert rig.acquisition is not None
-    rig.world.pads[0].set_force(80.0)
-    rig.clock.sleep(0.3)
-    sample = rig.acquisition.latest()[0]
+def test_force_pads_saturation_is_flagged_beyond_the_calibrated_range(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    assert st.acquisition is not None
+    st.sim.world.pads[0].set_force(80.0)
+    st.clock.sleep(0.3)
+    sample = st.acquisition.latest()[0]
     assert sample is not None and sample.saturated and not sample.open
     assert sample.force_n > 30.0
 
 
-def test_force_pads_unplugged_pad_is_a_fault_never_zero_newtons() -> None:
-    rig = calibrated_rig()
-    acq = rig.acquisition
+def test_force_pads_unplugged_pad_is_a_fault_never_zero_newtons(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    acq = st.acquisition
     assert acq is not None
-    rig.world.pads[0].unplug()
-    rig.clock.sleep(0.2)
+    st.sim.world.pads[0].unplug()
+    st.clock.sleep(0.2)
     sample = acq.latest()[0]
     assert sample is not None and sample.open and math.isnan(sample.force_n)
     with pytest.raises(PadFault) as exc:
         acq.latest_n(0)
     assert exc.value.pad == 0
     assert [e.kind for e in acq.events if e.part == "pad 0"] == ["pad_fault"]
-    rig.world.pads[0].plug()
-    rig.clock.sleep(0.2)
+    st.sim.world.pads[0].plug()
+    st.clock.sleep(0.2)
     assert acq.latest_n(0) == pytest.approx(0.0, abs=0.1)
     assert any(e.kind == "recovered" and e.part == "pad0" for e in acq.events)
 
 
-def test_force_pads_uncalibrated_pad_reads_no_force() -> None:
-    rig = calibrated_rig()
-    assert rig.acquisition is not None
-    rig.world.pads[3].set_force(5.0)
-    rig.clock.sleep(0.1)
-    assert math.isnan(rig.acquisition.latest()[3].force_n)  # type: ignore[union-attr]
+def test_force_pads_uncalibrated_pad_reads_no_force(tmp_path: Path) -> None:
+    st = calibrated(tmp_path)
+    assert st.acquisition is not None
+    st.sim.world.pads[3].set_force(5.0)
+    st.clock.sleep(0.1)
+    assert math.isnan(st.acquisition.latest()[3].force_n)  # type: ignore[union-attr]
     with pytest.raises(PadFault, match="no force"):
-        rig.acquisition.latest_n(3)
+        st.acquisition.latest_n(3)

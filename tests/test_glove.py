@@ -4,11 +4,12 @@ fingers, tremor frequency, FIFO timestamps; the fusion maths on its own."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from simrig import Rig, build_rig
+from stations import sim_station
 
 from sensors.faults import ImuFault
 from sensors.fusion import (
@@ -21,37 +22,39 @@ from sensors.fusion import (
     welch_psd,
 )
 from sensors.glove import FifoTimeline, Glove
+from station.parts import Station
 from station.sim.hand import q_axis_angle
+from station.sim.handles import SimHandles
 
 FLEXION_TOLERANCE_DEG = 5.0
 
 
-def glove_rig() -> Rig:
-    rig = build_rig(seed=7, pads=False, haptics=False, buffer_s=10.0)
-    assert rig.acquisition is not None
-    rig.acquisition.start()
-    rig.clock.sleep(0.3)
-    rig.acquisition.glove_still(2.0)
-    return rig
+def glove_station(data_dir: Path) -> Station[SimHandles]:
+    st = sim_station(data_dir, fitted=["glove"], seed=7, acquisition={"buffer_s": 10.0})
+    assert st.acquisition is not None
+    st.start()
+    st.clock.sleep(0.3)
+    st.acquisition.glove_still(2.0)
+    return st
 
 
-def test_glove_still_pose_removes_gyro_bias() -> None:
-    rig = glove_rig()
-    assert rig.glove is not None and rig.acquisition is not None
-    for segment, chip in rig.imu_chips.items():
-        assert rig.glove.gyro_bias_dps[segment] == pytest.approx(chip.gyro_bias_dps, abs=0.05)
-    rig.clock.sleep(1.0)
-    gyro = rig.acquisition.window(1.0).imus["index"].gyro_dps
+def test_glove_still_pose_removes_gyro_bias(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    assert st.glove is not None and st.acquisition is not None
+    for segment, chip in st.sim.chips.imus.items():
+        assert st.glove.gyro_bias_dps[segment] == pytest.approx(chip.gyro_bias_dps, abs=0.05)
+    st.clock.sleep(1.0)
+    gyro = st.acquisition.window(1.0).imus["index"].gyro_dps
     assert np.abs(np.mean(gyro, axis=0)).max() < 0.05
 
 
-def test_glove_still_pose_refuses_a_moving_hand() -> None:
-    rig = build_rig(seed=7, pads=False, haptics=False)
-    assert rig.acquisition is not None
-    rig.acquisition.start()
-    rig.world.hand.set_tremor(5.0, 3.0)
+def test_glove_still_pose_refuses_a_moving_hand(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["glove"], seed=7)
+    assert st.acquisition is not None
+    st.acquisition.start()
+    st.sim.world.hand.set_tremor(5.0, 3.0)
     with pytest.raises(ValueError, match="moved during the still pose"):
-        rig.acquisition.glove_still(1.0)
+        st.acquisition.glove_still(1.0)
 
 
 class _StillEndedWhileLooking(Glove):
@@ -79,51 +82,55 @@ def test_glove_still_capture_ended_on_another_thread_does_not_break_a_drain() ->
 
 
 @pytest.mark.parametrize(("finger", "angle"), [("index", 45.0), ("middle", 80.0), ("little", 20.0)])
-def test_glove_known_flexion_is_measured_within_tolerance(finger: str, angle: float) -> None:
-    rig = glove_rig()
-    assert rig.acquisition is not None
-    rig.world.hand.set_flexion(finger, angle, duration_s=0.6)
-    rig.clock.sleep(2.0)
-    _, flexion = rig.acquisition.flexion_deg(finger)
+def test_glove_known_flexion_is_measured_within_tolerance(
+    tmp_path: Path, finger: str, angle: float
+) -> None:
+    st = glove_station(tmp_path)
+    assert st.acquisition is not None
+    st.sim.world.hand.set_flexion(finger, angle, duration_s=0.6)
+    st.clock.sleep(2.0)
+    _, flexion = st.acquisition.flexion_deg(finger)
     assert flexion[-1] == pytest.approx(angle, abs=FLEXION_TOLERANCE_DEG)
-    _, other = rig.acquisition.flexion_deg("ring")
+    _, other = st.acquisition.flexion_deg("ring")
     assert abs(other[-1]) < FLEXION_TOLERANCE_DEG
 
 
-def test_glove_flexion_tracks_while_the_hand_turns() -> None:
-    rig = glove_rig()
-    assert rig.acquisition is not None
-    t0 = rig.clock.now()
-    rig.world.hand.set_orientation_profile(
+def test_glove_flexion_tracks_while_the_hand_turns(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    assert st.acquisition is not None
+    t0 = st.clock.now()
+    st.sim.world.hand.set_orientation_profile(
         lambda t: (10 * math.sin(0.5 * (t - t0)), 20 * math.sin(0.3 * (t - t0)), 15 * (t - t0))
     )
-    rig.world.hand.set_flexion_profile(
+    st.sim.world.hand.set_flexion_profile(
         "index", lambda t: 30 + 25 * math.sin(2 * math.pi * 0.4 * max(0.0, t - t0))
     )
-    rig.clock.sleep(6.0)
-    t, flexion = rig.acquisition.flexion_deg("index", 3.0)
-    true = np.array([rig.world.hand.flexion_at("index", x) for x in t])
+    st.clock.sleep(6.0)
+    t, flexion = st.acquisition.flexion_deg("index", 3.0)
+    true = np.array([st.sim.world.hand.flexion_at("index", x) for x in t])
     assert np.max(np.abs(flexion - true)) < 2 * FLEXION_TOLERANCE_DEG
     assert np.sqrt(np.mean((flexion - true) ** 2)) < FLEXION_TOLERANCE_DEG
 
 
-def tilt_hand_40_deg(rig: Rig) -> None:
+def tilt_hand_40_deg(st: Station[SimHandles]) -> None:
     """The whole hand tilts 40 deg about the flexion axis in 0.5 s; no finger flexes."""
-    t0 = rig.clock.now()
-    rig.world.hand.set_orientation_profile(
+    t0 = st.clock.now()
+    st.sim.world.hand.set_orientation_profile(
         lambda t: (0.0, 40.0 * min(1.0, max(0.0, (t - t0) / 0.5)), 0.0)
     )
 
 
-def test_glove_failed_back_imu_is_raised_by_flexion_and_tremor_never_a_flexion() -> None:
-    rig = glove_rig()
-    acq = rig.acquisition
+def test_glove_failed_back_imu_is_raised_by_flexion_and_tremor_never_a_flexion(
+    tmp_path: Path,
+) -> None:
+    st = glove_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
-    rig.imu_chips["back"].unplug()  # only the back-of-hand IMU stops answering
-    rig.clock.sleep(0.3)
+    st.sim.chips.imus["back"].unplug()  # only the back-of-hand IMU stops answering
+    st.clock.sleep(0.3)
     assert set(acq.active_faults) == {"imu:back"}
-    tilt_hand_40_deg(rig)
-    rig.clock.sleep(1.0)
+    tilt_hand_40_deg(st)
+    st.clock.sleep(1.0)
     for seconds in (0.0, 1.5):
         with pytest.raises(ImuFault, match="IMU back") as exc:
             acq.flexion_deg("index", seconds)
@@ -135,12 +142,12 @@ def test_glove_failed_back_imu_is_raised_by_flexion_and_tremor_never_a_flexion()
     assert len(acq.imu_window("index", 0.5).t_s) >= 45  # the other IMUs carry on
 
 
-def test_glove_failed_finger_imu_is_raised_by_its_flexion() -> None:
-    rig = glove_rig()
-    acq = rig.acquisition
+def test_glove_failed_finger_imu_is_raised_by_its_flexion(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
-    rig.imu_chips["index"].unplug()
-    rig.clock.sleep(0.3)
+    st.sim.chips.imus["index"].unplug()
+    st.clock.sleep(0.3)
     for seconds in (0.0, 1.0):  # the last second still holds samples from before it failed
         with pytest.raises(ImuFault, match="IMU index") as exc:
             acq.flexion_deg("index", seconds)
@@ -148,14 +155,16 @@ def test_glove_failed_finger_imu_is_raised_by_its_flexion() -> None:
     assert abs(acq.flexion_deg("middle")[1][-1]) < FLEXION_TOLERANCE_DEG
 
 
-def test_glove_flexion_refuses_a_stale_back_sample_before_the_fault_is_declared() -> None:
-    rig = glove_rig()
-    acq = rig.acquisition
+def test_glove_flexion_refuses_a_stale_back_sample_before_the_fault_is_declared(
+    tmp_path: Path,
+) -> None:
+    st = glove_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
     acq.fault_after = 1000  # the back IMU's fault is not declared during this test
-    rig.imu_chips["back"].unplug()
-    tilt_hand_40_deg(rig)
-    rig.clock.sleep(1.0)
+    st.sim.chips.imus["back"].unplug()
+    tilt_hand_40_deg(st)
+    st.clock.sleep(1.0)
     assert not acq.active_faults
     with pytest.raises(ImuFault, match=r"IMU back: no sample(s in the last| within) \d+ ms"):
         acq.flexion_deg("index")
@@ -163,59 +172,59 @@ def test_glove_flexion_refuses_a_stale_back_sample_before_the_fault_is_declared(
         acq.flexion_deg("index", 1.5)
 
 
-def test_glove_reinitialised_imu_restarts_its_orientation_from_gravity() -> None:
-    rig = glove_rig()
-    acq = rig.acquisition
+def test_glove_reinitialised_imu_restarts_its_orientation_from_gravity(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
-    rig.imu_chips["back"].unplug()
-    tilt_hand_40_deg(rig)  # motion the back IMU's filter never sees
-    rig.clock.sleep(1.0)
-    rig.imu_chips["back"].plug()  # powers up with reset registers: re-initialised
-    rig.clock.sleep(0.3)
+    st.sim.chips.imus["back"].unplug()
+    tilt_hand_40_deg(st)  # motion the back IMU's filter never sees
+    st.clock.sleep(1.0)
+    st.sim.chips.imus["back"].plug()  # powers up with reset registers: re-initialised
+    st.clock.sleep(0.3)
     assert ("imu_reset", "imu:back") in [(e.kind, e.part) for e in acq.events]
     _, flexion = acq.flexion_deg("index", 0.2)
     assert np.all(np.abs(flexion) < FLEXION_TOLERANCE_DEG), flexion  # truth 0 deg
 
 
-def test_glove_imu_overrun_restarts_its_orientation_from_gravity() -> None:
-    rig = glove_rig()
-    acq = rig.acquisition
+def test_glove_imu_overrun_restarts_its_orientation_from_gravity(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    acq = st.acquisition
     assert acq is not None
     acq.stop()  # a stalled loop: every FIFO overflows while the finger flexes
-    rig.world.hand.set_flexion("index", 40.0, duration_s=0.5)
-    rig.clock.sleep(5.0)
+    st.sim.world.hand.set_flexion("index", 40.0, duration_s=0.5)
+    st.clock.sleep(5.0)
     acq.start()
-    rig.clock.sleep(1.0)  # the first drains read full FIFOs: the loop catches up meanwhile
+    st.clock.sleep(1.0)  # the first drains read full FIFOs: the loop catches up meanwhile
     assert acq.counters["imu_overruns"] == 6
     _, flexion = acq.flexion_deg("index", 0.2)
     assert np.all(np.abs(flexion - 40.0) < FLEXION_TOLERANCE_DEG), flexion
 
 
 @pytest.mark.parametrize("freq_hz", [5.0, 8.5])
-def test_glove_known_tremor_frequency_is_found(freq_hz: float) -> None:
-    rig = glove_rig()
-    assert rig.acquisition is not None
-    rig.world.hand.set_tremor(freq_hz, 1.0)
-    rig.clock.sleep(4.5)
-    tremor = rig.acquisition.tremor(4.0)
+def test_glove_known_tremor_frequency_is_found(tmp_path: Path, freq_hz: float) -> None:
+    st = glove_station(tmp_path)
+    assert st.acquisition is not None
+    st.sim.world.hand.set_tremor(freq_hz, 1.0)
+    st.clock.sleep(4.5)
+    tremor = st.acquisition.tremor(4.0)
     assert tremor.peak_hz == pytest.approx(freq_hz, abs=0.3)
     expected_rms = 2 * math.pi * freq_hz * 1.0 / math.sqrt(2)  # dps rms of the y axis
     assert tremor.band_rms_dps == pytest.approx(expected_rms, rel=0.15)
-    rig.world.hand.set_tremor(0.0, 0.0)
-    rig.clock.sleep(4.5)
-    assert rig.acquisition.tremor(4.0).band_rms_dps < 0.1 * expected_rms
+    st.sim.world.hand.set_tremor(0.0, 0.0)
+    st.clock.sleep(4.5)
+    assert st.acquisition.tremor(4.0).band_rms_dps < 0.1 * expected_rms
 
 
-def test_glove_samples_are_timestamped_on_the_odr_grid() -> None:
-    rig = glove_rig()
-    assert rig.acquisition is not None
-    rig.clock.sleep(3.0)
-    t = rig.acquisition.window(3.0).imus["ring"].t_s
+def test_glove_samples_are_timestamped_on_the_odr_grid(tmp_path: Path) -> None:
+    st = glove_station(tmp_path)
+    assert st.acquisition is not None
+    st.clock.sleep(3.0)
+    t = st.acquisition.window(3.0).imus["ring"].t_s
     dt = np.diff(t)
     assert np.all(dt > 0)
     assert np.median(dt) == pytest.approx(1 / 104, rel=1e-6)
     assert len(t) == pytest.approx(3.0 * 104, abs=6)  # up to 40 ms not drained yet
-    assert rig.acquisition.counters["imu_overruns"] == 0
+    assert st.acquisition.counters["imu_overruns"] == 0
 
 
 def test_glove_fifo_timeline_clamps_a_fast_chip_into_the_drain_window() -> None:

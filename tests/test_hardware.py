@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from drivers.sim.clock import RealTimeClock
 from station import config, hardware
+from station.sim.handles import SimHandles
 
 
 def sim_config(**sections: dict) -> config.Config:
@@ -90,6 +92,52 @@ def test_hardware_pwm_motors_drive_the_simulated_motors(tmp_path: Path) -> None:
         assert st.sim.world.motors[1].vibration_at(st.clock.now())[0] < 0.01
 
 
+def test_hardware_acquisition_buffer_is_a_config_key(tmp_path: Path) -> None:
+    """acquisition.buffer_s sets how far back the ring buffers reach; bad values are
+    refused by name."""
+    cfg = sim_config(acquisition={"buffer_s": 5.0}, glove={"fitted": False})
+    with hardware.build(cfg, sim=True, data_dir=tmp_path, calibrate_sim=False) as st:
+        assert st.acquisition is not None
+        st.start()
+        st.clock.sleep(8.0)
+        kept = len(st.acquisition.window(8.0).pads[0].t_s)
+        assert 5.0 * 100 <= kept < 8.0 * 100  # at least the 5 s asked for, not all 8 s
+    for bad in (4.9, 60.5, "30"):
+        with pytest.raises(config.ConfigError, match=r"'acquisition\.buffer_s'.*5\.0\.\.60\.0"):
+            sim_config(acquisition={"buffer_s": bad})
+
+
+def test_hardware_sim_texture_grades_reach_the_pads(tmp_path: Path) -> None:
+    grades = [7, 6, 5, 4, 3, 2, 1, 0]
+    cfg = sim_config(glove={"fitted": False}, haptics={"fitted": False})
+    with hardware.build(
+        cfg, sim=True, data_dir=tmp_path, calibrate_sim=False, texture_grades=grades
+    ) as st:
+        assert [p.texture_grade for p in st.sim.world.pads] == grades
+    with pytest.raises(ValueError, match="texture_grades needs 8 entries"):
+        hardware.build(cfg, sim=True, data_dir=tmp_path, texture_grades=[1, 2])
+
+
+def test_hardware_sim_station_has_only_the_buses_a_fitted_part_is_on(tmp_path: Path) -> None:
+    cfg = sim_config(glove={"fitted": False}, lcd={"fitted": False})
+    with hardware.build(cfg, sim=True, data_dir=tmp_path, calibrate_sim=False) as st:
+        assert set(st.buses) == set(st.sim.buses) == {"station"}  # as on a Pi
+
+
+def test_hardware_sim_station_runs_on_the_real_clock(tmp_path: Path) -> None:
+    """The real-time clock of the jitter figures (tests/bench/acquisition.py): the simulated
+    chips convert in real time."""
+    clock = RealTimeClock()
+    cfg = sim_config(glove={"fitted": False}, haptics={"fitted": False}, lcd={"fitted": False})
+    with hardware.build(cfg, sim=True, data_dir=tmp_path, clock=clock, calibrate_sim=False) as st:
+        assert st.pads is not None and st.clock is clock
+        st.sim.world.pads[1].set_force(5.0)
+        adc = st.pads.adcs[0]
+        volts = adc.counts_to_volts(adc.read_single(1))
+        assert volts == pytest.approx(st.sim.world.pads[1].voltage_at(clock.now()), abs=0.01)
+        assert st.sim.buses["station"].stats.wire_s > 0  # accounted, not waited for
+
+
 def test_hardware_real_station_without_i2c_says_which_bus(tmp_path: Path) -> None:
     cfg = sim_config(buses={"station_bus": 29})  # no /dev/i2c-29 on a test machine
     with pytest.raises(hardware.HardwareError, match=r"/dev/i2c-29 for the station bus"):
@@ -103,11 +151,11 @@ class Wiring:
     """The simulated station's handles, kept when ``build`` hands them to ``prepare_sim``
     (the station itself is never returned when a part fails)."""
 
-    def __init__(self, change: Callable[[hardware.SimHandles], None]) -> None:
+    def __init__(self, change: Callable[[SimHandles], None]) -> None:
         self.change = change
-        self.sim: hardware.SimHandles | None = None
+        self.sim: SimHandles | None = None
 
-    def __call__(self, sim: hardware.SimHandles) -> None:
+    def __call__(self, sim: SimHandles) -> None:
         self.sim = sim
         self.change(sim)
 
@@ -145,7 +193,7 @@ def test_hardware_an_adc_missing_at_start_is_named_and_shown_on_the_lcd(tmp_path
 
 
 def test_hardware_a_glove_imu_missing_at_start_is_named_with_its_channel(tmp_path: Path) -> None:
-    def unplug_ring(sim: hardware.SimHandles) -> None:
+    def unplug_ring(sim: SimHandles) -> None:
         sim.chips.imus["ring"].unplug()
 
     wiring = Wiring(unplug_ring)
@@ -166,7 +214,7 @@ def test_hardware_a_wrong_chip_at_a_motor_channel_is_named(tmp_path: Path) -> No
     """A chip answers at 0x5A on channel 2 but is not a DRV2605/DRV2605L (DEVICE_ID 5):
     DeviceNotFound becomes a HardwareError with the driver's own hint; code ENODEV."""
 
-    def swap(sim: hardware.SimHandles) -> None:
+    def swap(sim: SimHandles) -> None:
         from drivers.sim.drv2605l import SimDRV2605L
 
         sim.chips.haptic_mux.detach(2, 0x5A)

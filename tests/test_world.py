@@ -3,11 +3,13 @@ the IMUs, the DRV2605L drive reaches the motors, and a resting finger feels its 
 
 from __future__ import annotations
 
+import errno
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
-from simrig import EREMOTEIO, build_rig
+from stations import sim_station
 
 from drivers.sim.clock import SimClock
 from drivers.sim.lsm6dsox import SimLSM6DSOX
@@ -16,15 +18,15 @@ from station.sim.motors import MotorParams, SiteMotor, lra_response
 from station.sim.world import World
 
 
-def test_world_pad_force_reaches_the_adc_counts() -> None:
-    rig = build_rig(glove=False, haptics=False)
-    assert rig.pads is not None
-    adc = rig.pads.adcs[0]
+def test_world_pad_force_reaches_the_adc_counts(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["pads"])
+    assert st.pads is not None
+    adc = st.pads.adcs[0]
     idle = adc.counts_to_volts(adc.read_single(1))
-    rig.world.pads[1].set_force(5.0)
+    st.sim.world.pads[1].set_force(5.0)
     pressed = adc.counts_to_volts(adc.read_single(1))
     assert idle < 0.02
-    assert pressed == pytest.approx(rig.world.pads[1].voltage_at(rig.clock.now()), abs=0.01)
+    assert pressed == pytest.approx(st.sim.world.pads[1].voltage_at(st.clock.now()), abs=0.01)
     assert 2.0 < pressed < 3.3
 
 
@@ -35,11 +37,11 @@ def test_world_pad_texture_grades_are_known() -> None:
         World(SimClock(), texture_grades=[1, 2])
 
 
-def test_world_supply_reference_reads_half_the_supply() -> None:
-    rig = build_rig(glove=False, haptics=False, supply_ref=True)
-    assert rig.pads is not None
-    rig.world.set_supply(3.0)
-    adc = rig.pads.adcs[1]
+def test_world_supply_reference_reads_half_the_supply(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["pads"], pads={"supply_ref": True})
+    assert st.pads is not None
+    st.sim.world.set_supply(3.0)
+    adc = st.pads.adcs[1]
     assert adc.counts_to_volts(adc.read_single(3)) == pytest.approx(1.5, abs=0.001)
 
 
@@ -74,12 +76,12 @@ def test_world_tremor_shows_on_every_gyro_at_its_frequency() -> None:
     assert np.fft.rfftfreq(len(gy), 1 / 1000)[np.argmax(spectrum)] == pytest.approx(6.0)
 
 
-def test_world_hand_motion_reaches_the_imu_driver() -> None:
-    rig = build_rig(pads=False, haptics=False)
-    assert rig.glove is not None
-    rig.world.hand.set_orientation(0.0, 30.0, 0.0)
-    rig.clock.sleep(0.1)
-    batch = rig.glove.imus["back"].read_fifo()
+def test_world_hand_motion_reaches_the_imu_driver(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["glove"])
+    assert st.glove is not None
+    st.sim.world.hand.set_orientation(0.0, 30.0, 0.0)
+    st.clock.sleep(0.1)
+    batch = st.glove.imus["back"].read_fifo()
     ax, _, az = np.mean(batch.accel_g, axis=0)
     assert math.degrees(math.atan2(-ax, az)) == pytest.approx(30.0, abs=3.0)
 
@@ -103,50 +105,50 @@ def test_world_lra_vibrates_at_resonance_and_falls_off_it() -> None:
     assert lra_response(175.0, 175.0, 6.0) == pytest.approx(1.0)
 
 
-def test_world_motor_follows_the_drv2605l_drive_with_a_lag() -> None:
-    rig = build_rig(pads=False, glove=False)
-    assert rig.haptics is not None
-    drv = rig.haptics.motors[2]
-    t_on = rig.clock.now()
+def test_world_motor_follows_the_drv2605l_drive_with_a_lag(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["haptics"])
+    assert st.haptics is not None
+    drv = st.haptics.motors[2]
+    t_on = st.clock.now()
     drv.set_realtime(0.8)  # type: ignore[attr-defined]
-    rig.clock.sleep(0.5)
-    motor = rig.world.motors[2]
+    st.clock.sleep(0.5)
+    motor = st.sim.world.motors[2]
     early, _ = motor.vibration_at(t_on + 0.01)
-    steady, freq = motor.vibration_at(rig.clock.now())
+    steady, freq = motor.vibration_at(st.clock.now())
     assert steady == pytest.approx(motor.vibration_for_drive(round(0.8 * 127) / 127)[0], rel=1e-3)
     assert 0 < early < 0.5 * steady
     assert freq > 100
     drv.stop()
-    rig.clock.sleep(0.5)
-    assert rig.world.motors[2].vibration_at(rig.clock.now()) == (0.0, 0.0)
-    assert rig.world.motors[0].vibration_at(rig.clock.now()) == (0.0, 0.0)
+    st.clock.sleep(0.5)
+    assert st.sim.world.motors[2].vibration_at(st.clock.now()) == (0.0, 0.0)
+    assert st.sim.world.motors[0].vibration_at(st.clock.now()) == (0.0, 0.0)
 
 
-def test_world_finger_resting_on_a_pad_feels_its_motor_on_the_imu() -> None:
-    rig = build_rig(pads=False)
-    assert rig.haptics is not None and rig.glove is not None
-    rig.world.rest_finger("index", 1)
-    rig.clock.sleep(0.2)
+def test_world_finger_resting_on_a_pad_feels_its_motor_on_the_imu(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["haptics", "glove"])
+    assert st.haptics is not None and st.glove is not None
+    st.sim.world.rest_finger("index", 1)
+    st.clock.sleep(0.2)
     for segment in ("index", "middle"):
-        rig.glove.imus[segment].read_fifo()
-    rig.haptics.motors[1].set_realtime(1.0)  # type: ignore[attr-defined]
-    rig.clock.sleep(0.5)
-    index = np.asarray(rig.glove.imus["index"].read_fifo().accel_g)[:, 2]
-    middle = np.asarray(rig.glove.imus["middle"].read_fifo().accel_g)[:, 2]
+        st.glove.imus[segment].read_fifo()
+    st.haptics.motors[1].set_realtime(1.0)  # type: ignore[attr-defined]
+    st.clock.sleep(0.5)
+    index = np.asarray(st.glove.imus["index"].read_fifo().accel_g)[:, 2]
+    middle = np.asarray(st.glove.imus["middle"].read_fifo().accel_g)[:, 2]
     assert np.std(index) > 0.3  # ~2 g rms x 0.5 coupling, aliased at 104 Hz
     assert np.std(middle) < 0.02
-    rig.world.rest_finger("index", None)
+    st.sim.world.rest_finger("index", None)
     with pytest.raises(ValueError, match="no motor under pad 6"):
-        rig.world.rest_finger("index", 6)
+        st.sim.world.rest_finger("index", 6)
 
 
-def test_world_unplugged_glove_stops_answering_and_comes_back_reset() -> None:
-    rig = build_rig(pads=False, haptics=False)
-    assert rig.glove is not None
-    rig.world.unplug_glove()
+def test_world_unplugged_glove_stops_answering_and_comes_back_reset(tmp_path: Path) -> None:
+    st = sim_station(tmp_path, fitted=["glove"])
+    assert st.glove is not None
+    st.sim.world.unplug_glove()
     with pytest.raises(OSError) as exc:
-        rig.glove.imus["ring"].read_fifo()
-    assert exc.value.errno == EREMOTEIO
-    rig.world.plug_glove()
-    assert isinstance(rig.imu_chips["ring"], SimLSM6DSOX)
-    assert rig.imu_chips["ring"].register(0x10) == 0  # powered up with reset registers
+        st.glove.imus["ring"].read_fifo()
+    assert exc.value.errno == errno.EREMOTEIO
+    st.sim.world.plug_glove()
+    assert isinstance(st.sim.chips.imus["ring"], SimLSM6DSOX)
+    assert st.sim.chips.imus["ring"].register(0x10) == 0  # powered up with reset registers

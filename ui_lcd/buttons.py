@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
-from gpiozero import DigitalInputDevice
+from gpiozero import DigitalInputDevice, Factory
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +74,27 @@ class _KeyState:
 
 
 class Buttons:
-    """Buttons on GPIO ``pins`` (key -> BCM number); keys from :data:`KEYS`."""
+    """Buttons on GPIO ``pins`` (key -> BCM number); keys from :data:`KEYS`.
+
+    ``pin_factory`` (gpiozero's lgpio factory on a Pi, its mock factory in ``--sim``) is
+    required: gpiozero's global default would pick a backend by itself, real pins in a
+    simulation or the other way round, so the composition root always says which.
+    """
 
     def __init__(
         self,
         pins: dict[str, int],
         clock: Any,
-        pin_factory: Any = None,
+        *,
+        pin_factory: Factory,
         bounce_s: float = 0.03,
         hold_s: float = 1.5,
     ) -> None:
+        if pin_factory is None:
+            raise ValueError(
+                "Buttons needs a pin_factory (gpiozero's default Device.pin_factory is never "
+                "used): pass the station's"
+            )
         unknown = set(pins) - set(KEYS)
         if unknown:
             raise ValueError(f"unknown button(s) {sorted(unknown)}; keys are {', '.join(KEYS)}")

@@ -126,3 +126,11 @@ class SimClock:
     def pending(self) -> int:
         """Number of scheduled, not cancelled events."""
         return sum(1 for e in self._events if not e.cancelled)
+
+
+class RealTimeClock(_real.MonotonicClock):
+    """The real clock for simulated chips and buses, to measure the host side in real time
+    (loop jitter): wire time is not waited for, only the host's own time passes."""
+
+    def advance(self, seconds: float) -> None:
+        """The bus accounts for wire time here; in real time nothing waits for it."""

@@ -14,9 +14,9 @@ technician does at set-up, and stores the records.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.sim.ads1115 import SimADS1115
 from drivers.sim.bus import SimI2CBus
@@ -25,10 +25,15 @@ from drivers.sim.hd44780 import SimHD44780
 from drivers.sim.lsm6dsox import SimLSM6DSOX
 from drivers.sim.tca9548a import SimTCA9548A
 from sensors.calibration import CalibrationRecord, CalibrationStore
-from sensors.force_pads import calibrate_pads
+from sensors.force_pads import PadChannel, SupplyReference, calibrate_pads
 from sensors.glove import WIRING
 from sensors.motor_calibration import calibrate_motor
 from station.sim.world import World
+
+if TYPE_CHECKING:
+    from sensors.acquisition import Acquisition
+    from sensors.haptics import Haptics
+    from station.config import Config
 
 DRV2605L_ADDRESS = 0x5A
 #: The technician's calibration weights (N), spanning the pads' working range.
@@ -47,27 +52,32 @@ class SimChips:
     lcd: SimHD44780 | None = None
 
 
-def make_buses(clock: Any, buses_cfg: Mapping[str, Any]) -> dict[str, SimI2CBus]:
-    """The station, glove and LCD buses at the configured speeds."""
+def make_buses(
+    clock: Any,
+    buses_cfg: Mapping[str, Any],
+    roles: Iterable[str] = ("station", "glove", "lcd"),
+) -> dict[str, SimI2CBus]:
+    """The buses of ``roles`` (``station``, ``glove``, ``lcd``) at the configured speeds;
+    the station passes the roles a fitted part is on, as on a Pi."""
     return {
         role: SimI2CBus(clock, buses_cfg[f"{role}_speed_hz"], f"sim-{role}-bus", log_size=256)
-        for role in ("station", "glove", "lcd")
+        for role in roles
     }
 
 
 def attach_chips(
-    cfg: Any,
+    cfg: Config,
     clock: Any,
     buses: Mapping[str, SimI2CBus],
     world: World,
-    pad_layout: tuple[Sequence[Any], Any] = ((), None),
+    pad_layout: tuple[Sequence[PadChannel], SupplyReference | None] = ((), None),
     seed: int = 0,
 ) -> SimChips:
     """Simulated chips at the configuration's addresses, connected to ``world``;
     ``pad_layout`` is ``(channels, supply reference or None)`` as the station wires them."""
     chips = SimChips()
-    station_bus = buses["station"]
     if cfg["pads"]["fitted"]:
+        station_bus = buses["station"]
         for address in cfg["pads"]["adc_addresses"]:
             adc = SimADS1115(clock, bus_hz=station_bus.speed_hz)
             station_bus.attach(address, adc)
@@ -79,7 +89,7 @@ def attach_chips(
             world.connect_supply_reference(chips.adcs[ref.adc], ref.ain, ref.ratio)
     if cfg["haptics"]["fitted"] and cfg["haptics"]["driver"] == "drv2605l":
         mux = SimTCA9548A()
-        station_bus.attach(cfg["haptics"]["mux_address"], mux)
+        buses["station"].attach(cfg["haptics"]["mux_address"], mux)
         chips.haptic_mux = mux
         for motor, channel in enumerate(cfg["haptics"]["channels"]):
             drv = mux.attach(channel, DRV2605L_ADDRESS, SimDRV2605L(clock))
@@ -103,8 +113,8 @@ def attach_chips(
 def calibrate(
     world: World,
     store: CalibrationStore,
-    acquisition: Any = None,
-    haptics: Any = None,
+    acquisition: Acquisition | None = None,
+    haptics: Haptics | None = None,
     pads: Sequence[int] = (),
     motors: Sequence[int] = (),
     weights_n: Sequence[float] = WEIGHTS_N,

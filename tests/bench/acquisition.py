@@ -18,23 +18,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simrig import RealTimeClock, build_rig
+from stations import sim_station
 
+from drivers.sim.clock import RealTimeClock
 from sensors.bench import acquisition_figures
 
 
 def run(seconds: float, realtime_s: float) -> dict[str, dict]:
-    out = {}
-    rig = build_rig(seed=0, haptics=False)
-    out["simulated_clock"] = acquisition_figures(rig, seconds)
+    out = {"simulated_clock": figures(None, seconds)}
     if realtime_s > 0:
-        rig = build_rig(seed=0, haptics=False, clock=RealTimeClock())
-        out["real_time"] = acquisition_figures(rig, realtime_s)
+        out["real_time"] = figures(RealTimeClock(), realtime_s)
     return out
+
+
+def figures(clock: RealTimeClock | None, seconds: float) -> dict:
+    """The default station's pads and glove (no motors, no LCD), built by the product's
+    wiring on ``clock`` (None: a simulated clock), measured for ``seconds``."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        station = sim_station(Path(data_dir), fitted=["pads", "glove"], clock=clock)
+        try:
+            return acquisition_figures(station, seconds)
+        finally:
+            station.close()
 
 
 def main() -> None:

@@ -1,0 +1,59 @@
+"""The simulated station's handles: what a simulated station has that a real one has not.
+
+:func:`station.hardware.build` hands a :class:`SimHandles` to ``prepare_sim`` and keeps it
+as ``Station.sim``: the physical world (pads, hand, motors), the simulated buses and chips
+(for fault injection: detach a chip, arm a bus fault) and the mock pin factory behind the
+buttons. The station's own parts never see it; the virtual patient, tests and benchmarks
+act on the station through it, as a person or a technician with a probe would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from drivers.sim.bus import SimI2CBus
+from station.sim.rig import SimChips
+from station.sim.world import World
+from ui_lcd.buttons import KEYS
+
+if TYPE_CHECKING:
+    from gpiozero.pins.mock import MockFactory, MockPin
+
+    from station.sim.patient import VirtualPatient
+
+
+@dataclass
+class SimHandles:
+    """The simulated world, buses (by role: ``station``, ``glove``, ``lcd``; only those a
+    fitted part is on), chips and mock pins of one simulated station."""
+
+    world: World
+    buses: dict[str, SimI2CBus]
+    chips: SimChips
+    pin_factory: MockFactory
+
+    def lcd_lines(self) -> list[str]:
+        """The text the simulated LCD shows (its DDRAM, read through the chip model)."""
+        return list(self.chips.lcd.lines()) if self.chips.lcd is not None else []
+
+    def button_pins(self, buttons_cfg: dict[str, Any]) -> dict[str, MockPin]:
+        """The mock pins of the buttons, to press them as a person would."""
+        return {k: self.pin_factory.pin(buttons_cfg[k]) for k in KEYS}
+
+    def patient(
+        self, profile: str, clock: Any, buttons_cfg: dict[str, Any], seed: int = 0, **kw: Any
+    ) -> VirtualPatient:
+        """A virtual patient with ``profile``'s abilities at this simulated station, acting
+        only through its LCD, buttons and pads (``station.sim.patient``)."""
+        from station.sim import patient as patient_mod
+
+        return patient_mod.VirtualPatient(
+            patient_mod.profile(profile, **kw),
+            clock,
+            self.lcd_lines,
+            self.button_pins(buttons_cfg),
+            self.world.pads,
+            seed=seed,
+            name=profile,
+        )
