@@ -208,6 +208,22 @@ def test_recover_session_without_its_plan_uses_the_current_params_and_says_so(
     assert body["data_quality"]["plan_params"] == "assumed"
 
 
+def test_recover_session_without_its_plan_under_the_same_plan_version_is_not_assumed(
+    tmp_path: Path, protocols: None
+) -> None:
+    """The active plan has the session's version: it is the plan the session ran (a
+    version is never stored twice), so its params are the session's own."""
+    journalled_without_its_plan(tmp_path / "station.db")
+    station = Station(tmp_path / "station.db", plan(1, ("max_grip", V1_GRIP)))
+    assert station.runner.recover() == ["msg-1"]
+    station.journal.close()
+    (body,) = station.sent
+    recovered = by_protocol(body)
+    assert "uninvolved_trials" not in recovered["max_grip"]["metrics"]  # v1's hands
+    assert recovered["tally"]["metrics"]["count"]["value"] == 1  # v1 lists none: default
+    assert "plan_params" not in body["data_quality"]
+
+
 def test_recover_journal_of_the_previous_schema_is_migrated_and_recovered(
     tmp_path: Path, protocols: None
 ) -> None:

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from sensors.faults import PadGap
+from station.catalog import MAX_GRIP
 from station.journal import Trial
+from station.kinds import Code, DecisionKind, Scope
+from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
-from station.protocols.base import ProtocolStop, SessionContext
 from station.protocols.metrics import mean_sd, mean_uncertainty, metric
-from station.protocols.params import ChoicesParam, IntParam, Param
 from station.safety import Decision, fatigue_decision
 
 SQUEEZE_S = 4.0  # ASHT: at least 3 s; the peak is taken over the whole window
@@ -46,34 +47,19 @@ MAX_GAP_FRACTION = 0.5
 PAD_GAPS_CODE = "E-PAD-000"
 
 
-class MaxGrip(ProtocolBase):
-    name = "max_grip"
-    maximal = True
-    uses_force = True
-    PARAMS: ClassVar[Mapping[str, Param]] = {
-        "hands": ChoicesParam(("involved", "uninvolved"), default=("involved", "uninvolved")),
-        "trials_per_hand": IntParam(1, 6, default=3),
-        "pad": IntParam(0, 15, default=0),
-    }
+class MaxGrip(ProtocolBase, spec=MAX_GRIP):
+    """Its pad must be calibrated (:meth:`~station.protocols.base.Protocol.check_ready`)."""
 
-    def __init__(self, params: dict[str, Any], calibration_tolerance: float = 0.1) -> None:
+    def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)
         self.hands: list[str] = self.params["hands"]
         self.trials_per_hand: int = self.params["trials_per_hand"]
         self.pad: int = self.params["pad"]
-        self.calibration_tolerance = calibration_tolerance
 
     def pads_used(self) -> tuple[int, ...]:
         return (self.pad,)
 
     def run(self, ctx: SessionContext) -> None:
-        if ctx.forces is None:
-            raise ProtocolStop(_no_pads())
-        if not ctx.forces.calibrated(self.pad):
-            # Never a grip in uncalibrated units: the technician must set the pad up first.
-            ctx.ui.error("error.calibration", "E-CAL-01")
-            ctx.wait(5.0)
-            raise ProtocolStop(_uncalibrated(self.pad))
         done = 0  # trials that took their place, over the hands so far
         for role in self.hands:
             side = ctx.hands[role]
@@ -93,11 +79,12 @@ class MaxGrip(ProtocolBase):
             before = hand.done
             decision = hand.add(*self._trial(ctx, role, side, index, before + 1))
             index += 1
-            if decision is not None and decision.kind == "no_effort":
+            if decision is not None and decision.kind == DecisionKind.NO_EFFORT:
                 decision = _trials_lost(decision, planned - done_before - before, planned)
+            if decision is not None and decision.kind == DecisionKind.FATIGUE:
+                ctx.safety.decision(decision, Code.FATIGUE)
+                raise ProtocolStop(decision, journalled=True)
             if decision is not None:
-                if decision.kind == "fatigue":
-                    ctx.safety.decision(decision, "S-FATIGUE")
                 raise ProtocolStop(decision)
             if hand.done == before:
                 # No squeeze (looked away, say): a kind word and the same try again; a
@@ -199,7 +186,7 @@ class MaxGrip(ProtocolBase):
         ctx.wait(1.0)
         return (None if "no_effort" in quality else peak), tuple(quality)
 
-    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+    def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
         means: dict[str, float] = {}
         for role in self.hands:
@@ -217,18 +204,18 @@ class MaxGrip(ProtocolBase):
                 continue
             m, sd = mean_sd(peaks)
             means[role] = m
-            u = mean_uncertainty(peaks, self.calibration_tolerance)
+            u = mean_uncertainty(peaks, ctx.calibration_tolerance)
             out[f"{role}_mean_force"] = metric(
                 m, "N", u, hand=side, n=len(peaks), method="mean of trials (ASHT)"
             )
             out[f"{role}_best_force"] = metric(
-                max(peaks), "N", max(peaks) * self.calibration_tolerance, hand=side
+                max(peaks), "N", max(peaks) * ctx.calibration_tolerance, hand=side
             )
             if len(peaks) > 1 and m > 0:
                 out[f"{role}_cv"] = metric(100.0 * sd / m, "%", note="data quality only")
         if "involved" in means and "uninvolved" in means and means["uninvolved"] > 0:
             ratio = 100.0 * means["involved"] / means["uninvolved"]
-            rel = self.calibration_tolerance * np.sqrt(2)
+            rel = ctx.calibration_tolerance * np.sqrt(2)
             out["limb_symmetry_index"] = metric(
                 ratio, "%", ratio * rel, formula="involved / uninvolved x 100"
             )
@@ -316,18 +303,10 @@ def _median3(f: np.ndarray) -> np.ndarray:
     return np.median(stacked, axis=0)
 
 
-def _no_pads() -> Decision:
-    return Decision("no_force_pads", "force", "no force pads fitted", {})
-
-
-def _uncalibrated(pad: int) -> Decision:
-    return Decision("uncalibrated", "force", f"pad {pad} has no calibration record", {"pad": pad})
-
-
 def _no_effort(side: str, missed: int) -> Decision:
     return Decision(
-        "no_effort",
-        "force",
+        DecisionKind.NO_EFFORT,
+        Scope.FORCE,
         f"no squeeze on {missed} tries in a row ({side} hand)",
         {"hand": side, "missed": missed},
     )
@@ -349,12 +328,13 @@ def _pad_gaps(pad: int, side: str, squeeze: Squeeze) -> Decision:
         else "no samples"
     )
     return Decision(
-        "pad_gaps",
-        "force",
+        DecisionKind.PAD_GAPS,
+        Scope.FORCE,
         f"pad {pad} gave {what} of a squeeze",
         {"pad": pad, "hand": side, "samples": squeeze.samples, "gaps": squeeze.gaps},
     )
 
 
 def _declined(side: str) -> Decision:
-    return Decision("declined", "force", f"{side} hand grip declined or no answer", {"hand": side})
+    reason = f"{side} hand grip declined or no answer"
+    return Decision(DecisionKind.DECLINED, Scope.FORCE, reason, {"hand": side})
