@@ -19,7 +19,12 @@ One session (:meth:`SessionRunner.run_session`):
 
 A patient who does not answer gets a pause screen; if nobody comes back, the session ends
 marked incomplete. At start-up :meth:`recover` closes a session interrupted by a crash or a
-power cut and summarises what it had.
+power cut and summarises what it had, with the plan it ran (:mod:`station.recovery`).
+
+The runner knows no protocol in particular: what one needs goes through the interface of
+:class:`~station.protocols.base.Protocol` (its gates, the pads it reads, ``check_ready``,
+``metrics``). The patient's checks are :mod:`station.session_checks`; how each kind of end
+is journalled and shown is :mod:`station.session_end`.
 """
 
 from __future__ import annotations

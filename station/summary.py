@@ -27,6 +27,9 @@ SCHEMA = "rehab.session/1"
 #: stops, a long fault message) is cut, never a reason to lose the summary.
 MAX_REASON_CHARS = 500
 
+#: What the summary carries of each safety event.
+EVENT_FIELDS = ("t_s", "at", "kind", "code", "detail")
+
 #: (connection, schema, body) -> msg_id: enqueue inside the caller's transaction.
 Enqueue = Callable[[Any, str, dict[str, Any]], str]
 
@@ -83,8 +86,6 @@ def build(
 ) -> dict[str, Any]:
     """The summary body for ``session_id`` from the journal and the protocols' metrics."""
     s = journal.session(session_id)
-    checkin = s["checkin"] or {}
-    checkout = s["checkout"] or {}
     events = journal.events(session_id)
     unreadable = journal.unreadable_rows(session_id)
     if unreadable:
@@ -99,30 +100,25 @@ def build(
         "ended_reason": _shortened(s["ended_reason"] or "", MAX_REASON_CHARS),
         "protocols": [r.as_json() for r in results],
         "adherence": adherence(journal, session_id, duration_s),
-        "checkin": {
-            "pain_before": checkin.get("pain"),
-            "pain_after": checkout.get("pain"),
-            "new_numbness": checkin.get("new_numbness"),
-            "wound_problem": checkin.get("wound_problem"),
-            # The pain stop rule a later pain answer fired (a rise from check-in, or the
-            # limit), so the clinic sees it without reading the safety events.
-            "pain_stop_rule": next(
-                (e["kind"] for e in events if e["kind"] in PAIN_STOP_RULES), None
-            ),
-        },
-        "safety_events": [
-            {
-                "t_s": e["t_s"],
-                "at": e["at"],
-                "kind": e["kind"],
-                "code": e["code"],
-                "detail": e["detail"],
-            }
-            for e in events
-        ],
+        "checkin": _checkin(s["checkin"] or {}, s["checkout"] or {}, events),
+        "safety_events": [{k: e[k] for k in EVENT_FIELDS} for e in events],
         "data_quality": data_quality,
         "software_version": __version__,
         "plan_version": plan_version,
+    }
+
+
+def _checkin(
+    checkin: dict[str, Any], checkout: dict[str, Any], events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "pain_before": checkin.get("pain"),
+        "pain_after": checkout.get("pain"),
+        "new_numbness": checkin.get("new_numbness"),
+        "wound_problem": checkin.get("wound_problem"),
+        # The pain stop rule a later pain answer fired (a rise from check-in, or the
+        # limit), so the clinic sees it without reading the safety events.
+        "pain_stop_rule": next((e["kind"] for e in events if e["kind"] in PAIN_STOP_RULES), None),
     }
 
 

@@ -113,12 +113,30 @@ class MaxGrip(ProtocolBase, spec=MAX_GRIP):
         ctx.ui.prompt("grip.progress", trial=try_no, total=self.trials_per_hand, hand=side)
         ctx.wait(1.0)
         ctx.ui.countdown("grip.ready", GET_READY_S, ctx.wait)
+        pauses = ctx.pauses
+        window = self._squeeze(ctx, side)
+        ctx.ui.prompt("grip.relax")
+        t, f = ctx.forces.window_n(self.pad, window.t_end - window.t0 + 0.05)
+        squeeze = squeeze_peak(t, f, window.t0)
+        quality = squeeze.quality(window.at_cap, paused=ctx.pauses != pauses)
+        ctx.record_trial(self._journalled(ctx, role, side, index, window, squeeze, quality))
+        if squeeze.pad_problem:
+            # Not the patient's doing: the acquisition's own fault if it reported one (the
+            # session ends on it), else this protocol stops as the station's problem.
+            ctx.check()
+            ctx.ui.error("error.pads", PAD_GAPS_CODE)
+            ctx.wait(5.0)
+            raise ProtocolStop(_pad_gaps(self.pad, side, squeeze))
+        ctx.wait(1.0)
+        return (None if "no_effort" in quality else squeeze.peak_n), quality
+
+    def _squeeze(self, ctx: SessionContext, side: str) -> SqueezeWindow:
+        """The squeeze itself, with its force on the LCD; stops early at the force cap."""
+        assert ctx.forces is not None
         cap = ctx.caps.max_force_n
         full_scale = min(ctx.forces.full_scale_n(), cap * 1.25)
         ctx.ui.cue("start")
-        pauses = ctx.pauses
         t0 = ctx.clock.now()
-        at_cap = False
         while ctx.clock.now() - t0 < SQUEEZE_S:
             try:
                 force = ctx.forces.latest_n(self.pad)
@@ -130,61 +148,41 @@ class MaxGrip(ProtocolBase, spec=MAX_GRIP):
                 ctx.wait(FEEDBACK_S)
                 continue
             ctx.ui.biofeedback("grip.squeeze", force, full_scale, hand=side)
-            if force >= cap:
-                at_cap = True  # the force ceiling holds during maximal tests too
-                break
+            if force >= cap:  # the force ceiling holds during maximal tests too
+                return SqueezeWindow(t0, ctx.clock.now(), cap, at_cap=True)
             ctx.wait(FEEDBACK_S)
-        t_end = ctx.clock.now()
-        ctx.ui.prompt("grip.relax")
-        t, f = ctx.forces.window_n(self.pad, t_end - t0 + 0.05)
-        squeeze = squeeze_peak(t, f, t0)
-        quality: list[str] = []
-        if squeeze.samples == 0:
-            quality.append("no_samples")
-        if squeeze.gaps:
-            quality.append("sensor_gaps")
-        if squeeze.pad_problem:
-            quality.append("pad_gaps")
-        if at_cap:
-            quality.append("at_force_cap")
-        if ctx.pauses != pauses:
-            quality.append("paused")
-        peak = None if squeeze.pad_problem else squeeze.peak_n
-        if not squeeze.pad_problem and (peak is None or peak < NO_EFFORT_N):
-            quality.append("no_effort")
-        rt = None if peak is None else squeeze.reaction_time_s
-        ctx.record_trial(
-            Trial(
-                protocol=self.name,
-                trial_index=index,
-                hand=side,
-                stimulus={
-                    "role": role,
-                    "squeeze_s": SQUEEZE_S,
-                    "pad": self.pad,
-                    "force_cap_n": cap,
-                },
-                response={
-                    "peak_force_n": None if peak is None else round(peak, 3),
-                    "samples": squeeze.samples,
-                    "gaps": squeeze.gaps,
-                },
-                reaction_time_s=None if rt is None else round(rt, 3),
-                contact_force_n=None if peak is None else round(peak, 3),
-                t_start_s=round(t0, 4),
-                t_end_s=round(t_end, 4),
-                quality=tuple(quality),
-            )
+        return SqueezeWindow(t0, ctx.clock.now(), cap, at_cap=False)
+
+    def _journalled(
+        self,
+        ctx: SessionContext,
+        role: str,
+        side: str,
+        index: int,
+        window: SqueezeWindow,
+        squeeze: Squeeze,
+        quality: tuple[str, ...],
+    ) -> Trial:
+        """The trial as the journal keeps it (a pad problem leaves no peak)."""
+        peak = None if squeeze.pad_problem or squeeze.peak_n is None else round(squeeze.peak_n, 3)
+        rt = squeeze.reaction_time_s
+        return Trial(
+            protocol=self.name,
+            trial_index=index,
+            hand=side,
+            stimulus={
+                "role": role,
+                "squeeze_s": SQUEEZE_S,
+                "pad": self.pad,
+                "force_cap_n": window.cap_n,
+            },
+            response={"peak_force_n": peak, "samples": squeeze.samples, "gaps": squeeze.gaps},
+            reaction_time_s=None if peak is None or rt is None else round(rt, 3),
+            contact_force_n=peak,
+            t_start_s=round(window.t0, 4),
+            t_end_s=round(window.t_end, 4),
+            quality=quality,
         )
-        if squeeze.pad_problem:
-            # Not the patient's doing: the acquisition's own fault if it reported one (the
-            # session ends on it), else this protocol stops as the station's problem.
-            ctx.check()
-            ctx.ui.error("error.pads", PAD_GAPS_CODE)
-            ctx.wait(5.0)
-            raise ProtocolStop(_pad_gaps(self.pad, side, squeeze))
-        ctx.wait(1.0)
-        return (None if "no_effort" in quality else peak), tuple(quality)
 
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -266,6 +264,29 @@ class Squeeze:
     def pad_problem(self) -> bool:
         """No samples at all, or most of them missing: the pad, not the patient."""
         return self.samples == 0 or self.gaps > MAX_GAP_FRACTION * self.samples
+
+    def quality(self, at_cap: bool, paused: bool) -> tuple[str, ...]:
+        """The trial's quality flags: what the window held, and what happened in it."""
+        flags = {
+            "no_samples": self.samples == 0,
+            "sensor_gaps": self.gaps > 0,
+            "pad_gaps": self.pad_problem,
+            "at_force_cap": at_cap,
+            "paused": paused,
+            # no squeeze (looked away, say), unless the pad gave nothing to judge
+            "no_effort": not self.pad_problem and (self.peak_n or 0.0) < NO_EFFORT_N,
+        }
+        return tuple(flag for flag, raised in flags.items() if raised)
+
+
+@dataclass(frozen=True)
+class SqueezeWindow:
+    """When the squeeze ran (clock s), the force cap it ran under, and whether it hit it."""
+
+    t0: float
+    t_end: float
+    cap_n: float
+    at_cap: bool
 
 
 def squeeze_peak(t_s: Any, force_n: Any, t0: float) -> Squeeze:
