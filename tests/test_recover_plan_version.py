@@ -79,7 +79,7 @@ class JournalledGrip(MaxGrip):
 
 class Tally(Protocol):
     """A second protocol: one trial; its metric counts ``per_trial`` for each trial. The
-    power goes right after its trial (:func:`power_cut` to ``CUT``)."""
+    power goes right after its trial, when ``cut_to`` says where (:func:`power_cut`)."""
 
     name = "tally"
     PARAMS: ClassVar[Mapping[str, Param]] = {"per_trial": IntParam(1, 10, default=1)}
