@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: The tables as first released (schema version 0); :data:`MIGRATIONS` bring them up to
+#: :data:`SCHEMA_VERSION`, so a database of any earlier version has at least these columns.
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS sessions(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,6 +72,15 @@ CREATE TABLE IF NOT EXISTS daily_dose(
     a8_sq REAL NOT NULL DEFAULT 0
 );
 """
+
+#: ``PRAGMA user_version`` of a journal this software version made or migrated.
+SCHEMA_VERSION = 1
+#: The statements that bring a journal of version ``n - 1`` to version ``n``.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # The protocols and params each session ran with (JSON list of {"protocol", "params"}):
+    # a session recovered after a restart is summarised with them, whatever the plan then.
+    1: ("ALTER TABLE sessions ADD COLUMN plan_items TEXT",),
+}
 
 #: Session states. ``running`` only while the session is open.
 STATES = ("running", "complete", "incomplete", "stopped")
@@ -139,6 +150,7 @@ class Journal:
         self._warned: set[tuple[str, int]] = set()  # unreadable rows already logged
         with self._lock:
             self._conn.executescript(SCHEMA_SQL)
+        self._migrate()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -160,16 +172,52 @@ class Journal:
                 raise
             self._conn.execute("COMMIT")
 
+    def _migrate(self) -> None:
+        """Bring an older journal to :data:`SCHEMA_VERSION`, one step per transaction (the
+        version is read inside it: two processes opening the database migrate it once)."""
+        for step in range(1, SCHEMA_VERSION + 1):
+            with self.transaction() as c:
+                if int(c.execute("PRAGMA user_version").fetchone()[0]) < step:
+                    for sql in MIGRATIONS[step]:
+                        c.execute(sql)
+                    c.execute(f"PRAGMA user_version = {step}")
+
     # -- sessions ------------------------------------------------------------------------
 
-    def start_session(self, plan_version: int | None, protocols: list[str]) -> int:
+    def start_session(
+        self,
+        plan_version: int | None,
+        protocols: list[str],
+        plan_items: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Open a session; ``plan_items``: the protocols and params it runs with."""
+        items = None if plan_items is None else json.dumps(plan_items)
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO sessions(session_uid, started_at, plan_version, protocols) "
-                "VALUES (?, ?, ?, ?)",
-                (str(uuid.uuid4()), utc_now(), plan_version, json.dumps(protocols)),
+                "INSERT INTO sessions(session_uid, started_at, plan_version, protocols, "
+                "plan_items) VALUES (?, ?, ?, ?, ?)",
+                (str(uuid.uuid4()), utc_now(), plan_version, json.dumps(protocols), items),
             )
             return int(cur.lastrowid or 0)
+
+    def plan_items(self, session_id: int) -> list[dict[str, Any]] | None:
+        """The protocols and params the session ran with, as :meth:`start_session` got
+        them; None when the journal has none (a session an older version journalled) or
+        they cannot be read (logged)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT plan_items FROM sessions WHERE id=?", (session_id,)
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        try:
+            items = json.loads(row[0])
+            if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+                return items
+        except ValueError:
+            pass
+        self._skipped("sessions", session_id, UnreadableRow("plan_items cannot be read"))
+        return None
 
     def set_checkin(self, session_id: int, answers: dict[str, Any]) -> None:
         self._update(session_id, "checkin", answers)

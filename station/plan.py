@@ -17,15 +17,12 @@ from typing import Any
 
 from mqtt_bridge import envelope
 from mqtt_bridge.plans import StationCap
+from station.catalog import CATALOG
+from station.protocol_params import ParamError, parse_params
 
 SCHEMA = "rehab.plan/1"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_PLAN_BYTES = 16 * 1024
-
-#: Protocols the station can run now, with their parameter checks.
-KNOWN_PROTOCOLS = ("max_grip",)
-#: Protocols that need the plan's ``gates.maximal_tests``.
-MAXIMAL_PROTOCOLS = ("max_grip", "rfd", "grip_fatigue")
 
 #: cap name -> (min, max, unit); None allowed only where noted.
 CAP_LIMITS: dict[str, tuple[float, float, str]] = {
@@ -234,9 +231,9 @@ def _schedule(s: Any) -> tuple[ScheduleItem, ...]:
         if not isinstance(item, dict) or set(item) - {"protocol", "days", "params"}:
             raise PlanError(path, "must be an object with protocol, days and params")
         proto = item.get("protocol")
-        if proto not in KNOWN_PROTOCOLS:
+        if not isinstance(proto, str) or proto not in CATALOG:
             raise PlanError(
-                f"{path}.protocol", f"must be one of {', '.join(KNOWN_PROTOCOLS)}, got {proto!r}"
+                f"{path}.protocol", f"must be one of {', '.join(CATALOG)}, got {proto!r}"
             )
         days = item.get("days")
         if days == "daily":
@@ -261,18 +258,14 @@ def _schedule(s: Any) -> tuple[ScheduleItem, ...]:
 
 
 def _check_params(path: str, proto: str, params: dict[str, Any]) -> None:
-    """A protocol this station runs checks its own params now, so a plan it could not run
-    is refused when it arrives, never accepted to fail at session time."""
-    from station.protocols import PROTOCOLS  # the protocols import this module
-    from station.protocols.params import ParamError
-
+    """The params of a protocol this station runs are checked against its catalogue entry
+    now, so a plan it could not run is refused when it arrives, never accepted to fail at
+    session time."""
     try:
-        PROTOCOLS[proto](params)
+        parse_params(CATALOG[proto].params, params)
     except ParamError as exc:
         where = f"{path}.params.{exc.key}" if exc.key else f"{path}.params"
         raise PlanError(where, exc.message) from None
-    except (ValueError, TypeError) as exc:
-        raise PlanError(f"{path}.params", str(exc)) from exc
 
 
 def default_sim_plan(station_id: str, today: dt.date | None = None) -> Plan:

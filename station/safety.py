@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.clock import MonotonicClock
+from station.kinds import Code, DecisionKind, EventKind, Scope, SessionState
 from station.plan import Caps
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,12 @@ class SessionStop(BaseException):
     the main thread is, and a best-effort ``except Exception`` on the way (a buzzer cue, a
     journal write) must not swallow the end of a session."""
 
-    def __init__(self, reason: str, state: str = "stopped", code: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        state: SessionState = SessionState.STOPPED,
+        code: Code | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.state = state
@@ -53,8 +59,8 @@ class SessionStop(BaseException):
 class Decision:
     """A stop rule that fired: what to stop, why, and the journal event kind."""
 
-    kind: str
-    scope: str  # "session", "force", "vibration"
+    kind: DecisionKind
+    scope: Scope
     reason: str
     detail: dict[str, Any]
 
@@ -65,19 +71,22 @@ def checkin_decision(
     """Pre-session check-in: a reason not to start (or to skip vibration), or None."""
     if wound_problem:
         return Decision(
-            "checkin_wound", "session", "wound problem reported", {"wound_problem": True}
+            DecisionKind.CHECKIN_WOUND,
+            Scope.SESSION,
+            "wound problem reported",
+            {"wound_problem": True},
         )
     if pain >= caps.pain_stop_nrs:
         return Decision(
-            "checkin_pain",
-            "session",
+            DecisionKind.CHECKIN_PAIN,
+            Scope.SESSION,
             f"pain {pain}/10 at check-in",
             {"pain": pain, "limit": caps.pain_stop_nrs},
         )
     if new_numbness:
         return Decision(
-            "checkin_numbness",
-            "vibration",
+            DecisionKind.CHECKIN_NUMBNESS,
+            Scope.VIBRATION,
             "new numbness or tingling reported",
             {"new_numbness": True},
         )
@@ -88,15 +97,15 @@ def pain_decision(before: int, now: int, caps: Caps) -> Decision | None:
     """Pain during or after the session compared with check-in."""
     if now >= caps.pain_stop_nrs:
         return Decision(
-            "pain_limit",
-            "session",
+            DecisionKind.PAIN_LIMIT,
+            Scope.SESSION,
             f"pain {now}/10",
             {"pain_before": before, "pain_now": now, "limit": caps.pain_stop_nrs},
         )
     if now - before >= caps.pain_rise_stop:
         return Decision(
-            "pain_rise",
-            "session",
+            DecisionKind.PAIN_RISE,
+            Scope.SESSION,
             f"pain rose from {before} to {now}",
             {"pain_before": before, "pain_now": now, "rise_limit": caps.pain_rise_stop},
         )
@@ -110,8 +119,8 @@ def fatigue_decision(peaks_n: list[float]) -> Decision | None:
     drop = (peaks_n[0] - peaks_n[-1]) / peaks_n[0]
     if drop > FATIGUE_DROP:
         return Decision(
-            "fatigue",
-            "force",
+            DecisionKind.FATIGUE,
+            Scope.FORCE,
             f"peak force fell {drop:.0%} from the first trial",
             {
                 "first_n": round(peaks_n[0], 2),
@@ -237,7 +246,11 @@ class SafetyLayer:
 
     # -- events --------------------------------------------------------------------------
 
-    def event(self, kind: str, detail: dict[str, Any], code: str | None = None) -> None:
+    def event(
+        self, kind: EventKind | DecisionKind, detail: dict[str, Any], code: Code | str | None = None
+    ) -> None:
+        """Journal a safety event of the session (and keep it in :attr:`events`); a
+        journal that cannot take it is logged, never raised: the session goes on."""
         entry = {"t_s": round(self.clock.now(), 3), "kind": kind, "code": code, "detail": detail}
         self.events.append(entry)
         try:
@@ -246,7 +259,7 @@ class SafetyLayer:
             log.exception("could not journal safety event %s", kind)
         log.warning("safety event %s %s", kind, detail)
 
-    def decision(self, d: Decision, code: str | None = None) -> None:
+    def decision(self, d: Decision, code: Code | None = None) -> None:
         self.event(d.kind, {"scope": d.scope, "reason": d.reason, **d.detail}, code)
 
     # -- Stop button ---------------------------------------------------------------------
@@ -267,16 +280,16 @@ class SafetyLayer:
     def check_stop(self) -> None:
         """Raise :class:`SessionStop` if Stop was pressed (the loop calls this often)."""
         if self.stop_pressed.is_set():
-            raise SessionStop("stop button pressed", "stopped", "S-STOP")
+            raise SessionStop("stop button pressed", SessionState.STOPPED, Code.STOP)
 
     # -- watchdog ------------------------------------------------------------------------
 
     def _stall(self, stalled_s: float) -> None:
         self.motors_off("watchdog")
         self.event(
-            "watchdog",
+            EventKind.WATCHDOG,
             {"stalled_s": round(stalled_s, 3), "timeout_s": self.watchdog.timeout_s},
-            "E-WDG-01",
+            Code.WATCHDOG,
         )
 
     def heartbeat(self) -> None:
@@ -333,7 +346,7 @@ class SignalWindow:
             return None
         self.taken = True
         name = signal.Signals(self.signum).name
-        return SessionStop(f"{name} received", "incomplete", "S-SIGNAL")
+        return SessionStop(f"{name} received", SessionState.INCOMPLETE, Code.SIGNAL)
 
     @contextmanager
     def hold(self) -> Iterator[None]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from station import __version__
 from station.journal import Journal
+from station.kinds import PAIN_STOP_RULES, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +27,23 @@ SCHEMA = "rehab.session/1"
 #: stops, a long fault message) is cut, never a reason to lose the summary.
 MAX_REASON_CHARS = 500
 
-#: Safety-event kinds of the pain stop rules after the check-in (``station.safety``).
-PAIN_STOP_RULES = ("pain_rise", "pain_limit")
+#: What the summary carries of each safety event.
+EVENT_FIELDS = ("t_s", "at", "kind", "code", "detail")
 
 #: (connection, schema, body) -> msg_id: enqueue inside the caller's transaction.
 Enqueue = Callable[[Any, str, dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class ProtocolResult:
+    """One protocol's part of the summary: its journalled trials and its metrics."""
+
+    protocol: str
+    trials: int
+    metrics: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "trials": self.trials, "metrics": self.metrics}
 
 
 def _parse(ts: str) -> dt.datetime:
@@ -65,15 +79,13 @@ def adherence(journal: Journal, session_id: int, duration_s: float | None = None
 def build(
     journal: Journal,
     session_id: int,
-    results: list[dict[str, Any]],
+    results: Sequence[ProtocolResult],
     data_quality: dict[str, Any],
     plan_version: int | None,
     duration_s: float | None = None,
 ) -> dict[str, Any]:
     """The summary body for ``session_id`` from the journal and the protocols' metrics."""
     s = journal.session(session_id)
-    checkin = s["checkin"] or {}
-    checkout = s["checkout"] or {}
     events = journal.events(session_id)
     unreadable = journal.unreadable_rows(session_id)
     if unreadable:
@@ -83,35 +95,30 @@ def build(
         "session_id": s["session_uid"],
         "started_at": s["started_at"],
         "ended_at": s["ended_at"],
-        "complete": s["state"] == "complete",
+        "complete": s["state"] == SessionState.COMPLETE,
         "state": s["state"],
         "ended_reason": _shortened(s["ended_reason"] or "", MAX_REASON_CHARS),
-        "protocols": results,
+        "protocols": [r.as_json() for r in results],
         "adherence": adherence(journal, session_id, duration_s),
-        "checkin": {
-            "pain_before": checkin.get("pain"),
-            "pain_after": checkout.get("pain"),
-            "new_numbness": checkin.get("new_numbness"),
-            "wound_problem": checkin.get("wound_problem"),
-            # The pain stop rule a later pain answer fired (a rise from check-in, or the
-            # limit), so the clinic sees it without reading the safety events.
-            "pain_stop_rule": next(
-                (e["kind"] for e in events if e["kind"] in PAIN_STOP_RULES), None
-            ),
-        },
-        "safety_events": [
-            {
-                "t_s": e["t_s"],
-                "at": e["at"],
-                "kind": e["kind"],
-                "code": e["code"],
-                "detail": e["detail"],
-            }
-            for e in events
-        ],
+        "checkin": _checkin(s["checkin"] or {}, s["checkout"] or {}, events),
+        "safety_events": [{k: e[k] for k in EVENT_FIELDS} for e in events],
         "data_quality": data_quality,
         "software_version": __version__,
         "plan_version": plan_version,
+    }
+
+
+def _checkin(
+    checkin: dict[str, Any], checkout: dict[str, Any], events: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "pain_before": checkin.get("pain"),
+        "pain_after": checkout.get("pain"),
+        "new_numbness": checkin.get("new_numbness"),
+        "wound_problem": checkin.get("wound_problem"),
+        # The pain stop rule a later pain answer fired (a rise from check-in, or the
+        # limit), so the clinic sees it without reading the safety events.
+        "pain_stop_rule": next((e["kind"] for e in events if e["kind"] in PAIN_STOP_RULES), None),
     }
 
 

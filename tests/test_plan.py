@@ -122,9 +122,10 @@ def test_plan_default_sim_plan_allows_maximal_grip_daily() -> None:
 
 
 def test_plan_knows_exactly_the_protocols_the_station_runs() -> None:
+    from station.catalog import CATALOG
     from station.protocols import PROTOCOLS
 
-    assert set(planmod.KNOWN_PROTOCOLS) == set(PROTOCOLS)
+    assert set(CATALOG) == set(PROTOCOLS)
 
 
 @pytest.mark.parametrize(

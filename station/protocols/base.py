@@ -4,10 +4,12 @@ A protocol is straight-line code over a :class:`SessionContext`: it prompts thro
 ``ctx.ui``, reads forces through ``ctx.forces``, waits through ``ctx.wait`` (which sends
 the watchdog heartbeat, honours the Stop button and the session-length cap, and gives the
 simulated world its turn), and journals each trial with ``ctx.record_trial`` the moment it
-ends. The runner starts it (:meth:`Protocol.run`); the patient can pause it at any wait
-(Back; :meth:`SessionContext.pause`) and resume with OK; the runner stops it by raising
+ends. The runner checks what it needs (:meth:`Protocol.check_ready`), then starts it
+(:meth:`Protocol.run`); the patient can pause it at any wait (Back;
+:meth:`SessionContext.pause`) and resume with OK; the runner stops it by raising
 :class:`~station.safety.SessionStop` from a wait. ``metrics()`` turns the journalled
-trials into the summary's metrics.
+trials into the summary's metrics, with what it needs to know of the station in a
+:class:`MetricsContext`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from typing import Protocol as TypingProtocol
 
+from station.catalog import ProtocolSpec
 from station.journal import Journal, Trial
+from station.kinds import Code, DecisionKind, EventKind, Scope, SessionState
 from station.plan import Caps
-from station.protocols.params import Param, parse_params
+from station.protocol_params import Param, parse_params
 from station.safety import Decision, SafetyLayer, SessionStop
 
 #: Slice of every wait: the watchdog heartbeat and Stop are checked at least this often.
@@ -27,11 +31,15 @@ WAIT_SLICE_S = 0.02
 
 
 class ProtocolStop(Exception):
-    """A stop rule ended this protocol (e.g. fatigue stops force work); the session goes on."""
+    """A stop rule ended this protocol (e.g. fatigue stops force work); the session goes on.
 
-    def __init__(self, decision: Decision) -> None:
+    ``journalled``: the protocol journalled the decision itself (with its own code), so the
+    runner does not journal it again."""
+
+    def __init__(self, decision: Decision, *, journalled: bool = False) -> None:
         super().__init__(decision.reason)
         self.decision = decision
+        self.journalled = journalled
 
 
 class ForcePort(TypingProtocol):
@@ -114,7 +122,7 @@ class SessionContext:
             self.pause()
         if self.clock.now() >= self.deadline_s:
             # Cut short: not every planned protocol ran to its end, so not "complete".
-            raise SessionStop("session length cap reached", "incomplete", "S-TIME")
+            raise SessionStop("session length cap reached", SessionState.INCOMPLETE, Code.TIME)
 
     def answer(self, ask: Callable[[], Any]) -> Any:
         """``ask()`` (a question that returns None when nobody answered); on no answer the
@@ -126,11 +134,11 @@ class SessionContext:
             if answer is not None:
                 return answer
             self.safety.event(
-                "paused", {"by": "no response", "waited_s": self.no_response_s}, "S-PAUSE"
+                EventKind.PAUSED, {"by": "no response", "waited_s": self.no_response_s}, Code.PAUSE
             )
             if not self.ui.ask_ok("session.paused", self.no_response_s):
                 break
-        raise SessionStop("no response from the patient", "incomplete", "S-NORESPONSE")
+        raise SessionStop("no response from the patient", SessionState.INCOMPLETE, Code.NO_RESPONSE)
 
     def pause(self) -> None:
         """The patient asked for a pause (Back): motors off, wait for OK, then go on.
@@ -139,15 +147,17 @@ class SessionContext:
         """
         self.pauses += 1
         self.safety.motors_off("pause")
-        self.safety.event("paused", {"by": "patient"}, "S-PAUSE")
+        self.safety.event(EventKind.PAUSED, {"by": "patient"}, Code.PAUSE)
         self.ui.bind(None)  # the pause screen's own wait must not re-enter check()
         try:
             answer = self.ui.ask_ok("session.paused_by_you", self.no_response_s, back=False)
         finally:
             self.ui.bind(self.check)
         if answer is None:
-            raise SessionStop("no response during a pause", "incomplete", "S-NORESPONSE")
-        self.safety.event("resumed", {}, "S-RESUME")
+            raise SessionStop(
+                "no response during a pause", SessionState.INCOMPLETE, Code.NO_RESPONSE
+            )
+        self.safety.event(EventKind.RESUMED, {}, Code.RESUME)
 
     def record_trial(self, trial: Trial) -> None:
         self.journal.record_trial(self.session_id, trial)
@@ -156,8 +166,20 @@ class SessionContext:
             self.after_trial()
 
 
+@dataclass(frozen=True)
+class MetricsContext:
+    """What a protocol's metrics need to know of the station."""
+
+    hands: Mapping[str, str]  # "involved"/"uninvolved" -> "left"/"right"
+    #: Relative standard uncertainty of a calibrated pad force (0.1: 10 %).
+    calibration_tolerance: float = 0.1
+
+
 class Protocol:
-    """Base for protocols: ``name``, parameter validation, ``run`` and ``metrics``."""
+    """Base for protocols: ``name``, parameter validation, ``run`` and ``metrics``.
+
+    A protocol of the catalogue names its entry (``class MaxGrip(Protocol,
+    spec=MAX_GRIP)``) and takes its name, params and gates from it."""
 
     name = "protocol"
     #: Needs the plan's ``gates.maximal_tests`` (maximal grip, RFD, fatigue).
@@ -167,8 +189,14 @@ class Protocol:
     #: The plan params this protocol takes; a plan naming any other is refused.
     PARAMS: ClassVar[Mapping[str, Param]] = {}
 
+    def __init_subclass__(cls, spec: ProtocolSpec | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if spec is not None:
+            cls.name, cls.PARAMS, cls.maximal = spec.name, spec.params, spec.maximal
+            cls.uses_force, cls.uses_vibration = spec.uses_force, spec.uses_vibration
+
     def __init__(self, params: dict[str, Any]) -> None:
-        """Raises :class:`~station.protocols.params.ParamError` (a ``ValueError``) naming a
+        """Raises :class:`~station.protocol_params.ParamError` (a ``ValueError``) naming a
         parameter not in :attr:`PARAMS` or out of its range."""
         self.params = parse_params(self.PARAMS, params)
 
@@ -176,8 +204,27 @@ class Protocol:
         """The force pads this protocol reads (they are zeroed before it)."""
         return ()
 
+    def check_ready(self, ctx: SessionContext) -> None:
+        """What this protocol needs before it runs: the pads it reads fitted and calibrated
+        (never a force in uncalibrated units: the technician must set the pad up first).
+        Raises :class:`ProtocolStop` (``no_force_pads``, ``uncalibrated``)."""
+        pads = self.pads_used()
+        if pads and ctx.forces is None:
+            raise ProtocolStop(
+                Decision(DecisionKind.NO_FORCE_PADS, Scope.FORCE, "no force pads fitted", {})
+            )
+        for pad in pads:
+            assert ctx.forces is not None
+            if not ctx.forces.calibrated(pad):
+                ctx.ui.error("error.calibration", "E-CAL-01")
+                ctx.wait(5.0)
+                reason = f"pad {pad} has no calibration record"
+                raise ProtocolStop(
+                    Decision(DecisionKind.UNCALIBRATED, Scope.FORCE, reason, {"pad": pad})
+                )
+
     def run(self, ctx: SessionContext) -> None:
         raise NotImplementedError
 
-    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+    def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         raise NotImplementedError

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from sensors.faults import PadGap
+from station.catalog import MAX_GRIP
 from station.journal import Trial
+from station.kinds import Code, DecisionKind, Scope
+from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
-from station.protocols.base import ProtocolStop, SessionContext
 from station.protocols.metrics import mean_sd, mean_uncertainty, metric
-from station.protocols.params import ChoicesParam, IntParam, Param
 from station.safety import Decision, fatigue_decision
 
 SQUEEZE_S = 4.0  # ASHT: at least 3 s; the peak is taken over the whole window
@@ -46,34 +47,19 @@ MAX_GAP_FRACTION = 0.5
 PAD_GAPS_CODE = "E-PAD-000"
 
 
-class MaxGrip(ProtocolBase):
-    name = "max_grip"
-    maximal = True
-    uses_force = True
-    PARAMS: ClassVar[Mapping[str, Param]] = {
-        "hands": ChoicesParam(("involved", "uninvolved"), default=("involved", "uninvolved")),
-        "trials_per_hand": IntParam(1, 6, default=3),
-        "pad": IntParam(0, 15, default=0),
-    }
+class MaxGrip(ProtocolBase, spec=MAX_GRIP):
+    """Its pad must be calibrated (:meth:`~station.protocols.base.Protocol.check_ready`)."""
 
-    def __init__(self, params: dict[str, Any], calibration_tolerance: float = 0.1) -> None:
+    def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)
         self.hands: list[str] = self.params["hands"]
         self.trials_per_hand: int = self.params["trials_per_hand"]
         self.pad: int = self.params["pad"]
-        self.calibration_tolerance = calibration_tolerance
 
     def pads_used(self) -> tuple[int, ...]:
         return (self.pad,)
 
     def run(self, ctx: SessionContext) -> None:
-        if ctx.forces is None:
-            raise ProtocolStop(_no_pads())
-        if not ctx.forces.calibrated(self.pad):
-            # Never a grip in uncalibrated units: the technician must set the pad up first.
-            ctx.ui.error("error.calibration", "E-CAL-01")
-            ctx.wait(5.0)
-            raise ProtocolStop(_uncalibrated(self.pad))
         done = 0  # trials that took their place, over the hands so far
         for role in self.hands:
             side = ctx.hands[role]
@@ -93,11 +79,12 @@ class MaxGrip(ProtocolBase):
             before = hand.done
             decision = hand.add(*self._trial(ctx, role, side, index, before + 1))
             index += 1
-            if decision is not None and decision.kind == "no_effort":
+            if decision is not None and decision.kind == DecisionKind.NO_EFFORT:
                 decision = _trials_lost(decision, planned - done_before - before, planned)
+            if decision is not None and decision.kind == DecisionKind.FATIGUE:
+                ctx.safety.decision(decision, Code.FATIGUE)
+                raise ProtocolStop(decision, journalled=True)
             if decision is not None:
-                if decision.kind == "fatigue":
-                    ctx.safety.decision(decision, "S-FATIGUE")
                 raise ProtocolStop(decision)
             if hand.done == before:
                 # No squeeze (looked away, say): a kind word and the same try again; a
@@ -126,12 +113,30 @@ class MaxGrip(ProtocolBase):
         ctx.ui.prompt("grip.progress", trial=try_no, total=self.trials_per_hand, hand=side)
         ctx.wait(1.0)
         ctx.ui.countdown("grip.ready", GET_READY_S, ctx.wait)
+        pauses = ctx.pauses
+        window = self._squeeze(ctx, side)
+        ctx.ui.prompt("grip.relax")
+        t, f = ctx.forces.window_n(self.pad, window.t_end - window.t0 + 0.05)
+        squeeze = squeeze_peak(t, f, window.t0)
+        quality = squeeze.quality(window.at_cap, paused=ctx.pauses != pauses)
+        ctx.record_trial(self._journalled(ctx, role, side, index, window, squeeze, quality))
+        if squeeze.pad_problem:
+            # Not the patient's doing: the acquisition's own fault if it reported one (the
+            # session ends on it), else this protocol stops as the station's problem.
+            ctx.check()
+            ctx.ui.error("error.pads", PAD_GAPS_CODE)
+            ctx.wait(5.0)
+            raise ProtocolStop(_pad_gaps(self.pad, side, squeeze))
+        ctx.wait(1.0)
+        return (None if "no_effort" in quality else squeeze.peak_n), quality
+
+    def _squeeze(self, ctx: SessionContext, side: str) -> SqueezeWindow:
+        """The squeeze itself, with its force on the LCD; stops early at the force cap."""
+        assert ctx.forces is not None
         cap = ctx.caps.max_force_n
         full_scale = min(ctx.forces.full_scale_n(), cap * 1.25)
         ctx.ui.cue("start")
-        pauses = ctx.pauses
         t0 = ctx.clock.now()
-        at_cap = False
         while ctx.clock.now() - t0 < SQUEEZE_S:
             try:
                 force = ctx.forces.latest_n(self.pad)
@@ -143,63 +148,43 @@ class MaxGrip(ProtocolBase):
                 ctx.wait(FEEDBACK_S)
                 continue
             ctx.ui.biofeedback("grip.squeeze", force, full_scale, hand=side)
-            if force >= cap:
-                at_cap = True  # the force ceiling holds during maximal tests too
-                break
+            if force >= cap:  # the force ceiling holds during maximal tests too
+                return SqueezeWindow(t0, ctx.clock.now(), cap, at_cap=True)
             ctx.wait(FEEDBACK_S)
-        t_end = ctx.clock.now()
-        ctx.ui.prompt("grip.relax")
-        t, f = ctx.forces.window_n(self.pad, t_end - t0 + 0.05)
-        squeeze = squeeze_peak(t, f, t0)
-        quality: list[str] = []
-        if squeeze.samples == 0:
-            quality.append("no_samples")
-        if squeeze.gaps:
-            quality.append("sensor_gaps")
-        if squeeze.pad_problem:
-            quality.append("pad_gaps")
-        if at_cap:
-            quality.append("at_force_cap")
-        if ctx.pauses != pauses:
-            quality.append("paused")
-        peak = None if squeeze.pad_problem else squeeze.peak_n
-        if not squeeze.pad_problem and (peak is None or peak < NO_EFFORT_N):
-            quality.append("no_effort")
-        rt = None if peak is None else squeeze.reaction_time_s
-        ctx.record_trial(
-            Trial(
-                protocol=self.name,
-                trial_index=index,
-                hand=side,
-                stimulus={
-                    "role": role,
-                    "squeeze_s": SQUEEZE_S,
-                    "pad": self.pad,
-                    "force_cap_n": cap,
-                },
-                response={
-                    "peak_force_n": None if peak is None else round(peak, 3),
-                    "samples": squeeze.samples,
-                    "gaps": squeeze.gaps,
-                },
-                reaction_time_s=None if rt is None else round(rt, 3),
-                contact_force_n=None if peak is None else round(peak, 3),
-                t_start_s=round(t0, 4),
-                t_end_s=round(t_end, 4),
-                quality=tuple(quality),
-            )
-        )
-        if squeeze.pad_problem:
-            # Not the patient's doing: the acquisition's own fault if it reported one (the
-            # session ends on it), else this protocol stops as the station's problem.
-            ctx.check()
-            ctx.ui.error("error.pads", PAD_GAPS_CODE)
-            ctx.wait(5.0)
-            raise ProtocolStop(_pad_gaps(self.pad, side, squeeze))
-        ctx.wait(1.0)
-        return (None if "no_effort" in quality else peak), tuple(quality)
+        return SqueezeWindow(t0, ctx.clock.now(), cap, at_cap=False)
 
-    def metrics(self, trials: list[Trial], ctx: SessionContext) -> dict[str, Any]:
+    def _journalled(
+        self,
+        ctx: SessionContext,
+        role: str,
+        side: str,
+        index: int,
+        window: SqueezeWindow,
+        squeeze: Squeeze,
+        quality: tuple[str, ...],
+    ) -> Trial:
+        """The trial as the journal keeps it (a pad problem leaves no peak)."""
+        peak = None if squeeze.pad_problem or squeeze.peak_n is None else round(squeeze.peak_n, 3)
+        rt = squeeze.reaction_time_s
+        return Trial(
+            protocol=self.name,
+            trial_index=index,
+            hand=side,
+            stimulus={
+                "role": role,
+                "squeeze_s": SQUEEZE_S,
+                "pad": self.pad,
+                "force_cap_n": window.cap_n,
+            },
+            response={"peak_force_n": peak, "samples": squeeze.samples, "gaps": squeeze.gaps},
+            reaction_time_s=None if peak is None or rt is None else round(rt, 3),
+            contact_force_n=peak,
+            t_start_s=round(window.t0, 4),
+            t_end_s=round(window.t_end, 4),
+            quality=quality,
+        )
+
+    def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
         means: dict[str, float] = {}
         for role in self.hands:
@@ -217,18 +202,18 @@ class MaxGrip(ProtocolBase):
                 continue
             m, sd = mean_sd(peaks)
             means[role] = m
-            u = mean_uncertainty(peaks, self.calibration_tolerance)
+            u = mean_uncertainty(peaks, ctx.calibration_tolerance)
             out[f"{role}_mean_force"] = metric(
                 m, "N", u, hand=side, n=len(peaks), method="mean of trials (ASHT)"
             )
             out[f"{role}_best_force"] = metric(
-                max(peaks), "N", max(peaks) * self.calibration_tolerance, hand=side
+                max(peaks), "N", max(peaks) * ctx.calibration_tolerance, hand=side
             )
             if len(peaks) > 1 and m > 0:
                 out[f"{role}_cv"] = metric(100.0 * sd / m, "%", note="data quality only")
         if "involved" in means and "uninvolved" in means and means["uninvolved"] > 0:
             ratio = 100.0 * means["involved"] / means["uninvolved"]
-            rel = self.calibration_tolerance * np.sqrt(2)
+            rel = ctx.calibration_tolerance * np.sqrt(2)
             out["limb_symmetry_index"] = metric(
                 ratio, "%", ratio * rel, formula="involved / uninvolved x 100"
             )
@@ -280,6 +265,29 @@ class Squeeze:
         """No samples at all, or most of them missing: the pad, not the patient."""
         return self.samples == 0 or self.gaps > MAX_GAP_FRACTION * self.samples
 
+    def quality(self, at_cap: bool, paused: bool) -> tuple[str, ...]:
+        """The trial's quality flags: what the window held, and what happened in it."""
+        flags = {
+            "no_samples": self.samples == 0,
+            "sensor_gaps": self.gaps > 0,
+            "pad_gaps": self.pad_problem,
+            "at_force_cap": at_cap,
+            "paused": paused,
+            # no squeeze (looked away, say), unless the pad gave nothing to judge
+            "no_effort": not self.pad_problem and (self.peak_n or 0.0) < NO_EFFORT_N,
+        }
+        return tuple(flag for flag, raised in flags.items() if raised)
+
+
+@dataclass(frozen=True)
+class SqueezeWindow:
+    """When the squeeze ran (clock s), the force cap it ran under, and whether it hit it."""
+
+    t0: float
+    t_end: float
+    cap_n: float
+    at_cap: bool
+
 
 def squeeze_peak(t_s: Any, force_n: Any, t0: float) -> Squeeze:
     """Peak force and reaction time of the samples ``(t_s, force_n)`` at or after ``t0``.
@@ -316,18 +324,10 @@ def _median3(f: np.ndarray) -> np.ndarray:
     return np.median(stacked, axis=0)
 
 
-def _no_pads() -> Decision:
-    return Decision("no_force_pads", "force", "no force pads fitted", {})
-
-
-def _uncalibrated(pad: int) -> Decision:
-    return Decision("uncalibrated", "force", f"pad {pad} has no calibration record", {"pad": pad})
-
-
 def _no_effort(side: str, missed: int) -> Decision:
     return Decision(
-        "no_effort",
-        "force",
+        DecisionKind.NO_EFFORT,
+        Scope.FORCE,
         f"no squeeze on {missed} tries in a row ({side} hand)",
         {"hand": side, "missed": missed},
     )
@@ -349,12 +349,13 @@ def _pad_gaps(pad: int, side: str, squeeze: Squeeze) -> Decision:
         else "no samples"
     )
     return Decision(
-        "pad_gaps",
-        "force",
+        DecisionKind.PAD_GAPS,
+        Scope.FORCE,
         f"pad {pad} gave {what} of a squeeze",
         {"pad": pad, "hand": side, "samples": squeeze.samples, "gaps": squeeze.gaps},
     )
 
 
 def _declined(side: str) -> Decision:
-    return Decision("declined", "force", f"{side} hand grip declined or no answer", {"hand": side})
+    reason = f"{side} hand grip declined or no answer"
+    return Decision(DecisionKind.DECLINED, Scope.FORCE, reason, {"hand": side})
