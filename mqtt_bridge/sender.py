@@ -179,17 +179,13 @@ class Sender:
         self._link_broker: str | None = None
         #: Read by the network thread for status messages; replaced whole, never mutated.
         self.snapshot = Snapshot()
+        self._last_snapshot: float | None = None  # monotonic time of the last refresh
 
     def run(self) -> None:
-        """The thread body: until ``stop`` is set, apply events and publish due rows."""
-        last_snapshot: float | None = None
+        """The thread body: until ``stop`` is set, :meth:`step` again and again."""
         while not self._stop.is_set():
             try:
-                self._step()
-                now = self._monotonic()
-                if last_snapshot is None or now - last_snapshot > SNAPSHOT_EVERY_S:
-                    self.refresh_snapshot()
-                    last_snapshot = now
+                self.step()
             except Exception:
                 # A database error (disk full, locked too long) must not end the thread:
                 # count it, wait, retry; the watchdog sees sender_errors grow.
@@ -209,10 +205,18 @@ class Sender:
             log.exception("MQTT sender: final event drain failed")
         self._outbox.close()
 
-    def _step(self) -> None:
-        self._drain_events(block=True)
+    def step(self, block: bool = True) -> None:
+        """One pass of the thread: apply the queued events (waiting up to ``poll_s`` for the
+        first when ``block``), publish the due rows while connected, and refresh the status
+        snapshot every :data:`SNAPSHOT_EVERY_S` of the monotonic clock. Raises what the
+        database raises; :meth:`run` counts it and steps again."""
+        self._drain_events(block)
         if self._connected.is_set():
             self._publish_due()
+        now = self._monotonic()
+        if self._last_snapshot is None or now - self._last_snapshot > SNAPSHOT_EVERY_S:
+            self.refresh_snapshot()
+            self._last_snapshot = now
 
     def _drain_events(self, block: bool) -> None:
         """Handle the backlog, oldest first, then write the PUBACK results. New events are
