@@ -53,7 +53,8 @@ from paho.mqtt.properties import Properties
 from mqtt_bridge import clocks, envelope, linkerror, outbox, plans, schema, topics
 from mqtt_bridge.events import Connected, Event, LinkChange, PubAck
 from mqtt_bridge.inbound import Inbound
-from mqtt_bridge.sender import ClientStats, Sender
+from mqtt_bridge.sender import Sender
+from mqtt_bridge.stats import ClientStats
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ class StationClient:
         self.stats.connects += 1
         # Read before the sender can publish on this connection (it waits for _connected).
         limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
-        self._work.max_packet_size = limit
+        self._work.publisher.max_packet_size = limit
         log.info(
             "connected to %s:%s (session present: %s, maximum packet size: %s)",
             self.host,

@@ -5,11 +5,9 @@ paho's callbacks (network thread) only put events (:mod:`mqtt_bridge.events`) in
 (:class:`~mqtt_bridge.inbound.Inbound`), :class:`~mqtt_bridge.events.Connected` and
 :class:`~mqtt_bridge.events.LinkChange` (the link's state for ``rehab-station outbox``, sent
 when it changes). The sender applies them in batches (one transaction per batch of PUBACKs
-or acks: ``synchronous=FULL`` costs an fsync per commit), handles plans and acks, and
-publishes due outbox rows with QoS 1, at most ``window`` in flight. The ``mid -> seq`` map
-lives in memory only: a ``mid`` is unique only within one paho ``Client`` and wraps at 65535
-(reference/MQTT.md §2.3). Resend times, in-flight expiry and snapshot refreshes follow the
-injected monotonic clock; stored times the injected wall clock.
+or acks: ``synchronous=FULL`` costs an fsync per commit), handles plans and acks, and has
+its :class:`~mqtt_bridge.publisher.Publisher` send the due outbox rows. Snapshot refreshes
+follow the injected monotonic clock; stored times the injected wall clock.
 
 An event whose handling fails with a fault that can clear (``sqlite3.OperationalError``:
 the database locked beyond its timeout, a disk I/O error; ``OSError``) is kept, with every
@@ -34,15 +32,16 @@ import sqlite3
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 
 from mqtt_bridge import clocks, envelope, outbox, plans, schema, topics
 from mqtt_bridge.events import Connected, Event, LinkChange, PubAck
 from mqtt_bridge.inbound import Inbound
+from mqtt_bridge.publisher import Publisher
+from mqtt_bridge.stats import ClientStats
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +67,6 @@ def _digest(m: Inbound) -> str:
     return plans.message_digest(m.topic.encode() + b"\0" + bytes(m.payload), m.correlation)
 
 
-def publish_packet_size(topic: str, payload: bytes, props: Properties) -> int:
-    """Bytes of the MQTT v5 PUBLISH packet (QoS 1) paho sends for these: fixed header,
-    topic, packet id, properties and payload (MQTT 5.0 §3.3), the size a broker compares
-    with its Maximum Packet Size."""
-    remaining = 2 + len(topic.encode()) + 2 + len(props.pack()) + len(payload)
-    header = 2 + (remaining >= 128) + (remaining >= 16_384) + (remaining >= 2_097_152)
-    return header + remaining
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """A row published and not yet PUBACKed: its ``seq`` and the monotonic time it went."""
-
-    seq: int
-    published_mono: float
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """What the status messages report of the outbox and the plan; read by the network
@@ -100,26 +82,6 @@ class Snapshot:
             "outbox_oldest_pending_s": self.outbox_oldest_pending_s,
             "plan_version": self.plan_version,
         }
-
-
-@dataclass
-class ClientStats:
-    """Counters for telemetry and tests (updated by the sender and network threads)."""
-
-    connects: int = 0
-    connect_failures: int = 0
-    published: int = 0
-    pubacks: int = 0
-    rejected: int = 0
-    acks_received: int = 0
-    rows_acknowledged: int = 0
-    plans_accepted: int = 0
-    plans_rejected: int = 0
-    plans_redelivered: int = 0
-    callback_errors: int = 0
-    sender_errors: int = 0
-    last_connect_error: str = ""
-    reason_codes: dict[str, int] = field(default_factory=dict)
 
 
 class Sender:
@@ -156,25 +118,25 @@ class Sender:
         self._stop = stop
         self._generation = generation
         self.stats = stats
-        self.window = window
-        self.resend_after_s = resend_after_s
-        self.max_resend_after_s = max(max_resend_after_s, resend_after_s)
+        self.publisher = Publisher(
+            station_id,
+            client,
+            store,
+            stats,
+            window=window,
+            resend_after_s=resend_after_s,
+            max_resend_after_s=max_resend_after_s,
+            monotonic=monotonic,
+        )
         self.max_rows = max_rows
         self.poll_s = poll_s
         self.semantic_check = semantic_check
         self.plan_handler = plan_handler
-        self._inflight: dict[int, InFlight] = {}  # by mid
         #: Events taken from the queue and not yet handled, oldest first.
         self._backlog: deque[Event] = deque()
         self._head_failures = 0  # failed attempts at the event heading the backlog
         #: Inbound message digest -> times given up with a reconnect (kept across them).
         self._give_ups: OrderedDict[str, int] = OrderedDict()
-        #: PUBACK results handled but not yet written (kept across a failed write).
-        self._ok: list[int] = []
-        self._refused: list[tuple[int, str]] = []
-        #: The Maximum Packet Size of the current connection's CONNACK (None: the broker
-        #: announced none); set by the network thread in on_connect, before publishing.
-        self.max_packet_size: int | None = None
         #: The broker of the last link event (None: none yet, nothing to mark stopped).
         self._link_broker: str | None = None
         #: Read by the network thread for status messages; replaced whole, never mutated.
@@ -212,7 +174,7 @@ class Sender:
         database raises; :meth:`run` counts it and steps again."""
         self._drain_events(block)
         if self._connected.is_set():
-            self._publish_due()
+            self.publisher.publish_due()
         now = self._monotonic()
         if self._last_snapshot is None or now - self._last_snapshot > SNAPSHOT_EVERY_S:
             self.refresh_snapshot()
@@ -239,7 +201,7 @@ class Sender:
                 self._unhandled(ev, exc)
             self._backlog.popleft()
             self._head_failures = 0
-        self._apply_pubacks()
+        self.publisher.apply_pubacks()
 
     def _take(self, block: bool) -> None:
         try:
@@ -254,10 +216,10 @@ class Sender:
     def _handle(self, ev: Event) -> None:
         match ev:
             case PubAck():
-                self._puback(ev)
+                self.publisher.on_puback(ev)
             case Inbound():
                 # Flush PUBACK results first so an ack never races its own row's PUBACK.
-                self._apply_pubacks()
+                self.publisher.apply_pubacks()
                 self._message(ev)
             case Connected():
                 self.refresh_snapshot()
@@ -347,29 +309,6 @@ class Sender:
         except OSError as exc:
             log.warning("could not drop the MQTT connection: %s", exc)
 
-    def _puback(self, ack: PubAck) -> None:
-        entry = self._inflight.pop(ack.mid, None)
-        if entry is None:
-            return  # a status publish, or a row whose in-flight entry expired
-        self.stats.pubacks += 1
-        self.stats.reason_codes[ack.reason] = self.stats.reason_codes.get(ack.reason, 0) + 1
-        if ack.refused:
-            self._refused.append((entry.seq, f"PUBACK 0x{ack.code:02X} {ack.reason}"))
-        else:
-            self._ok.append(entry.seq)
-
-    def _apply_pubacks(self) -> None:
-        """Write the PUBACK results; on a failure they are kept for the next call."""
-        if self._ok:
-            self._outbox.mark_sent(
-                self._ok, self._monotonic(), self.resend_after_s, self.max_resend_after_s
-            )
-            self._ok.clear()
-        if self._refused:
-            self._outbox.mark_rejected(self._refused)
-            self.stats.rejected += len(self._refused)
-            self._refused.clear()
-
     def _message(self, m: Inbound) -> None:
         if m.topic == topics.ack(self.station_id):
             self._ack_message(m)
@@ -420,57 +359,6 @@ class Sender:
         # broker redelivers, and handling is idempotent.
         if m.qos > 0 and m.generation == self._generation():
             self._mqtt.ack(m.mid, m.qos)
-
-    def _publish_due(self) -> None:
-        now = self._monotonic()
-        for mid, f in list(self._inflight.items()):
-            if now - f.published_mono > self.resend_after_s:
-                del self._inflight[mid]  # no PUBACK for too long: publish again
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return
-        in_flight = {f.seq for f in self._inflight.values()}
-        entries = self._outbox.due(now, room, in_flight)
-        published: list[int] = []
-        too_large: list[tuple[int, str]] = []
-        limit = self.max_packet_size
-        for e in entries:
-            topic, payload, props = (
-                topics.topic(self.station_id, e.kind),
-                e.payload(self.station_id),
-                self._properties(e),
-            )
-            size = publish_packet_size(topic, payload, props)
-            if limit is not None and size > limit:
-                # The broker would drop the connection ("packet too large") and paho would
-                # send this first again after every reconnect: nothing else would get out.
-                too_large.append(
-                    (
-                        e.seq,
-                        f"the message is {size} bytes as an MQTT packet; the broker accepts at "
-                        f"most {limit} (Maximum Packet Size in its CONNACK)",
-                    )
-                )
-                continue
-            info = self._mqtt.publish(topic, payload, qos=1, properties=props)
-            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                self._inflight[info.mid] = InFlight(e.seq, now)  # NO_CONN: paho queued it
-                published.append(e.seq)
-            else:
-                log.warning("publish of seq %d failed: %s", e.seq, mqtt.error_string(info.rc))
-                break
-        if published:
-            self.stats.published += len(published)
-            self._outbox.record_attempts(published)
-        if too_large:
-            self._outbox.mark_rejected(too_large)
-            self.stats.rejected += len(too_large)
-
-    def _properties(self, e: outbox.Entry) -> Properties:
-        props = envelope.properties(e.schema, e.msg_id)
-        if e.correlation is not None:
-            props.CorrelationData = e.correlation
-        return props
 
     def refresh_snapshot(self) -> None:
         """Outbox depth, oldest age and plan version for the status messages."""

@@ -17,7 +17,7 @@ from mqtt_helpers import WAIT_S, Clinic, commit_selftests, station, wait_until
 from mqtt_bridge import envelope, outbox
 from mqtt_bridge.client import StationClient
 from mqtt_bridge.clocks import ManualClock
-from mqtt_bridge.sender import publish_packet_size
+from mqtt_bridge.publisher import publish_packet_size
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,8 @@ from mqtt_bridge import outbox, plans, topics
 from mqtt_bridge.clocks import ManualClock
 from mqtt_bridge.events import Connected, Event, LinkChange, PubAck
 from mqtt_bridge.inbound import Inbound
-from mqtt_bridge.sender import SNAPSHOT_EVERY_S, ClientStats, Sender, Snapshot
+from mqtt_bridge.sender import SNAPSHOT_EVERY_S, Sender, Snapshot
+from mqtt_bridge.stats import ClientStats
 
 STATION = "st-0001"
 RESEND_S = 60.0
