@@ -50,9 +50,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import envelope, linkerror, outbox, plans, schema, topics
+from mqtt_bridge import clocks, envelope, linkerror, outbox, plans, schema, topics
+from mqtt_bridge.events import Connected, Event, LinkChange, PubAck
 from mqtt_bridge.inbound import Inbound
-from mqtt_bridge.sender import ClientStats, Sender
+from mqtt_bridge.sender import Sender
+from mqtt_bridge.stats import ClientStats
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,9 @@ class StationClient:
     ``ValueError(reason)`` to refuse a plan that passed the schema; ``plan_handler(plan)``
     is called (in the sender thread) after an accepted plan is committed.
     ``reconnect_min_s``/``reconnect_max_s`` are ranges from which this station's backoff
-    bounds are drawn (``seed`` makes it reproducible).
+    bounds are drawn (``seed`` makes it reproducible). ``monotonic`` times resends and
+    in-flight expiry, ``wall_clock`` stamps rows, link changes and status messages
+    (:mod:`mqtt_bridge.clocks`); waits on the network stay in real time.
 
     Call :meth:`start`, and :meth:`close` to stop (publishes ``offline``; bounded).
     """
@@ -119,6 +123,8 @@ class StationClient:
         seed: int | None = None,
         poll_s: float = 0.2,
         connect_timeout_s: float = 5.0,
+        monotonic: clocks.Monotonic = clocks.monotonic,
+        wall_clock: clocks.WallClock = clocks.utc_now,
     ) -> None:
         self.station_id = topics.check_station_id(station_id)
         self.host, self.port = host, port
@@ -129,6 +135,7 @@ class StationClient:
         self.will_delay_s = will_delay_s
         self.max_rows = max_rows
         self.software_version = software_version
+        self.wall_clock = wall_clock
         self.stats = ClientStats()
         self._semantic_check = semantic_check
         self._plan_handler = plan_handler
@@ -138,7 +145,7 @@ class StationClient:
         rng = random.Random(seed)
         self.reconnect_delay_s = (rng.uniform(*reconnect_min_s), rng.uniform(*reconnect_max_s))
 
-        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._subscribed = threading.Event()  # plan and ack subscriptions of this connection
@@ -153,7 +160,7 @@ class StationClient:
         self._socket_error: str | None = None  # paho's logged read error of this attempt
 
         # The sender thread's store; opened here so a bad path fails at construction.
-        self._outbox = outbox.Outbox(self.db_path, max_rows=max_rows)
+        self._outbox = outbox.Outbox(self.db_path, max_rows=max_rows, wall_clock=wall_clock)
         try:
             plans.ensure_tables(self._outbox.conn)
             self._mqtt = self._make_client(ca_file, cert_file, key_file, tls, username, password)
@@ -173,6 +180,8 @@ class StationClient:
                 poll_s=poll_s,
                 semantic_check=semantic_check,
                 plan_handler=self._plan_accepted,
+                monotonic=monotonic,
+                wall_clock=wall_clock,
             )
             self._set_will(self._mqtt)  # the will's status reads the sender's snapshot
         except BaseException:
@@ -227,11 +236,11 @@ class StationClient:
             "schema": STATUS_SCHEMA,
             "station_id": self.station_id,
             "state": state,
-            "last_seen": envelope.utc_now(),
+            "last_seen": self._now(),
             "clock_synced": envelope.clock_synced(),
             "boot_id": envelope.boot_id(),
             "software_version": self.software_version,
-            **self._work.snapshot,
+            **self._work.snapshot.as_status(),
             "plan": self._plan_state.as_status(),
         }
         if reason:
@@ -363,7 +372,7 @@ class StationClient:
         """Whether, within ``timeout_s``, the station is connected and the broker confirmed
         its ``plan`` and ``ack`` subscriptions (before that a non-retained message to it
         could be missed)."""
-        deadline = time.monotonic() + timeout_s
+        deadline = time.monotonic() + timeout_s  # real time: bounds waits on the network
         return self._connected.wait(timeout_s) and self._subscribed.wait(
             max(0.0, deadline - time.monotonic())
         )
@@ -385,10 +394,16 @@ class StationClient:
 
     def counts(self) -> outbox.Counts:
         """Outbox counts, read on a connection of the caller's thread."""
-        with outbox.Outbox(self.db_path, max_rows=self.max_rows) as ob:
+        with outbox.Outbox(self.db_path, max_rows=self.max_rows, wall_clock=self.wall_clock) as ob:
             return ob.counts()
 
     # -- paho callbacks (network thread): copy into the queue, nothing else --------------
+
+    def _now(self) -> str:
+        return clocks.iso_utc(self.wall_clock())
+
+    def _link(self, state: outbox.LinkState, error: str | None = None) -> None:
+        self._events.put(LinkChange(self.broker, state, error, self._now()))
 
     def _link_failed(self, reason: linkerror.LinkFailure) -> None:
         """Count a failed attempt; log and record its reason when it differs from the last
@@ -401,7 +416,7 @@ class StationClient:
             return
         self._link_reason = text
         log.error("cannot connect to %s: %s; retrying", self.broker, text)
-        self._events.put(("link", self.broker, outbox.LINK_DOWN, text, envelope.utc_now()))
+        self._link(outbox.LINK_DOWN, text)
 
     @_guarded
     def _on_pre_connect(self, c: mqtt.Client, u: Any) -> None:
@@ -422,12 +437,12 @@ class StationClient:
             self._link_failed(linkerror.from_connack(rc))
             return
         self._link_reason = None  # the next failure is news again
-        self._events.put(("link", self.broker, outbox.LINK_CONNECTED, None, envelope.utc_now()))
+        self._link(outbox.LINK_CONNECTED)
         self._generation += 1
         self.stats.connects += 1
         # Read before the sender can publish on this connection (it waits for _connected).
         limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
-        self._work.max_packet_size = limit
+        self._work.publisher.max_packet_size = limit
         log.info(
             "connected to %s:%s (session present: %s, maximum packet size: %s)",
             self.host,
@@ -444,7 +459,7 @@ class StationClient:
         self._publish_online(c, "online status")
         self._set_will(c)  # the next CONNECT's will carries this connection's last_seen
         self._connected.set()
-        self._events.put(("connected", self._generation))
+        self._events.put(Connected(self._generation))
 
     @_guarded
     def _on_connect_fail(self, c: mqtt.Client, u: Any) -> None:
@@ -462,9 +477,7 @@ class StationClient:
             reason = linkerror.lost(self._socket_error, rc)
             self._link_reason = str(reason)
             log.warning("disconnected from %s: %s", self.broker, reason)
-            self._events.put(
-                ("link", self.broker, outbox.LINK_DOWN, str(reason), envelope.utc_now())
-            )
+            self._link(outbox.LINK_DOWN, str(reason))
         elif not self._connack_seen:
             # Ended before any CONNACK: the TLS handshake passed, then the broker refused
             # the client certificate, or a plain connection reached a TLS port.
@@ -481,8 +494,8 @@ class StationClient:
 
     @_guarded
     def _on_publish(self, c: mqtt.Client, u: Any, mid: int, rc: Any, props: Any) -> None:
-        self._events.put(("puback", mid, int(rc.value), str(rc)))
+        self._events.put(PubAck(mid, int(rc.value), str(rc)))
 
     @_guarded
     def _on_message(self, c: mqtt.Client, u: Any, m: mqtt.MQTTMessage) -> None:
-        self._events.put(("message", Inbound.copy_of(m, self._generation)))
+        self._events.put(Inbound.copy_of(m, self._generation))

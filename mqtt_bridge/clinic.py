@@ -27,7 +27,6 @@ import re
 import sqlite3
 import ssl
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,8 +37,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt_bridge import broker_url, envelope, schema, topics
-from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored, utc_now
+from mqtt_bridge import broker_url, clocks, envelope, schema, topics
+from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored
 from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.outbox import MAX_BODY_BYTES
 
@@ -104,14 +103,21 @@ class Ingest:
     :func:`make_client`; :meth:`run` connects, consumes and disconnects.
 
     Not reusable: one :meth:`run` per instance. ``stop_timeout_s`` bounds the wait for
-    paho's network thread when :meth:`run` ends."""
+    paho's network thread when :meth:`run` ends. ``monotonic`` measures :meth:`run`'s
+    ``max_seconds`` and ``until_idle_s``; times stored come from ``db``'s wall clock."""
 
     def __init__(
-        self, client: mqtt.Client, db: ClinicDB, stop_timeout_s: float = STOP_TIMEOUT_S
+        self,
+        client: mqtt.Client,
+        db: ClinicDB,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
+        *,
+        monotonic: clocks.Monotonic = clocks.monotonic,
     ) -> None:
         self.client = client
         self.db = db
         self.stop_timeout_s = stop_timeout_s
+        self._monotonic = monotonic
         self.stats = IngestStats()
         self._q: queue.Queue[Inbound] = queue.Queue()
         self._generation = 0
@@ -182,10 +188,10 @@ class Ingest:
         if connect is not None:
             connect()
         self.client.loop_start()
-        t_start = last = time.monotonic()
+        t_start = last = self._monotonic()
         try:
             while not stop.is_set():
-                now = time.monotonic()
+                now = self._monotonic()
                 if max_seconds is not None and now - t_start >= max_seconds:
                     break
                 if until_idle_s is not None and self.stats.connects and now - last >= until_idle_s:
@@ -193,9 +199,9 @@ class Ingest:
                 batch = self._take(timeout_s=0.2)
                 if batch:
                     self.process(batch)
-                    last = time.monotonic()
+                    last = self._monotonic()
                 elif not self._connected.is_set():
-                    last = time.monotonic()  # idle means connected and quiet
+                    last = self._monotonic()  # idle means connected and quiet
         finally:
             self.client.disconnect()
             stop_loop(self.client, self.stop_timeout_s)
@@ -219,7 +225,7 @@ class Ingest:
 
         A database error propagates before any acknowledgement: the messages stay
         unacknowledged and are delivered again after the consumer restarts."""
-        now = utc_now()
+        now = self.db.now()
         with self.db.transaction():
             outcomes = [self._store_isolated(m, now) for m in batch]
         self.stats.batches += 1

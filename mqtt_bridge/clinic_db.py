@@ -20,7 +20,6 @@ database applies the missing steps of :data:`MIGRATIONS` in one transaction.
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import hashlib
 import json
@@ -30,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mqtt_bridge import clocks
 from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 #: Version 1: the tables as first released (a database of it has ``user_version`` 0).
@@ -125,18 +125,16 @@ def digest(env: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(env).encode()).hexdigest()
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class ClinicDB:
     """The clinic database at ``path`` (created on first use).
 
     Not thread-safe: one thread at a time (the consumer loop, or the report) uses it.
+    ``wall_clock`` stamps what is written without a time of its own (:meth:`now`).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, wall_clock: clocks.WallClock = clocks.utc_now) -> None:
         self.path = Path(path)
+        self.wall_clock = wall_clock
         # One owner at a time, but not necessarily the creating thread (tests hand it over).
         self._conn = sqlite3.connect(
             str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
@@ -170,6 +168,10 @@ class ClinicDB:
                 for sql in MIGRATIONS[step]:
                     self._conn.execute(sql)
                 self._conn.execute(f"PRAGMA user_version = {step}")
+
+    def now(self) -> str:
+        """The wall clock's now, as every time in this database is written."""
+        return clocks.iso_utc(self.wall_clock())
 
     @property
     def schema_version(self) -> int:
@@ -222,7 +224,7 @@ class ClinicDB:
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        now = received_at or utc_now()
+        now = received_at or self.now()
         cur = self._conn.execute(
             "INSERT OR IGNORE INTO messages(msg_id, station_id, kind, schema, seq, created_at,"
             " clock_synced, boot_id, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -293,7 +295,7 @@ class ClinicDB:
 
         ``seen=False`` (a retained status replayed by the broker on subscribe) keeps
         ``last_seen`` unchanged: the replay says nothing about when the station was alive."""
-        now = at or utc_now()
+        now = at or self.now()
         self._conn.execute(
             "INSERT INTO stations(station_id, last_status, status_at, last_seen)"
             " VALUES (?,?,?,?) ON CONFLICT(station_id) DO UPDATE SET"
@@ -316,7 +318,7 @@ class ClinicDB:
         self._conn.execute(
             "INSERT INTO rejected(topic, station_id, msg_id, reason, payload, received_at)"
             " VALUES (?,?,?,?,?,?)",
-            (topic, station_id, msg_id, reason, payload[:MAX_REJECTED_BYTES], at or utc_now()),
+            (topic, station_id, msg_id, reason, payload[:MAX_REJECTED_BYTES], at or self.now()),
         )
 
     def _seen(self, station_id: str, now: str, seq: int | None) -> None:
@@ -434,5 +436,4 @@ __all__ = [
     "Stored",
     "canonical",
     "digest",
-    "utc_now",
 ]

@@ -28,6 +28,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from mqtt_bridge import clocks
 from mqtt_bridge.clinic_db import ClinicDB
 
 SESSION_SCHEMA = "rehab.session/1"
@@ -35,10 +36,8 @@ SESSION_SCHEMA = "rehab.session/1"
 TALLY_UNITS = ("count",)
 
 
-def parse_time(ts: str) -> dt.datetime:
-    """An ISO 8601 timestamp (``Z`` or offset; naive taken as UTC) as an aware datetime."""
-    t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+#: An ISO 8601 timestamp (``Z`` or offset; naive taken as UTC) as an aware datetime.
+parse_time = clocks.parse_iso
 
 
 def _iso(t: dt.datetime) -> str:
@@ -337,7 +336,7 @@ def build_report(
     db: ClinicDB, station_id: str | None = None, now: dt.datetime | None = None
 ) -> dict[str, Any]:
     """The report for every station (or one); ``now`` sets "this week" (default: now)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clocks.utc_now()
     stations = [s for s in _all_stations(db) if station_id in (None, s["station_id"])]
     return {
         "generated_at": _iso(now),

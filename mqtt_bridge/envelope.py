@@ -3,16 +3,16 @@
 ``{"schema", "msg_id", "station_id", "seq", "created_at", "clock_synced", "boot_id",
 "body"}``: ``msg_id`` (uuid4, stored before the first publish) is the consumer's
 idempotency key; ``seq`` (per station, never reused) reveals gaps; ``created_at`` is the
-station's wall clock, trustworthy only with ``clock_synced``; ``boot_id`` lets the clinic
-order messages of one boot when the clock was not synchronised (a Pi without an RTC can
-boot at 1970). MQTT v5 properties repeat ``msg_id`` and ``schema`` as user properties so a
-broker-side tool can route without parsing JSON.
+station's wall clock (as :func:`mqtt_bridge.clocks.iso_utc` writes it), trustworthy only
+with ``clock_synced``; ``boot_id`` lets the clinic order messages of one boot when the
+clock was not synchronised (a Pi without an RTC can boot at 1970). MQTT v5 properties
+repeat ``msg_id`` and ``schema`` as user properties so a broker-side tool can route
+without parsing JSON.
 """
 
 from __future__ import annotations
 
 import ctypes
-import datetime as dt
 import json
 import math
 import re
@@ -41,11 +41,6 @@ _BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 def new_msg_id() -> str:
     """A fresh random msg_id (uuid4, lower-case hex with dashes)."""
     return str(uuid.uuid4())
-
-
-def utc_now() -> str:
-    """Now as ISO 8601 UTC with milliseconds and a ``Z``: ``2026-11-20T10:00:00.123Z``."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def clock_synced() -> bool:

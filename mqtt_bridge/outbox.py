@@ -33,26 +33,26 @@ alarm; nothing is ever overwritten (clinical data: reject, never drop the oldest
 when, or not connected since when and why (:mod:`mqtt_bridge.linkerror`), for
 ``rehab-station outbox``.
 
-Times: ``created_at`` is the wall clock (reported, never used for decisions); resend timing
-uses the monotonic clock of the running process, and every ``sent`` row goes back to
-``pending`` when a client starts (:meth:`Outbox.requeue_sent`), because a new process
-cannot know what the broker still holds.
+Times (:mod:`mqtt_bridge.clocks`, both injected): ``created_at`` is the wall clock (reported,
+never used for decisions); resend timing uses the monotonic clock of the running process,
+and every ``sent`` row goes back to ``pending`` when a client starts
+(:meth:`Outbox.requeue_sent`), because a new process cannot know what the broker still holds.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from mqtt_bridge import envelope, schema, topics
+from mqtt_bridge import clocks, envelope, schema, topics
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,10 @@ _TABLES = (
     )""",
 )
 #: States of the MQTT link (``link_state.state``).
-LINK_CONNECTED, LINK_DOWN, LINK_STOPPED = "connected", "not connected", "stopped"
+LinkState = Literal["connected", "not connected", "stopped"]
+LINK_CONNECTED: LinkState = "connected"
+LINK_DOWN: LinkState = "not connected"
+LINK_STOPPED: LinkState = "stopped"
 
 
 class OutboxFull(RuntimeError):
@@ -143,6 +146,7 @@ def enqueue(
     clock_synced: bool | None = None,
     boot_id: str | None = None,
     correlation: bytes | None = None,
+    wall_clock: clocks.WallClock = clocks.utc_now,
 ) -> str:
     """Add one message inside the caller's open transaction; returns its ``msg_id``.
 
@@ -152,6 +156,7 @@ def enqueue(
     committed here: the caller's COMMIT makes the row durable together with its own rows,
     and its ROLLBACK removes it. Without an open transaction the row commits on its own.
 
+    ``wall_clock`` stamps the row (``created_at`` unless given, and the age's origin).
     Raises ``ValueError`` (unknown schema, invalid body, too large) and
     :class:`OutboxFull`; in both cases nothing was written.
     """
@@ -167,12 +172,13 @@ def enqueue(
     if len(text.encode()) > MAX_BODY_BYTES:
         raise ValueError(f"body is {len(text.encode())} bytes; at most {MAX_BODY_BYTES}")
     msg_id = envelope.new_msg_id()
+    now = wall_clock()
     row = (
         msg_id,
         kind,
         schema_name,
-        created_at or envelope.utc_now(),
-        time.time(),
+        created_at or clocks.iso_utc(now),
+        now.timestamp(),
         int(envelope.clock_synced() if clock_synced is None else clock_synced),
         boot_id or envelope.boot_id(),
         text,
@@ -278,11 +284,19 @@ class Outbox:
     """The sender's and the technician's view of the outbox, on a connection of its own.
 
     Not shared between threads: the client's sender thread owns one instance; a command
-    opens another. Every method commits its own transaction."""
+    opens another. Every method commits its own transaction. ``wall_clock`` stamps new
+    rows and PUBACKs and measures ages (resend times are given in monotonic seconds)."""
 
-    def __init__(self, path: str | Path, *, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        wall_clock: clocks.WallClock = clocks.utc_now,
+    ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.wall_clock = wall_clock
         self.conn = connect(self.path)
         self._lock = threading.Lock()
 
@@ -313,7 +327,14 @@ class Outbox:
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                msg_id = enqueue(self.conn, schema_name, body, max_rows=self.max_rows, **kw)
+                msg_id = enqueue(
+                    self.conn,
+                    schema_name,
+                    body,
+                    max_rows=self.max_rows,
+                    wall_clock=self.wall_clock,
+                    **kw,
+                )
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
@@ -369,7 +390,7 @@ class Outbox:
         """Broker PUBACK with success: ``sent`` with the next resend time (the delay doubles
         with each attempt up to ``max_resend_after_s``); ``puback`` rows are deleted."""
         seqs = list(seqs)
-        wall = envelope.utc_now()
+        wall = clocks.iso_utc(self.wall_clock())
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -432,7 +453,7 @@ class Outbox:
                 (name, n),
             )
 
-    def record_link(self, broker: str, state: str, error: str | None, at: str) -> None:
+    def record_link(self, broker: str, state: LinkState, error: str | None, at: str) -> None:
         """The link entered ``state`` (one of ``LINK_*``) at ``at``, with the reason
         ``error`` when it failed. ``since`` keeps its time while the state stays; the error's
         time is kept while the same error repeats (a retry is not a new fault)."""
@@ -455,7 +476,7 @@ class Outbox:
     def counts(self) -> Counts:
         """Counts per state, acknowledged so far, depth and the oldest unacknowledged age."""
         with self._lock:
-            return _counts(self.conn)
+            return _counts(self.conn, self.wall_clock())
 
     def rejected(self, limit: int = -1) -> list[dict[str, Any]]:
         """The rejected rows (seq, msg_id, kind, created_at, reason), oldest first."""
@@ -463,15 +484,16 @@ class Outbox:
             return _rejected(self.conn, limit)
 
 
-def read_counts(path: str | Path) -> Counts | None:
+def read_counts(path: str | Path, wall_clock: clocks.WallClock = clocks.utc_now) -> Counts | None:
     """Counts from the database at ``path`` opened read-only (for a technician command that
-    must not create or change anything); None if the file does not exist."""
+    must not create or change anything), ages by ``wall_clock``; None if the file does not
+    exist."""
     with _read_only(path) as conn:
         if conn is None:
             return None
         if not _has_outbox(conn):
             return Counts(0, 0, 0, 0, 0, 0, None)
-        return _counts(conn)
+        return _counts(conn, wall_clock())
 
 
 def read_rejected(path: str | Path, limit: int = -1) -> list[dict[str, Any]]:
@@ -534,7 +556,7 @@ def _rejected(conn: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-def _counts(conn: sqlite3.Connection) -> Counts:
+def _counts(conn: sqlite3.Connection, now: dt.datetime) -> Counts:
     by_state = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
     stats = dict(conn.execute("SELECT name, value FROM outbox_stats").fetchall())
     oldest = conn.execute(
@@ -547,5 +569,5 @@ def _counts(conn: sqlite3.Connection) -> Counts:
         acknowledged=stats.get("acknowledged", 0),
         delivered_on_puback=stats.get("delivered_on_puback", 0),
         depth=sum(by_state.values()),
-        oldest_pending_age_s=None if oldest is None else max(0.0, time.time() - oldest),
+        oldest_pending_age_s=None if oldest is None else max(0.0, now.timestamp() - oldest),
     )

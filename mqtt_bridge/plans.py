@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mqtt_bridge import envelope, outbox, schema
+from mqtt_bridge import clocks, envelope, outbox, schema
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +184,13 @@ def was_answered(conn: sqlite3.Connection, digest: str) -> bool:
     return row is not None
 
 
-def _record_answer(conn: sqlite3.Connection, digest: str, outcome: PlanOutcome) -> None:
+def _record_answer(
+    conn: sqlite3.Connection, digest: str, outcome: PlanOutcome, answered_at: str
+) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO plan_answers(digest, answered_at, status, plan_version)"
         " VALUES (?, ?, ?, ?)",
-        (digest, envelope.utc_now(), outcome.status, outcome.plan_version),
+        (digest, answered_at, outcome.status, outcome.plan_version),
     )
     conn.execute(
         "DELETE FROM plan_answers WHERE rowid NOT IN"
@@ -292,15 +294,17 @@ def _commit_answer(
     answer: dict[str, Any],
     correlation: bytes | None,
     max_rows: int,
+    wall_clock: clocks.WallClock,
 ) -> None:
     """In one transaction: store the plan when it was accepted, record the message as
-    answered, queue the answer. A full outbox costs the answer (an alarm is logged), never
-    the decision."""
+    answered, queue the answer; all three stamped with one reading of ``wall_clock``. A
+    full outbox costs the answer (an alarm is logged), never the decision."""
+    now = wall_clock()
     conn.execute("BEGIN IMMEDIATE")
     try:
         if outcome.plan is not None:
-            store_plan(conn, outcome.plan, envelope.utc_now())
-        _record_answer(conn, digest, outcome)
+            store_plan(conn, outcome.plan, clocks.iso_utc(now))
+        _record_answer(conn, digest, outcome, clocks.iso_utc(now))
         try:
             outbox.enqueue(
                 conn,
@@ -309,6 +313,7 @@ def _commit_answer(
                 max_rows=max_rows,
                 ack_mode=outbox.ACK_PUBACK,
                 correlation=correlation,
+                wall_clock=lambda: now,
             )
         except outbox.OutboxFull:
             pass  # logged as an alarm by enqueue
@@ -325,6 +330,7 @@ def answer_unhandled(
     reason: str,
     *,
     max_rows: int = outbox.DEFAULT_MAX_ROWS,
+    wall_clock: clocks.WallClock = clocks.utc_now,
 ) -> None:
     """Answer a plan message the station failed to handle (an unforeseen error, not a
     database fault that can clear) as ``rejected`` with ``reason``, and record its digest as
@@ -341,9 +347,12 @@ def answer_unhandled(
         "reason": outcome.reason,
         "active_plan_version": active_version(conn),
     }
-    _commit_answer(
-        conn, message_digest(payload, correlation), outcome, answer, correlation, max_rows
-    )
+    digest = message_digest(payload, correlation)
+    _commit_answer(conn, digest, outcome, answer, correlation, max_rows, wall_clock)
+
+
+#: What happened to one plan message (:class:`PlanOutcome`).
+PlanStatus = Literal["accepted", "rejected", "redelivered", "cleared"]
 
 
 @dataclass(frozen=True)
@@ -354,7 +363,7 @@ class PlanOutcome:
     ``cleared`` (an empty retained message: no answer); ``plan`` is set when accepted, and
     ``station_caps`` names its caps the station's hard limits tighten."""
 
-    status: str
+    status: PlanStatus
     plan_version: int | None = None
     reason: str = ""
     plan: dict[str, Any] | None = None
@@ -369,6 +378,7 @@ def receive_plan(
     semantic_check: SemanticCheck | None = None,
     correlation: bytes | None = None,
     max_rows: int = outbox.DEFAULT_MAX_ROWS,
+    wall_clock: clocks.WallClock = clocks.utc_now,
 ) -> PlanOutcome:
     """Decide on one plan message and commit the decision: the accepted plan (if any), the
     ``plan/result`` answer (an outbox row deleted on PUBACK, echoing ``correlation``) and
@@ -381,7 +391,8 @@ def receive_plan(
     logged) and returns the caps the station tightens, which the answer names. Database
     errors propagate: the caller then must not acknowledge the message and must try it
     again itself (a broker delivers an unacknowledged message again only on
-    a new connection; the station's sender retries, then reconnects)."""
+    a new connection; the station's sender retries, then reconnects). ``wall_clock`` stamps
+    what is written."""
     if not payload:
         return PlanOutcome("cleared")
     digest = message_digest(payload, correlation)
@@ -405,7 +416,7 @@ def receive_plan(
     }
     if outcome.station_caps:
         answer["station_caps"] = [c.as_json() for c in outcome.station_caps]
-    _commit_answer(conn, digest, outcome, answer, correlation, max_rows)
+    _commit_answer(conn, digest, outcome, answer, correlation, max_rows, wall_clock)
     log.info(
         "plan_version %s %s%s",
         outcome.plan_version,

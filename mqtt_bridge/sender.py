@@ -1,13 +1,13 @@
 """The station client's sender thread: every SQL statement of the MQTT client runs here.
 
-paho's callbacks (network thread) only put events into a ``queue.Queue``: PUBACKs
-``("puback", mid, code, text)``, inbound messages ``("message", Inbound)``,
-``("connected", generation)`` and ``("link", broker, state, error, at)`` (the link's state
-for ``rehab-station outbox``, sent when it changes). The sender applies them in batches (one
-transaction per batch of PUBACKs or acks: ``synchronous=FULL`` costs an fsync per commit),
-handles plans and acks, and publishes due outbox rows with QoS 1, at most ``window`` in
-flight. The ``mid -> seq`` map lives in memory only: a ``mid`` is unique only within one paho
-``Client`` and wraps at 65535 (reference/MQTT.md §2.3).
+paho's callbacks (network thread) only put events (:mod:`mqtt_bridge.events`) into a
+``queue.Queue``: a :class:`~mqtt_bridge.events.PubAck`, an inbound message
+(:class:`~mqtt_bridge.inbound.Inbound`), :class:`~mqtt_bridge.events.Connected` and
+:class:`~mqtt_bridge.events.LinkChange` (the link's state for ``rehab-station outbox``, sent
+when it changes). The sender applies them in batches (one transaction per batch of PUBACKs
+or acks: ``synchronous=FULL`` costs an fsync per commit), handles plans and acks, and has
+its :class:`~mqtt_bridge.publisher.Publisher` send the due outbox rows. Snapshot refreshes
+follow the injected monotonic clock; stored times the injected wall clock.
 
 An event whose handling fails with a fault that can clear (``sqlite3.OperationalError``:
 the database locked beyond its timeout, a disk I/O error; ``OSError``) is kept, with every
@@ -30,17 +30,18 @@ import queue
 import socket
 import sqlite3
 import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
 
-from mqtt_bridge import envelope, outbox, plans, schema, topics
+from mqtt_bridge import clocks, envelope, outbox, plans, schema, topics
+from mqtt_bridge.events import Connected, Event, LinkChange, PubAck
 from mqtt_bridge.inbound import Inbound
+from mqtt_bridge.publisher import Publisher
+from mqtt_bridge.stats import ClientStats
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ MAX_GIVE_UPS = 3
 MAX_GIVE_UP_DIGESTS = 64
 #: Faults that can clear by themselves (a lock released, space freed): worth a retry.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.OperationalError, OSError)
+#: Monotonic seconds between refreshes of the status snapshot while nothing else asks.
+SNAPSHOT_EVERY_S = 1.0
 
 
 def _digest(m: Inbound) -> str:
@@ -64,33 +67,21 @@ def _digest(m: Inbound) -> str:
     return plans.message_digest(m.topic.encode() + b"\0" + bytes(m.payload), m.correlation)
 
 
-def publish_packet_size(topic: str, payload: bytes, props: Properties) -> int:
-    """Bytes of the MQTT v5 PUBLISH packet (QoS 1) paho sends for these: fixed header,
-    topic, packet id, properties and payload (MQTT 5.0 §3.3), the size a broker compares
-    with its Maximum Packet Size."""
-    remaining = 2 + len(topic.encode()) + 2 + len(props.pack()) + len(payload)
-    header = 2 + (remaining >= 128) + (remaining >= 16_384) + (remaining >= 2_097_152)
-    return header + remaining
+@dataclass(frozen=True)
+class Snapshot:
+    """What the status messages report of the outbox and the plan; read by the network
+    thread, replaced whole by the sender."""
 
+    outbox_depth: int = 0
+    outbox_oldest_pending_s: float | None = None
+    plan_version: int | None = None
 
-@dataclass
-class ClientStats:
-    """Counters for telemetry and tests (updated by the sender and network threads)."""
-
-    connects: int = 0
-    connect_failures: int = 0
-    published: int = 0
-    pubacks: int = 0
-    rejected: int = 0
-    acks_received: int = 0
-    rows_acknowledged: int = 0
-    plans_accepted: int = 0
-    plans_rejected: int = 0
-    plans_redelivered: int = 0
-    callback_errors: int = 0
-    sender_errors: int = 0
-    last_connect_error: str = ""
-    reason_codes: dict[str, int] = field(default_factory=dict)
+    def as_status(self) -> dict[str, Any]:
+        return {
+            "outbox_depth": self.outbox_depth,
+            "outbox_oldest_pending_s": self.outbox_oldest_pending_s,
+            "plan_version": self.plan_version,
+        }
 
 
 class Sender:
@@ -101,7 +92,7 @@ class Sender:
         station_id: str,
         client: mqtt.Client,
         store: outbox.Outbox,
-        events: queue.Queue[tuple[Any, ...]],
+        events: queue.Queue[Event],
         connected: threading.Event,
         stop: threading.Event,
         generation: Callable[[], int],
@@ -114,8 +105,12 @@ class Sender:
         poll_s: float,
         semantic_check: plans.SemanticCheck | None,
         plan_handler: Callable[[dict[str, Any]], None] | None,
+        monotonic: clocks.Monotonic = clocks.monotonic,
+        wall_clock: clocks.WallClock = clocks.utc_now,
     ) -> None:
         self.station_id = station_id
+        self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._mqtt = client
         self._outbox = store
         self._events = events
@@ -123,43 +118,36 @@ class Sender:
         self._stop = stop
         self._generation = generation
         self.stats = stats
-        self.window = window
-        self.resend_after_s = resend_after_s
-        self.max_resend_after_s = max(max_resend_after_s, resend_after_s)
+        self.publisher = Publisher(
+            station_id,
+            client,
+            store,
+            stats,
+            window=window,
+            resend_after_s=resend_after_s,
+            max_resend_after_s=max_resend_after_s,
+            monotonic=monotonic,
+        )
         self.max_rows = max_rows
         self.poll_s = poll_s
         self.semantic_check = semantic_check
         self.plan_handler = plan_handler
-        self._inflight: dict[int, tuple[int, float]] = {}  # mid -> (seq, published mono)
         #: Events taken from the queue and not yet handled, oldest first.
-        self._backlog: deque[tuple[Any, ...]] = deque()
+        self._backlog: deque[Event] = deque()
         self._head_failures = 0  # failed attempts at the event heading the backlog
         #: Inbound message digest -> times given up with a reconnect (kept across them).
         self._give_ups: OrderedDict[str, int] = OrderedDict()
-        #: PUBACK results handled but not yet written (kept across a failed write).
-        self._ok: list[int] = []
-        self._refused: list[tuple[int, str]] = []
-        #: The Maximum Packet Size of the current connection's CONNACK (None: the broker
-        #: announced none); set by the network thread in on_connect, before publishing.
-        self.max_packet_size: int | None = None
         #: The broker of the last link event (None: none yet, nothing to mark stopped).
         self._link_broker: str | None = None
         #: Read by the network thread for status messages; replaced whole, never mutated.
-        self.snapshot: dict[str, Any] = {
-            "outbox_depth": 0,
-            "outbox_oldest_pending_s": None,
-            "plan_version": None,
-        }
+        self.snapshot = Snapshot()
+        self._last_snapshot: float | None = None  # monotonic time of the last refresh
 
     def run(self) -> None:
-        """The thread body: until ``stop`` is set, apply events and publish due rows."""
-        last_snapshot = 0.0
+        """The thread body: until ``stop`` is set, :meth:`step` again and again."""
         while not self._stop.is_set():
             try:
-                self._step()
-                if time.monotonic() - last_snapshot > 1.0:
-                    self.refresh_snapshot()
-                    last_snapshot = time.monotonic()
+                self.step()
             except Exception:
                 # A database error (disk full, locked too long) must not end the thread:
                 # count it, wait, retry; the watchdog sees sender_errors grow.
@@ -170,16 +158,27 @@ class Sender:
             self._drain_events(block=False)
             if self._link_broker is not None:
                 self._outbox.record_link(
-                    self._link_broker, outbox.LINK_STOPPED, None, envelope.utc_now()
+                    self._link_broker,
+                    outbox.LINK_STOPPED,
+                    None,
+                    clocks.iso_utc(self._wall_clock()),
                 )
         except Exception:
             log.exception("MQTT sender: final event drain failed")
         self._outbox.close()
 
-    def _step(self) -> None:
-        self._drain_events(block=True)
+    def step(self, block: bool = True) -> None:
+        """One pass of the thread: apply the queued events (waiting up to ``poll_s`` for the
+        first when ``block``), publish the due rows while connected, and refresh the status
+        snapshot every :data:`SNAPSHOT_EVERY_S` of the monotonic clock. Raises what the
+        database raises; :meth:`run` counts it and steps again."""
+        self._drain_events(block)
         if self._connected.is_set():
-            self._publish_due()
+            self.publisher.publish_due()
+        now = self._monotonic()
+        if self._last_snapshot is None or now - self._last_snapshot > SNAPSHOT_EVERY_S:
+            self.refresh_snapshot()
+            self._last_snapshot = now
 
     def _drain_events(self, block: bool) -> None:
         """Handle the backlog, oldest first, then write the PUBACK results. New events are
@@ -202,7 +201,7 @@ class Sender:
                 self._unhandled(ev, exc)
             self._backlog.popleft()
             self._head_failures = 0
-        self._apply_pubacks()
+        self.publisher.apply_pubacks()
 
     def _take(self, block: bool) -> None:
         try:
@@ -214,32 +213,33 @@ class Sender:
         except queue.Empty:
             pass
 
-    def _handle(self, ev: tuple[Any, ...]) -> None:
-        if ev[0] == "puback":
-            self._puback(ev[1], ev[2], ev[3])
-        elif ev[0] == "message":
-            # Flush PUBACK results first so an ack never races its own row's PUBACK.
-            self._apply_pubacks()
-            self._message(ev[1])
-        elif ev[0] == "connected":
-            self.refresh_snapshot()
-        elif ev[0] == "link":
-            self._link_broker = ev[1]
-            self._outbox.record_link(*ev[1:])
+    def _handle(self, ev: Event) -> None:
+        match ev:
+            case PubAck():
+                self.publisher.on_puback(ev)
+            case Inbound():
+                # Flush PUBACK results first so an ack never races its own row's PUBACK.
+                self.publisher.apply_pubacks()
+                self._message(ev)
+            case Connected():
+                self.refresh_snapshot()
+            case LinkChange(broker=broker, state=state, error=error, at=at):
+                self._link_broker = broker
+                self._outbox.record_link(broker, state, error, at)
 
-    def _give_up(self, ev: tuple[Any, ...], exc: Exception) -> None:
+    def _give_up(self, ev: Event, exc: Exception) -> None:
         """Stop trying one event. An inbound message is not PUBACKed, and the connection is
         dropped so that the broker delivers it again (paho reconnects by itself)."""
         self.stats.sender_errors += 1
-        if ev[0] != "message":
+        if not isinstance(ev, Inbound):
             log.error(
                 "MQTT sender gave up on a %s event after %d attempts: %r",
-                ev[0],
+                type(ev).__name__,
                 MAX_EVENT_ATTEMPTS,
                 exc,
             )
             return
-        m: Inbound = ev[1]
+        m = ev
         key = _digest(m)
         count = self._give_ups.pop(key, 0) + 1
         self._give_ups[key] = count
@@ -265,14 +265,14 @@ class Sender:
         )
         self._force_reconnect()
 
-    def _unhandled(self, ev: tuple[Any, ...], exc: Exception) -> None:
+    def _unhandled(self, ev: Event, exc: Exception) -> None:
         """An error that retrying cannot clear. An inbound message is acknowledged (a plan is
         first answered ``rejected``, if that can be written); other events are dropped."""
         self.stats.sender_errors += 1
-        if ev[0] != "message":
-            log.error("ALARM MQTT sender could not handle a %s event: %r", ev[0], exc)
+        if not isinstance(ev, Inbound):
+            log.error("ALARM MQTT sender could not handle a %s event: %r", type(ev).__name__, exc)
             return
-        m: Inbound = ev[1]
+        m = ev
         log.error(
             "ALARM MQTT sender could not handle the message on %s (%r); acknowledged so that "
             "it is not delivered again",
@@ -289,6 +289,7 @@ class Sender:
                     m.correlation,
                     reason,
                     max_rows=self.max_rows,
+                    wall_clock=self._wall_clock,
                 )
                 self.stats.plans_rejected += 1
             except Exception:
@@ -308,29 +309,6 @@ class Sender:
         except OSError as exc:
             log.warning("could not drop the MQTT connection: %s", exc)
 
-    def _puback(self, mid: int, code: int, text: str) -> None:
-        entry = self._inflight.pop(mid, None)
-        if entry is None:
-            return  # a status publish, or a row whose in-flight entry expired
-        self.stats.pubacks += 1
-        self.stats.reason_codes[text] = self.stats.reason_codes.get(text, 0) + 1
-        if code >= 0x80:
-            self._refused.append((entry[0], f"PUBACK 0x{code:02X} {text}"))
-        else:
-            self._ok.append(entry[0])
-
-    def _apply_pubacks(self) -> None:
-        """Write the PUBACK results; on a failure they are kept for the next call."""
-        if self._ok:
-            self._outbox.mark_sent(
-                self._ok, time.monotonic(), self.resend_after_s, self.max_resend_after_s
-            )
-            self._ok.clear()
-        if self._refused:
-            self._outbox.mark_rejected(self._refused)
-            self.stats.rejected += len(self._refused)
-            self._refused.clear()
-
     def _message(self, m: Inbound) -> None:
         if m.topic == topics.ack(self.station_id):
             self._ack_message(m)
@@ -348,6 +326,7 @@ class Sender:
             semantic_check=self.semantic_check,
             correlation=m.correlation,
             max_rows=self.max_rows,
+            wall_clock=self._wall_clock,
         )
         if out.status == "accepted":
             self.stats.plans_accepted += 1
@@ -381,64 +360,13 @@ class Sender:
         if m.qos > 0 and m.generation == self._generation():
             self._mqtt.ack(m.mid, m.qos)
 
-    def _publish_due(self) -> None:
-        now = time.monotonic()
-        for mid, (_, t) in list(self._inflight.items()):
-            if now - t > self.resend_after_s:
-                del self._inflight[mid]  # no PUBACK for too long: publish again
-        room = self.window - len(self._inflight)
-        if room <= 0:
-            return
-        in_flight = {seq for seq, _ in self._inflight.values()}
-        entries = self._outbox.due(now, room, in_flight)
-        published: list[int] = []
-        too_large: list[tuple[int, str]] = []
-        limit = self.max_packet_size
-        for e in entries:
-            topic, payload, props = (
-                topics.topic(self.station_id, e.kind),
-                e.payload(self.station_id),
-                self._properties(e),
-            )
-            size = publish_packet_size(topic, payload, props)
-            if limit is not None and size > limit:
-                # The broker would drop the connection ("packet too large") and paho would
-                # send this first again after every reconnect: nothing else would get out.
-                too_large.append(
-                    (
-                        e.seq,
-                        f"the message is {size} bytes as an MQTT packet; the broker accepts at "
-                        f"most {limit} (Maximum Packet Size in its CONNACK)",
-                    )
-                )
-                continue
-            info = self._mqtt.publish(topic, payload, qos=1, properties=props)
-            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-                self._inflight[info.mid] = (e.seq, now)  # NO_CONN: paho queued it
-                published.append(e.seq)
-            else:
-                log.warning("publish of seq %d failed: %s", e.seq, mqtt.error_string(info.rc))
-                break
-        if published:
-            self.stats.published += len(published)
-            self._outbox.record_attempts(published)
-        if too_large:
-            self._outbox.mark_rejected(too_large)
-            self.stats.rejected += len(too_large)
-
-    def _properties(self, e: outbox.Entry) -> Properties:
-        props = envelope.properties(e.schema, e.msg_id)
-        if e.correlation is not None:
-            props.CorrelationData = e.correlation
-        return props
-
     def refresh_snapshot(self) -> None:
         """Outbox depth, oldest age and plan version for the status messages."""
         c = self._outbox.counts()
-        self.snapshot = {
-            "outbox_depth": c.pending + c.sent + c.rejected,
-            "outbox_oldest_pending_s": None
+        self.snapshot = Snapshot(
+            outbox_depth=c.pending + c.sent + c.rejected,
+            outbox_oldest_pending_s=None
             if c.oldest_pending_age_s is None
             else round(c.oldest_pending_age_s, 1),
-            "plan_version": plans.active_version(self._outbox.conn),
-        }
+            plan_version=plans.active_version(self._outbox.conn),
+        )

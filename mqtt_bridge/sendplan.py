@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -25,7 +25,8 @@ from paho.mqtt.properties import Properties
 from mqtt_bridge import envelope, plans, topics
 from mqtt_bridge.clinic import BrokerOptions, make_client, stop_loop
 
-EXIT_CODES = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 1}
+SendOutcome = Literal["accepted", "rejected", "invalid", "no_answer"]
+EXIT_CODES: dict[SendOutcome, int] = {"accepted": 0, "rejected": 1, "invalid": 1, "no_answer": 1}
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class SendResult:
     no_answer; ``reason`` says why, or for accepted what the station added (the caps it
     tightens), if anything."""
 
-    outcome: str
+    outcome: SendOutcome
     plan_version: int | None
     reason: str = ""
 
@@ -112,6 +113,7 @@ def send_plan(opts: BrokerOptions, station_id: str, data: bytes, timeout_s: floa
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_publish = lambda c, u, mid, rc, props: published.set()
+    # Real time, not a seam: the deadline bounds real waits on the broker and the station.
     deadline = time.monotonic() + timeout_s
     connect()
     client.loop_start()

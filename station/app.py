@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
+from mqtt_bridge import clocks
 from mqtt_bridge import outbox as outbox_mod
 from mqtt_bridge import plans as plans_mod
 from station import __version__, hardware
@@ -55,6 +56,7 @@ class App:
         clock: Any = None,
         today: Callable[[], dt.date] = dt.date.today,
         calibrate_sim: bool = True,
+        wall_clock: clocks.WallClock = clocks.utc_now,
     ) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
@@ -65,6 +67,8 @@ class App:
         self._clock = clock
         self.today = today
         self.calibrate_sim = calibrate_sim
+        #: Stamps the journal, the outbox rows and the MQTT link (an aware UTC datetime).
+        self.wall_clock = wall_clock
         self.station: hardware.Station | None = None
         self.journal: Journal | None = None
         self.client: Any = None
@@ -106,7 +110,7 @@ class App:
             speed=self.speed,
             calibrate_sim=self.calibrate_sim,
         )
-        self.journal = journal = Journal(station_db(self.data_dir))
+        self.journal = journal = Journal(station_db(self.data_dir), self.wall_clock)
         with journal.transaction() as conn:
             outbox_mod.ensure_tables(conn)
             plans_mod.ensure_tables(conn)
@@ -245,7 +249,11 @@ class App:
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:
         return outbox_mod.enqueue(
-            conn, schema, body, max_rows=self.config["mqtt"]["outbox_max_rows"]
+            conn,
+            schema,
+            body,
+            max_rows=self.config["mqtt"]["outbox_max_rows"],
+            wall_clock=self.wall_clock,
         )
 
     def data_quality(self) -> dict[str, Any]:
@@ -262,7 +270,7 @@ class App:
             out["overrun_ticks"] = int(c.get("overrun_ticks", 0))
             out["sensor_faults"] = [str(f) for f in st.faults if id(f) not in earlier][-10:]
         if st.pads is not None:
-            now = dt.datetime.now(dt.UTC)
+            now = self.wall_clock()
             out["calibration"] = {
                 f"pad{p}": {
                     "version": r.version,
@@ -330,6 +338,7 @@ class App:
             software_version=__version__,
             # The plan/result names the caps the station's [safety] tightens.
             semantic_check=lambda d: plan_mod.semantic_check(d, station_id, safety),
+            wall_clock=self.wall_clock,
         )
 
 

@@ -9,12 +9,12 @@ with a warning, and counted by :meth:`Journal.unreadable_rows`: one bad row must
 every later summary.
 
 The journal shares the station database with the MQTT outbox, so a session summary and its
-outbox row can be written in one transaction (:meth:`Journal.transaction`).
+outbox row can be written in one transaction (:meth:`Journal.transaction`). Its times come
+from an injected wall clock (:mod:`mqtt_bridge.clocks`), the real one unless told.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sqlite3
@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mqtt_bridge import clocks
 
 #: The tables as first released (schema version 0); :data:`MIGRATIONS` bring them up to
 #: :data:`SCHEMA_VERSION`, so a database of any earlier version has at least these columns.
@@ -110,10 +112,6 @@ def _decoded(table: str, column: str, text: Any) -> Any:
     return value
 
 
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open the station database with the durability settings every writer must use."""
     conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None, check_same_thread=False)
@@ -141,10 +139,12 @@ class Trial:
 
 
 class Journal:
-    """The station's journal on one SQLite connection (thread-safe, one lock)."""
+    """The station's journal on one SQLite connection (thread-safe, one lock). Every time it
+    writes is ``wall_clock``'s now."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, wall_clock: clocks.WallClock = clocks.utc_now) -> None:
         self.path = Path(path)
+        self.wall_clock = wall_clock
         self._conn = connect(self.path)
         self._lock = threading.RLock()
         self._warned: set[tuple[str, int]] = set()  # unreadable rows already logged
@@ -155,6 +155,10 @@ class Journal:
     @property
     def conn(self) -> sqlite3.Connection:
         return self._conn
+
+    def now(self) -> str:
+        """The wall clock's now, as the journal writes its times (ISO 8601 UTC)."""
+        return clocks.iso_utc(self.wall_clock())
 
     def close(self) -> None:
         with self._lock:
@@ -196,7 +200,7 @@ class Journal:
             cur = c.execute(
                 "INSERT INTO sessions(session_uid, started_at, plan_version, protocols, "
                 "plan_items) VALUES (?, ?, ?, ?, ?)",
-                (str(uuid.uuid4()), utc_now(), plan_version, json.dumps(protocols), items),
+                (str(uuid.uuid4()), self.now(), plan_version, json.dumps(protocols), items),
             )
             return int(cur.lastrowid or 0)
 
@@ -240,7 +244,7 @@ class Journal:
             c.execute(
                 "UPDATE sessions SET state=?, ended_reason=?, ended_at=? "
                 "WHERE id=? AND state='running'",
-                (state, reason, ended_at or utc_now(), session_id),
+                (state, reason, ended_at or self.now(), session_id),
             )
 
     def last_activity(self, session_id: int) -> str:
@@ -335,7 +339,7 @@ class Journal:
                     trial.contact_force_n,
                     trial.t_start_s,
                     trial.t_end_s,
-                    utc_now(),
+                    self.now(),
                     json.dumps(list(trial.quality)),
                 ),
             )
@@ -376,7 +380,7 @@ class Journal:
             c.execute(
                 "INSERT INTO safety_events(session_id, t_s, at, kind, code, detail) "
                 "VALUES (?,?,?,?,?,?)",
-                (session_id, t_s, utc_now(), kind, code, json.dumps(detail)),
+                (session_id, t_s, self.now(), kind, code, json.dumps(detail)),
             )
 
     def events(self, session_id: int) -> list[dict[str, Any]]:

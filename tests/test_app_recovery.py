@@ -5,9 +5,11 @@ closing never raises."""
 from __future__ import annotations
 
 import datetime as dt
-import time
+import json
 from pathlib import Path
 
+from mqtt_bridge import clocks
+from mqtt_bridge.clocks import ManualClock
 from station import config
 from station.app import App
 from station.journal import Journal, Trial
@@ -20,10 +22,13 @@ def sim(**sections: dict) -> config.Config:
     return config.validate({"glove": {"fitted": False}, **sections})
 
 
-def interrupted_session(data_dir: Path) -> tuple[int, str]:
-    """A session journalled up to one trial, then the power went (never ended)."""
-    j = Journal(station_db(data_dir))
+def interrupted_session(data_dir: Path, clock: ManualClock | None = None) -> tuple[int, str]:
+    """A session journalled up to one trial (``clock``: 4 s after its start), then the power
+    went (never ended)."""
+    j = Journal(station_db(data_dir), clock.wall if clock else clocks.utc_now)
     sid = j.start_session(1, ["max_grip"])
+    if clock:
+        clock.advance(4.0)
     j.record_trial(
         sid, Trial("max_grip", 0, "right", {}, {"peak_force_n": 9.0}, 0.4, 9.0, 1.0, 4.0)
     )
@@ -34,19 +39,32 @@ def interrupted_session(data_dir: Path) -> tuple[int, str]:
 
 
 def test_app_recovered_session_ends_at_its_last_trial_not_at_the_restart(tmp_path: Path) -> None:
-    App(sim(), tmp_path, sim=True, seed=SEED).open().close()  # calibrated station, no session
-    sid, last_trial = interrupted_session(tmp_path)
-    time.sleep(1.2)  # the restart comes later (hours, in life)
-    app = App(sim(), tmp_path, sim=True, seed=SEED).open()
+    clock = ManualClock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    # a calibrated station, no session
+    App(sim(), tmp_path, sim=True, seed=SEED, wall_clock=clock.wall).open().close()
+    sid, last_trial = interrupted_session(tmp_path, clock)
+    clock.advance(6 * 3600.0)  # the power comes back six hours later
+    restart = clocks.iso_utc(clock.wall())
+    app = App(sim(), tmp_path, sim=True, seed=SEED, wall_clock=clock.wall).open()
     try:
         assert app.journal is not None and len(app.recovered) == 1
         s = app.journal.session(sid)
-        assert (s["state"], s["ended_at"]) == ("incomplete", last_trial)
-        start = dt.datetime.fromisoformat(s["started_at"].replace("Z", "+00:00"))
-        end = dt.datetime.fromisoformat(s["ended_at"].replace("Z", "+00:00"))
-        assert (end - start).total_seconds() < 1.0  # not the restart's time
-        events = [e["kind"] for e in app.journal.events(sid)]
-        assert events == ["interrupted"]
+        assert (s["started_at"], last_trial) == (
+            "2026-11-20T10:00:00.000Z",
+            "2026-11-20T10:00:04.000Z",
+        )
+        assert (s["state"], s["ended_at"]) == ("incomplete", last_trial)  # not the restart
+        events = [(e["kind"], e["at"]) for e in app.journal.events(sid)]
+        assert events == [("interrupted", restart)]  # the restart is when it was found
+        assert restart == "2026-11-20T16:00:04.000Z"
+        # the summary the clinic gets: four seconds of session, written at the restart
+        (created_at, body) = app.journal.conn.execute(
+            "SELECT created_at, body FROM outbox WHERE msg_id=?", (app.recovered[0],)
+        ).fetchone()
+        assert created_at == restart
+        summary = json.loads(body)
+        assert (summary["started_at"], summary["ended_at"]) == (s["started_at"], last_trial)
+        assert summary["adherence"]["minutes"] == round(4.0 / 60.0, 2)
     finally:
         app.close()
 

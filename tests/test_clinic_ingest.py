@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import queue
 import signal
@@ -21,6 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from mqtt_bridge import clinic
 from mqtt_bridge.clinic import BrokerOptions, Ingest, IngestStats, make_client, parse_broker_url
 from mqtt_bridge.clinic_db import ClinicDB
+from mqtt_bridge.clocks import ManualClock
+from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -547,6 +550,60 @@ def test_clinic_ingest_run_ends_while_paho_is_stuck_in_a_tls_handshake(tmp_path:
             assert ingest.stats.connects == 0
     finally:
         silent.close()  # resets the pending connection: paho's thread ends
+
+
+def offline_client(client_id: str) -> mqtt.Client:
+    """A consumer's paho client that never connects (no broker needed)."""
+    return mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+    )
+
+
+def test_clinic_ingest_times_come_from_the_databases_wall_clock(tmp_path: Path) -> None:
+    """received_at, last_seen and a reject's time are the clinic database's wall clock: a
+    day between two batches passes without a sleep."""
+    clock = ManualClock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    topic = "rehab/v1/stations/st-0001/summary"
+    with ClinicDB(tmp_path / "clinic.db", wall_clock=clock.wall) as db:
+        ingest = Ingest(offline_client("clinic-clock"), db)
+        env = envelope(seq=1)
+        ingest.process([Inbound(topic, json.dumps(env).encode(), 1, 1, False, 0)])
+        clock.advance(86400.0)
+        ingest.process([Inbound(topic, b"{not json", 2, 1, False, 0)])
+        (m,) = db.messages()
+        (r,) = db.rejected()
+        (st,) = db.stations()
+    assert m["received_at"] == st["last_seen"] == "2026-11-20T10:00:00.000Z"
+    assert r["received_at"] == "2026-11-21T10:00:00.000Z"
+
+
+def test_clinic_ingest_run_deadline_follows_the_injected_monotonic_clock(tmp_path: Path) -> None:
+    """run(max_seconds=3600) ends when an hour has passed on the clock it was given; on
+    real time this test could not end within its wait."""
+
+    class Idle:  # a client whose network loop does nothing: no message ever comes
+        def loop_start(self) -> None: ...
+        def disconnect(self) -> None: ...
+        def loop_stop(self) -> None: ...
+
+    clock = ManualClock()
+    started = threading.Event()
+
+    def monotonic() -> float:
+        t = clock.monotonic()
+        started.set()  # run() has read its start time
+        return t
+
+    with ClinicDB(tmp_path / "clinic.db") as db:
+        ingest = Ingest(Idle(), db, monotonic=monotonic)  # type: ignore[arg-type]
+        stop = threading.Event()
+        runner = threading.Thread(target=ingest.run, args=(stop, 3600.0), daemon=True)
+        runner.start()
+        assert started.wait(WAIT_S)
+        clock.advance(3600.0)
+        runner.join(WAIT_S)
+        stop.set()  # ends it should the deadline not have
+        assert not runner.is_alive(), "run() did not end at its deadline"
 
 
 def test_clinic_parse_broker_url() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge import outbox
+from mqtt_bridge.clocks import ManualClock
 from station import summary
 from station.journal import Journal, Trial
 
@@ -51,6 +53,40 @@ def test_journal_trials_and_events_round_trip(tmp_path: Path) -> None:
     assert j.events(sid)[0]["kind"] == "stop_button"
     assert j.interrupted() == []
     assert j.unsummarised() == [sid]
+
+
+def test_journal_times_come_from_the_injected_wall_clock(tmp_path: Path) -> None:
+    """Every time the journal writes is its wall clock's: a session spread over hours is
+    journalled without waiting for them."""
+    clock = ManualClock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    j = Journal(tmp_path / "station.db", wall_clock=clock.wall)
+    sid = j.start_session(3, ["max_grip"])
+    clock.advance(42.5)
+    j.record_trial(sid, trial(0))
+    clock.advance(3600.0)
+    j.record_event(sid, "paused", {}, t_s=3642.5)
+    assert j.last_activity(sid) == "2026-11-20T11:00:42.500Z"
+    clock.advance(7200.0)
+    j.end_session(sid, "incomplete", "not finished")
+    s = j.session(sid)
+    assert (s["started_at"], s["ended_at"]) == (
+        "2026-11-20T10:00:00.000Z",
+        "2026-11-20T13:00:42.500Z",
+    )
+    (ended,) = j.conn.execute("SELECT ended_at FROM trials WHERE session_id=?", (sid,))
+    assert ended == ("2026-11-20T10:00:42.500Z",)
+    assert [e["at"] for e in j.events(sid)] == ["2026-11-20T11:00:42.500Z"]
+    assert j.now() == "2026-11-20T13:00:42.500Z"
+    j.close()
+
+
+def test_journal_refuses_a_naive_wall_clock(tmp_path: Path) -> None:
+    """A wall clock without a zone would write local time as if it were UTC."""
+    j = Journal(tmp_path / "station.db", wall_clock=lambda: dt.datetime(2026, 11, 20, 10, 0))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        j.start_session(1, [])
+    assert j.conn.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    j.close()
 
 
 def test_journal_end_session_rejects_unknown_state(tmp_path: Path) -> None:

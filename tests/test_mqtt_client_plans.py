@@ -17,6 +17,7 @@ from plans import example_plan as plan
 
 from mqtt_bridge import envelope, plans
 from mqtt_bridge.client import StationClient
+from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.sender import MAX_EVENT_ATTEMPTS
 
 PLAN_TOPIC = "rehab/v1/stations/st-0001/plan"
@@ -218,7 +219,7 @@ def flaky_receive_plan(monkeypatch: pytest.MonkeyPatch, fail_calls: set[int]) ->
 
 
 def queued_messages(sc: StationClient) -> int:
-    return sum(1 for ev in list(sc._events.queue) if ev[0] == "message")
+    return sum(1 for ev in list(sc._events.queue) if isinstance(ev, Inbound))
 
 
 def test_mqtt_client_failed_event_is_retried_with_the_rest_of_its_batch(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_bridge import envelope, topics
+from mqtt_bridge import clocks, envelope, topics
 
 
 def env(**over: object) -> dict[str, object]:
@@ -154,5 +154,5 @@ def test_mqtt_envelope_msg_ids_are_uuid4_and_distinct() -> None:
 def test_mqtt_envelope_clock_and_boot_facts_have_the_right_shape() -> None:
     assert isinstance(envelope.clock_synced(), bool)
     assert envelope.boot_id() == envelope.boot_id()
-    now = envelope.utc_now()
+    now = clocks.iso_utc(clocks.utc_now())
     assert now.endswith("Z") and len(now) == len("2026-11-20T10:00:00.123Z")

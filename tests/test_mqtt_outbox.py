@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sqlite3
@@ -13,6 +14,7 @@ from cli import rehab_station
 from test_mqtt_schema import session_body
 
 from mqtt_bridge import envelope, outbox
+from mqtt_bridge.clocks import ManualClock
 from mqtt_bridge.outbox import Outbox, OutboxFull
 
 
@@ -255,6 +257,33 @@ def test_mqtt_outbox_read_counts_is_read_only(tmp_path: Path) -> None:
     c = outbox.read_counts(tmp_path / "station.db")
     assert c is not None and (c.pending, c.depth) == (1, 1)
     assert c.oldest_pending_age_s is not None and 0 <= c.oldest_pending_age_s < 3600
+
+
+def test_mqtt_outbox_times_and_ages_follow_the_injected_wall_clock(tmp_path: Path) -> None:
+    """created_at, sent_at and the oldest unacknowledged age come from the wall clock the
+    outbox is given: an hour passes without a sleep."""
+    db = tmp_path / "station.db"
+    clock = ManualClock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    with Outbox(db, wall_clock=clock.wall) as ob:
+        first = ob.enqueue("rehab.selftest/1", {"passed": True})
+        assert ob.counts().oldest_pending_age_s == 0.0
+        clock.advance(90.0)
+        ob.enqueue("rehab.selftest/1", {"passed": False})
+        ob.mark_sent([1], clock.monotonic(), 60.0, 60.0)
+        clock.advance(3600.0)
+        assert ob.counts().oldest_pending_age_s == 3690.0  # sent, not yet acknowledged
+        times = ob.conn.execute("SELECT created_at, sent_at FROM outbox ORDER BY seq").fetchall()
+        assert times == [
+            ("2026-11-20T10:00:00.000Z", "2026-11-20T10:01:30.000Z"),
+            ("2026-11-20T10:01:30.000Z", None),
+        ]
+        ob.acknowledge([first])
+        assert ob.counts().oldest_pending_age_s == 3600.0
+        clock.step_wall(-86400.0)  # the clock set back a day: an age is never negative
+        assert ob.counts().oldest_pending_age_s == 0.0
+    clock.step_wall(86400.0 + 60.0)
+    c = outbox.read_counts(db, clock.wall)
+    assert c is not None and c.oldest_pending_age_s == 3660.0
 
 
 def run_cmd(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

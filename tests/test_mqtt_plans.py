@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -14,6 +15,7 @@ from plans import PLAN
 from plans import example_plan as plan
 
 from mqtt_bridge import outbox, plans, schema
+from mqtt_bridge.clocks import ManualClock
 from mqtt_bridge.plans import PlanRejected, parse_plan
 from station import config
 from station import plan as station_plan
@@ -161,6 +163,22 @@ def test_mqtt_plans_receive_accepts_stores_and_answers_in_one_transaction(tmp_pa
     ]
     row = conn.execute("SELECT kind, ack_mode, correlation FROM outbox").fetchone()
     assert row == ("plan/result", "puback", b"c-3")
+
+
+def test_mqtt_plans_decision_is_stamped_by_the_injected_wall_clock(tmp_path: Path) -> None:
+    """The stored plan, its answer's digest and the answer's outbox row carry one reading of
+    the wall clock the station gives; a later rejection carries a later one."""
+    conn = db(tmp_path)
+    clock = ManualClock(dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC))
+    plans.receive_plan(conn, "st-0001", raw(PLAN), wall_clock=clock.wall)
+    clock.advance(3 * 86400.0)
+    plans.answer_unhandled(conn, b"{", None, "could not handle it", wall_clock=clock.wall)
+    first, later = "2026-11-20T10:00:00.000Z", "2026-11-23T10:00:00.000Z"
+    assert conn.execute("SELECT received_at FROM plans").fetchall() == [(first,)]
+    answered = conn.execute("SELECT answered_at, status FROM plan_answers ORDER BY rowid")
+    assert answered.fetchall() == [(first, "accepted"), (later, "rejected")]
+    created = conn.execute("SELECT created_at FROM outbox ORDER BY seq").fetchall()
+    assert created == [(first,), (later,)]
 
 
 def test_mqtt_plans_receive_rejection_leaves_active_plan(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from plans import example_plan as plan
 
 from mqtt_bridge import outbox
+from mqtt_bridge.clocks import ManualClock
 
 
 def clinic(b: Broker, **kw: Any) -> Clinic:
@@ -104,13 +105,15 @@ def test_mqtt_security_broker_refusal_marks_the_row_rejected(
     v5 PUBACK carries 0x87 and the row becomes ``rejected`` (kept, never resent)."""
     db = tmp_path / "station.db"
     commit_selftests(db, 1)
+    clock = ManualClock()
     sc = station(
         db,
         secure_broker.port,
         station_id="st-0002",
         username="st-0001",
         password=PASSWORDS["st-0001"],
-        resend_after_s=0.2,
+        resend_after_s=60.0,
+        monotonic=clock.monotonic,
     )
     try:
         wait_until(lambda: sc.counts().rejected == 1, what="row rejected")
@@ -119,26 +122,21 @@ def test_mqtt_security_broker_refusal_marks_the_row_rejected(
         assert row["reason"] == "PUBACK 0x87 Not authorized"
         assert sc.stats.reason_codes == {"Not authorized": 1}
         published = sc.stats.published
-        assert not wait_for_more(lambda: sc.stats.published > published, 0.6)  # never resent
-        # The administrator grants the topics; the technician queues the row again
+        clock.advance(3600.0)  # sixty resend delays on the station's clock
+        # A later row: the sender's next pass publishes every due row, and only it goes.
+        commit_selftests(db, 1)
+        wait_until(lambda: sc.counts().rejected == 2, what="the later row refused too")
+        assert sc.stats.published == published + 1  # the rejected row was never resent
+        # The administrator grants the topics; the technician queues the rows again
         # (rehab-station outbox --retry-rejected, on a connection of its own) and the
-        # running station publishes it, now accepted.
+        # running station publishes them, now accepted.
         secure_broker.reload_acl(ACL + "\nuser st-0001\ntopic write rehab/v1/stations/st-0002/#\n")
         with outbox.Outbox(db) as ob:
-            assert ob.retry_rejected() == 1
-        wait_until(lambda: sc.counts().sent == 1, what="retried row accepted by the broker")
-        assert sc.counts().rejected == 0 and sc.stats.published == published + 1
+            assert ob.retry_rejected() == 2
+        wait_until(lambda: sc.counts().sent == 2, what="retried rows accepted by the broker")
+        assert sc.counts().rejected == 0 and sc.stats.published == published + 3
     finally:
         sc.close()
-
-
-def wait_for_more(pred: Any, seconds: float) -> bool:
-    ev = threading.Event()
-    for _ in range(int(seconds / 0.05)):
-        if pred():
-            return True
-        ev.wait(0.05)
-    return bool(pred())
 
 
 def test_mqtt_security_station_cannot_read_another_stations_plan(
