@@ -20,6 +20,12 @@ except ImportError:  # MicroPython
     Protocol = object  # type: ignore[assignment]
 
 
+#: Longest timeout kept in ``ticks_us`` (a quarter of their 2**30 us period).
+TICKS_US_MAX_S = 2**28 / 1_000_000
+#: Longest timeout at all: under half the 2**30 ms period of ``ticks_ms`` (6.2 days).
+TICKS_MS_MAX_S = 2**29 // 1000 - 1
+
+
 class Cancellable(Protocol):  # type: ignore[misc,valid-type]
     def cancel(self) -> None: ...
 
@@ -70,35 +76,44 @@ class SecondsDeadline:
 
 
 class TicksDeadline:
-    """``timeout_s`` after now in integer ``ticks_us`` (MicroPython).
+    """``timeout_s`` after now in integer ticks (MicroPython): ``ticks_us`` up to
+    :data:`TICKS_US_MAX_S`, ``ticks_ms`` beyond (at most :data:`TICKS_MS_MAX_S`).
 
-    Ticks wrap every 2**30 us (about 18 minutes) and are only compared through
-    ``ticks_diff``, so a deadline holds across the wrap. ``ticks_diff`` is only meaningful
-    within half a period: a deadline first checked longer than that after it passed can
-    look pending, so more time left than the whole timeout counts as passed, and a passed
-    deadline stays passed. A stale check therefore waits at most one timeout too long.
+    Ticks wrap every 2**30 and are only compared through ``ticks_diff``, so a deadline
+    holds across the wrap. ``ticks_diff`` is only meaningful within half a period: a
+    deadline first checked longer than that after it passed can look pending, so more
+    time left than the whole timeout counts as passed, and a passed deadline stays passed.
+    A stale check therefore waits at most one timeout too long.
     """
 
     def __init__(self, timeout_s: float) -> None:
-        self._timeout_us = max(0, int(timeout_s * 1_000_000))
-        self._end = time.ticks_add(time.ticks_us(), self._timeout_us)  # type: ignore[attr-defined]
+        if timeout_s < TICKS_US_MAX_S:
+            self._ticks = time.ticks_us  # type: ignore[attr-defined]
+            self._per_s = 1_000_000
+        elif timeout_s <= TICKS_MS_MAX_S:
+            self._ticks = time.ticks_ms  # type: ignore[attr-defined]
+            self._per_s = 1000
+        else:
+            raise ValueError("timeout_s must be at most %d s, got %r" % (TICKS_MS_MAX_S, timeout_s))
+        self._timeout = max(0, int(timeout_s * self._per_s))
+        self._end = time.ticks_add(self._ticks(), self._timeout)  # type: ignore[attr-defined]
         self._passed = False
 
-    def left_us(self) -> int:
-        """Microseconds until the deadline; 0 or less once it has passed."""
+    def left_ticks(self) -> int:
+        """Ticks (us or ms) until the deadline; 0 or less once it has passed."""
         if self._passed:
             return 0
-        left = time.ticks_diff(self._end, time.ticks_us())  # type: ignore[attr-defined]
-        if left <= 0 or left > self._timeout_us:
+        left = time.ticks_diff(self._end, self._ticks())  # type: ignore[attr-defined]
+        if left <= 0 or left > self._timeout:
             self._passed = True
             return min(left, 0)
         return left
 
     def left_s(self) -> float:
-        return self.left_us() / 1_000_000
+        return self.left_ticks() / self._per_s
 
     def expired(self) -> bool:
-        return self.left_us() <= 0
+        return self.left_ticks() <= 0
 
 
 class MonotonicClock:

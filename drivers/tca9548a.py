@@ -258,7 +258,8 @@ class MuxChannel:
             # Through a channel the caller talks to a device behind the switch: a selection
             # that did not hold is a bus error for that device (EIO), which its stop and
             # close paths already handle. The switch's own select() keeps DeviceNotFound.
-            raise OSError(EIO, "%s: %s" % (self.name, exc)) from exc
+            # No "raise ... from": MicroPython prints a warning for every chained raise.
+            raise OSError(EIO, "%s: %s" % (self.name, exc))  # noqa: B904
 
     def _check_read(self, addr: int) -> None:
         if not self._single:

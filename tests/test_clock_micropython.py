@@ -50,6 +50,8 @@ class FakeMicroPythonTime:
         return F32Int(self.us // 1000 % TICKS_PERIOD)
 
     def ticks_add(self, ticks: int, delta: int) -> F32Int:
+        if not -TICKS_PERIOD // 2 < delta < TICKS_PERIOD // 2:
+            raise OverflowError("ticks interval overflow")  # as MicroPython 1.27
         return F32Int((ticks + delta) % TICKS_PERIOD)
 
     def ticks_diff(self, a: int, b: int) -> F32Int:
@@ -159,6 +161,24 @@ def test_clock_micropython_deadline_checked_long_after_stays_passed(
     assert end.expired()
     board.us += TICKS_PERIOD // 2 - 10_000  # now ticks_diff says "5 ms left"
     assert end.expired() and end.left_s() <= 0
+
+
+def test_clock_micropython_ten_minute_deadline_counts_in_ms_ticks(
+    board: FakeMicroPythonTime,
+) -> None:
+    # 600 s is more microsecond ticks than ticks_add takes (2**29).
+    end = clock_mod.deadline(clock_up_72_hours(board), f32(600.0))
+    board.us += 599_000_000
+    assert end.left_s() == pytest.approx(1.0, abs=0.002) and not end.expired()
+    board.us += 1_000_000
+    assert end.expired()
+
+
+def test_clock_micropython_deadline_beyond_half_the_ms_period_is_refused(
+    board: FakeMicroPythonTime,
+) -> None:
+    with pytest.raises(ValueError, match="timeout_s must be at most"):
+        clock_mod.deadline(MonotonicClock(), 7 * 24 * 3600.0)
 
 
 def test_clock_micropython_now_is_monotonic_across_the_ticks_ms_wrap(
