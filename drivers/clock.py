@@ -14,9 +14,8 @@ after about two days no longer resolves the few milliseconds a driver waits.
 import time
 
 try:
-    from typing import TYPE_CHECKING, Callable, Protocol
+    from typing import Callable, Protocol
 except ImportError:  # MicroPython
-    TYPE_CHECKING = False  # type: ignore[misc]
     Protocol = object  # type: ignore[assignment]
 
 
