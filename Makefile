@@ -1,12 +1,14 @@
 # rehab-station: two commands on a fresh machine.
 #   make sim    run the station's main job on the simulator
-#   make test   install what the tests need, then lint, type-check, mpy-cross and pytest
+#   make test   install what the tests need, then lint, type-check, MicroPython and pytest
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The MicroPython WebAssembly port that runs the drivers (version pinned in .ci/package.json).
+MPY_WASM := .ci/node_modules/@micropython/micropython-webassembly-pyscript/micropython.wasm
 
-.PHONY: sim test venv broker lint typecheck micropython pytest bench clean
+.PHONY: sim test venv broker mpy-wasm lint typecheck micropython pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +30,16 @@ broker:
 		exit 1; \
 	fi
 
+# MicroPython 1.27 for WebAssembly, from npm into .ci/node_modules, when missing or stale.
+$(MPY_WASM): .ci/package.json .ci/package-lock.json
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+		echo "Node.js 20 and npm are missing: install them (e.g. 'sudo apt-get install nodejs npm')"; \
+		exit 1; }
+	cd .ci && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MPY_WASM)
+
+mpy-wasm: $(MPY_WASM)
+
 sim: venv
 	$(BIN)/rehab-station run --sim
 
@@ -36,12 +48,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy station sensors ui_lcd mqtt_bridge hw_tests drivers/sim drivers/smbus2_bus.py
+	$(BIN)/mypy station sensors ui_lcd mqtt_bridge hw_tests drivers
 
-micropython: venv
+micropython: venv $(MPY_WASM)
 	$(BIN)/python .ci/micropython_check.py
 
-pytest: venv broker
+pytest: venv broker $(MPY_WASM)
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -51,4 +63,4 @@ bench: venv
 	$(BIN)/rehab-station bench --sim
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .ci/node_modules

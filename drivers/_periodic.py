@@ -1,7 +1,16 @@
 """A fixed-rate thread for :meth:`drivers.clock.MonotonicClock.every` (CPython only)."""
 
+from __future__ import annotations
+
 import logging
 import threading
+from collections.abc import Callable
+from typing import Protocol
+
+
+class _Now(Protocol):
+    def now(self) -> float: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -13,7 +22,7 @@ class PeriodicThread:
     the next period boundary and ``overruns`` counts the periods lost.
     """
 
-    def __init__(self, clock, period_s: float, fn, name: str) -> None:
+    def __init__(self, clock: _Now, period_s: float, fn: Callable[[], None], name: str) -> None:
         if period_s <= 0:
             raise ValueError("period_s must be > 0, got %r" % (period_s,))
         self._clock = clock

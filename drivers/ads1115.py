@@ -9,26 +9,38 @@ Choices made here, and why
       a busy OS poll, which would multiply bus traffic (§4.2). After the sleep one OS read
       confirms the result is fresh; it costs no pointer write because the pointer still
       selects the config register after the start. Only a chip that is late is polled, and
-      only until ``timeout_s``: a chip that never finishes raises ``OSError(110)``, never a
-      stale result presented as new.
+      only until ``timeout_s`` (a :func:`~drivers.clock.deadline`, integer ticks on
+      MicroPython): a chip that never finishes raises ``OSError(110)``, never a stale
+      result presented as new.
     * The register pointer is cached, so repeated reads of one register skip the pointer
       write (29 instead of 48 bits, §4.1). Any ``OSError`` forgets it, so the next access
       rewrites it (a chip that lost power comes back with pointer 0 and config 0x8583).
     * Every start writes the whole config word (MUX, PGA, DR, mode, comparator), so a chip
       that was reset or replaced is reconfigured by the next start without a new ``init``.
-    * Errors: bus errors are ``OSError`` with the errno intact (121 when absent). A chip that
-      does not hold the config written to it raises :class:`~drivers.bus.DeviceNotFound`.
+    * Errors: bus errors are ``OSError`` with the errno intact (absent: see
+      :func:`~drivers.bus.no_answer`). A chip that does not hold the config written to it
+      raises :class:`~drivers.bus.DeviceNotFound`.
 """
 
 from drivers.bus import DeviceNotFound, bus_name
-from drivers.clock import MonotonicClock
+from drivers.clock import MonotonicClock, deadline
 
 try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):  # type: ignore[misc,no-redef]
+    def const(x: int) -> int:  # type: ignore[misc,no-redef]
         return x
+
+
+try:
+    from typing import TYPE_CHECKING
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from drivers.bus import I2CBus
+    from drivers.clock import Clock, Deadline
 
 
 ADDRESS = const(0x48)  # ADDR to GND; 0x49 VDD, 0x4A SDA, 0x4B SCL (§5 "Addressing")
@@ -74,7 +86,14 @@ class ADS1115:
     touches no hardware; :meth:`init` checks the chip and configures it.
     """
 
-    def __init__(self, bus, address=ADDRESS, clock=None, pga_v=4.096, data_rate_sps=475):
+    def __init__(
+        self,
+        bus: "I2CBus",
+        address: int = ADDRESS,
+        clock: "Clock | None" = None,
+        pga_v: float = 4.096,
+        data_rate_sps: int = 475,
+    ) -> None:
         if not ADDRESS_MIN <= address <= ADDRESS_MAX:
             raise ValueError("ADS1115 address must be 0x48..0x4B, got 0x%02X" % address)
         if pga_v not in PGA_CODES:
@@ -88,7 +107,7 @@ class ADS1115:
             )
         self._bus = bus
         self._address = address
-        self._clock = clock if clock is not None else MonotonicClock()
+        self._clock: "Clock" = clock if clock is not None else MonotonicClock()
         self.pga_v = pga_v
         self.data_rate_sps = data_rate_sps
         self._base = (PGA_CODES[pga_v] << CFG_PGA_SHIFT) | (DR_CODES[data_rate_sps] << CFG_DR_SHIFT)
@@ -96,10 +115,10 @@ class ADS1115:
         self._pointer = -1  # register the chip's pointer selects, -1 = unknown
         self._tx = bytearray(2)
         self._rx = bytearray(2)
-        self._continuous_ready_s = 0.0  # clock time from which read_latest is fresh
-        self.close_error = None  # the OSError the last close() met, if any
+        self._continuous_ready: "Deadline | None" = None  # read_latest is fresh after it
+        self.close_error: "OSError | None" = None  # the OSError the last close() met, if any
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ADS1115(%s, 0x%02X, ±%s V, %d SPS)" % (
             bus_name(self._bus),
             self._address,
@@ -113,7 +132,7 @@ class ADS1115:
         """Write a known config (AIN0, single-shot power-down, comparator off), read it back.
 
         Raises ``DeviceNotFound`` when the chip does not hold it (another part answers at
-        the address), ``OSError`` for bus errors (121 when nothing answers).
+        the address), ``OSError`` for bus errors (``no_answer`` when nothing answers).
         """
         self._comp = CFG_COMP_QUE_OFF
         config = self._config(CFG_MUX_SINGLE_AIN0, True, False)
@@ -165,7 +184,7 @@ class ADS1115:
         value = self._read_reg(REG_CONVERSION)
         return value - 0x10000 if value & 0x8000 else value
 
-    def read_single(self, channel: int, timeout_s=None) -> int:
+    def read_single(self, channel: int, timeout_s: "float | None" = None) -> int:
         """Convert AIN``channel`` (0..3) once and return signed counts.
 
         Starts, sleeps :meth:`conversion_time_s`, confirms OS = 1 and reads the result. A
@@ -178,11 +197,11 @@ class ADS1115:
         elif not timeout_s > 0:
             raise ValueError("timeout_s must be > 0, got %r" % (timeout_s,))
         self.start_single(channel)
-        deadline = self._clock.now() + timeout_s
+        end = deadline(self._clock, timeout_s)
         self._clock.sleep(min(wait_s, timeout_s))
         poll_s = max(wait_s / POLL_FRACTION, POLL_MIN_S)
         while not self.ready():
-            left_s = deadline - self._clock.now()
+            left_s = end.left_s()
             if left_s <= 0:
                 raise OSError(
                     ETIMEDOUT,
@@ -206,13 +225,14 @@ class ADS1115:
         trap of HARDWARE.md §5 "Continuous mode").
         """
         self._write_reg(REG_CONFIG, self._config(_mux(channel), False, False))
-        self._continuous_ready_s = self._clock.now() + 2 * self.conversion_time_s()
+        self._continuous_ready = deadline(self._clock, 2 * self.conversion_time_s())
 
     def read_latest(self) -> int:
         """The latest conversion in continuous mode, signed counts (no pointer write)."""
-        wait_s = self._continuous_ready_s - self._clock.now()
-        if wait_s > 0:
-            self._clock.sleep(wait_s)
+        if self._continuous_ready is not None:
+            wait_s = self._continuous_ready.left_s()
+            if wait_s > 0:
+                self._clock.sleep(wait_s)
         return self.read_raw()
 
     # -- power -----------------------------------------------------------------------------
@@ -230,15 +250,15 @@ class ADS1115:
         except OSError as exc:
             self.close_error = exc
 
-    def __enter__(self):
+    def __enter__(self) -> "ADS1115":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals -------------------------------------------------------------------------
 
-    def _config(self, mux, single, start):
+    def _config(self, mux: int, single: bool, start: bool) -> int:
         config = (mux << CFG_MUX_SHIFT) | self._base | self._comp
         if single:
             config |= CFG_MODE_SINGLE
@@ -246,7 +266,7 @@ class ADS1115:
             config |= CFG_OS
         return config
 
-    def _write_reg(self, reg, value):
+    def _write_reg(self, reg: int, value: int) -> None:
         self._tx[0] = (value >> 8) & 0xFF
         self._tx[1] = value & 0xFF
         try:
@@ -256,7 +276,7 @@ class ADS1115:
             raise
         self._pointer = reg
 
-    def _read_reg(self, reg):
+    def _read_reg(self, reg: int) -> int:
         try:
             if self._pointer == reg:
                 self._bus.readfrom_into(self._address, self._rx)
@@ -269,7 +289,7 @@ class ADS1115:
         return (self._rx[0] << 8) | self._rx[1]
 
 
-def _mux(channel):
+def _mux(channel: int) -> int:
     if not isinstance(channel, int) or not 0 <= channel <= 3:
         raise ValueError("channel must be 0..3 (AIN0..AIN3), got %r" % (channel,))
     return CFG_MUX_SINGLE_AIN0 + channel

@@ -5,18 +5,44 @@ MicroPython board unchanged, on the Pi through the smbus2 adapter, and in tests 
 simulated bus.
 
 Errors
-    A missing or silent device raises ``OSError`` with errno 121 (EREMOTEIO), as the Pi's
-    ``i2c-bcm2835`` controller does; drivers let every ``OSError`` through with its errno
-    intact. A device that answers with the wrong identity raises :class:`DeviceNotFound`.
+    A missing or silent device raises ``OSError``; its errno depends on the controller
+    (121 EREMOTEIO on the Pi's ``i2c-bcm2835``, 6 ENXIO on ``i2c-gpio``, 5 EIO from
+    MicroPython's ``machine.I2C`` on the RP2040). :func:`no_answer` names that condition
+    for all of them. Drivers let every ``OSError`` through with its errno intact. A device
+    that answers with the wrong identity raises :class:`DeviceNotFound`.
 """
 
 try:
-    from typing import Protocol
+    from typing import TYPE_CHECKING, Any, Protocol
 except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
     Protocol = object  # type: ignore[assignment]
 
-EREMOTEIO = 121  # Linux errno for an address NACK on the Pi's I2C controller
-EIO = 5  # Linux errno for an I/O error (here also: a mux selection that did not hold)
+if TYPE_CHECKING:
+    #: Any object with the buffer protocol (bytes, bytearray, memoryview), as machine.I2C
+    #: takes; typing has no name for it before Python 3.12.
+    Buffer = Any
+
+EIO = 5  # EIO: an I/O error; MicroPython's rp2 I2C raises it for an address NACK
+ENXIO = 6  # ENXIO: Linux i2c-gpio (bit-banged) for an address NACK
+EREMOTEIO = 121  # EREMOTEIO: Linux i2c-bcm2835 (the Pi) for an address NACK
+#: Errnos of a device that did not acknowledge its address, on every controller used. On
+#: Linux EIO can also be a clock-stretch timeout or (through a mux channel) a selection
+#: that did not hold: a part that does not answer either way.
+NO_ANSWER = (EREMOTEIO, ENXIO, EIO)
+
+
+def no_answer(exc: BaseException) -> bool:
+    """True when ``exc`` is the ``OSError`` of a device that does not answer (a NACK)."""
+    return isinstance(exc, OSError) and _errno(exc) in NO_ANSWER
+
+
+def _errno(exc: OSError) -> "int | None":
+    # MicroPython ports built without CPython compatibility have no ``errno`` attribute.
+    code = getattr(exc, "errno", None)
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+    return code
 
 
 class I2CBus(Protocol):  # type: ignore[misc,valid-type]
@@ -26,19 +52,19 @@ class I2CBus(Protocol):  # type: ignore[misc,valid-type]
         """Addresses (7-bit) that acknowledge, ascending."""
         ...
 
-    def writeto(self, addr: int, buf: bytes, stop: bool = True) -> int:
+    def writeto(self, addr: int, buf: "Buffer", stop: bool = True) -> int:
         """Write ``buf`` to ``addr`` in one transaction; returns the number of ACKed bytes."""
         ...
 
-    def readfrom_into(self, addr: int, buf: bytearray, stop: bool = True) -> None:
+    def readfrom_into(self, addr: int, buf: "Buffer", stop: bool = True) -> None:
         """Read ``len(buf)`` bytes from ``addr`` into ``buf``."""
         ...
 
-    def writeto_mem(self, addr: int, memaddr: int, buf: bytes, addrsize: int = 8) -> None:
+    def writeto_mem(self, addr: int, memaddr: int, buf: "Buffer", addrsize: int = 8) -> None:
         """Write register ``memaddr`` then ``buf`` in one transaction."""
         ...
 
-    def readfrom_mem_into(self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8) -> None:
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: "Buffer", addrsize: int = 8) -> None:
         """Write register ``memaddr``, repeated start, read ``len(buf)`` bytes into ``buf``."""
         ...
 
@@ -56,7 +82,9 @@ class DeviceNotFound(Exception):
     ``hint`` naming what a technician should check.
     """
 
-    def __init__(self, chip: str, bus: str, address: int, expected, found, hint: str) -> None:
+    def __init__(
+        self, chip: str, bus: str, address: int, expected: object, found: object, hint: str
+    ) -> None:
         self.chip = chip
         self.bus = bus
         self.address = address
@@ -69,7 +97,7 @@ class DeviceNotFound(Exception):
         )
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, int):
         return "0x%02X" % value
     if isinstance(value, (tuple, list)):

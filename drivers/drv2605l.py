@@ -12,9 +12,10 @@ Choices made here, and why
     * ERM runs open loop (CONTROL3 ERM_OPEN_LOOP = 1), library 1 (TS2200 A); LRA runs closed
       loop (auto-resonance), library 6 (LRA). ``init`` writes whole register values, so the
       result does not depend on what the chip held before.
-    * Errors: every bus error is an ``OSError`` with its errno intact (121 for an absent
-      device). A wrong identity raises :class:`~drivers.bus.DeviceNotFound`. A bounded wait
-      that expires raises ``OSError(110)`` (ETIMEDOUT; on CPython that is a ``TimeoutError``).
+    * Errors: every bus error is an ``OSError`` with its errno intact (an absent device:
+      :func:`~drivers.bus.no_answer`). A wrong identity raises
+      :class:`~drivers.bus.DeviceNotFound`. A bounded wait that expires raises
+      ``OSError(110)`` (ETIMEDOUT; on CPython that is a ``TimeoutError``).
     * Motors off on every exit path: ``stop`` attempts every one of its writes even when one
       fails (then re-raises the first error); ``close`` never raises, records the error in
       ``close_error``, and may be called again to retry. Auto-calibration and diagnostics,
@@ -30,8 +31,21 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):  # type: ignore[misc,no-redef]
+    def const(x: int) -> int:  # type: ignore[misc,no-redef]
         return x
+
+
+try:
+    from typing import TYPE_CHECKING, Sequence, Tuple, Union
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from drivers.bus import I2CBus
+    from drivers.clock import Clock
+
+    #: A sequence step: a library effect id, or ("wait", ms).
+    Step = Union[int, Tuple[str, int]]
 
 
 ADDRESS = const(0x5A)  # fixed, no address pin (§7 "Bus facts")
@@ -114,13 +128,13 @@ class CalibrationResult:
         self.bemf_gain = bemf_gain
         self.actuator = actuator
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, CalibrationResult) and self.as_tuple() == other.as_tuple()
 
     def as_tuple(self) -> tuple:
         return (self.ok, self.compensation, self.back_emf, self.bemf_gain, self.actuator)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "CalibrationResult(ok=%s, comp=0x%02X, bemf=0x%02X, gain=%d, %s)" % self.as_tuple()
 
 
@@ -130,10 +144,10 @@ class DRV2605L:
     The constructor touches no hardware; :meth:`init` identifies and configures the chip.
     """
 
-    def __init__(self, bus, address: int = ADDRESS, clock=None) -> None:
+    def __init__(self, bus: "I2CBus", address: int = ADDRESS, clock: "Clock | None" = None) -> None:
         self._bus = bus
         self._address = address
-        self._clock = clock if clock is not None else MonotonicClock()
+        self._clock: "Clock" = clock if clock is not None else MonotonicClock()
         self._rx = bytearray(1)
         self._rx3 = bytearray(3)
         self._mode = -1  # cached MODE register, -1 = unknown
@@ -143,7 +157,7 @@ class DRV2605L:
         self.device_id = -1
         self.close_error: "OSError | None" = None  # the OSError the last close() met, if any
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "DRV2605L(%s, 0x%02X, id=%d)" % (bus_name(self._bus), self._address, self.device_id)
 
     # -- set-up ----------------------------------------------------------------------------
@@ -238,7 +252,7 @@ class DRV2605L:
         self._write_block(REG_WAV_FRM_SEQ1, bytes((effect_id, 0)))
         self._write(REG_GO, 1)
 
-    def set_sequence(self, steps) -> None:
+    def set_sequence(self, steps: "Sequence[Step]") -> None:
         """Load up to 8 steps: effect ids 1..123 or ``("wait", ms)`` with ms 10..1270 in 10s.
 
         Written in one transaction, terminated by 0x00 when shorter than 8. Does not start
@@ -341,22 +355,22 @@ class DRV2605L:
                 self.close_error = exc
         self._closed = True
 
-    def __enter__(self):
+    def __enter__(self) -> "DRV2605L":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals -------------------------------------------------------------------------
 
-    def _not_found(self, expected, found, hint):
+    def _not_found(self, expected: object, found: int, hint: str) -> DeviceNotFound:
         return DeviceNotFound("DRV2605L", bus_name(self._bus), self._address, expected, found, hint)
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError("DRV2605L at 0x%02X is closed; call init() again" % self._address)
 
-    def _run_process(self, mode, timeout_s, poll_s):
+    def _run_process(self, mode: int, timeout_s: float, poll_s: float) -> None:
         """Set ``mode``, GO = 1 and wait for GO to clear; cancel on any failure."""
         self._check_open()
         try:
@@ -368,7 +382,7 @@ class DRV2605L:
             raise
         self._set_mode(MODE_INTERNAL_TRIGGER)
 
-    def _cancel(self):
+    def _cancel(self) -> None:
         """Best-effort cancel of a running process (GO = 0, MODE = 0); errors are dropped
         because the caller is already raising the error that matters."""
         for reg, value in ((REG_GO, 0), (REG_MODE, MODE_INTERNAL_TRIGGER)):
@@ -380,7 +394,7 @@ class DRV2605L:
             if reg == REG_MODE:
                 self._mode = MODE_INTERNAL_TRIGGER
 
-    def _wait_clear(self, reg, mask, timeout_s, poll_s, what):
+    def _wait_clear(self, reg: int, mask: int, timeout_s: float, poll_s: float, what: str) -> None:
         if not wait_until(self._clock, lambda: not (self._read(reg) & mask), timeout_s, poll_s):
             raise OSError(
                 ETIMEDOUT,
@@ -388,15 +402,15 @@ class DRV2605L:
                 % (self._address, bus_name(self._bus), what, timeout_s),
             )
 
-    def _ensure_mode(self, mode):
+    def _ensure_mode(self, mode: int) -> None:
         if self._mode != mode:
             self._set_mode(mode)
 
-    def _set_mode(self, mode):
+    def _set_mode(self, mode: int) -> None:
         self._write(REG_MODE, mode)
         self._mode = mode
 
-    def _read(self, reg):
+    def _read(self, reg: int) -> int:
         try:
             self._bus.readfrom_mem_into(self._address, reg, self._rx)
         except OSError:
@@ -404,10 +418,10 @@ class DRV2605L:
             raise
         return self._rx[0]
 
-    def _write(self, reg, value):
+    def _write(self, reg: int, value: int) -> None:
         self._write_block(reg, bytes((value,)))
 
-    def _write_block(self, reg, data):
+    def _write_block(self, reg: int, data: "bytes | bytearray") -> None:
         try:
             self._bus.writeto_mem(self._address, reg, data)
         except OSError:
@@ -415,12 +429,12 @@ class DRV2605L:
             raise
 
 
-def _check_effect(effect_id):
+def _check_effect(effect_id: object) -> None:
     if not isinstance(effect_id, int) or not EFFECT_MIN <= effect_id <= EFFECT_MAX:
         raise ValueError("effect id must be an int in 1..123, got %r" % (effect_id,))
 
 
-def _wait_code(step):
+def _wait_code(step: "Tuple[str, int]") -> int:
     if len(step) != 2 or step[0] != "wait":
         raise ValueError("a wait step is ('wait', ms), got %r" % (step,))
     ms = step[1]
@@ -429,23 +443,23 @@ def _wait_code(step):
     return 0x80 | (ms // WAIT_STEP_MS)
 
 
-def _rated_code(actuator, volts):
+def _rated_code(actuator: str, volts: float) -> int:
     lsb = RV_LSB_LRA_V if actuator == "lra" else RV_LSB_ERM_V
     return _volts_code("rated_voltage_v", volts, lsb)
 
 
-def _clamp_code(volts):
+def _clamp_code(volts: float) -> int:
     return _volts_code("od_clamp_v", volts, OD_CLAMP_LSB_V)
 
 
-def _volts_code(name, volts, lsb):
+def _volts_code(name: str, volts: float, lsb: float) -> int:
     top = 255 * lsb
     if not lsb <= volts <= top:
         raise ValueError("%s must be in %.3f..%.2f V, got %r" % (name, lsb, top, volts))
     return int(volts / lsb)
 
 
-def _id_hint(found):
+def _id_hint(found: int) -> str:
     if found in (DEVICE_ID_DRV2604, DEVICE_ID_DRV2604L):
         return "This is a DRV2604(L), which has no effect library: fit a DRV2605L."
     return (

@@ -42,8 +42,18 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):  # type: ignore[misc,no-redef]
+    def const(x: int) -> int:  # type: ignore[misc,no-redef]
         return x
+
+
+try:
+    from typing import TYPE_CHECKING, Sequence
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from drivers.bus import I2CBus
+    from drivers.clock import Clock
 
 
 # PCF8574 addresses (HARDWARE.md §10.1): 0b0100A2A1A0 (PCF8574/T), 0b0111A2A1A0 (PCF8574A).
@@ -85,20 +95,20 @@ class HD44780:
 
     ``pins`` gives the PCF8574 pins (0..7) of RS, RW, E, backlight, D4, D5, D6, D7
     (default :data:`PINS_DEFAULT`). The constructor touches no hardware; call :meth:`init`.
-    Bus errors raise ``OSError`` with the errno intact (121 when nothing answers).
+    Bus errors raise ``OSError`` with the errno intact (nothing answers: ``no_answer``).
     """
 
     def __init__(
         self,
-        bus,
-        address=ADDRESS,
-        cols=20,
-        rows=4,
-        clock=None,
-        pins=None,
-        backlight=True,
-        writes_per_nibble=2,
-    ):
+        bus: "I2CBus",
+        address: int = ADDRESS,
+        cols: int = 20,
+        rows: int = 4,
+        clock: "Clock | None" = None,
+        pins: "Sequence[int] | None" = None,
+        backlight: bool = True,
+        writes_per_nibble: int = 2,
+    ) -> None:
         if not (0x20 <= address <= 0x27 or 0x38 <= address <= 0x3F):
             raise ValueError(
                 "PCF8574 address must be 0x20..0x27 or 0x38..0x3F, got 0x%02X" % address
@@ -116,7 +126,7 @@ class HD44780:
         self._address = address
         self.cols = cols
         self.rows = rows
-        self._clock = clock if clock is not None else MonotonicClock()
+        self._clock: "Clock" = clock if clock is not None else MonotonicClock()
         self._rs = 1 << pins[0]
         self._rw = 1 << pins[1]
         self._e = 1 << pins[2]
@@ -141,7 +151,7 @@ class HD44780:
         self.run_overhead_bytes = 6
         self._closed = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "HD44780(0x%02X, %dx%d)" % (self._address, self.cols, self.rows)
 
     # -- public API ------------------------------------------------------------------------
@@ -152,7 +162,7 @@ class HD44780:
 
         The first write takes only E low and leaves RS, RW and D4-D7 as the PCF8574 powers
         up (all high): from that state the falling edge is a harmless read cycle.
-        Raises ``OSError`` (121 when no backpack answers at the address).
+        Raises ``OSError`` (``drivers.bus.no_answer`` when no backpack answers).
         """
         self._check_open()
         self._write((0xFF & ~self._e) | self._bl)
@@ -182,7 +192,7 @@ class HD44780:
         self._command(CMD_CLEAR)
         self._clock.sleep(CLEAR_S)
 
-    def write_at(self, col: int, row: int, data) -> None:
+    def write_at(self, col: int, row: int, data: "bytes | bytearray") -> None:
         """Write character codes ``data`` (bytes; 0..7 are the CGRAM glyphs) from ``col``
         of ``row``. Raises ``ValueError`` when the position is outside 0..cols-1 /
         0..rows-1 or the text would run past the end of the row (on a 20x4 it would
@@ -203,7 +213,7 @@ class HD44780:
         for code in data:
             self._send(code, self._rs)
 
-    def create_char(self, slot: int, rows, first_row=None) -> None:
+    def create_char(self, slot: int, rows: "Sequence[int]", first_row: "int | None" = None) -> None:
         """Define glyph ``slot`` (0..7) from 8 rows (top first) of 5-bit patterns (0..31).
         With ``first_row`` (0..7), ``rows`` rewrites only rows ``first_row`` onwards (1 to
         8 - ``first_row`` of them; the others keep their bitmap): 4 port writes less per
@@ -251,19 +261,19 @@ class HD44780:
         powered). Idempotent; later calls raise ``RuntimeError``."""
         self._closed = True
 
-    def __enter__(self):
+    def __enter__(self) -> "HD44780":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("HD44780 at 0x%02X is closed" % self._address)
 
-    def _resync_nibbles(self):
+    def _resync_nibbles(self) -> None:
         # Until the 0x2 nibble each nibble is a whole 8-bit instruction (figure 24).
         self._nibble_out(NIBBLE_8BIT, 0)
         self._clock.sleep(FIRST_NIBBLE_S)
@@ -273,14 +283,14 @@ class HD44780:
         self._nibble_out(NIBBLE_4BIT, 0)
         self._command(CMD_FUNCTION_SET | FUNCTION_2_LINES)
 
-    def _command(self, value):
+    def _command(self, value: int) -> None:
         self._send(value, 0)
 
-    def _send(self, value, rs):
+    def _send(self, value: int, rs: int) -> None:
         self._nibble_out(value >> 4, rs)
         self._nibble_out(value & 0x0F, rs)
 
-    def _nibble_out(self, nibble, rs):
+    def _nibble_out(self, nibble: int, rs: int) -> None:
         value = self._nibble[nibble] | rs | self._bl
         control = self._rs | self._rw
         if self._wpn == 3 or self._port < 0 or (self._port & control) != rs:
@@ -288,7 +298,7 @@ class HD44780:
         self._write(value | self._e)
         self._write(value)  # falling edge: D4-D7 latched
 
-    def _write(self, value):
+    def _write(self, value: int) -> None:
         self._buf[0] = value
         try:
             self._bus.writeto(self._address, self._buf)

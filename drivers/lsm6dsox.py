@@ -12,7 +12,8 @@ FIFO_STATUS1/2 read and one burst of n x 7 bytes from FIFO_DATA_OUT_TAG. The bur
 the register address rolling back from 0x7E to 0x78 after each word, which is how Linux
 ``st_lsm6dsx_read_tagged_fifo`` reads several tagged words in one block read.
 
-Errors: ``OSError`` from the bus passes through with its errno (121: absent or unplugged).
+Errors: ``OSError`` from the bus passes through with its errno (absent or unplugged:
+:func:`~drivers.bus.no_answer`).
 :class:`DeviceNotFound`: WHO_AM_I is not 0x6C. :class:`DeviceReset`: the chip no longer
 holds the configuration ``init()`` wrote (power cycle, glove re-plugged): call ``init()``.
 """
@@ -20,22 +21,26 @@ holds the configuration ``init()`` wrote (power cycle, glove re-plugged): call `
 import struct
 
 from drivers.bus import DeviceNotFound, bus_name
-from drivers.clock import MonotonicClock, wait_until
+from drivers.clock import MonotonicClock, deadline, wait_until
 
 try:
     from micropython import const
 except ImportError:
 
-    def const(x):  # type: ignore[misc,no-redef]
+    def const(x: int) -> int:  # type: ignore[misc,no-redef]
         return x
 
 
 try:
-    from typing import Optional, Tuple
+    from typing import TYPE_CHECKING, Optional, Tuple
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from drivers.bus import Buffer, I2CBus
+    from drivers.clock import Clock, Deadline
 
     Vec3 = Tuple[float, float, float]
-except ImportError:
-    pass
 
 CHIP_ID = const(0x6C)  # WHO_AM_I value (lsm6dsox_reg.h LSM6DSOX_ID)
 FIFO_DEPTH_WORDS = const(512)  # 3 KB of 6-byte samples; WTM is 9 bits, DIFF_FIFO 10 bits
@@ -148,7 +153,7 @@ class FifoBatch:
 class SelfTestResult:
     """Per-axis |ST - NOST| (mg, dps), per-sensor verdicts against the datasheet limits."""
 
-    def __init__(self, accel_delta_mg, gyro_delta_dps) -> None:
+    def __init__(self, accel_delta_mg: "Vec3", gyro_delta_dps: "Vec3") -> None:
         self.accel_delta_mg = accel_delta_mg
         self.gyro_delta_dps = gyro_delta_dps
         lo, hi = ACCEL_ST_LIMITS_MG
@@ -168,12 +173,12 @@ class SelfTestResult:
 class LSM6DSOX:
     """One LSM6DSOX at ``address`` (0x6A with SA0 low, 0x6B with SA0 high) on ``bus``."""
 
-    def __init__(self, bus, address: int = 0x6A, clock=None) -> None:
+    def __init__(self, bus: "I2CBus", address: int = 0x6A, clock: "Clock | None" = None) -> None:
         if address not in (0x6A, 0x6B):
             raise ValueError("LSM6DSOX address must be 0x6A or 0x6B, got 0x%02X" % address)
         self._bus = bus
         self.address = address
-        self._clock = clock if clock is not None else MonotonicClock()
+        self._clock: "Clock" = clock if clock is not None else MonotonicClock()
         self._buf2 = bytearray(2)
         self._buf12 = bytearray(12)
         self._mv12 = memoryview(self._buf12)
@@ -190,7 +195,7 @@ class LSM6DSOX:
         self._gyro_scale = 0.0  # dps per LSB
         self._stale_s = 0.25
         self._suspect = False
-        self._last_data_t = 0.0
+        self._quiet: "Deadline | None" = None  # passed: the FIFO stayed empty too long
         self._clear_pending()
 
     def __repr__(self) -> str:
@@ -199,7 +204,7 @@ class LSM6DSOX:
     def __enter__(self) -> "LSM6DSOX":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- configuration -----------------------------------------------------------------
@@ -260,7 +265,7 @@ class LSM6DSOX:
         self._stale_s = max(0.25, 8.0 / self.odr_hz)
         self._configured = self._ever_configured = True
         self._suspect = False
-        self._last_data_t = self._clock.now()
+        self._quiet = deadline(self._clock, self._stale_s)
         self._clear_pending()
 
     def close(self) -> None:
@@ -304,16 +309,16 @@ class LSM6DSOX:
             level = self._buf2[0] | ((status2 & _DIFF_FIFO_HI) << 8)
             batch.fifo_level = level
             batch.overrun = bool(status2 & (_OVR_IA | _OVR_LATCHED))
-            now = self._clock.now()
-            if self._suspect or (level == 0 and now - self._last_data_t > self._stale_s):
+            quiet = self._quiet
+            if self._suspect or (level == 0 and (quiet is None or quiet.expired())):
                 self._verify_config()
                 self._suspect = False
-                self._last_data_t = now
+                self._quiet = deadline(self._clock, self._stale_s)
             if batch.overrun:
                 self._clear_pending()  # the oldest words are gone: slots do not line up
             n = level if max_words is None else min(level, max_words)
             if n:
-                self._last_data_t = now
+                self._quiet = deadline(self._clock, self._stale_s)
             while n > 0:
                 k = min(n, _BURST_WORDS)
                 view = self._fifo_mv[: k * _WORD_BYTES]
@@ -364,15 +369,15 @@ class LSM6DSOX:
             self._write(_CTRL1_XL, bytes(saved_ctrl[:2]))
             self._write(_FIFO_CTRL1, bytes(saved_fifo))
             self._clear_pending()
-            self._last_data_t = self._clock.now()
+            self._quiet = deadline(self._clock, self._stale_s)
         return SelfTestResult(accel, gyro)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _read(self, reg: int, buf) -> None:
+    def _read(self, reg: int, buf: "Buffer") -> None:
         self._bus.readfrom_mem_into(self.address, reg, buf)
 
-    def _write(self, reg: int, data: bytes) -> None:
+    def _write(self, reg: int, data: "bytes | bytearray") -> None:
         self._bus.writeto_mem(self.address, reg, data)
 
     def _check(self, need_fifo: bool) -> None:
@@ -402,7 +407,7 @@ class LSM6DSOX:
         self._pend_a = None  # type: Optional[Vec3]
         self._pend_g = None  # type: Optional[Vec3]
 
-    def _decode(self, buf, k: int, batch: FifoBatch) -> None:
+    def _decode(self, buf: "Buffer", k: int, batch: FifoBatch) -> None:
         a, g = self._accel_scale, self._gyro_scale
         for i in range(k):
             tag_byte, x, y, z = struct.unpack_from("<Bhhh", buf, i * _WORD_BYTES)
@@ -436,7 +441,9 @@ class LSM6DSOX:
                 ticks = (x & 0xFFFF) | ((y & 0xFFFF) << 16)
                 batch.timestamps_s.append(ticks * _TIMESTAMP_LSB_S)
 
-    def _st_delta(self, out_reg: int, drdy: int, scale: float, st_bits: int, period_s: float):
+    def _st_delta(
+        self, out_reg: int, drdy: int, scale: float, st_bits: int, period_s: float
+    ) -> "Vec3":
         self._clock.sleep(_ST_SETTLE_S)  # "wait for stable output"
         nost = self._st_average(out_reg, drdy, scale, period_s)
         self._write(_CTRL5_C, bytes((st_bits,)))
@@ -445,7 +452,7 @@ class LSM6DSOX:
         self._write(_CTRL5_C, b"\x00")
         return (abs(st[0] - nost[0]), abs(st[1] - nost[1]), abs(st[2] - nost[2]))
 
-    def _st_average(self, out_reg: int, drdy: int, scale: float, period_s: float):
+    def _st_average(self, out_reg: int, drdy: int, scale: float, period_s: float) -> "Vec3":
         total = [0.0, 0.0, 0.0]
         view = self._mv12[:6]
         for i in range(6):  # the first sample after a change is discarded

@@ -32,8 +32,27 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(x):  # type: ignore[misc,no-redef]
+    def const(x: int) -> int:  # type: ignore[misc,no-redef]
         return x
+
+
+try:
+    from typing import TYPE_CHECKING, Any, Iterable, Protocol, Union
+except ImportError:  # MicroPython
+    TYPE_CHECKING = False  # type: ignore[misc]
+
+if TYPE_CHECKING:
+    from drivers.bus import Buffer, I2CBus
+
+    #: One channel number or several.
+    Channels = Union[int, Iterable[int]]
+
+    class Lock(Protocol):
+        """What ``lock`` must do (``threading.RLock`` does); it never swallows errors."""
+
+        def __enter__(self) -> Any: ...
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None: ...
 
 
 ADDRESS = const(0x70)  # 0b1110 A2 A1 A0 -> 0x70..0x77 (SCPS207F §8.5.1)
@@ -44,30 +63,31 @@ NO_CHANNEL = const(0x00)  # power-up / RESET value
 
 
 class _NoLock:
-    def __enter__(self):
+    def __enter__(self) -> "_NoLock":
         return self
 
-    def __exit__(self, *exc):
-        return False
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        return None
 
 
 class TCA9548A:
     """One TCA9548A on ``bus`` at ``address`` (0x70..0x77). The constructor touches no
     hardware; :meth:`init` checks the switch and disables every channel."""
 
-    def __init__(self, bus, address=ADDRESS, lock=None):
+    def __init__(self, bus: "I2CBus", address: int = ADDRESS, lock: "Lock | None" = None) -> None:
         if not ADDRESS_MIN <= address <= ADDRESS_MAX:
             raise ValueError("TCA9548A address must be 0x70..0x77, got 0x%02X" % address)
         self._bus = bus
         self._address = address
-        self._lock = lock if lock is not None else _NoLock()
+        self._lock: "Lock" = lock if lock is not None else _NoLock()
         self._mask = -1  # selection the switch holds, -1 = unknown
         self._tx = bytearray(1)
         self._rx = bytearray(1)
         self.name = "%s/mux0x%02X" % (bus_name(bus), address)
-        self.close_error = None  # the OSError the last close() met, if any
+        # the error the last close() met, if any
+        self.close_error: "OSError | DeviceNotFound | None" = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         mask = "?" if self._mask < 0 else "0x%02X" % self._mask
         return "TCA9548A(%s, selected=%s)" % (self.name, mask)
 
@@ -75,7 +95,7 @@ class TCA9548A:
         """Disable every channel (write 0x00) and read it back.
 
         Raises ``DeviceNotFound`` when the device at the address does not read back 0x00,
-        ``OSError`` for bus errors (121 when nothing answers).
+        ``OSError`` for bus errors (``drivers.bus.no_answer`` when nothing answers).
         """
         with self._lock:
             self._write_mask(
@@ -85,7 +105,7 @@ class TCA9548A:
                 "glove.mux_address and the A0-A2 pins.",
             )
 
-    def select(self, channels) -> None:
+    def select(self, channels: "Channels") -> None:
         """Enable exactly ``channels``: one channel number (0..7) or an iterable of them.
 
         Writes the mask only when it differs from the cached one, then reads it back.
@@ -121,7 +141,7 @@ class TCA9548A:
         """A bus object for downstream channel ``n`` (0..7)."""
         return MuxChannel(self, _mask(n), "%s/ch%d" % (self.name, n))
 
-    def channels(self, ns) -> "MuxChannel":
+    def channels(self, ns: "Channels") -> "MuxChannel":
         """A write-only bus object for several channels at once (broadcast writes)."""
         mask = _mask(ns)
         if not mask:
@@ -137,19 +157,19 @@ class TCA9548A:
         except (OSError, DeviceNotFound) as exc:
             self.close_error = exc
 
-    def __enter__(self):
+    def __enter__(self) -> "TCA9548A":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals (called with the lock held) ---------------------------------------------
 
-    def _ensure(self, mask):
+    def _ensure(self, mask: int) -> None:
         if mask != self._mask:
             self._write_mask(mask, _HOLD_HINT)
 
-    def _write_mask(self, mask, hint):
+    def _write_mask(self, mask: int, hint: str) -> None:
         self._tx[0] = mask
         self._mask = -1  # unknown until read back: any error below leaves it so
         self._bus.writeto(self._address, self._tx)
@@ -183,7 +203,7 @@ class MuxChannel:
         self.name = name
         self._single = not mask & (mask - 1)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "MuxChannel(%s)" % self.name
 
     def scan(self) -> list:
@@ -193,7 +213,7 @@ class MuxChannel:
             self._select()
             return self.mux._bus.scan()
 
-    def writeto(self, addr: int, buf, stop: bool = True) -> int:
+    def writeto(self, addr: int, buf: "Buffer", stop: bool = True) -> int:
         with self.mux._lock:
             self._select()
             try:
@@ -202,7 +222,7 @@ class MuxChannel:
                 self.mux._mask = -1
                 raise
 
-    def writeto_mem(self, addr: int, memaddr: int, buf, addrsize: int = 8) -> None:
+    def writeto_mem(self, addr: int, memaddr: int, buf: "Buffer", addrsize: int = 8) -> None:
         with self.mux._lock:
             self._select()
             try:
@@ -211,7 +231,7 @@ class MuxChannel:
                 self.mux._mask = -1
                 raise
 
-    def readfrom_into(self, addr: int, buf, stop: bool = True) -> None:
+    def readfrom_into(self, addr: int, buf: "Buffer", stop: bool = True) -> None:
         self._check_read(addr)
         with self.mux._lock:
             self._select()
@@ -221,7 +241,7 @@ class MuxChannel:
                 self.mux._mask = -1
                 raise
 
-    def readfrom_mem_into(self, addr: int, memaddr: int, buf, addrsize: int = 8) -> None:
+    def readfrom_mem_into(self, addr: int, memaddr: int, buf: "Buffer", addrsize: int = 8) -> None:
         self._check_read(addr)
         with self.mux._lock:
             self._select()
@@ -231,16 +251,17 @@ class MuxChannel:
                 self.mux._mask = -1
                 raise
 
-    def _select(self):
+    def _select(self) -> None:
         try:
             self.mux._ensure(self.mask)
         except DeviceNotFound as exc:
             # Through a channel the caller talks to a device behind the switch: a selection
             # that did not hold is a bus error for that device (EIO), which its stop and
             # close paths already handle. The switch's own select() keeps DeviceNotFound.
-            raise OSError(EIO, "%s: %s" % (self.name, exc)) from exc
+            # No "raise ... from": MicroPython prints a warning for every chained raise.
+            raise OSError(EIO, "%s: %s" % (self.name, exc))  # noqa: B904
 
-    def _check_read(self, addr):
+    def _check_read(self, addr: int) -> None:
         if not self._single:
             raise ValueError(
                 "cannot read 0x%02X through %s: several channels are enabled and the "
@@ -248,11 +269,10 @@ class MuxChannel:
             )
 
 
-def _mask(channels):
-    if isinstance(channels, int):
-        channels = (channels,)
+def _mask(channels: "Channels") -> int:
+    ns = (channels,) if isinstance(channels, int) else channels
     mask = 0
-    for n in channels:
+    for n in ns:
         if not isinstance(n, int) or not 0 <= n < CHANNELS:
             raise ValueError("mux channel must be 0..7, got %r" % (n,))
         mask |= 1 << n
