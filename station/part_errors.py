@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.bus import DeviceNotFound, bus_name
+from drivers.bus import DeviceNotFound, bus_name, no_answer
 
 
 class HardwareError(RuntimeError):
@@ -61,8 +61,6 @@ PARTS = {
     "glove": _Part("glove", "GLOVE", "error.glove"),  # the patient can plug it back in
     "lcd": _Part("LCD", "LCD", "error.bus"),
 }
-#: Errnos of an address nobody acknowledged: i2c-bcm2835 (EREMOTEIO), i2c-gpio (ENXIO).
-NO_ANSWER = (errno_mod.EREMOTEIO, errno_mod.ENXIO)
 
 
 @contextmanager
@@ -87,7 +85,7 @@ def starting(
         if isinstance(exc, DeviceNotFound):
             # Linux drivers answer a wrong chip ID with ENODEV; the code does the same.
             problem, number = f"is not the chip expected: {exc}", errno_mod.ENODEV
-        elif err in NO_ANSWER:
+        elif err is not None and no_answer(exc):  # the drivers' one named condition
             problem, number = f"does not answer (errno {err}: {os.strerror(err)})", err
         else:
             problem, number = f"gave a bus error ({exc})", err or 0

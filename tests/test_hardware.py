@@ -3,6 +3,7 @@ where the machine has none, the simulated station wired per config."""
 
 from __future__ import annotations
 
+import errno as errno_mod
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -190,6 +191,20 @@ def test_hardware_an_adc_missing_at_start_is_named_and_shown_on_the_lcd(tmp_path
     assert lines[0] == "Station problem"
     assert lines[-1].endswith("Code E-PAD-121")
     assert wiring.sim is not None and wiring.sim.chips.lcd.backlight
+
+
+@pytest.mark.parametrize(
+    ("errno", "code"), [(errno_mod.EIO, "E-PAD-005"), (errno_mod.ENXIO, "E-PAD-006")]
+)
+def test_hardware_an_adc_that_does_not_answer_with_another_errno_is_named_the_same(
+    tmp_path: Path, errno: int, code: str
+) -> None:
+    """EIO is how MicroPython's rp2 port and some Linux adapters report a NACK, ENXIO how
+    i2c-gpio does: the same condition as EREMOTEIO, with the errno in the code."""
+    wiring = Wiring(lambda sim: sim.buses["station"].nack(0x49, errno=errno))
+    err = build_failing(tmp_path, wiring)
+    assert (err.part, err.address, err.errno, err.code) == ("pads", 0x49, errno, code)
+    assert str(err).startswith("force pads: the ADS1115 at 0x49 on sim-station-bus does not answer")
 
 
 def test_hardware_a_glove_imu_missing_at_start_is_named_with_its_channel(tmp_path: Path) -> None:
