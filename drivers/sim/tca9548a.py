@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from drivers.sim.chip import SimChip
+from drivers.sim.chip import ROUTING, SimChip
 
 CHANNELS = 8
 ChipT = TypeVar("ChipT", bound=SimChip)
@@ -77,6 +77,9 @@ class _Port(SimChip):
     def routes(self, address: int) -> list[SimChip]:
         return self.chip.routes(address)
 
+    def routes_cacheable(self) -> bool:
+        return False  # a port carries this segment's fan-out count: made afresh each time
+
 
 class SimTCA9548A(SimChip):
     """A TCA9548A: attach downstream chips with :meth:`attach`, hang it on a bus yourself."""
@@ -85,7 +88,7 @@ class SimTCA9548A(SimChip):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register = 0x00
+        self._register = 0x00
         self._pending: int | None = None
         self._downstream: list[tuple[int, int, SimChip]] = []
         self._ports: dict[int, _Port] = {}
@@ -107,6 +110,7 @@ class SimTCA9548A(SimChip):
         if not 0 <= address <= 0x7F:
             raise ValueError(f"address must be 7-bit (0x00..0x7F), got 0x{address:X}")
         self._downstream.append((channel, address, chip))
+        ROUTING.changed()
         return chip
 
     def detach(self, channel: int, address: int, chip: SimChip | None = None) -> None:
@@ -116,6 +120,7 @@ class SimTCA9548A(SimChip):
             for ch, addr, c in self._downstream
             if not (ch == channel and addr == address and (chip is None or c is chip))
         ]
+        ROUTING.changed()
 
     def chips_on(self, channel: int) -> list[tuple[int, SimChip]]:
         """``(address, chip)`` pairs wired on ``channel``, present or not."""
@@ -125,6 +130,17 @@ class SimTCA9548A(SimChip):
         """RESET pin low or power cycle: no channel selected, a pending write dropped."""
         self.register = 0x00
         self._pending = None
+
+    @property
+    def register(self) -> int:
+        """The control register in effect on the wire (bit n: channel n enabled)."""
+        return self._register
+
+    @register.setter
+    def register(self, value: int) -> None:
+        if value != self._register:
+            self._register = value
+            ROUTING.changed()
 
     @property
     def enabled(self) -> list[int]:
@@ -164,6 +180,11 @@ class SimTCA9548A(SimChip):
             port.fanout = fanout
             ports.append(port)
         return ports
+
+    def routes_cacheable(self) -> bool:
+        """Every change of what this switch routes moves the routing epoch (register,
+        wiring, presence), so its routes may be cached if those of the chips behind it may."""
+        return all(chip.routes_cacheable() for _, _, chip in self._downstream)
 
 
 def _check_channel(channel: int) -> None:
