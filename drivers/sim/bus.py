@@ -268,8 +268,13 @@ class SimI2CBus:
                         injected = self._injected(segments[0][0])
                         if injected is not None:
                             raise _oserror(injected, self.name, segments[0][0])
+                    epoch, routes = ROUTING.epoch, self._routes
                     for addr, kind, payload in segments:
-                        chips = self._route(addr)
+                        cached = routes.get(addr)
+                        if cached is not None and cached[0] == epoch:
+                            chips = cached[1]
+                        else:
+                            chips = self._route(addr)
                         if not chips:
                             raise _oserror(self.nack_errno, self.name, addr)
                         for chip in chips:
@@ -280,13 +285,7 @@ class SimI2CBus:
                             for chip in chips:
                                 chip.write(data)
                         elif kind == "R":
-                            n = int(payload)  # type: ignore[arg-type]
-                            data = chips[0].read(n)
-                            if len(chips) > 1:
-                                self.stats.collisions += 1
-                                for chip in chips[1:]:
-                                    other = chip.read(n)
-                                    data = bytes(a & b for a, b in zip(data, other, strict=True))
+                            data = self._read(chips, int(payload))  # type: ignore[arg-type]
                             reads.append(data)
                         else:
                             raise ValueError(f"segment kind must be 'W' or 'R', got {kind!r}")
@@ -303,13 +302,20 @@ class SimI2CBus:
             if owed:
                 self.clock.advance(owed)
 
+    def _read(self, chips: list[SimChip], n: int) -> bytes:
+        """A read segment: the reply of the one chip addressed, or of several wired-AND."""
+        data = chips[0].read(n)
+        if len(chips) > 1:
+            self.stats.collisions += 1
+            for chip in chips[1:]:
+                other = chip.read(n)
+                data = bytes(a & b for a, b in zip(data, other, strict=True))
+        return data
+
     def _route(self, address: int) -> list[SimChip]:
-        """The present chips answering ``address`` now, from the route cache when the
-        routing has not changed since the address was last resolved."""
-        epoch = ROUTING.epoch
-        cached = self._routes.get(address)
-        if cached is not None and cached[0] == epoch:
-            return cached[1]
+        """The present chips answering ``address`` now, resolved afresh and kept in the
+        route cache (``transfer`` uses the cache while the routing epoch has not moved)."""
+        epoch = ROUTING.epoch  # read first: a change while resolving voids the entry
         _check_address(address)
         chips, cacheable = self._resolve(address)
         if cacheable:
@@ -386,9 +392,12 @@ def _check_address(address: int) -> None:
         raise ValueError(f"I2C address must be 7-bit (0x00..0x7F), got 0x{address:X}")
 
 
+_REG8 = [bytes((i,)) for i in range(256)]
+
+
 def _reg(memaddr: int, addrsize: int) -> bytes:
     if addrsize == 8:
-        return bytes([memaddr & 0xFF])
+        return _REG8[memaddr & 0xFF]
     if addrsize == 16:
         return bytes([(memaddr >> 8) & 0xFF, memaddr & 0xFF])
     raise ValueError(f"addrsize must be 8 or 16, got {addrsize}")
