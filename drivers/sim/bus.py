@@ -310,16 +310,14 @@ class SimI2CBus:
         try:
             with self._lock:
                 route = self._routes.get(addr)
-                if (
-                    route is None
-                    or route[0] != ROUTING.epoch
-                    or len(route[1]) != 1
-                    or self._faults
-                    or self.closed
-                ):
-                    route = None
+                if route is not None and route[0] == ROUTING.epoch:
+                    chips = route[1]
+                elif 0 <= addr <= 0x7F:
+                    chips = self._route(addr)
                 else:
-                    chip = route[1][0]
+                    chips = []  # transfer raises ValueError, with the accounting it does
+                if len(chips) == 1 and not self._faults and not self.closed:
+                    chip = chips[0]
                     done: list[_Done] = []
                     t0 = self.clock.now()
                     error: int | None = None
