@@ -147,8 +147,10 @@ class SimI2CBus:
         self.log = TransactionLog(log_size)
         self.stats = BusStats()
         self._chips: dict[int, list[SimChip]] = {}
-        #: address -> (routing epoch, present chips answering it): see ``_route``.
-        self._routes: dict[int, tuple[int, list[SimChip]]] = {}
+        #: address -> (routing epoch, this bus's epoch, present chips answering it).
+        self._routes: dict[int, tuple[int, int, list[SimChip]]] = {}
+        #: Moves on when a switch on this bus re-routes (``routing_changed``).
+        self._epoch = 0
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self.closed = False
@@ -162,6 +164,7 @@ class SimI2CBus:
         """Hang ``chip`` directly on the bus at 7-bit ``address``."""
         _check_address(address)
         self._chips.setdefault(address, []).append(chip)
+        chip.wired_to(self)
         ROUTING.changed()
         return chip
 
@@ -169,9 +172,16 @@ class SimI2CBus:
         """Remove ``chip`` (or every chip) at ``address``."""
         chips = self._chips.get(address, [])
         self._chips[address] = [c for c in chips if chip is not None and c is not chip]
+        for gone in chips:
+            if gone not in self._chips[address]:
+                gone.unwired_from(self)
         if not self._chips[address]:
             del self._chips[address]
         ROUTING.changed()
+
+    def routing_changed(self) -> None:
+        """A switch on this bus selected other channels: its cached routes are void."""
+        self._epoch += 1
 
     def chips_at(self, address: int) -> list[SimChip]:
         """Present chips answering ``address`` now (direct and through enabled switches)."""
@@ -268,11 +278,15 @@ class SimI2CBus:
                         injected = self._injected(segments[0][0])
                         if injected is not None:
                             raise _oserror(injected, self.name, segments[0][0])
-                    epoch, routes = ROUTING.epoch, self._routes
+                    routes = self._routes
                     for addr, kind, payload in segments:
                         cached = routes.get(addr)
-                        if cached is not None and cached[0] == epoch:
-                            chips = cached[1]
+                        if (
+                            cached is not None
+                            and cached[0] == ROUTING.epoch
+                            and cached[1] == self._epoch
+                        ):
+                            chips = cached[2]
                         else:
                             chips = self._route(addr)
                         if not chips:
@@ -310,8 +324,8 @@ class SimI2CBus:
         try:
             with self._lock:
                 route = self._routes.get(addr)
-                if route is not None and route[0] == ROUTING.epoch:
-                    chips = route[1]
+                if route is not None and route[0] == ROUTING.epoch and route[1] == self._epoch:
+                    chips = route[2]
                 elif 0 <= addr <= 0x7F:
                     chips = self._route(addr)
                 else:
@@ -359,17 +373,18 @@ class SimI2CBus:
 
     def _route(self, address: int) -> list[SimChip]:
         """The present chips answering ``address`` now, resolved afresh and kept in the
-        route cache (``transfer`` uses the cache while the routing epoch has not moved)."""
-        epoch = ROUTING.epoch  # read first: a change while resolving voids the entry
+        route cache (used while neither the routing epoch nor this bus's epoch moved)."""
+        # The epochs are read first: a change while resolving voids the entry.
+        epoch, local = ROUTING.epoch, self._epoch
         _check_address(address)
         chips, cacheable = self._resolve(address)
         if cacheable:
-            self._routes[address] = (epoch, chips)
+            self._routes[address] = (epoch, local, chips)
         return chips
 
     def _resolve(self, address: int) -> tuple[list[SimChip], bool]:
         """:meth:`chips_at`, and whether the answer may be cached (every switch on the way
-        moves the routing epoch when it re-routes, and no chip is a per-call fan-out port)."""
+        reports it when it re-routes, and no chip is a per-call fan-out port)."""
         found = [c for c in self._chips.get(address, []) if c.present]
         cacheable = True
         for chips in self._chips.values():

@@ -12,15 +12,18 @@ channels that answer ``address``. ``present`` False makes a chip NACK its addres
 unplugged; ``unplug()`` and ``plug()`` toggle it.
 
 Route caching: a bus resolves an address to its chips once and keeps the answer until the
-routing changes anywhere (:data:`ROUTING`'s epoch moves on when a chip is plugged or
-unplugged, a switch selects other channels, or a chip is attached or detached). A switch
-whose routes depend on state that does not move the epoch (any ``routes`` override that
-does not also override :meth:`SimChip.routes_cacheable`) is asked on every transaction.
+routing changes: anywhere when a chip is plugged, unplugged, attached or detached
+(:data:`ROUTING`'s epoch moves on), on that bus when a switch on it selects other channels
+(the switch calls ``routing_changed()`` on the parents it was wired to, see
+:meth:`SimChip.wired_to`). A switch whose routes depend on state it does not report (any
+``routes`` override that does not also override :meth:`SimChip.routes_cacheable`) is
+asked on every transaction.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 
 class _Routing:
@@ -72,6 +75,13 @@ class SimChip:
     def routes(self, address: int) -> list[SimChip]:
         """Chips reachable through this one at ``address`` (switches only)."""
         return []
+
+    def wired_to(self, parent: Any) -> None:
+        """``parent`` (a bus or a switch) now carries this chip. A switch keeps it, to call
+        ``parent.routing_changed()`` when it selects other channels."""
+
+    def unwired_from(self, parent: Any) -> None:
+        """``parent`` no longer carries this chip."""
 
     def routes_cacheable(self) -> bool:
         """Whether a bus may keep what :meth:`routes` answers until the routing epoch moves:

@@ -23,7 +23,7 @@ What it models, from the datasheet (SCPS207F §8.5):
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from drivers.sim.chip import ROUTING, SimChip
 
@@ -92,6 +92,7 @@ class SimTCA9548A(SimChip):
         self._pending: int | None = None
         self._downstream: list[tuple[int, int, SimChip]] = []
         self._ports: dict[int, _Port] = {}
+        self._parents: list[Any] = []  # buses and switches carrying this one
         #: Read segments that reached several chips at one address (wired-AND replies).
         self.collisions = 0
         #: Write segments that reached several chips at one address.
@@ -110,16 +111,19 @@ class SimTCA9548A(SimChip):
         if not 0 <= address <= 0x7F:
             raise ValueError(f"address must be 7-bit (0x00..0x7F), got 0x{address:X}")
         self._downstream.append((channel, address, chip))
+        chip.wired_to(self)
         ROUTING.changed()
         return chip
 
     def detach(self, channel: int, address: int, chip: SimChip | None = None) -> None:
         """Remove ``chip`` (or every chip) at ``address`` on ``channel``."""
-        self._downstream = [
-            (ch, addr, c)
-            for ch, addr, c in self._downstream
-            if not (ch == channel and addr == address and (chip is None or c is chip))
-        ]
+        kept = []
+        for ch, addr, c in self._downstream:
+            if ch == channel and addr == address and (chip is None or c is chip):
+                c.unwired_from(self)
+            else:
+                kept.append((ch, addr, c))
+        self._downstream = kept
         ROUTING.changed()
 
     def chips_on(self, channel: int) -> list[tuple[int, SimChip]]:
@@ -140,7 +144,20 @@ class SimTCA9548A(SimChip):
     def register(self, value: int) -> None:
         if value != self._register:
             self._register = value
-            ROUTING.changed()
+            self.routing_changed()
+
+    # -- routing change reports (see drivers.sim.chip) -------------------------------------
+
+    def wired_to(self, parent: Any) -> None:
+        self._parents.append(parent)
+
+    def unwired_from(self, parent: Any) -> None:
+        self._parents = [p for p in self._parents if p is not parent]
+
+    def routing_changed(self) -> None:
+        """What this switch (or one behind it) routes changed: tell the buses above."""
+        for parent in self._parents:
+            parent.routing_changed()
 
     @property
     def enabled(self) -> list[int]:
@@ -182,8 +199,9 @@ class SimTCA9548A(SimChip):
         return ports
 
     def routes_cacheable(self) -> bool:
-        """Every change of what this switch routes moves the routing epoch (register,
-        wiring, presence), so its routes may be cached if those of the chips behind it may."""
+        """Every change of what this switch routes is reported (its register to the parents
+        it is wired to; wiring and presence move the routing epoch), so its routes may be
+        cached if those of the chips behind it may."""
         return all(chip.routes_cacheable() for _, _, chip in self._downstream)
 
 
