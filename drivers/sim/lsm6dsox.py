@@ -73,6 +73,7 @@ _IDLE_MARGIN_S = 1e-7
 _WORD_BYTES = 7
 _EMPTY_WORD = bytes(_WORD_BYTES)
 _HHH = struct.Struct("<hhh")
+_TWOPI = 2.0 * math.pi
 
 
 class SimLSM6DSOX(SimChip):
@@ -428,20 +429,21 @@ class SimLSM6DSOX(SimChip):
         if cache is not None and cache[0] == t:
             return cache[1], cache[2]
         accel, gyro = self._source(t) if self._source is not None else (self._accel, self._gyro)
-        gauss = self._rng.gauss
         ab, gb = self.accel_bias_g, self.gyro_bias_dps
         an, gn = self.accel_noise_g, self.gyro_noise_dps
         # Drawn in this order (x, y, z accel, then gyro): the seeded noise stream.
+        z = _gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
         a = (
-            accel[0] + ab[0] + (gauss(0, an) if an else 0),
-            accel[1] + ab[1] + (gauss(0, an) if an else 0),
-            accel[2] + ab[2] + (gauss(0, an) if an else 0),
-        )
+            (accel[0] + ab[0] + (0 + z[0] * an), accel[1] + ab[1] + (0 + z[1] * an),
+             accel[2] + ab[2] + (0 + z[2] * an))
+            if an else (accel[0] + ab[0] + 0, accel[1] + ab[1] + 0, accel[2] + ab[2] + 0)
+        )  # fmt: skip
+        k = 3 if an else 0
         g = (
-            gyro[0] + gb[0] + (gauss(0, gn) if gn else 0),
-            gyro[1] + gb[1] + (gauss(0, gn) if gn else 0),
-            gyro[2] + gb[2] + (gauss(0, gn) if gn else 0),
-        )
+            (gyro[0] + gb[0] + (0 + z[k] * gn), gyro[1] + gb[1] + (0 + z[k + 1] * gn),
+             gyro[2] + gb[2] + (0 + z[k + 2] * gn))
+            if gn else (gyro[0] + gb[0] + 0, gyro[1] + gb[1] + 0, gyro[2] + gb[2] + 0)
+        )  # fmt: skip
         self._cache = (t, a, g)
         return a, g
 
@@ -457,10 +459,11 @@ class SimLSM6DSOX(SimChip):
         pack = _HHH.pack
 
         def encode(a: Vec3) -> bytes:
-            return pack(
-                _i16((a[0] * 1000 + sx) / mg_per_lsb),
-                _i16((a[1] * 1000 + sy) / mg_per_lsb),
-                _i16((a[2] * 1000 + sz) / mg_per_lsb),
+            return _pack_i16(
+                pack,
+                round((a[0] * 1000 + sx) / mg_per_lsb),
+                round((a[1] * 1000 + sy) / mg_per_lsb),
+                round((a[2] * 1000 + sz) / mg_per_lsb),
             )
 
         return encode
@@ -476,10 +479,11 @@ class SimLSM6DSOX(SimChip):
         pack = _HHH.pack
 
         def encode(g: Vec3) -> bytes:
-            return pack(
-                _i16((g[0] + sx) * 1000 / mdps),
-                _i16((g[1] + sy) * 1000 / mdps),
-                _i16((g[2] + sz) * 1000 / mdps),
+            return _pack_i16(
+                pack,
+                round((g[0] + sx) * 1000 / mdps),
+                round((g[1] + sy) * 1000 / mdps),
+                round((g[2] + sz) * 1000 / mdps),
             )
 
         return encode
@@ -493,6 +497,25 @@ class SimLSM6DSOX(SimChip):
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
 
 
+def _gauss_z(rng: random.Random, n: int) -> list[float]:
+    """The standard normal draws of ``n`` successive ``rng.gauss`` calls, the very numbers
+    (its Box-Muller pairs, its ``gauss_next`` carry), with the call overhead paid once."""
+    out: list[float] = []
+    carry = rng.gauss_next  # type: ignore[attr-defined]
+    draw = rng.random
+    while len(out) < n:
+        if carry is None:
+            x2pi = draw() * _TWOPI
+            g2rad = math.sqrt(-2.0 * math.log(1.0 - draw()))
+            out.append(math.cos(x2pi) * g2rad)
+            carry = math.sin(x2pi) * g2rad
+        else:
+            out.append(carry)
+            carry = None
+    rng.gauss_next = carry  # type: ignore[attr-defined]
+    return out
+
+
 def _bdr(code: int) -> float:
     if code == 11:
         return 6.5  # BDR code 1011: 6.5 Hz
@@ -502,6 +525,13 @@ def _bdr(code: int) -> float:
 def _i16(value: float) -> int:
     v = round(value)
     return 32767 if v > 32767 else -32768 if v < -32768 else v
+
+
+def _pack_i16(pack: Callable[..., bytes], x: int, y: int, z: int) -> bytes:
+    """Three rounded readings as int16 LE, saturated at the register's limits."""
+    if -32768 <= x <= 32767 and -32768 <= y <= 32767 and -32768 <= z <= 32767:
+        return pack(x, y, z)
+    return pack(_i16(x), _i16(y), _i16(z))
 
 
 def _parity_head(head: int) -> bytes:
