@@ -151,6 +151,7 @@ class SimLSM6DSOX(SimChip):
     def register(self, address: int) -> int:
         """Peek a stored register without the side effects of a bus read."""
         self._catch_up(self.clock.now())
+        self._settle_outputs()
         return self.regs[address & 0x7F]
 
     def unplug(self) -> None:
@@ -173,6 +174,8 @@ class SimLSM6DSOX(SimChip):
         now = self.clock.now()
         self._catch_up(now)
         self._idle_until = -math.inf  # a register write may change what falls due when
+        if len(data) > 1:
+            self._settle_outputs()  # sampled with the settings in force until now
         self._ptr = data[0] & 0x7F
         for value in data[1:]:
             self._write_reg(self._ptr, value, now)
@@ -218,6 +221,9 @@ class SimLSM6DSOX(SimChip):
         self._fifo: deque[bytes] = deque()
         self._ovr_ia = self._ovr_latched = False
         self._status = 0
+        #: Output register updates that fell due but nobody read yet: stream -> sample time
+        #: ("out_xl", "out_g"), and "temp" -> OUT_TEMP at the update. Worked out when read.
+        self._outputs_due: dict[str, float] = {}
         self._t_base = now
         self._ts_t0 = now
         self._boot_until = 0.0
@@ -273,6 +279,8 @@ class SimLSM6DSOX(SimChip):
             return value
         if address == STATUS_REG:
             return self._status
+        if OUT_TEMP_L <= address < OUTX_L_A + 6 and self._outputs_due:
+            self._settle_outputs()
         if OUTX_L_G <= address < OUTX_L_G + 6:
             self._status &= ~GDA
         elif OUTX_L_A <= address < OUTX_L_A + 6:
@@ -366,7 +374,7 @@ class SimLSM6DSOX(SimChip):
             idle_until = min(idle_until, t_base + (k1 + 1 - _EPS) / rate - _IDLE_MARGIN_S)
             if name[0] == "o":  # out_xl, out_g
                 if k1 > k0:
-                    self._update_output(name, t_base + k1 / rate)
+                    self._output_due(name, t_base + k1 / rate)
                 continue
             # Only the words the FIFO can still hold matter after a long gap.
             depth = self.FIFO_DEPTH_WORDS
@@ -383,15 +391,24 @@ class SimLSM6DSOX(SimChip):
                 idle_until = min(idle_until, until)
         self._idle_until = idle_until
 
-    def _update_output(self, name: str, t: float) -> None:
-        accel, gyro = self._sample(t)
-        if name == "out_xl":
+    def _output_due(self, name: str, t: float) -> None:
+        """A new sample in the output registers of ``name`` at ``t``: the data-ready bits
+        are set now, the values worked out when a register of them is read (or before a
+        register write changes the settings they are converted with)."""
+        self._status |= (XLDA if name == "out_xl" else GDA) | TDA
+        self._outputs_due[name] = t
+        self._outputs_due["temp"] = self._temp_raw()
+
+    def _settle_outputs(self) -> None:
+        due, self._outputs_due = self._outputs_due, {}
+        if "out_xl" in due:
+            accel, _ = self._sample(due["out_xl"])
             self.regs[OUTX_L_A : OUTX_L_A + 6] = self._accel_encoder()(accel)
-            self._status |= XLDA | TDA
-        else:
+        if "out_g" in due:
+            _, gyro = self._sample(due["out_g"])
             self.regs[OUTX_L_G : OUTX_L_G + 6] = self._gyro_encoder()(gyro)
-            self._status |= GDA | TDA
-        self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", self._temp_raw())
+        if "temp" in due:
+            self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", int(due["temp"]))
 
     def _push_all(self, events: list[tuple[float, int, str]]) -> None:
         """Append the FIFO words of ``events`` (time, slot order, stream), in time order."""
