@@ -93,6 +93,10 @@ class SimTCA9548A(SimChip):
         self._downstream: list[tuple[int, int, SimChip]] = []
         self._ports: dict[int, _Port] = {}
         self._parents: list[Any] = []  # buses and switches carrying this one
+        #: (register, address) -> chips routed, while the routing epoch is _memo_epoch.
+        self._memo: dict[tuple[int, int], list[SimChip]] = {}
+        self._memo_epoch = -1
+        self._cacheable = False
         #: Read segments that reached several chips at one address (wired-AND replies).
         self.collisions = 0
         #: Write segments that reached several chips at one address.
@@ -156,6 +160,7 @@ class SimTCA9548A(SimChip):
 
     def routing_changed(self) -> None:
         """What this switch (or one behind it) routes changed: tell the buses above."""
+        self._memo.clear()  # a switch behind this one re-routed
         for parent in self._parents:
             parent.routing_changed()
 
@@ -179,6 +184,17 @@ class SimTCA9548A(SimChip):
             self.register, self._pending = self._pending, None
 
     def routes(self, address: int) -> list[SimChip]:
+        self._sync_memo()
+        key = (self._register, address)
+        known = self._memo.get(key)
+        if known is not None:
+            return list(known)
+        found = self._route(address)
+        if self._cacheable and len(found) < 2:
+            self._memo[key] = found
+        return list(found)
+
+    def _route(self, address: int) -> list[SimChip]:
         found: list[SimChip] = []
         for channel, addr, chip in self._downstream:
             if not self.register & (1 << channel) or not chip.present:
@@ -202,7 +218,16 @@ class SimTCA9548A(SimChip):
         """Every change of what this switch routes is reported (its register to the parents
         it is wired to; wiring and presence move the routing epoch), so its routes may be
         cached if those of the chips behind it may."""
-        return all(chip.routes_cacheable() for _, _, chip in self._downstream)
+        self._sync_memo()
+        return self._cacheable
+
+    def _sync_memo(self) -> None:
+        """Forget the routes worked out before the routing epoch last moved."""
+        epoch = ROUTING.epoch
+        if epoch != self._memo_epoch:
+            self._memo.clear()
+            self._memo_epoch = epoch
+            self._cacheable = all(chip.routes_cacheable() for _, _, chip in self._downstream)
 
 
 def _check_channel(channel: int) -> None:
