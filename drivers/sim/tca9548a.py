@@ -148,7 +148,7 @@ class SimTCA9548A(SimChip):
     def register(self, value: int) -> None:
         if value != self._register:
             self._register = value
-            self.routing_changed()
+            self._tell_parents()  # the memo is per register value: it still holds
 
     # -- routing change reports (see drivers.sim.chip) -------------------------------------
 
@@ -159,8 +159,11 @@ class SimTCA9548A(SimChip):
         self._parents = [p for p in self._parents if p is not parent]
 
     def routing_changed(self) -> None:
-        """What this switch (or one behind it) routes changed: tell the buses above."""
+        """A switch behind this one re-routed: forget the memo, tell the buses above."""
         self._memo.clear()  # a switch behind this one re-routed
+        self._tell_parents()
+
+    def _tell_parents(self) -> None:
         for parent in self._parents:
             parent.routing_changed()
 
