@@ -332,23 +332,34 @@ class SimI2CBus:
                     chips = []  # transfer raises ValueError, with the accounting it does
                 if len(chips) == 1 and not self._faults and not self.closed:
                     chip = chips[0]
-                    done: list[_Done] = []
                     t0 = self.clock.now()
-                    error: int | None = None
-                    reply = b""
+                    done: list[_Done] = []
                     try:
                         if data is not None:
                             chip.write(data)
                             done.append((addr, "W", data))
+                        reply = b""
                         if n is not None:
                             reply = chip.read(n)
                             done.append((addr, "R", reply))
-                    except OSError as exc:
-                        error = exc.errno
-                        raise
-                    finally:
+                    except BaseException as exc:
                         chip.stop()
-                        owed = self._account(t0, (data is not None) + (n is not None), done, error)
+                        errno = exc.errno if isinstance(exc, OSError) else None
+                        owed = self._account(t0, (data is not None) + (n is not None), done, errno)
+                        raise
+                    chip.stop()
+                    # _account, for a transaction that went through (the shortcut's job).
+                    nbytes = (0 if data is None else len(data)) + len(reply)
+                    bits = len(done) * (START_BITS + BITS_PER_BYTE) + BITS_PER_BYTE * nbytes
+                    bits += STOP_BITS
+                    wire_s = bits / self.speed_hz
+                    st = self.stats
+                    st.transactions += 1
+                    st.bits += bits
+                    st.bytes += nbytes + len(done)
+                    st.wire_s += wire_s
+                    self.log.append((t0, done, wire_s, None))
+                    owed = wire_s + self.host_overhead_s
                     return reply
         finally:
             if owed:
