@@ -1,8 +1,12 @@
-"""Shared fixtures: a simulated clock and station bus for the driver tests; MQTT: a real
-mosquitto per test (``tests/mqtt_broker.py``)."""
+"""Shared fixtures: a simulated clock and station bus for the driver tests; calibration
+records of simulated stations, made once per test process; MQTT: a real mosquitto per test
+(``tests/mqtt_broker.py``)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from mqtt_broker import Broker, BrokerAuth, BrokerError, Pki, make_pki
 
 from drivers.sim.bus import SimI2CBus
 from drivers.sim.clock import SimClock
+from station import config as config_mod
 
 
 @pytest.fixture
@@ -23,6 +28,51 @@ def clock() -> SimClock:
 def bus(clock: SimClock) -> SimI2CBus:
     """The station bus as the driver tests use it: simulated, 400 kHz, on ``clock``."""
     return SimI2CBus(clock, speed_hz=400_000, name="station")
+
+
+#: Config sections the simulated technician's records do not depend on.
+_NOT_CALIBRATION = ("station", "data", "mqtt", "safety")
+
+
+class SimCalibrations:
+    """Calibration records of simulated stations, made by the simulated technician once per
+    (config, seed) and copied into each test's data directory.
+
+    The simulation is deterministic, so the records are the ones a station opened in the
+    test's own directory would make (but for their date): the test then starts at once
+    instead of loading nine weights on every pad and calibrating every motor first."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._made: dict[str, Path] = {}
+
+    def records(self, cfg: config_mod.Config, seed: int) -> Path:
+        """The directory of calibration records of station ``cfg`` with world ``seed``."""
+        from station.app import App
+
+        parts = {k: v for k, v in cfg.values.items() if k not in _NOT_CALIBRATION}
+        text = json.dumps([parts, seed], sort_keys=True, default=str)
+        key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        if key not in self._made:
+            d = self.root / f"seed{seed}-{key}"
+            App(cfg, d, sim=True, seed=seed).open().close()
+            records = d / "calibration"
+            assert any(records.glob("pad-*.json")), sorted(records.iterdir())
+            self._made[key] = records
+        return self._made[key]
+
+    def data_dir(self, data_dir: Path, cfg: config_mod.Config, seed: int) -> Path:
+        """``data_dir`` (made if missing) with the records of ``cfg`` and ``seed`` in it."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self.records(cfg, seed), data_dir / "calibration")
+        return data_dir
+
+
+@pytest.fixture(scope="session")
+def sim_calibrations(tmp_path_factory: pytest.TempPathFactory) -> SimCalibrations:
+    """Calibration records of simulated stations, made once per test process (per xdist
+    worker) for each config and seed asked for."""
+    return SimCalibrations(tmp_path_factory.mktemp("sim-calibrations"))
 
 
 def _start(make: object) -> Broker:

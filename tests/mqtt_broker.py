@@ -224,7 +224,23 @@ class Broker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         if start:
-            self.start()
+            self._first_start(autosave_interval_s, max_queued_messages, max_packet_size)
+
+    def _first_start(self, autosave_s: int, max_queued: int, max_packet: int | None) -> None:
+        """Start on the ports chosen; another process (a parallel test worker) may have
+        taken one since :func:`free_port` saw it free: then choose again, twice at most.
+        Restarts keep the ports (a client reconnects to the same one)."""
+        for attempt in range(3):
+            try:
+                self.start()
+                return
+            except BrokerError:
+                if attempt == 2 or "Address already in use" not in self.log_text():
+                    raise
+            self.port = free_port()
+            self.tls_port = free_port() if self.auth else None
+            self.conf.write_text(self._config(autosave_s, max_queued, max_packet))
+            self.log_path.unlink(missing_ok=True)
 
     @property
     def url(self) -> str:
@@ -325,6 +341,16 @@ class Broker:
                 raise BrokerError(
                     f"mosquitto did not accept within {timeout_s} s:\n{self.log_tail()}"
                 )
+            time.sleep(0.02)
+        # The port accepting is not enough: another process may be listening on it (and
+        # mosquitto exiting with "Address already in use"). It is ours once it runs.
+        marker = f"--- start {self.starts} ---"
+        while " running" not in self.log_text().rpartition(marker)[2]:
+            if self.proc.poll() is not None:
+                raise BrokerError(f"mosquitto exited at start:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise BrokerError(f"mosquitto did not run within {timeout_s} s:\n{self.log_tail()}")
             time.sleep(0.02)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = STOP_TIMEOUT_S) -> None:

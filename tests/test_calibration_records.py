@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SimCalibrations
 from test_calibration import FORCES, truth
 
 from sensors.calibration import CalibrationStore, fit_pad, motor_record
@@ -115,11 +116,9 @@ def test_calibration_valid_records_still_load(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def calibrated(sim_calibrations: SimCalibrations) -> Path:
     """The simulated station's calibration records, made once by its technician."""
-    d = tmp_path_factory.mktemp("calibrated")
-    App(config.validate({"glove": {"fitted": False}}), d, sim=True, seed=3).open().close()
-    return d / "calibration"
+    return sim_calibrations.records(config.validate({"glove": {"fitted": False}}), 3)
 
 
 @pytest.mark.parametrize(

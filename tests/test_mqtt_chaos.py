@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Fixed for CI; set REHAB_CHAOS_SEED to explore other schedules (e.g. in a nightly soak).
 SEED = int(os.environ.get("REHAB_CHAOS_SEED", "20261124"))
 STATION = "st-chaos"
-RATE_HZ = 20.0
+RATE_HZ = 35.0
 #: Chaos events; every other one restarts the broker (24 broker restarts in all).
 EVENTS = 48
-MEAN_GAP_S = 0.8
+MEAN_GAP_S = 0.4
 DRAIN_TIMEOUT_S = 40.0
 
 

@@ -10,6 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from conftest import SimCalibrations
+
 from station import config
 from station.app import App
 from station.commands import run_cmd
@@ -17,9 +19,11 @@ from station.commands import run_cmd
 SEED = 5
 
 
-def open_with_patient(tmp_path: Path) -> tuple[App, Any, Any]:
-    """The default simulated station and a typical virtual patient at it."""
-    app = App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+def open_with_patient(tmp_path: Path, calibrations: SimCalibrations) -> tuple[App, Any, Any]:
+    """The built-in simulated station, calibrated, without the IMU glove (the service
+    never uses it), and a typical virtual patient at it."""
+    cfg = config.validate({"glove": {"fitted": False}})
+    app = App(cfg, calibrations.data_dir(tmp_path, cfg, SEED), sim=True, seed=SEED).open()
     st = app.station
     assert st is not None and st.sim is not None and app.journal is not None
     patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
@@ -27,8 +31,10 @@ def open_with_patient(tmp_path: Path) -> tuple[App, Any, Any]:
     return app, st, patient
 
 
-def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
-    app, st, patient = open_with_patient(tmp_path)
+def test_run_service_menu_session_and_sigterm(
+    tmp_path: Path, sim_calibrations: SimCalibrations
+) -> None:
+    app, st, patient = open_with_patient(tmp_path, sim_calibrations)
     try:
         assert app.journal is not None
         seen: list[str] = []
@@ -66,11 +72,13 @@ def test_run_service_menu_session_and_sigterm(tmp_path: Path) -> None:
         app.close()
 
 
-def test_run_service_stop_during_a_session_returns_to_the_menu(tmp_path: Path) -> None:
+def test_run_service_stop_during_a_session_returns_to_the_menu(
+    tmp_path: Path, sim_calibrations: SimCalibrations
+) -> None:
     """Stop mid-squeeze ends the session as stopped; the service clears the latch and waits
     at the menu again (before, the latched Stop raised out of the goodbye wait and the
     service died with a traceback and a dark LCD)."""
-    app, st, patient = open_with_patient(tmp_path)
+    app, st, patient = open_with_patient(tmp_path, sim_calibrations)
     try:
         assert app.journal is not None
         stop_pin = st.sim.button_pins(app.config["buttons"])["stop"]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from conftest import SimCalibrations
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -68,12 +69,9 @@ FORCE_TOL_N, FORCE_TOL_REL = PAD_TOLERANCE["abs_n"], PAD_TOLERANCE["rel"]
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def calibrated(sim_calibrations: SimCalibrations) -> Path:
     """Pad and motor calibration records, made once by the simulated technician."""
-    d = tmp_path_factory.mktemp("calibrated")
-    App(sim_config(), d, sim=True, seed=SEED).open().close()
-    assert sorted(p.name for p in (d / "calibration").iterdir())
-    return d / "calibration"
+    return sim_calibrations.records(sim_config(), SEED)
 
 
 def sim_config(glove: bool = False, **safety: Any) -> config_mod.Config:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import SimCalibrations
+
 from station import config
 from station.app import App
 
 SEED = 4
 
 
-def open_app(tmp_path: Path) -> App:
-    return App(config.validate({}), tmp_path, sim=True, seed=SEED).open()  # glove fitted
+def open_app(tmp_path: Path, calibrations: SimCalibrations, glove: bool = False) -> App:
+    """The simulated station, calibrated; the IMU glove only where the test is about it."""
+    cfg = config.validate({"glove": {"fitted": glove}})
+    return App(cfg, calibrations.data_dir(tmp_path, cfg, SEED), sim=True, seed=SEED).open()
 
 
 def run_with_patient(app: App) -> dict:
@@ -31,15 +35,16 @@ def run_with_patient(app: App) -> dict:
 
 
 def test_session_a_pad_unplugged_and_back_at_the_menu_is_no_fault_of_the_session(
-    tmp_path: Path,
+    tmp_path: Path, sim_calibrations: SimCalibrations
 ) -> None:
-    app = open_app(tmp_path)
+    app = open_app(tmp_path, sim_calibrations)
     try:
         st = app.station
         assert st is not None and st.sim is not None and st.acquisition is not None
         st.sim.world.pads[0].unplug()  # the grip pad, at the menu, between sessions
-        # 1 s: just after opening, the loop first drains six full glove FIFOs (80 ms each),
-        # and pad 0 may be read only twice in the first 0.5 s (a fault takes three reads).
+        # 1 s: just after opening with a glove fitted, the loop first drains six full glove
+        # FIFOs (80 ms each), and pad 0 may be read only twice in the first 0.5 s (a fault
+        # takes three reads).
         st.clock.sleep(1.0)
         assert "pad0" in st.acquisition.active_faults
         st.sim.world.pads[0].plug()
@@ -52,9 +57,9 @@ def test_session_a_pad_unplugged_and_back_at_the_menu_is_no_fault_of_the_session
 
 
 def test_session_the_grip_pad_still_unplugged_ends_it_and_the_summary_names_it(
-    tmp_path: Path,
+    tmp_path: Path, sim_calibrations: SimCalibrations
 ) -> None:
-    app = open_app(tmp_path)
+    app = open_app(tmp_path, sim_calibrations)
     try:
         st = app.station
         assert st is not None and st.sim is not None
@@ -68,11 +73,11 @@ def test_session_the_grip_pad_still_unplugged_ends_it_and_the_summary_names_it(
 
 
 def test_session_an_unplugged_pad_no_protocol_reads_does_not_block_the_tare(
-    tmp_path: Path,
+    tmp_path: Path, sim_calibrations: SimCalibrations
 ) -> None:
     """Pad 7 reads open (full scale): it is left out of the tare, which zeroes the grip
     pad; nobody is asked to lift their hands from pads they are not touching."""
-    app = open_app(tmp_path)
+    app = open_app(tmp_path, sim_calibrations)
     try:
         st = app.station
         assert st is not None and st.sim is not None
@@ -89,8 +94,10 @@ def test_session_an_unplugged_pad_no_protocol_reads_does_not_block_the_tare(
         app.close()
 
 
-def test_session_glove_unplugged_during_grip_work_does_not_end_it(tmp_path: Path) -> None:
-    app = open_app(tmp_path)
+def test_session_glove_unplugged_during_grip_work_does_not_end_it(
+    tmp_path: Path, sim_calibrations: SimCalibrations
+) -> None:
+    app = open_app(tmp_path, sim_calibrations, glove=True)
     try:
         st = app.station
         assert st is not None and st.sim is not None

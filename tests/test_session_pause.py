@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SimCalibrations
 
 from station import config
 from station.app import App
@@ -17,16 +18,18 @@ from station.plan import default_sim_plan, from_dict
 SEED = 3
 
 
+#: The built-in simulated station without the IMU glove: pausing never uses it.
+CONFIG = config.validate({"glove": {"fitted": False}})
+
+
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("calibrated")
-    App(config.defaults(), d, sim=True, seed=SEED).open().close()
-    return d / "calibration"
+def calibrated(sim_calibrations: SimCalibrations) -> Path:
+    return sim_calibrations.records(CONFIG, SEED)
 
 
 def app_in(tmp_path: Path, calibrated: Path) -> App:
     shutil.copytree(calibrated, tmp_path / "calibration")
-    return App(config.defaults(), tmp_path, sim=True, seed=SEED).open()
+    return App(CONFIG, tmp_path, sim=True, seed=SEED).open()
 
 
 def one_hand_plan(station_id: str) -> Any:

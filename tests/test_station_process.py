@@ -21,12 +21,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from conftest import SimCalibrations
 from mqtt_broker import Broker
 from mqtt_helpers import Clinic, wait_until
 
@@ -47,16 +49,6 @@ TRIAL_COLUMNS = (
     "id, session_id, protocol, trial_index, hand, stimulus, response, reaction_time_s, "
     "contact_force_n, t_start_s, t_end_s, ended_at, quality"
 )
-#: Makes the simulated technician's calibration records once (seed 1, as the commands use),
-#: so a session can start at once instead of calibrating at the paced speed.
-CALIBRATE = """
-import sys
-from pathlib import Path
-from station import config
-from station.app import App
-d = Path(sys.argv[1])
-App(config.with_overrides(config.defaults(), data_dir=str(d)), d, sim=True, seed=1).open().close()
-"""
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -151,30 +143,31 @@ def stations(tmp_path: Path) -> Iterator[Stations]:
         s.close()
 
 
+#: The station the session tests run: the built-in simulated one without the IMU glove
+#: (no command here uses it, and it is over half the simulation's cost), in the config
+#: file a technician would write (``~/.config/rehab-station/station.toml``).
+STATION_TOML = 'schema = "rehab.config/1"\n\n[glove]\nfitted = false\n'
+
+
 @pytest.fixture(scope="module")
-def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Calibration records of the simulated station, made once by its simulated technician."""
-    d = tmp_path_factory.mktemp("calibrated")
-    proc = subprocess.run(
-        [sys.executable, "-c", CALIBRATE, str(d)],
-        cwd=ROOT,
-        env=station_env(d / "home"),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
-    assert proc.returncode == 0, proc.stderr
-    records = sorted((d / "calibration").glob("*.json"))
-    assert any(r.name.startswith("pad-") for r in records), records
-    return d / "calibration"
+def calibration(sim_calibrations: SimCalibrations) -> Path:
+    """Calibration records of the station the session tests run (seed 1, as the commands
+    use), made once by its simulated technician, so a session can start at once instead
+    of calibrating at the paced speed."""
+    cfg = config_mod.validate(tomllib.loads(STATION_TOML))
+    return sim_calibrations.records(cfg, 1)
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, calibration: Path) -> Path:
-    """A fresh station data directory that already has its calibration records."""
+    """A fresh station data directory that already has its calibration records, and the
+    station's config file (``STATION_TOML``) where the commands look for it."""
     d = tmp_path / "data"
     d.mkdir(mode=0o700)
     shutil.copytree(calibration, d / "calibration")
+    home = Path(station_env(tmp_path / "home")["HOME"])
+    (home / ".config" / "rehab-station").mkdir(parents=True, exist_ok=True)
+    (home / ".config" / "rehab-station" / "station.toml").write_text(STATION_TOML)
     return d
 
 
@@ -255,7 +248,7 @@ def test_sigkill_mid_session_then_restart_delivers_partial_summary_once(
     clinic = Clinic(broker.port, subscriptions=(topics.ALL_SUMMARY,), auto_ack=True)
     try:
         dirs = ["--data-dir", str(data_dir), "--broker", broker.url]
-        first = stations.start("run", "--sim", "--speed", "5", "--quiet", *dirs, name="first")
+        first = stations.start("run", "--sim", "--speed", "20", "--quiet", *dirs, name="first")
         wait_for_trial(first, data_dir)
         first.send_signal(signal.SIGKILL)
         assert first.wait(10) == -signal.SIGKILL

@@ -213,9 +213,11 @@ class SimADS1115(SimChip):
             value = self._lo
         else:
             value = self._hi
+        pair = value.to_bytes(2, "big")
+        if n == 2:
+            return pair
         if n > 2:
             self.flags["long_read"] += 1
-        pair = bytes(((value >> 8) & 0xFF, value & 0xFF))
         return (pair * (n // 2 + 1))[:n]
 
     # -- internals ------------------------------------------------------------------------
@@ -242,6 +244,8 @@ class SimADS1115(SimChip):
 
     def _advance(self) -> None:
         """Complete every conversion that has ended by now (lazily, on each access)."""
+        if not self._busy:
+            return
         now = self.clock.now()
         while self._busy and not self.stuck and now >= self._end_s:
             self._complete(self._end_s, self._conv_config)

@@ -22,9 +22,10 @@ import os
 import random
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from drivers.sim.chip import SimChip
+from drivers.sim.chip import ROUTING, SimChip
 
 START_BITS = 1
 STOP_BITS = 1
@@ -52,6 +53,46 @@ class Transaction:
     @property
     def bits(self) -> int:
         return transaction_bits([len(s.data) for s in self.segments])
+
+
+#: A segment as the bus logs it on the fast path: (address, 'W' or 'R', data).
+_Done = tuple[int, str, bytes]
+#: A transaction as the bus logs it on the fast path: (t_s, segments, wire_s, errno).
+_Raw = tuple[float, list[_Done], float, int | None]
+
+
+class TransactionLog:
+    """The last transactions, newest last: a bounded ring that keeps the raw tuples the
+    bus records and makes :class:`Transaction` values only when they are looked at (the
+    bus records every transaction; tests and benchmarks read a few)."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._ring: deque[_Raw] = deque(maxlen=maxlen)
+        self.append = self._ring.append
+
+    @property
+    def maxlen(self) -> int | None:
+        return self._ring.maxlen
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def __getitem__(self, index: int) -> Transaction:
+        return _transaction(self._ring[index])
+
+    def __iter__(self) -> Iterator[Transaction]:
+        return (_transaction(raw) for raw in list(self._ring))
+
+    def __repr__(self) -> str:
+        return f"TransactionLog({len(self)} of {self.maxlen})"
+
+    def clear(self) -> None:
+        self._ring.clear()
+
+
+def _transaction(raw: _Raw) -> Transaction:
+    t_s, done, wire_s, error = raw
+    return Transaction(t_s, tuple(Segment(*d) for d in done), wire_s, error)
 
 
 def transaction_bits(segment_lengths: list[int]) -> int:
@@ -103,9 +144,13 @@ class SimI2CBus:
         self.nack_errno = nack_errno
         self.host_overhead_s = host_overhead_s
         self.read_must_be_last = read_must_be_last
-        self.log: deque[Transaction] = deque(maxlen=log_size)
+        self.log = TransactionLog(log_size)
         self.stats = BusStats()
         self._chips: dict[int, list[SimChip]] = {}
+        #: address -> (routing epoch, this bus's epoch, present chips answering it).
+        self._routes: dict[int, tuple[int, int, list[SimChip]]] = {}
+        #: Moves on when a switch on this bus re-routes (``routing_changed``).
+        self._epoch = 0
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self.closed = False
@@ -119,23 +164,28 @@ class SimI2CBus:
         """Hang ``chip`` directly on the bus at 7-bit ``address``."""
         _check_address(address)
         self._chips.setdefault(address, []).append(chip)
+        chip.wired_to(self)
+        ROUTING.changed()
         return chip
 
     def detach(self, address: int, chip: SimChip | None = None) -> None:
         """Remove ``chip`` (or every chip) at ``address``."""
         chips = self._chips.get(address, [])
         self._chips[address] = [c for c in chips if chip is not None and c is not chip]
+        for gone in chips:
+            if gone not in self._chips[address]:
+                gone.unwired_from(self)
         if not self._chips[address]:
             del self._chips[address]
+        ROUTING.changed()
+
+    def routing_changed(self) -> None:
+        """A switch on this bus selected other channels: its cached routes are void."""
+        self._epoch += 1
 
     def chips_at(self, address: int) -> list[SimChip]:
         """Present chips answering ``address`` now (direct and through enabled switches)."""
-        found = [c for c in self._chips.get(address, []) if c.present]
-        for chips in self._chips.values():
-            for chip in chips:
-                if chip.present:
-                    found.extend(c for c in chip.routes(address) if c.present)
-        return found
+        return self._resolve(address)[0]
 
     # -- fault injection -----------------------------------------------------------------
 
@@ -182,17 +232,17 @@ class SimI2CBus:
         return found
 
     def writeto(self, addr: int, buf: bytes, stop: bool = True) -> int:
-        self.transfer([(addr, "W", bytes(buf))])
+        self._simple(addr, bytes(buf), None)
         return len(buf)
 
     def readfrom_into(self, addr: int, buf: bytearray, stop: bool = True) -> None:
-        buf[:] = self.transfer([(addr, "R", len(buf))])[0]
+        buf[:] = self._simple(addr, None, len(buf))
 
     def writeto_mem(self, addr: int, memaddr: int, buf: bytes, addrsize: int = 8) -> None:
-        self.transfer([(addr, "W", _reg(memaddr, addrsize) + bytes(buf))])
+        self._simple(addr, _reg(memaddr, addrsize) + bytes(buf), None)
 
     def readfrom_mem_into(self, addr: int, memaddr: int, buf: bytearray, addrsize: int = 8) -> None:
-        buf[:] = self.transfer([(addr, "W", _reg(memaddr, addrsize)), (addr, "R", len(buf))])[0]
+        buf[:] = self._simple(addr, _reg(memaddr, addrsize), len(buf))
 
     def close(self) -> None:
         self.closed = True
@@ -215,51 +265,146 @@ class SimI2CBus:
                 if self.closed:
                     raise OSError(_errno.EBADF, f"{os.strerror(_errno.EBADF)}: {self.name} closed")
                 reads: list[bytes] = []
-                done: list[Segment] = []
+                done: list[_Done] = []
                 addressed: list[SimChip] = []
                 t0 = self.clock.now()
                 error: int | None = None
                 try:
-                    kinds = [k for _, k, _ in segments]
-                    if self.read_must_be_last and "R" in kinds[:-1]:
-                        raise _oserror(_errno.EOPNOTSUPP, self.name, segments[0][0])
-                    injected = self._injected(segments[0][0])
-                    if injected is not None:
-                        raise _oserror(injected, self.name, segments[0][0])
+                    if self.read_must_be_last:
+                        for seg in segments[:-1]:
+                            if seg[1] == "R":
+                                raise _oserror(_errno.EOPNOTSUPP, self.name, segments[0][0])
+                    if self._faults:
+                        injected = self._injected(segments[0][0])
+                        if injected is not None:
+                            raise _oserror(injected, self.name, segments[0][0])
+                    routes = self._routes
                     for addr, kind, payload in segments:
-                        _check_address(addr)
-                        chips = self.chips_at(addr)
+                        cached = routes.get(addr)
+                        if (
+                            cached is not None
+                            and cached[0] == ROUTING.epoch
+                            and cached[1] == self._epoch
+                        ):
+                            chips = cached[2]
+                        else:
+                            chips = self._route(addr)
                         if not chips:
                             raise _oserror(self.nack_errno, self.name, addr)
-                        addressed.extend(c for c in chips if c not in addressed)
+                        for chip in chips:
+                            if chip not in addressed:
+                                addressed.append(chip)
                         if kind == "W":
                             data = bytes(payload)  # type: ignore[arg-type]
                             for chip in chips:
                                 chip.write(data)
-                            done.append(Segment(addr, "W", data))
                         elif kind == "R":
-                            n = int(payload)  # type: ignore[arg-type]
-                            replies = [chip.read(n) for chip in chips]
-                            data = replies[0]
-                            if len(replies) > 1:
-                                self.stats.collisions += 1
-                                for other in replies[1:]:
-                                    data = bytes(a & b for a, b in zip(data, other, strict=True))
+                            data = self._read(chips, int(payload))  # type: ignore[arg-type]
                             reads.append(data)
-                            done.append(Segment(addr, "R", data))
                         else:
                             raise ValueError(f"segment kind must be 'W' or 'R', got {kind!r}")
+                        done.append((addr, kind, data))
                 except OSError as exc:
                     error = exc.errno
                     raise
                 finally:
                     for chip in addressed:
                         chip.stop()
-                    owed = self._account(t0, segments, done, error)
+                    owed = self._account(t0, len(segments), done, error)
                 return reads
         finally:
             if owed:
                 self.clock.advance(owed)
+
+    def _simple(self, addr: int, data: bytes | None, n: int | None) -> bytes:
+        """A write of ``data`` and/or a read of ``n`` bytes, at one address: the
+        ``machine.I2C`` calls. The same as :meth:`transfer`, with a shortcut for the usual
+        case (one chip on a cached route, no fault armed); anything else goes there."""
+        owed = 0.0
+        try:
+            with self._lock:
+                route = self._routes.get(addr)
+                if route is not None and route[0] == ROUTING.epoch and route[1] == self._epoch:
+                    chips = route[2]
+                elif 0 <= addr <= 0x7F:
+                    chips = self._route(addr)
+                else:
+                    chips = []  # transfer raises ValueError, with the accounting it does
+                if len(chips) == 1 and not self._faults and not self.closed:
+                    chip = chips[0]
+                    t0 = self.clock.now()
+                    done: list[_Done] = []
+                    try:
+                        if data is not None:
+                            chip.write(data)
+                            done.append((addr, "W", data))
+                        reply = b""
+                        if n is not None:
+                            reply = chip.read(n)
+                            done.append((addr, "R", reply))
+                    except BaseException as exc:
+                        chip.stop()
+                        errno = exc.errno if isinstance(exc, OSError) else None
+                        owed = self._account(t0, (data is not None) + (n is not None), done, errno)
+                        raise
+                    chip.stop()
+                    # _account, for a transaction that went through (the shortcut's job).
+                    nbytes = (0 if data is None else len(data)) + len(reply)
+                    bits = len(done) * (START_BITS + BITS_PER_BYTE) + BITS_PER_BYTE * nbytes
+                    bits += STOP_BITS
+                    wire_s = bits / self.speed_hz
+                    st = self.stats
+                    st.transactions += 1
+                    st.bits += bits
+                    st.bytes += nbytes + len(done)
+                    st.wire_s += wire_s
+                    self.log.append((t0, done, wire_s, None))
+                    owed = wire_s + self.host_overhead_s
+                    return reply
+        finally:
+            if owed:
+                self.clock.advance(owed)
+        segments: list[tuple[int, str, bytes | int]] = []
+        if data is not None:
+            segments.append((addr, "W", data))
+        if n is not None:
+            segments.append((addr, "R", n))
+        reads = self.transfer(segments)
+        return reads[0] if reads else b""
+
+    def _read(self, chips: list[SimChip], n: int) -> bytes:
+        """A read segment: the reply of the one chip addressed, or of several wired-AND."""
+        data = chips[0].read(n)
+        if len(chips) > 1:
+            self.stats.collisions += 1
+            for chip in chips[1:]:
+                other = chip.read(n)
+                data = bytes(a & b for a, b in zip(data, other, strict=True))
+        return data
+
+    def _route(self, address: int) -> list[SimChip]:
+        """The present chips answering ``address`` now, resolved afresh and kept in the
+        route cache (used while neither the routing epoch nor this bus's epoch moved)."""
+        # The epochs are read first: a change while resolving voids the entry.
+        epoch, local = ROUTING.epoch, self._epoch
+        _check_address(address)
+        chips, cacheable = self._resolve(address)
+        if cacheable:
+            self._routes[address] = (epoch, local, chips)
+        return chips
+
+    def _resolve(self, address: int) -> tuple[list[SimChip], bool]:
+        """:meth:`chips_at`, and whether the answer may be cached (every switch on the way
+        reports it when it re-routes, and no chip is a per-call fan-out port)."""
+        found = [c for c in self._chips.get(address, []) if c.present]
+        cacheable = True
+        for chips in self._chips.values():
+            for chip in chips:
+                cacheable = cacheable and chip.routes_cacheable()
+                if chip.present:
+                    found.extend(c for c in chip.routes(address) if c.present)
+        cacheable = cacheable and all(c.routes_cacheable() for c in found)
+        return found, cacheable
 
     def _injected(self, address: int) -> int | None:
         for fault in self._faults:
@@ -282,23 +427,26 @@ class SimI2CBus:
                 return fault.errno
         return None
 
-    def _account(self, t0, segments, done, error) -> float:
+    def _account(self, t0: float, n_segments: int, done: list[_Done], error: int | None) -> float:
         """Count the transaction; returns the seconds it held the wire (and the host)."""
         # A failed transaction still occupied the wire up to the failing address byte.
-        lengths = [len(s.data) for s in done]
-        if error is not None and len(done) < len(segments):
-            lengths.append(0)
-        bits = transaction_bits(lengths)
+        failed_address = error is not None and len(done) < n_segments
+        data_bytes = 0
+        for d in done:
+            data_bytes += len(d[2])
+        segments = len(done) + failed_address
+        # START (or repeated START) and address byte per segment, the data, one STOP.
+        bits = segments * (START_BITS + BITS_PER_BYTE) + BITS_PER_BYTE * data_bytes + STOP_BITS
         wire_s = bits / self.speed_hz
         st = self.stats
         st.transactions += 1
         st.bits += bits
-        st.bytes += sum(lengths) + len(lengths)
+        st.bytes += data_bytes + segments
         st.wire_s += wire_s
         if error is not None:
             st.errors += 1
             st.errors_by_errno[error] = st.errors_by_errno.get(error, 0) + 1
-        self.log.append(Transaction(t0, tuple(done), wire_s, error))
+        self.log.append((t0, done, wire_s, error))
         return wire_s + self.host_overhead_s
 
     def reset_stats(self) -> None:
@@ -315,9 +463,12 @@ def _check_address(address: int) -> None:
         raise ValueError(f"I2C address must be 7-bit (0x00..0x7F), got 0x{address:X}")
 
 
+_REG8 = [bytes((i,)) for i in range(256)]
+
+
 def _reg(memaddr: int, addrsize: int) -> bytes:
     if addrsize == 8:
-        return bytes([memaddr & 0xFF])
+        return _REG8[memaddr & 0xFF]
     if addrsize == 16:
         return bytes([(memaddr >> 8) & 0xFF, memaddr & 0xFF])
     raise ValueError(f"addrsize must be 8 or 16, got {addrsize}")

@@ -10,9 +10,37 @@ the first opened by a repeated START), then STOP. The bus calls, for each chip a
 A switch (the TCA9548A) also implements ``routes(address)``: the chips behind its enabled
 channels that answer ``address``. ``present`` False makes a chip NACK its address, as if
 unplugged; ``unplug()`` and ``plug()`` toggle it.
+
+Route caching: a bus resolves an address to its chips once and keeps the answer until the
+routing changes: anywhere when a chip is plugged, unplugged, attached or detached
+(:data:`ROUTING`'s epoch moves on), on that bus when a switch on it selects other channels
+(the switch calls ``routing_changed()`` on the parents it was wired to, see
+:meth:`SimChip.wired_to`). A switch whose routes depend on state it does not report (any
+``routes`` override that does not also override :meth:`SimChip.routes_cacheable`) is
+asked on every transaction.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class _Routing:
+    """The routing epoch: any change that may re-route an address moves it on."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self._lock = threading.Lock()
+
+    def changed(self) -> None:
+        # Locked so that two threads cannot write the epoch back to an older value.
+        with self._lock:
+            self.epoch += 1
+
+
+#: The process-wide routing epoch the buses' route caches are checked against.
+ROUTING = _Routing()
 
 
 class SimChip:
@@ -23,6 +51,16 @@ class SimChip:
 
     def __init__(self) -> None:
         self.present = True
+
+    @property
+    def present(self) -> bool:
+        """Whether the chip answers its address (False: unplugged, it NACKs)."""
+        return self._present
+
+    @present.setter
+    def present(self, value: bool) -> None:
+        self._present = value
+        ROUTING.changed()
 
     def write(self, data: bytes) -> None:
         """One write segment addressed to this chip (data after the address byte)."""
@@ -37,6 +75,18 @@ class SimChip:
     def routes(self, address: int) -> list[SimChip]:
         """Chips reachable through this one at ``address`` (switches only)."""
         return []
+
+    def wired_to(self, parent: Any) -> None:
+        """``parent`` (a bus or a switch) now carries this chip. A switch keeps it, to call
+        ``parent.routing_changed()`` when it selects other channels."""
+
+    def unwired_from(self, parent: Any) -> None:
+        """``parent`` no longer carries this chip."""
+
+    def routes_cacheable(self) -> bool:
+        """Whether a bus may keep what :meth:`routes` answers until the routing epoch moves:
+        true for a chip that routes nothing; a switch says so by overriding this."""
+        return type(self).routes is SimChip.routes
 
     def unplug(self) -> None:
         self.present = False

@@ -68,6 +68,12 @@ _READ_ONLY = {WHO_AM_I, *range(0x1A, 0x2E), *range(0x35, 0x44), *range(0x49, 0x5
 _READ_ONLY |= set(range(FIFO_DATA_OUT_TAG, FIFO_DATA_OUT_Z_H + 1))
 _ORDER = {"ts": 0, "g": 1, "xl": 2, "temp": 3}  # position of a stream's word in a slot
 _EPS = 1e-9
+#: Margin below the next ODR grid point within which the model still works it out in full.
+_IDLE_MARGIN_S = 1e-7
+_WORD_BYTES = 7
+_EMPTY_WORD = bytes(_WORD_BYTES)
+_HHH = struct.Struct("<hhh")
+_TWOPI = 2.0 * math.pi
 
 
 class SimLSM6DSOX(SimChip):
@@ -145,6 +151,7 @@ class SimLSM6DSOX(SimChip):
     def register(self, address: int) -> int:
         """Peek a stored register without the side effects of a bus read."""
         self._catch_up(self.clock.now())
+        self._settle_outputs()
         return self.regs[address & 0x7F]
 
     def unplug(self) -> None:
@@ -166,6 +173,9 @@ class SimLSM6DSOX(SimChip):
             return
         now = self.clock.now()
         self._catch_up(now)
+        self._idle_until = -math.inf  # a register write may change what falls due when
+        if len(data) > 1:
+            self._settle_outputs()  # sampled with the settings in force until now
         self._ptr = data[0] & 0x7F
         for value in data[1:]:
             self._write_reg(self._ptr, value, now)
@@ -173,10 +183,26 @@ class SimLSM6DSOX(SimChip):
 
     def read(self, n: int) -> bytes:
         self._catch_up(self.clock.now())
+        if self._ptr == FIFO_DATA_OUT_TAG and n % _WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
+            return self._read_fifo_words(n // _WORD_BYTES)
         out = bytearray(n)
         for i in range(n):
             out[i] = self._read_reg(self._ptr)
             self._ptr = self._next(self._ptr)
+        return bytes(out)
+
+    def _read_fifo_words(self, words: int) -> bytes:
+        """A burst of whole FIFO words from FIFO_DATA_OUT_TAG: byte by byte, each word is
+        popped at its Z_H byte (clearing OVR_IA) and an empty FIFO reads zeros; the pointer
+        wraps back to the TAG byte after each word."""
+        fifo = self._fifo
+        out = bytearray()
+        for _ in range(words):
+            if not fifo:
+                out += _EMPTY_WORD
+                continue
+            out += fifo.popleft()
+            self._ovr_ia = False
         return bytes(out)
 
     # -- registers -----------------------------------------------------------------------
@@ -195,12 +221,17 @@ class SimLSM6DSOX(SimChip):
         self._fifo: deque[bytes] = deque()
         self._ovr_ia = self._ovr_latched = False
         self._status = 0
+        #: Output register updates that fell due but nobody read yet: stream -> sample time
+        #: ("out_xl", "out_g"), and "temp" -> OUT_TEMP at the update. Worked out when read.
+        self._outputs_due: dict[str, float] = {}
         self._t_base = now
         self._ts_t0 = now
         self._boot_until = 0.0
         self._slot_t: float | None = None
         self._slot_cnt = 0
         self._k: dict[str, int] = {}
+        self._rates_key: tuple[int, ...] | None = None
+        self._idle_until = -math.inf
         self._rearm(now)
 
     def _next(self, address: int) -> int:
@@ -248,6 +279,8 @@ class SimLSM6DSOX(SimChip):
             return value
         if address == STATUS_REG:
             return self._status
+        if OUT_TEMP_L <= address < OUTX_L_A + 6 and self._outputs_due:
+            self._settle_outputs()
         if OUTX_L_G <= address < OUTX_L_G + 6:
             self._status &= ~GDA
         elif OUTX_L_A <= address < OUTX_L_A + 6:
@@ -283,6 +316,16 @@ class SimLSM6DSOX(SimChip):
 
     def _rates(self) -> dict[str, float]:
         """Rates of the output registers ('out_xl', 'out_g') and FIFO streams, Hz."""
+        regs = self.regs
+        key = (regs[CTRL1_XL], regs[CTRL2_G], regs[FIFO_CTRL3], regs[FIFO_CTRL4], regs[CTRL10_C])
+        if key != self._rates_key:
+            self._rates_now = self._compute_rates()
+            self._active = [(n, r) for n, r in self._rates_now.items() if r]
+            self._fifo_words_per_slot = sum(1 for n, _ in self._active if not n.startswith("out"))
+            self._rates_key = key
+        return self._rates_now
+
+    def _compute_rates(self) -> dict[str, float]:
         odr_xl, odr_g = self._odr(CTRL1_XL), self._odr(CTRL2_G)
         rates = {"out_xl": odr_xl, "out_g": odr_g, "xl": 0.0, "g": 0.0, "temp": 0.0, "ts": 0.0}
         mode = self.regs[FIFO_CTRL4] & 0x07
@@ -299,115 +342,168 @@ class SimLSM6DSOX(SimChip):
         return rates
 
     def _words_per_slot(self) -> int:
-        return sum(1 for name, r in self._rates().items() if r and not name.startswith("out"))
+        self._rates()
+        return self._fifo_words_per_slot
 
     def _rearm(self, now: float) -> None:
         for name, rate in self._rates().items():
             self._k[name] = math.floor((now - self._t_base) * rate + _EPS) if rate else 0
 
     def _catch_up(self, now: float) -> None:
+        """Generate what happened since the last call: self-clearing bits, output register
+        updates and FIFO words. Cheap until the next of these falls due."""
+        if now < self._idle_until:
+            return
         if self._sw_reset_until and now >= self._sw_reset_until:
             self.regs[CTRL3_C] &= ~SW_RESET
             self._sw_reset_until = 0.0
         if self._boot_until and now >= self._boot_until:
             self.regs[CTRL3_C] &= ~BOOT
             self._boot_until = 0.0
+        self._rates()
         events: list[tuple[float, int, str]] = []
         limited = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
-        for name, rate in self._rates().items():
-            if not rate:
-                continue
-            k0 = self._k[name]
-            k1 = math.floor((now - self._t_base) * rate + _EPS)
-            self._k[name] = k1
-            if name.startswith("out"):
+        t_base, k = self._t_base, self._k
+        idle_until = math.inf
+        for name, rate in self._active:
+            k0 = k[name]
+            k1 = math.floor((now - t_base) * rate + _EPS)
+            k[name] = k1
+            # Nothing of this stream falls due before its next grid point (with a margin
+            # far above rounding, so the floor above decides, never this shortcut).
+            idle_until = min(idle_until, t_base + (k1 + 1 - _EPS) / rate - _IDLE_MARGIN_S)
+            if name[0] == "o":  # out_xl, out_g
                 if k1 > k0:
-                    self._update_output(name, self._t_base + k1 / rate)
+                    self._output_due(name, t_base + k1 / rate)
                 continue
             # Only the words the FIFO can still hold matter after a long gap.
             depth = self.FIFO_DEPTH_WORDS
             first, last = (
                 (k0 + 1, min(k1, k0 + depth)) if limited else (max(k0 + 1, k1 - depth), k1)
             )
-            events.extend(
-                (self._t_base + k / rate, _ORDER[name], name) for k in range(first, last + 1)
-            )
-        for t, _, name in sorted(events):
-            self._push(t, name)
+            order = _ORDER[name]
+            events.extend((t_base + j / rate, order, name) for j in range(first, last + 1))
+        if events:
+            events.sort()
+            self._push_all(events)
+        for until in (self._sw_reset_until, self._boot_until):
+            if until:
+                idle_until = min(idle_until, until)
+        self._idle_until = idle_until
 
-    def _update_output(self, name: str, t: float) -> None:
-        accel, gyro = self._sample(t)
-        if name == "out_xl":
-            self.regs[OUTX_L_A : OUTX_L_A + 6] = struct.pack("<hhh", *self._accel_raw(accel))
-            self._status |= XLDA | TDA
-        else:
-            self.regs[OUTX_L_G : OUTX_L_G + 6] = struct.pack("<hhh", *self._gyro_raw(gyro))
-            self._status |= GDA | TDA
-        self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", self._temp_raw())
+    def _output_due(self, name: str, t: float) -> None:
+        """A new sample in the output registers of ``name`` at ``t``: the data-ready bits
+        are set now, the values worked out when a register of them is read (or before a
+        register write changes the settings they are converted with)."""
+        self._status |= (XLDA if name == "out_xl" else GDA) | TDA
+        self._outputs_due[name] = t
+        self._outputs_due["temp"] = self._temp_raw()
 
-    def _push(self, t: float, name: str) -> None:
-        if self._slot_t is None or abs(t - self._slot_t) > _EPS:
-            self._slot_t = t
-            self._slot_cnt = (self._slot_cnt + 1) & 0x03
-        if len(self._fifo) >= self.FIFO_DEPTH_WORDS:
-            if self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO:
-                return  # FIFO mode stops collecting when full
-            self._fifo.popleft()  # continuous: the oldest word is overwritten
-            self.words_overwritten += 1
-            self._ovr_ia = self._ovr_latched = True
-        accel, gyro = self._sample(t)
-        if name == "g":
-            tag, data = TAG_GYRO, struct.pack("<hhh", *self._gyro_raw(gyro))
-        elif name == "xl":
-            tag, data = TAG_ACCEL, struct.pack("<hhh", *self._accel_raw(accel))
-        elif name == "temp":
-            tag, data = TAG_TEMPERATURE, struct.pack("<hhh", self._temp_raw(), 0, 0)
-        else:
-            tag, data = TAG_TIMESTAMP, struct.pack("<IH", self._timestamp(t), 0)
-        head = tag << 3 | self._slot_cnt << 1
-        head |= bin(head).count("1") & 1
-        self._fifo.append(bytes((head,)) + data)
+    def _settle_outputs(self) -> None:
+        due, self._outputs_due = self._outputs_due, {}
+        if "out_xl" in due:
+            accel, _ = self._sample(due["out_xl"])
+            self.regs[OUTX_L_A : OUTX_L_A + 6] = self._accel_encoder()(accel)
+        if "out_g" in due:
+            _, gyro = self._sample(due["out_g"])
+            self.regs[OUTX_L_G : OUTX_L_G + 6] = self._gyro_encoder()(gyro)
+        if "temp" in due:
+            self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", int(due["temp"]))
+
+    def _push_all(self, events: list[tuple[float, int, str]]) -> None:
+        """Append the FIFO words of ``events`` (time, slot order, stream), in time order."""
+        fifo = self._fifo
+        full_mode = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
+        accel_word = self._accel_encoder()
+        gyro_word = self._gyro_encoder()
+        depth = self.FIFO_DEPTH_WORDS
+        for t, _, name in events:
+            if self._slot_t is None or abs(t - self._slot_t) > _EPS:
+                self._slot_t = t
+                self._slot_cnt = (self._slot_cnt + 1) & 0x03
+            if len(fifo) >= depth:
+                if full_mode:
+                    continue  # FIFO mode stops collecting when full
+                fifo.popleft()  # continuous: the oldest word is overwritten
+                self.words_overwritten += 1
+                self._ovr_ia = self._ovr_latched = True
+            accel, gyro = self._sample(t)
+            if name == "g":
+                tag, data = TAG_GYRO, gyro_word(gyro)
+            elif name == "xl":
+                tag, data = TAG_ACCEL, accel_word(accel)
+            elif name == "temp":
+                tag, data = TAG_TEMPERATURE, _HHH.pack(self._temp_raw(), 0, 0)
+            else:
+                tag, data = TAG_TIMESTAMP, struct.pack("<IH", self._timestamp(t), 0)
+            fifo.append(_HEADS[tag << 3 | self._slot_cnt << 1] + data)
 
     # -- the sensor ----------------------------------------------------------------------
 
     def _sample(self, t: float) -> tuple[Vec3, Vec3]:
         """The motion at time ``t`` with bias and noise (one draw per time, shared)."""
-        if self._cache is not None and self._cache[0] == t:
-            return self._cache[1], self._cache[2]
+        cache = self._cache
+        if cache is not None and cache[0] == t:
+            return cache[1], cache[2]
         accel, gyro = self._source(t) if self._source is not None else (self._accel, self._gyro)
-        gauss = self._rng.gauss
-        a = tuple(
-            accel[i]
-            + self.accel_bias_g[i]
-            + (gauss(0, self.accel_noise_g) if self.accel_noise_g else 0)
-            for i in range(3)
-        )
-        g = tuple(
-            gyro[i]
-            + self.gyro_bias_dps[i]
-            + (gauss(0, self.gyro_noise_dps) if self.gyro_noise_dps else 0)
-            for i in range(3)
-        )
-        self._cache = (t, a, g)  # type: ignore[assignment]
-        return a, g  # type: ignore[return-value]
+        ab, gb = self.accel_bias_g, self.gyro_bias_dps
+        an, gn = self.accel_noise_g, self.gyro_noise_dps
+        # Drawn in this order (x, y, z accel, then gyro): the seeded noise stream.
+        z = _gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
+        a = (
+            (accel[0] + ab[0] + (0 + z[0] * an), accel[1] + ab[1] + (0 + z[1] * an),
+             accel[2] + ab[2] + (0 + z[2] * an))
+            if an else (accel[0] + ab[0] + 0, accel[1] + ab[1] + 0, accel[2] + ab[2] + 0)
+        )  # fmt: skip
+        k = 3 if an else 0
+        g = (
+            (gyro[0] + gb[0] + (0 + z[k] * gn), gyro[1] + gb[1] + (0 + z[k + 1] * gn),
+             gyro[2] + gb[2] + (0 + z[k + 2] * gn))
+            if gn else (gyro[0] + gb[0] + 0, gyro[1] + gb[1] + 0, gyro[2] + gb[2] + 0)
+        )  # fmt: skip
+        self._cache = (t, a, g)
+        return a, g
 
-    def _accel_raw(self, accel: Vec3) -> list[int]:
+    def _accel_encoder(self) -> Callable[[Vec3], bytes]:
+        """Accelerometer sample (g) -> OUTX_L_A..OUTZ_H_A bytes at the current FS and
+        self-test setting."""
         code = (self.regs[CTRL1_XL] >> 2) & 0x03
         if code == 1 and self.regs[CTRL8_XL] & 0x02:
             code = 0  # XL_FS_MODE = 1: code 01 means +-2 g
         mg_per_lsb = ACCEL_FS[code][1]
         st = {1: 1.0, 2: -1.0}.get(self.regs[CTRL5_C] & 0x03, 0.0)
-        return [
-            _i16((accel[i] * 1000 + st * self.self_test_accel_mg[i]) / mg_per_lsb) for i in range(3)
-        ]
+        sx, sy, sz = (st * d for d in self.self_test_accel_mg)
+        pack = _HHH.pack
 
-    def _gyro_raw(self, gyro: Vec3) -> list[int]:
+        def encode(a: Vec3) -> bytes:
+            return _pack_i16(
+                pack,
+                round((a[0] * 1000 + sx) / mg_per_lsb),
+                round((a[1] * 1000 + sy) / mg_per_lsb),
+                round((a[2] * 1000 + sz) / mg_per_lsb),
+            )
+
+        return encode
+
+    def _gyro_encoder(self) -> Callable[[Vec3], bytes]:
+        """Gyroscope sample (dps) -> OUTX_L_G..OUTZ_H_G bytes at the current FS and
+        self-test setting."""
         fs_dps, mdps = (
             (125, 4.375) if self.regs[CTRL2_G] & 0x02 else GYRO_FS[(self.regs[CTRL2_G] >> 2) & 0x03]
         )
         st = {1: 1.0, 3: -1.0}.get((self.regs[CTRL5_C] >> 2) & 0x03, 0.0)
-        shift = [st * d * fs_dps / 2000 for d in self.self_test_gyro_dps]
-        return [_i16((gyro[i] + shift[i]) * 1000 / mdps) for i in range(3)]
+        sx, sy, sz = (st * d * fs_dps / 2000 for d in self.self_test_gyro_dps)
+        pack = _HHH.pack
+
+        def encode(g: Vec3) -> bytes:
+            return _pack_i16(
+                pack,
+                round((g[0] + sx) * 1000 / mdps),
+                round((g[1] + sy) * 1000 / mdps),
+                round((g[2] + sz) * 1000 / mdps),
+            )
+
+        return encode
 
     def _temp_raw(self) -> int:
         return _i16((self.temperature_c - 25.0) * 256)
@@ -418,6 +514,25 @@ class SimLSM6DSOX(SimChip):
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
 
 
+def _gauss_z(rng: random.Random, n: int) -> list[float]:
+    """The standard normal draws of ``n`` successive ``rng.gauss`` calls, the very numbers
+    (its Box-Muller pairs, its ``gauss_next`` carry), with the call overhead paid once."""
+    out: list[float] = []
+    carry = rng.gauss_next  # type: ignore[attr-defined]
+    draw = rng.random
+    while len(out) < n:
+        if carry is None:
+            x2pi = draw() * _TWOPI
+            g2rad = math.sqrt(-2.0 * math.log(1.0 - draw()))
+            out.append(math.cos(x2pi) * g2rad)
+            carry = math.sin(x2pi) * g2rad
+        else:
+            out.append(carry)
+            carry = None
+    rng.gauss_next = carry  # type: ignore[attr-defined]
+    return out
+
+
 def _bdr(code: int) -> float:
     if code == 11:
         return 6.5  # BDR code 1011: 6.5 Hz
@@ -425,4 +540,20 @@ def _bdr(code: int) -> float:
 
 
 def _i16(value: float) -> int:
-    return max(-32768, min(32767, round(value)))
+    v = round(value)
+    return 32767 if v > 32767 else -32768 if v < -32768 else v
+
+
+def _pack_i16(pack: Callable[..., bytes], x: int, y: int, z: int) -> bytes:
+    """Three rounded readings as int16 LE, saturated at the register's limits."""
+    if -32768 <= x <= 32767 and -32768 <= y <= 32767 and -32768 <= z <= 32767:
+        return pack(x, y, z)
+    return pack(_i16(x), _i16(y), _i16(z))
+
+
+def _parity_head(head: int) -> bytes:
+    """The FIFO tag byte with its parity bit (bit 0: even parity of bits 7..1)."""
+    return bytes((head | bin(head).count("1") & 1,))
+
+
+_HEADS = [_parity_head(head) for head in range(256)]

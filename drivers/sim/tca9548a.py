@@ -23,9 +23,9 @@ What it models, from the datasheet (SCPS207F §8.5):
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from drivers.sim.chip import SimChip
+from drivers.sim.chip import ROUTING, SimChip
 
 CHANNELS = 8
 ChipT = TypeVar("ChipT", bound=SimChip)
@@ -77,6 +77,9 @@ class _Port(SimChip):
     def routes(self, address: int) -> list[SimChip]:
         return self.chip.routes(address)
 
+    def routes_cacheable(self) -> bool:
+        return False  # a port carries this segment's fan-out count: made afresh each time
+
 
 class SimTCA9548A(SimChip):
     """A TCA9548A: attach downstream chips with :meth:`attach`, hang it on a bus yourself."""
@@ -85,10 +88,15 @@ class SimTCA9548A(SimChip):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register = 0x00
+        self._register = 0x00
         self._pending: int | None = None
         self._downstream: list[tuple[int, int, SimChip]] = []
         self._ports: dict[int, _Port] = {}
+        self._parents: list[Any] = []  # buses and switches carrying this one
+        #: (register, address) -> chips routed, while the routing epoch is _memo_epoch.
+        self._memo: dict[tuple[int, int], list[SimChip]] = {}
+        self._memo_epoch = -1
+        self._cacheable = False
         #: Read segments that reached several chips at one address (wired-AND replies).
         self.collisions = 0
         #: Write segments that reached several chips at one address.
@@ -107,15 +115,20 @@ class SimTCA9548A(SimChip):
         if not 0 <= address <= 0x7F:
             raise ValueError(f"address must be 7-bit (0x00..0x7F), got 0x{address:X}")
         self._downstream.append((channel, address, chip))
+        chip.wired_to(self)
+        ROUTING.changed()
         return chip
 
     def detach(self, channel: int, address: int, chip: SimChip | None = None) -> None:
         """Remove ``chip`` (or every chip) at ``address`` on ``channel``."""
-        self._downstream = [
-            (ch, addr, c)
-            for ch, addr, c in self._downstream
-            if not (ch == channel and addr == address and (chip is None or c is chip))
-        ]
+        kept = []
+        for ch, addr, c in self._downstream:
+            if ch == channel and addr == address and (chip is None or c is chip):
+                c.unwired_from(self)
+            else:
+                kept.append((ch, addr, c))
+        self._downstream = kept
+        ROUTING.changed()
 
     def chips_on(self, channel: int) -> list[tuple[int, SimChip]]:
         """``(address, chip)`` pairs wired on ``channel``, present or not."""
@@ -125,6 +138,34 @@ class SimTCA9548A(SimChip):
         """RESET pin low or power cycle: no channel selected, a pending write dropped."""
         self.register = 0x00
         self._pending = None
+
+    @property
+    def register(self) -> int:
+        """The control register in effect on the wire (bit n: channel n enabled)."""
+        return self._register
+
+    @register.setter
+    def register(self, value: int) -> None:
+        if value != self._register:
+            self._register = value
+            self._tell_parents()  # the memo is per register value: it still holds
+
+    # -- routing change reports (see drivers.sim.chip) -------------------------------------
+
+    def wired_to(self, parent: Any) -> None:
+        self._parents.append(parent)
+
+    def unwired_from(self, parent: Any) -> None:
+        self._parents = [p for p in self._parents if p is not parent]
+
+    def routing_changed(self) -> None:
+        """A switch behind this one re-routed: forget the memo, tell the buses above."""
+        self._memo.clear()  # a switch behind this one re-routed
+        self._tell_parents()
+
+    def _tell_parents(self) -> None:
+        for parent in self._parents:
+            parent.routing_changed()
 
     @property
     def enabled(self) -> list[int]:
@@ -146,6 +187,17 @@ class SimTCA9548A(SimChip):
             self.register, self._pending = self._pending, None
 
     def routes(self, address: int) -> list[SimChip]:
+        self._sync_memo()
+        key = (self._register, address)
+        known = self._memo.get(key)
+        if known is not None:
+            return list(known)
+        found = self._route(address)
+        if self._cacheable and len(found) < 2:
+            self._memo[key] = found
+        return list(found)
+
+    def _route(self, address: int) -> list[SimChip]:
         found: list[SimChip] = []
         for channel, addr, chip in self._downstream:
             if not self.register & (1 << channel) or not chip.present:
@@ -164,6 +216,21 @@ class SimTCA9548A(SimChip):
             port.fanout = fanout
             ports.append(port)
         return ports
+
+    def routes_cacheable(self) -> bool:
+        """Every change of what this switch routes is reported (its register to the parents
+        it is wired to; wiring and presence move the routing epoch), so its routes may be
+        cached if those of the chips behind it may."""
+        self._sync_memo()
+        return self._cacheable
+
+    def _sync_memo(self) -> None:
+        """Forget the routes worked out before the routing epoch last moved."""
+        epoch = ROUTING.epoch
+        if epoch != self._memo_epoch:
+            self._memo.clear()
+            self._memo_epoch = epoch
+            self._cacheable = all(chip.routes_cacheable() for _, _, chip in self._downstream)
 
 
 def _check_channel(channel: int) -> None:

@@ -80,20 +80,47 @@ def to_body(q: Quat, v: Vec3) -> Vec3:
     return (x, y, z)
 
 
-def _min_jerk(t0: float, a0: float, a1: float, duration_s: float) -> AngleFn:
-    def angle(t: float) -> float:
-        if duration_s <= 0 or t >= t0 + duration_s:
-            return a1
-        if t <= t0:
-            return a0
-        s = (t - t0) / duration_s
-        return a0 + (a1 - a0) * s * s * s * (10 - 15 * s + 6 * s * s)
+class _MinJerk:
+    """A minimum-jerk move from ``a0`` at ``t0`` to ``a1`` over ``duration_s``; it holds
+    ``a1`` from :attr:`settled_from` on."""
 
-    return angle
+    def __init__(self, t0: float, a0: float, a1: float, duration_s: float) -> None:
+        self.t0, self.a0, self.a1, self.duration_s = t0, a0, a1, duration_s
+        self.settled_from = t0 + duration_s if duration_s > 0 else -math.inf
+
+    def __call__(self, t: float) -> float:
+        if self.duration_s <= 0 or t >= self.t0 + self.duration_s:
+            return self.a1
+        if t <= self.t0:
+            return self.a0
+        a0 = self.a0
+        s = (t - self.t0) / self.duration_s
+        return a0 + (self.a1 - a0) * s * s * s * (10 - 15 * s + 6 * s * s)
+
+
+def _min_jerk(t0: float, a0: float, a1: float, duration_s: float) -> AngleFn:
+    return _MinJerk(t0, a0, a1, duration_s)
+
+
+class _Constant:
+    """A value held for all time (settled from the start)."""
+
+    settled_from = -math.inf
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __call__(self, _t: float) -> object:
+        return self.value
 
 
 def _constant(value: float) -> AngleFn:
-    return lambda _t: value
+    return _Constant(value)  # type: ignore[return-value]
+
+
+def _settled_from(fn: object) -> float:
+    """From when ``fn`` (a pose function) is constant; +inf when it does not say."""
+    return getattr(fn, "settled_from", math.inf)
 
 
 class Hand:
@@ -101,7 +128,7 @@ class Hand:
 
     def __init__(self, clock) -> None:
         self.clock = clock
-        self._orientation: Callable[[float], Quat] = lambda _t: (1.0, 0.0, 0.0, 0.0)
+        self._orientation: Callable[[float], Quat] = _Constant((1.0, 0.0, 0.0, 0.0))  # type: ignore[assignment]
         self._flexion: dict[str, AngleFn] = {f: _constant(0.0) for f in FINGERS}
         self.tremor_hz = 0.0
         self.tremor_deg = 0.0
@@ -109,13 +136,15 @@ class Hand:
         self._vibration: dict[str, Callable[[float], tuple[float, float]]] = {}
         #: Fraction of the pad's vibration that reaches a resting finger's IMU.
         self.vibration_coupling = 0.5
+        #: segment -> (orientation fn, flexion fn, settled from, motion): a still pose's
+        #: motion, the same at every time once its pose functions have settled.
+        self._still: dict[str, tuple[object, object, float, tuple[Vec3, Vec3]]] = {}
 
     # -- scripting -------------------------------------------------------------------------
 
     def set_orientation(self, roll_deg: float, pitch_deg: float, yaw_deg: float) -> None:
         """Hold the back of the hand at these angles (0, 0, 0: palm down, level)."""
-        q = q_from_rpy(roll_deg, pitch_deg, yaw_deg)
-        self._orientation = lambda _t: q
+        self._orientation = _Constant(q_from_rpy(roll_deg, pitch_deg, yaw_deg))  # type: ignore[assignment]
 
     def set_orientation_profile(self, fn: Callable[[float], Vec3]) -> None:
         """Back-of-hand ``fn(t) -> (roll, pitch, yaw)`` degrees over time."""
@@ -167,6 +196,26 @@ class Hand:
 
     def motion(self, segment: str, t_s: float) -> tuple[Vec3, Vec3]:
         """``((ax, ay, az) g, (gx, gy, gz) dps)`` at ``segment``'s IMU at ``t_s``."""
+        if (self.tremor_deg and self.tremor_hz) or segment in self._vibration:
+            return self._motion(segment, t_s)
+        # A still pose (settled pose functions, no tremor, no vibration) gives the same
+        # motion at every time: work it out once.
+        orientation, flexion = self._orientation, self._flexion.get(segment)
+        still = self._still.get(segment)
+        if (
+            still is not None
+            and still[0] is orientation
+            and still[1] is flexion
+            and t_s >= still[2]
+        ):
+            return still[3]
+        settled = max(_settled_from(orientation), _settled_from(flexion) if flexion else -math.inf)
+        motion = self._motion(segment, t_s)
+        if t_s >= settled:
+            self._still[segment] = (orientation, flexion, settled, motion)
+        return motion
+
+    def _motion(self, segment: str, t_s: float) -> tuple[Vec3, Vec3]:
         q0 = self.orientation(segment, t_s)
         q1 = self.orientation(segment, t_s + _DIFF_S)
         dq = q_mul(q_conj(q0), q1)
