@@ -19,11 +19,11 @@ from drivers.sim.clock import SimClock
 from station import config
 from station.journal import SCHEMA_SQL, Journal, Trial
 from station.plan import DAYS, Caps, Plan, ScheduleItem
+from station.protocol_params import IntParam, Param
 from station.protocols import PROTOCOLS
 from station.protocols.base import Protocol
 from station.protocols.max_grip import MaxGrip
 from station.protocols.metrics import metric
-from station.protocols.params import IntParam, Param
 from station.runner import SessionRunner
 from station.safety import SafetyLayer
 from station.storage import check_station_db

@@ -51,10 +51,10 @@ from station.plan import (
     default_sim_plan,
 )
 from station.plan import from_dict as plan_from_dict
+from station.protocol_params import IntParam, NumberParam, Param
 from station.protocols.base import WAIT_SLICE_S, Protocol, SessionContext
 from station.protocols.max_grip import FEEDBACK_S, SQUEEZE_S
 from station.protocols.metrics import metric
-from station.protocols.params import IntParam, NumberParam, Param
 from station.runner import Outcome
 from station.safety import clamp_force_target
 from station.sim.patient import PROFILES, VirtualPatient
