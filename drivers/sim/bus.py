@@ -21,83 +21,19 @@ import errno as _errno
 import os
 import random
 import threading
-from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from drivers.sim.chip import ROUTING, SimChip
-
-START_BITS = 1
-STOP_BITS = 1
-BITS_PER_BYTE = 9
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One segment of a transaction: ``kind`` is 'W' or 'R'; ``data`` the bytes moved."""
-
-    address: int
-    kind: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """A logged transaction: start time, segments, wire time and the errno it raised."""
-
-    t_s: float
-    segments: tuple[Segment, ...]
-    wire_s: float
-    error: int | None = None
-
-    @property
-    def bits(self) -> int:
-        return transaction_bits([len(s.data) for s in self.segments])
-
-
-#: A segment as the bus logs it on the fast path: (address, 'W' or 'R', data).
-_Done = tuple[int, str, bytes]
-#: A transaction as the bus logs it on the fast path: (t_s, segments, wire_s, errno).
-_Raw = tuple[float, list[_Done], float, int | None]
-
-
-class TransactionLog:
-    """The last transactions, newest last: a bounded ring that keeps the raw tuples the
-    bus records and makes :class:`Transaction` values only when they are looked at (the
-    bus records every transaction; tests and benchmarks read a few)."""
-
-    def __init__(self, maxlen: int) -> None:
-        self._ring: deque[_Raw] = deque(maxlen=maxlen)
-        self.append = self._ring.append
-
-    @property
-    def maxlen(self) -> int | None:
-        return self._ring.maxlen
-
-    def __len__(self) -> int:
-        return len(self._ring)
-
-    def __getitem__(self, index: int) -> Transaction:
-        return _transaction(self._ring[index])
-
-    def __iter__(self) -> Iterator[Transaction]:
-        return (_transaction(raw) for raw in list(self._ring))
-
-    def __repr__(self) -> str:
-        return f"TransactionLog({len(self)} of {self.maxlen})"
-
-    def clear(self) -> None:
-        self._ring.clear()
-
-
-def _transaction(raw: _Raw) -> Transaction:
-    t_s, done, wire_s, error = raw
-    return Transaction(t_s, tuple(Segment(*d) for d in done), wire_s, error)
-
-
-def transaction_bits(segment_lengths: list[int]) -> int:
-    """Bits on the wire for a transaction with segments of the given data lengths."""
-    return sum(START_BITS + BITS_PER_BYTE * (1 + n) for n in segment_lengths) + STOP_BITS
+from drivers.sim.wire_log import (  # noqa: F401  (Segment, Transaction: the log's values)
+    BITS_PER_BYTE,
+    START_BITS,
+    STOP_BITS,
+    Segment,
+    Transaction,
+    TransactionLog,
+    WireSegment,
+    transaction_bits,
+)
 
 
 @dataclass
@@ -265,7 +201,7 @@ class SimI2CBus:
                 if self.closed:
                     raise OSError(_errno.EBADF, f"{os.strerror(_errno.EBADF)}: {self.name} closed")
                 reads: list[bytes] = []
-                done: list[_Done] = []
+                done: list[WireSegment] = []
                 addressed: list[SimChip] = []
                 t0 = self.clock.now()
                 error: int | None = None
@@ -333,7 +269,7 @@ class SimI2CBus:
                 if len(chips) == 1 and not self._faults and not self.closed:
                     chip = chips[0]
                     t0 = self.clock.now()
-                    done: list[_Done] = []
+                    done: list[WireSegment] = []
                     try:
                         if data is not None:
                             chip.write(data)
@@ -427,7 +363,9 @@ class SimI2CBus:
                 return fault.errno
         return None
 
-    def _account(self, t0: float, n_segments: int, done: list[_Done], error: int | None) -> float:
+    def _account(
+        self, t0: float, n_segments: int, done: list[WireSegment], error: int | None
+    ) -> float:
         """Count the transaction; returns the seconds it held the wire (and the host)."""
         # A failed transaction still occupied the wire up to the failing address byte.
         failed_address = error is not None and len(done) < n_segments

@@ -41,6 +41,16 @@ from collections import deque
 from collections.abc import Callable
 
 from drivers.sim.chip import SimChip
+from drivers.sim.imu_words import (  # noqa: F401  (ACCEL_FS, GYRO_FS: the datasheet tables)
+    ACCEL_FS,
+    FIFO_TAG_BYTES,
+    GYRO_FS,
+    HHH,
+    accel_encoder,
+    gauss_z,
+    gyro_encoder,
+    i16,
+)
 
 Vec3 = tuple[float, float, float]
 MotionFn = Callable[[float], tuple[Vec3, Vec3]]
@@ -59,8 +69,6 @@ TAG_GYRO, TAG_ACCEL, TAG_TEMPERATURE, TAG_TIMESTAMP = 1, 2, 3, 4
 MODE_BYPASS, MODE_FIFO, MODE_CONTINUOUS = 0, 1, 6
 
 ODR_HZ = (0.0, 12.5, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0, 3333.0, 6666.0)
-ACCEL_FS = {0: (2, 0.061), 1: (16, 0.488), 2: (4, 0.122), 3: (8, 0.244)}  # code: (g, mg/LSB)
-GYRO_FS = {0: (250, 8.75), 1: (500, 17.5), 2: (1000, 35.0), 3: (2000, 70.0)}  # FS_G: mdps/LSB
 TEMP_BATCH_HZ = (0.0, 1.6, 12.5, 52.0)  # ODR_T_BATCH
 TS_DECIMATION = (0, 1, 8, 32)  # DEC_TS_BATCH
 TIMESTAMP_LSB_S = 25e-6
@@ -72,8 +80,6 @@ _EPS = 1e-9
 _IDLE_MARGIN_S = 1e-7
 _WORD_BYTES = 7
 _EMPTY_WORD = bytes(_WORD_BYTES)
-_HHH = struct.Struct("<hhh")
-_TWOPI = 2.0 * math.pi
 
 
 class SimLSM6DSOX(SimChip):
@@ -433,10 +439,10 @@ class SimLSM6DSOX(SimChip):
             elif name == "xl":
                 tag, data = TAG_ACCEL, accel_word(accel)
             elif name == "temp":
-                tag, data = TAG_TEMPERATURE, _HHH.pack(self._temp_raw(), 0, 0)
+                tag, data = TAG_TEMPERATURE, HHH.pack(self._temp_raw(), 0, 0)
             else:
                 tag, data = TAG_TIMESTAMP, struct.pack("<IH", self._timestamp(t), 0)
-            fifo.append(_HEADS[tag << 3 | self._slot_cnt << 1] + data)
+            fifo.append(FIFO_TAG_BYTES[tag << 3 | self._slot_cnt << 1] + data)
 
     # -- the sensor ----------------------------------------------------------------------
 
@@ -449,7 +455,7 @@ class SimLSM6DSOX(SimChip):
         ab, gb = self.accel_bias_g, self.gyro_bias_dps
         an, gn = self.accel_noise_g, self.gyro_noise_dps
         # Drawn in this order (x, y, z accel, then gyro): the seeded noise stream.
-        z = _gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
+        z = gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
         a = (
             (accel[0] + ab[0] + (0 + z[0] * an), accel[1] + ab[1] + (0 + z[1] * an),
              accel[2] + ab[2] + (0 + z[2] * an))
@@ -465,48 +471,15 @@ class SimLSM6DSOX(SimChip):
         return a, g
 
     def _accel_encoder(self) -> Callable[[Vec3], bytes]:
-        """Accelerometer sample (g) -> OUTX_L_A..OUTZ_H_A bytes at the current FS and
-        self-test setting."""
-        code = (self.regs[CTRL1_XL] >> 2) & 0x03
-        if code == 1 and self.regs[CTRL8_XL] & 0x02:
-            code = 0  # XL_FS_MODE = 1: code 01 means +-2 g
-        mg_per_lsb = ACCEL_FS[code][1]
-        st = {1: 1.0, 2: -1.0}.get(self.regs[CTRL5_C] & 0x03, 0.0)
-        sx, sy, sz = (st * d for d in self.self_test_accel_mg)
-        pack = _HHH.pack
-
-        def encode(a: Vec3) -> bytes:
-            return _pack_i16(
-                pack,
-                round((a[0] * 1000 + sx) / mg_per_lsb),
-                round((a[1] * 1000 + sy) / mg_per_lsb),
-                round((a[2] * 1000 + sz) / mg_per_lsb),
-            )
-
-        return encode
+        regs = self.regs
+        return accel_encoder(regs[CTRL1_XL], regs[CTRL8_XL], regs[CTRL5_C], self.self_test_accel_mg)
 
     def _gyro_encoder(self) -> Callable[[Vec3], bytes]:
-        """Gyroscope sample (dps) -> OUTX_L_G..OUTZ_H_G bytes at the current FS and
-        self-test setting."""
-        fs_dps, mdps = (
-            (125, 4.375) if self.regs[CTRL2_G] & 0x02 else GYRO_FS[(self.regs[CTRL2_G] >> 2) & 0x03]
-        )
-        st = {1: 1.0, 3: -1.0}.get((self.regs[CTRL5_C] >> 2) & 0x03, 0.0)
-        sx, sy, sz = (st * d * fs_dps / 2000 for d in self.self_test_gyro_dps)
-        pack = _HHH.pack
-
-        def encode(g: Vec3) -> bytes:
-            return _pack_i16(
-                pack,
-                round((g[0] + sx) * 1000 / mdps),
-                round((g[1] + sy) * 1000 / mdps),
-                round((g[2] + sz) * 1000 / mdps),
-            )
-
-        return encode
+        regs = self.regs
+        return gyro_encoder(regs[CTRL2_G], regs[CTRL5_C], self.self_test_gyro_dps)
 
     def _temp_raw(self) -> int:
-        return _i16((self.temperature_c - 25.0) * 256)
+        return i16((self.temperature_c - 25.0) * 256)
 
     def _timestamp(self, t: float) -> int:
         if not self.regs[CTRL10_C] & 0x20:
@@ -514,46 +487,7 @@ class SimLSM6DSOX(SimChip):
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
 
 
-def _gauss_z(rng: random.Random, n: int) -> list[float]:
-    """The standard normal draws of ``n`` successive ``rng.gauss`` calls, the very numbers
-    (its Box-Muller pairs, its ``gauss_next`` carry), with the call overhead paid once."""
-    out: list[float] = []
-    carry = rng.gauss_next  # type: ignore[attr-defined]
-    draw = rng.random
-    while len(out) < n:
-        if carry is None:
-            x2pi = draw() * _TWOPI
-            g2rad = math.sqrt(-2.0 * math.log(1.0 - draw()))
-            out.append(math.cos(x2pi) * g2rad)
-            carry = math.sin(x2pi) * g2rad
-        else:
-            out.append(carry)
-            carry = None
-    rng.gauss_next = carry  # type: ignore[attr-defined]
-    return out
-
-
 def _bdr(code: int) -> float:
     if code == 11:
         return 6.5  # BDR code 1011: 6.5 Hz
     return ODR_HZ[code] if code < len(ODR_HZ) else 0.0
-
-
-def _i16(value: float) -> int:
-    v = round(value)
-    return 32767 if v > 32767 else -32768 if v < -32768 else v
-
-
-def _pack_i16(pack: Callable[..., bytes], x: int, y: int, z: int) -> bytes:
-    """Three rounded readings as int16 LE, saturated at the register's limits."""
-    if -32768 <= x <= 32767 and -32768 <= y <= 32767 and -32768 <= z <= 32767:
-        return pack(x, y, z)
-    return pack(_i16(x), _i16(y), _i16(z))
-
-
-def _parity_head(head: int) -> bytes:
-    """The FIFO tag byte with its parity bit (bit 0: even parity of bits 7..1)."""
-    return bytes((head | bin(head).count("1") & 1,))
-
-
-_HEADS = [_parity_head(head) for head in range(256)]
