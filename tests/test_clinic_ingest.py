@@ -126,7 +126,12 @@ class FakeStation:
 class Consumer:
     """An :class:`Ingest` running in a thread of the test, stoppable and restartable."""
 
-    def __init__(self, url: str, db_path: Path, client_id: str = "clinic-test") -> None:
+    def __init__(
+        self, url: str, db_path: Path, client_id: str = "clinic-test", fails_at_once: bool = False
+    ) -> None:
+        """``fails_at_once``: a fault the test injected may end the consumer on the queued
+        messages the broker delivers with the session, before the SUBACK is seen (its
+        ``subscribed`` is then set and cleared, or never set): wait for either."""
         self.url, self.db_path, self.client_id = url, db_path, client_id
         self.stop = threading.Event()
         self.db = ClinicDB(db_path)
@@ -136,7 +141,13 @@ class Consumer:
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(connect,), daemon=True)
         self.thread.start()
-        assert self.ingest.subscribed.wait(WAIT_S), "consumer did not subscribe"
+        if fails_at_once:
+            self.thread.join(WAIT_S)
+            assert self.error is not None or self.ingest.subscribed.is_set(), (
+                "consumer neither subscribed nor ended"
+            )
+        else:
+            assert self.ingest.subscribed.wait(WAIT_S), "consumer did not subscribe"
 
     def _run(self, connect: Any) -> None:
         try:
@@ -348,7 +359,7 @@ def test_clinic_ingest_error_storing_a_valid_message_acknowledges_nothing(
     monkeypatch.setattr(ClinicDB, "store", failing_store)
     for env in envs:
         station.publish("summary", json.dumps(env))
-    consumer = Consumer(broker.url, db_path)
+    consumer = Consumer(broker.url, db_path, fails_at_once=True)
     consumer.thread.join(WAIT_S)
     assert isinstance(consumer.error, TypeError) and failed == [2]
     acked = set()
