@@ -185,7 +185,14 @@ def test_mqtt_link_errors_reason_is_named_logged_once_and_recorded(
         sc.close()
         silent.close()
     assert reason.startswith(f"{kind}: ") and words in reason, reason
-    assert link_errors(caplog) == [f"cannot connect to {sc.broker}: {reason}; retrying"]
+    logged = link_errors(caplog)
+    if kind == linkerror.CLIENT_CERT:
+        # TLS 1.3 checks the station's certificate after the station's side of the
+        # handshake is done: a broker closing on the CONNECT it has not read can reset the
+        # connection before its alert is read, so an attempt may first read as closed.
+        closed = f"cannot connect to {sc.broker}: {linkerror.CLOSED}: "
+        logged = [line for line in logged if not line.startswith(closed)]
+    assert logged == [f"cannot connect to {sc.broker}: {reason}; retrying"]
     link = outbox.read_link(db)
     assert link is not None
     assert (link["broker"], link["last_error"]) == (sc.broker, reason)
