@@ -21,7 +21,7 @@ from mqtt_bridge import broker_url
 from mqtt_bridge.broker_url import BrokerURL
 from mqtt_bridge.topics import check_station_id
 from station.config_keys import I2C_PINS_BY_BUS, SCHEMA_KEYS, SIM_STATION_ID, Key
-from ui_lcd.buttons import KEYS as BUTTON_KEYS
+from ui_lcd.keys import KEYS as BUTTON_KEYS
 
 SCHEMA = "rehab.config/1"
 

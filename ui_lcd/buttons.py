@@ -40,9 +40,10 @@ from typing import Any, NamedTuple
 
 from gpiozero import DigitalInputDevice, Factory
 
+from ui_lcd.keys import KEYS
+
 log = logging.getLogger(__name__)
 
-KEYS = ("ok", "back", "left", "right", "stop")
 KINDS = ("press", "hold")
 POLL_S = 0.01
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from station.app import App
-from station.hardware import HardwareError
-from station.runner import Outcome
-from station.storage import StorageError
-from ui_lcd.frame import Frame
 from ui_lcd.terminal import TerminalLCD, text_lines
+
+if TYPE_CHECKING:  # the app and its parts load only when a command runs (a fast --help)
+    from station.app import App
+    from station.runner import Outcome
+    from ui_lcd.frame import Frame
 
 PROFILES = ("typical", "fatigue_prone", "inattentive", "pain_flare", "walks_away")
 
@@ -66,6 +66,8 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
     """The opened app; ``with open_app(...) as app`` closes it (entering does not reopen)."""
     if not ctx.sim and getattr(args, "profile", "typical") != "typical":
         raise SystemExit("rehab-station: --profile needs --sim (a virtual patient)")
+    from station.app import App
+
     speed = getattr(args, "speed", 0.0) or None
     app = App(
         ctx.config,
@@ -80,6 +82,9 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
 
 def opened(app: App) -> App:
     """``app.open()``; a missing or wrong part or unusable storage is one line and exit 1."""
+    from station.hardware import HardwareError
+    from station.storage import StorageError
+
     try:
         return app.open()
     except (HardwareError, StorageError) as exc:

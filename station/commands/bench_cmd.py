@@ -16,9 +16,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from drivers.clock import MonotonicClock
-from station import bench
-from station.app import App
 from station.commands import _session_io as io
 
 
@@ -35,6 +32,10 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from drivers.clock import MonotonicClock
+    from station import bench
+    from station.app import App
+
     explicit = getattr(args, "data_dir", None)
     with tempfile.TemporaryDirectory(prefix="rehab-bench-") as tmp:
         data_dir = ctx.data_dir if explicit else Path(tmp)
@@ -64,6 +65,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _print(f: dict[str, Any]) -> None:
+    from station import bench
+
     print(f"station bench ({'simulated' if f['simulated'] else 'real'} station)")
     print(f"  start-up to idle: {f['start_s']:.2f} s (first start, with calibration: "
           f"{f['first_start_s']:.2f} s)")  # fmt: skip

@@ -15,12 +15,10 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mqtt_bridge import clinic_report, sendplan
-from mqtt_bridge.clinic import BrokerOptions, Ingest, make_client
-from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
-from station import plan_review
+if TYPE_CHECKING:  # each action loads what it uses when it runs (a fast start and --help)
+    from mqtt_bridge.clinic import BrokerOptions
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +101,8 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
 
 def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
+    from mqtt_bridge.clinic import BrokerOptions
+
     if not getattr(args, "broker", None):
         print("rehab-station clinic: --broker URL is required", file=sys.stderr)
         return None
@@ -116,6 +116,9 @@ def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
 
 
 def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge.clinic import Ingest, make_client
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
     opts = _broker(args, args.client_id)
     if opts is None:
         return 2
@@ -149,6 +152,9 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_report
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
@@ -179,6 +185,8 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_send_plan(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import sendplan
+
     opts = _broker(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
     if opts is None:
         return 2
@@ -199,6 +207,9 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
     a day it lists goes out only with ``--force``. Refusing by default because a sent plan
     is retained and taken at the station's next connect: a mistake cannot be called back,
     and the patient would have empty sessions until a newer plan arrives."""
+    from mqtt_bridge import sendplan
+    from station import plan_review
+
     try:
         doc = sendplan.validate(station_id, data)
     except ValueError:

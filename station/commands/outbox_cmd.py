@@ -15,9 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mqtt_bridge import outbox
 from station.paths import station_db
-from station.storage import StorageError, check_station_db
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -53,6 +51,10 @@ def _age(seconds: float | None) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    # Loaded when the command runs, not for every command's start (and --help).
+    from mqtt_bridge import outbox
+    from station.storage import StorageError, check_station_db
+
     path = station_db(ctx.data_dir)
     try:
         check_station_db(path)
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 
 def _link_lines(link: dict[str, Any] | None) -> list[str]:
     """The MQTT link as the station last recorded it, and its latest error."""
+    from mqtt_bridge import outbox
+
     if link is None:
         return ["  link to the broker: not recorded yet"]
     state = {
@@ -121,6 +125,8 @@ def _link_lines(link: dict[str, Any] | None) -> list[str]:
 
 
 def _retry_rejected(path: Path) -> int:
+    from mqtt_bridge import outbox
+
     counts = outbox.read_counts(path)
     if counts is None or not counts.rejected:
         return 0  # nothing to do: the database is not created or changed

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.clock import MonotonicClock
-from station.app import App
 from station.commands import _session_io as io
-from ui_lcd.buttons import StopPressed
-from ui_lcd.widgets import Menu
+
+if TYPE_CHECKING:  # the app loads when the command runs (a fast --help)
+    from station.app import App
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,8 @@ def _drain_outbox(app: App, timeout_s: float = 10.0, ack_wait_s: float = 3.0) ->
     """With a broker, give the sender a moment to hand the summary over before exiting,
     and the clinic a moment to acknowledge it (what is not sent or not acknowledged now
     stays in the outbox and is sent again at the next start)."""
+    from drivers.clock import MonotonicClock
+
     if app.client is None:
         return
     clock = MonotonicClock()  # the sender thread works in real time
@@ -78,6 +79,9 @@ class _Exit(BaseException):
 
 def _service(app: App) -> int:
     """The menu loop of a real station, until SIGTERM or SIGINT."""
+    from ui_lcd.buttons import StopPressed
+    from ui_lcd.widgets import Menu
+
     assert app.station is not None and app.ui is not None and app.safety is not None
     buttons = app.station.buttons
     assert buttons is not None

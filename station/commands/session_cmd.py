@@ -16,9 +16,8 @@ import dataclasses
 import sys
 from typing import Any
 
+from station.catalog import CATALOG
 from station.commands import _session_io as io
-from station.plan import DAYS
-from station.runner import PROTOCOLS
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -28,13 +27,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         help="run one protocol now as a session (with --sim: with a virtual patient)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("protocol", choices=sorted(PROTOCOLS), help="the protocol to run")
+    p.add_argument("protocol", choices=sorted(CATALOG), help="the protocol to run")
     io.add_sim_options(p, default_speed=0.0)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    from station.plan import DAYS
+
     with io.open_app(args, ctx) as app:
         plan = app.plan()
         if plan is None:
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                 file=sys.stderr,
             )
             return 1
-        if PROTOCOLS[args.protocol]({}).maximal and not plan.maximal_tests:
+        if CATALOG[args.protocol].maximal and not plan.maximal_tests:
             print(
                 f"rehab-station: {args.protocol} is a maximal test and the plan does not allow "
                 "maximal tests yet",
