@@ -37,20 +37,22 @@ from __future__ import annotations
 import math
 import random
 import struct
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from drivers.sim.chip import SimChip
 from drivers.sim.imu_words import (  # noqa: F401  (ACCEL_FS, GYRO_FS: the datasheet tables)
     ACCEL_FS,
-    FIFO_TAG_BYTES,
     GYRO_FS,
-    HHH,
-    accel_encoder,
-    gauss_z,
-    gyro_encoder,
+    Scaling,
+    accel_bytes,
+    accel_scaling,
+    fifo_block,
+    gyro_bytes,
+    gyro_scaling,
     i16,
+    noisy_samples,
 )
+from drivers.sim.word_fifo import WORD_BYTES, WordFifo
 
 Vec3 = tuple[float, float, float]
 MotionFn = Callable[[float], tuple[Vec3, Vec3]]
@@ -78,8 +80,7 @@ _ORDER = {"ts": 0, "g": 1, "xl": 2, "temp": 3}  # position of a stream's word in
 _EPS = 1e-9
 #: Margin below the next ODR grid point within which the model still works it out in full.
 _IDLE_MARGIN_S = 1e-7
-_WORD_BYTES = 7
-_EMPTY_WORD = bytes(_WORD_BYTES)
+Slot = tuple[float, Sequence[str]]  # a FIFO time slot: its time, its streams in word order
 
 
 class SimLSM6DSOX(SimChip):
@@ -123,7 +124,10 @@ class SimLSM6DSOX(SimChip):
         self._accel: Vec3 = (0.0, 0.0, 1.0)  # at rest, z up
         self._gyro: Vec3 = (0.0, 0.0, 0.0)
         self._source: MotionFn | None = None
+        self._source_many: Callable[[list[float]], list[tuple[Vec3, Vec3]]] | None = None
         self._cache: tuple[float, Vec3, Vec3] | None = None
+        self._scaling_key: tuple[object, ...] = ()
+        self._scalings: tuple[Scaling, Scaling] = ((1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0))
         self.resets = 0
         self.words_overwritten = 0
         self._power_on()
@@ -138,15 +142,18 @@ class SimLSM6DSOX(SimChip):
 
     def set_motion(self, accel_g: Vec3 | None = None, gyro_dps: Vec3 | None = None) -> None:
         """Hold acceleration (g) and/or angular rate (dps) constant from now on."""
-        self._source = None
+        self.set_motion_source(None)
         if accel_g is not None:
             self._accel = tuple(float(v) for v in accel_g)  # type: ignore[assignment]
         if gyro_dps is not None:
             self._gyro = tuple(float(v) for v in gyro_dps)  # type: ignore[assignment]
 
     def set_motion_source(self, fn: MotionFn | None) -> None:
-        """Sample ``fn(t_s) -> (accel_g, gyro_dps)`` at every ODR tick (None: constant)."""
+        """Sample ``fn(t_s) -> (accel_g, gyro_dps)`` at every ODR tick (None: constant). A
+        source with ``fn.many(times) -> [(accel_g, gyro_dps), ...]`` is asked for each run
+        of ticks at once instead."""
         self._source = fn
+        self._source_many = getattr(fn, "many", None)
 
     @property
     def fifo_level(self) -> int:
@@ -179,8 +186,8 @@ class SimLSM6DSOX(SimChip):
             return
         now = self.clock.now()
         self._catch_up(now)
-        self._idle_until = -math.inf  # a register write may change what falls due when
         if len(data) > 1:
+            self._idle_until = -math.inf  # a register write may change what falls due when
             self._settle_outputs()  # sampled with the settings in force until now
         self._ptr = data[0] & 0x7F
         for value in data[1:]:
@@ -189,8 +196,8 @@ class SimLSM6DSOX(SimChip):
 
     def read(self, n: int) -> bytes:
         self._catch_up(self.clock.now())
-        if self._ptr == FIFO_DATA_OUT_TAG and n % _WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
-            return self._read_fifo_words(n // _WORD_BYTES)
+        if self._ptr == FIFO_DATA_OUT_TAG and n % WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
+            return self._read_fifo_words(n // WORD_BYTES)
         out = bytearray(n)
         for i in range(n):
             out[i] = self._read_reg(self._ptr)
@@ -201,15 +208,9 @@ class SimLSM6DSOX(SimChip):
         """A burst of whole FIFO words from FIFO_DATA_OUT_TAG: byte by byte, each word is
         popped at its Z_H byte (clearing OVR_IA) and an empty FIFO reads zeros; the pointer
         wraps back to the TAG byte after each word."""
-        fifo = self._fifo
-        out = bytearray()
-        for _ in range(words):
-            if not fifo:
-                out += _EMPTY_WORD
-                continue
-            out += fifo.popleft()
+        if self._fifo:
             self._ovr_ia = False
-        return bytes(out)
+        return self._fifo.pop(words)
 
     # -- registers -----------------------------------------------------------------------
 
@@ -224,7 +225,7 @@ class SimLSM6DSOX(SimChip):
         self.regs[CTRL3_C] = IF_INC
         self.regs[CTRL9_XL] = 0xE0
         self._ptr = 0
-        self._fifo: deque[bytes] = deque()
+        self._fifo = WordFifo(self.FIFO_DEPTH_WORDS)
         self._ovr_ia = self._ovr_latched = False
         self._status = 0
         #: Output register updates that fell due but nobody read yet: stream -> sample time
@@ -235,7 +236,7 @@ class SimLSM6DSOX(SimChip):
         self._boot_until = 0.0
         self._slot_t: float | None = None
         self._slot_cnt = 0
-        self._k: dict[str, int] = {}
+        self._k: list[int] = []
         self._rates_key: tuple[int, ...] | None = None
         self._idle_until = -math.inf
         self._rearm(now)
@@ -276,11 +277,9 @@ class SimLSM6DSOX(SimChip):
         if address == FIFO_STATUS2:
             return self._fifo_status2()
         if FIFO_DATA_OUT_TAG <= address <= FIFO_DATA_OUT_Z_H:
-            if not self._fifo:
-                return 0
-            value = self._fifo[0][address - FIFO_DATA_OUT_TAG]
-            if address == FIFO_DATA_OUT_Z_H:
-                self._fifo.popleft()
+            value = self._fifo.peek(address - FIFO_DATA_OUT_TAG)
+            if address == FIFO_DATA_OUT_Z_H and self._fifo:
+                self._fifo.pop(1)
                 self._ovr_ia = False
             return value
         if address == STATUS_REG:
@@ -321,13 +320,18 @@ class SimLSM6DSOX(SimChip):
         return ODR_HZ[code] if code < len(ODR_HZ) else 0.0
 
     def _rates(self) -> dict[str, float]:
-        """Rates of the output registers ('out_xl', 'out_g') and FIFO streams, Hz."""
+        """Rates of the output registers ('out_xl', 'out_g') and FIFO streams, Hz; also
+        kept as grids: (rate, output streams, FIFO streams in slot order) per distinct rate."""
         regs = self.regs
         key = (regs[CTRL1_XL], regs[CTRL2_G], regs[FIFO_CTRL3], regs[FIFO_CTRL4], regs[CTRL10_C])
         if key != self._rates_key:
-            self._rates_now = self._compute_rates()
-            self._active = [(n, r) for n, r in self._rates_now.items() if r]
-            self._fifo_words_per_slot = sum(1 for n, _ in self._active if not n.startswith("out"))
+            rates = self._rates_now = self._compute_rates()
+            grids: dict[float, tuple[list[str], list[str]]] = {}
+            for name in sorted((n for n in rates if rates[n]), key=lambda n: _ORDER.get(n, -1)):
+                outs, fifo = grids.setdefault(rates[name], ([], []))
+                (outs if name.startswith("out") else fifo).append(name)
+            self._grids = [(rate, outs, fifo) for rate, (outs, fifo) in grids.items()]
+            self._fifo_words_per_slot = sum(len(fifo) for _, _, fifo in self._grids)
             self._rates_key = key
         return self._rates_now
 
@@ -352,8 +356,9 @@ class SimLSM6DSOX(SimChip):
         return self._fifo_words_per_slot
 
     def _rearm(self, now: float) -> None:
-        for name, rate in self._rates().items():
-            self._k[name] = math.floor((now - self._t_base) * rate + _EPS) if rate else 0
+        self._rates()
+        t = now - self._t_base
+        self._k = [math.floor(t * rate + _EPS) for rate, _, _ in self._grids]
 
     def _catch_up(self, now: float) -> None:
         """Generate what happened since the last call: self-clearing bits, output register
@@ -367,31 +372,28 @@ class SimLSM6DSOX(SimChip):
             self.regs[CTRL3_C] &= ~BOOT
             self._boot_until = 0.0
         self._rates()
-        events: list[tuple[float, int, str]] = []
+        streams: list[tuple[float, int, int, list[str]]] = []
         limited = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
-        t_base, k = self._t_base, self._k
+        t_base, k, depth = self._t_base, self._k, self.FIFO_DEPTH_WORDS
         idle_until = math.inf
-        for name, rate in self._active:
-            k0 = k[name]
-            k1 = math.floor((now - t_base) * rate + _EPS)
-            k[name] = k1
-            # Nothing of this stream falls due before its next grid point (with a margin
-            # far above rounding, so the floor above decides, never this shortcut).
+        for i, (rate, outs, fifo) in enumerate(self._grids):
+            k0 = k[i]
+            k1 = k[i] = math.floor((now - t_base) * rate + _EPS)
+            # Nothing of this grid falls due before its next point (with a margin far
+            # above rounding, so the floor above decides, never this shortcut).
             idle_until = min(idle_until, t_base + (k1 + 1 - _EPS) / rate - _IDLE_MARGIN_S)
-            if name[0] == "o":  # out_xl, out_g
-                if k1 > k0:
-                    self._output_due(name, t_base + k1 / rate)
+            if k1 == k0:
                 continue
+            for name in outs:
+                self._output_due(name, t_base + k1 / rate)
             # Only the words the FIFO can still hold matter after a long gap.
-            depth = self.FIFO_DEPTH_WORDS
             first, last = (
                 (k0 + 1, min(k1, k0 + depth)) if limited else (max(k0 + 1, k1 - depth), k1)
             )
-            order = _ORDER[name]
-            events.extend((t_base + j / rate, order, name) for j in range(first, last + 1))
-        if events:
-            events.sort()
-            self._push_all(events)
+            if fifo and first <= last:
+                streams.append((rate, first, last, fifo))
+        if streams:
+            self._push(_slots(streams, t_base))
         for until in (self._sw_reset_until, self._boot_until):
             if until:
                 idle_until = min(idle_until, until)
@@ -409,74 +411,93 @@ class SimLSM6DSOX(SimChip):
         due, self._outputs_due = self._outputs_due, {}
         if "out_xl" in due:
             accel, _ = self._sample(due["out_xl"])
-            self.regs[OUTX_L_A : OUTX_L_A + 6] = self._accel_encoder()(accel)
+            self.regs[OUTX_L_A : OUTX_L_A + 6] = accel_bytes(accel, self._scaling()[0])
         if "out_g" in due:
             _, gyro = self._sample(due["out_g"])
-            self.regs[OUTX_L_G : OUTX_L_G + 6] = self._gyro_encoder()(gyro)
+            self.regs[OUTX_L_G : OUTX_L_G + 6] = gyro_bytes(gyro, self._scaling()[1])
         if "temp" in due:
             self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", int(due["temp"]))
 
-    def _push_all(self, events: list[tuple[float, int, str]]) -> None:
-        """Append the FIFO words of ``events`` (time, slot order, stream), in time order."""
-        fifo = self._fifo
-        full_mode = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
-        accel_word = self._accel_encoder()
-        gyro_word = self._gyro_encoder()
-        depth = self.FIFO_DEPTH_WORDS
-        for t, _, name in events:
-            if self._slot_t is None or abs(t - self._slot_t) > _EPS:
-                self._slot_t = t
-                self._slot_cnt = (self._slot_cnt + 1) & 0x03
-            if len(fifo) >= depth:
-                if full_mode:
-                    continue  # FIFO mode stops collecting when full
-                fifo.popleft()  # continuous: the oldest word is overwritten
-                self.words_overwritten += 1
-                self._ovr_ia = self._ovr_latched = True
-            accel, gyro = self._sample(t)
-            if name == "g":
-                tag, data = TAG_GYRO, gyro_word(gyro)
-            elif name == "xl":
-                tag, data = TAG_ACCEL, accel_word(accel)
-            elif name == "temp":
-                tag, data = TAG_TEMPERATURE, HHH.pack(self._temp_raw(), 0, 0)
-            else:
-                tag, data = TAG_TIMESTAMP, struct.pack("<IH", self._timestamp(t), 0)
-            fifo.append(FIFO_TAG_BYTES[tag << 3 | self._slot_cnt << 1] + data)
+    def _push(self, slots: list[Slot]) -> None:
+        """Append the FIFO words of ``slots`` (in time order); FIFO mode stops collecting
+        when full, continuous mode overwrites the oldest words and flags it. TAG_CNT moves
+        on at every slot, stored or not."""
+        room = -1  # words that still fit in FIFO mode; -1: continuous, no limit
+        if self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO:
+            room = self._fifo.room()
+        slot_t, cnt = self._slot_t, self._slot_cnt
+        heads: list[int] = []
+        for t, _ in slots:
+            if slot_t is None or abs(t - slot_t) > _EPS:
+                slot_t = t
+                cnt = (cnt + 1) & 0x03
+            heads.append(cnt << 1)
+        self._slot_t, self._slot_cnt = slot_t, cnt
+        stored = slots
+        if room >= 0:  # only the slots with a word that fits are sampled
+            words, n = 0, 0
+            while n < len(slots) and words < room:
+                words += len(slots[n][1])
+                n += 1
+            stored = slots[:n]
+        if not stored:
+            return
+        accel, gyro = self._scaling()
+        samples = self._samples([t for t, _ in stored])
+        block = fifo_block(stored, heads, samples, accel, gyro, self._temp_raw(), self._timestamp)
+        if room >= 0:
+            self._fifo.push(block[: room * WORD_BYTES])
+            return
+        overwritten = self._fifo.push(block)
+        if overwritten:
+            self.words_overwritten += overwritten
+            self._ovr_ia = self._ovr_latched = True
 
     # -- the sensor ----------------------------------------------------------------------
 
     def _sample(self, t: float) -> tuple[Vec3, Vec3]:
         """The motion at time ``t`` with bias and noise (one draw per time, shared)."""
+        return self._samples([t])[0]
+
+    def _samples(self, times: list[float]) -> list[tuple[Vec3, Vec3]]:
+        """The motion at each of ``times`` (increasing) with bias and noise. A time already
+        sampled (the last one) is not drawn again: output registers and FIFO words of one
+        instant show one sample."""
         cache = self._cache
-        if cache is not None and cache[0] == t:
-            return cache[1], cache[2]
-        accel, gyro = self._source(t) if self._source is not None else (self._accel, self._gyro)
-        ab, gb = self.accel_bias_g, self.gyro_bias_dps
-        an, gn = self.accel_noise_g, self.gyro_noise_dps
-        # Drawn in this order (x, y, z accel, then gyro): the seeded noise stream.
-        z = gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
-        a = (
-            (accel[0] + ab[0] + (0 + z[0] * an), accel[1] + ab[1] + (0 + z[1] * an),
-             accel[2] + ab[2] + (0 + z[2] * an))
-            if an else (accel[0] + ab[0] + 0, accel[1] + ab[1] + 0, accel[2] + ab[2] + 0)
-        )  # fmt: skip
-        k = 3 if an else 0
-        g = (
-            (gyro[0] + gb[0] + (0 + z[k] * gn), gyro[1] + gb[1] + (0 + z[k + 1] * gn),
-             gyro[2] + gb[2] + (0 + z[k + 2] * gn))
-            if gn else (gyro[0] + gb[0] + 0, gyro[1] + gb[1] + 0, gyro[2] + gb[2] + 0)
-        )  # fmt: skip
-        self._cache = (t, a, g)
-        return a, g
+        if cache is not None and cache[0] == times[0]:
+            rest = self._samples(times[1:]) if len(times) > 1 else []
+            return [(cache[1], cache[2]), *rest]
+        src = self._source
+        if self._source_many is not None:
+            motions = self._source_many(times)
+        elif src is not None:
+            motions = [src(t) for t in times]
+        else:
+            motions = [(self._accel, self._gyro)] * len(times)
+        out = noisy_samples(
+            motions,
+            self.accel_bias_g,
+            self.gyro_bias_dps,
+            self.accel_noise_g,
+            self.gyro_noise_dps,
+            self._rng,
+        )
+        a, g = out[-1]
+        self._cache = (times[-1], a, g)
+        return out
 
-    def _accel_encoder(self) -> Callable[[Vec3], bytes]:
+    def _scaling(self) -> tuple[Scaling, Scaling]:
+        """Accelerometer and gyroscope scaling (FS, self-test shift) in force now."""
         regs = self.regs
-        return accel_encoder(regs[CTRL1_XL], regs[CTRL8_XL], regs[CTRL5_C], self.self_test_accel_mg)
-
-    def _gyro_encoder(self) -> Callable[[Vec3], bytes]:
-        regs = self.regs
-        return gyro_encoder(regs[CTRL2_G], regs[CTRL5_C], self.self_test_gyro_dps)
+        st_a, st_g = self.self_test_accel_mg, self.self_test_gyro_dps
+        key = (regs[CTRL1_XL], regs[CTRL2_G], regs[CTRL5_C], regs[CTRL8_XL], st_a, st_g)
+        if key != self._scaling_key:
+            self._scaling_key = key
+            self._scalings = (
+                accel_scaling(regs[CTRL1_XL], regs[CTRL8_XL], regs[CTRL5_C], st_a),
+                gyro_scaling(regs[CTRL2_G], regs[CTRL5_C], st_g),
+            )
+        return self._scalings
 
     def _temp_raw(self) -> int:
         return i16((self.temperature_c - 25.0) * 256)
@@ -485,6 +506,27 @@ class SimLSM6DSOX(SimChip):
         if not self.regs[CTRL10_C] & 0x20:
             return 0
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
+
+
+def _slots(streams: list[tuple[float, int, int, list[str]]], t_base: float) -> list[Slot]:
+    """The FIFO slots of ``streams`` (rate, first and last grid index, names in slot order),
+    in time order: words of one instant share a slot, in the datasheet's order."""
+    if len(streams) == 1:  # one grid: every stream in every slot
+        rate, first, last, names = streams[0]
+        return [(t_base + j / rate, names) for j in range(first, last + 1)]
+    events = sorted(
+        (t_base + j / rate, _ORDER[name], name)
+        for rate, first, last, names in streams
+        for name in names
+        for j in range(first, last + 1)
+    )
+    slots: list[tuple[float, list[str]]] = []
+    for t, _, name in events:
+        if slots and slots[-1][0] == t:
+            slots[-1][1].append(name)
+        else:
+            slots.append((t, [name]))
+    return slots  # type: ignore[return-value]
 
 
 def _bdr(code: int) -> float:
