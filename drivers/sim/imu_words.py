@@ -92,15 +92,16 @@ def noisy_samples(
     gyro_bias_dps: Vec3,
     accel_noise_g: float,
     gyro_noise_dps: float,
-    rng: random.Random,
+    normals: Callable[[int], list[float]],
 ) -> list[tuple[Vec3, Vec3]]:
-    """``(accel, gyro)`` motions with bias and seeded noise added: per sample the normal
-    draws x, y, z accel then x, y, z gyro (a sensor without noise draws none)."""
+    """``(accel, gyro)`` motions with bias and seeded noise added: per sample the standard
+    normal draws (``normals(n)``: n of them) x, y, z accel then x, y, z gyro (a sensor
+    without noise draws none)."""
     ab0, ab1, ab2 = accel_bias_g
     gb0, gb1, gb2 = gyro_bias_dps
     an, gn = accel_noise_g, gyro_noise_dps
     per = (3 if an else 0) + (3 if gn else 0)
-    z = gauss_z(rng, per * len(motions)) if per else []
+    z = normals(per * len(motions)) if per else []
     k = 3 if an else 0  # offset of the gyro draws in a sample's
     out: list[tuple[Vec3, Vec3]] = []
     i = 0
@@ -166,6 +167,63 @@ def fifo_block(
         return struct.pack("".join(fmt), *vals)
     except struct.error:  # a reading beyond full scale: saturate, as the chip does
         return struct.pack("".join(fmt), *_saturated(fmt, vals))
+
+
+def gyro_accel_block(
+    motions: Sequence[tuple[Vec3, Vec3]],
+    z: Sequence[float],
+    heads: Sequence[int],
+    bias: tuple[Vec3, Vec3],
+    noise: tuple[float, float],
+    scaling: tuple[Scaling, Scaling],
+) -> tuple[bytes, tuple[Vec3, Vec3]]:
+    """The FIFO words of slots holding a gyro then an accel word, both sensors noisy (a
+    glove IMU batching both at one rate): what :func:`noisy_samples` then
+    :func:`fifo_block` give, the same arithmetic in one pass. ``z`` holds six normal
+    draws per slot; ``bias``, ``noise`` and ``scaling`` are (accel, gyro). Returns the
+    block and the last slot's sample."""
+    (ab0, ab1, ab2), (gb0, gb1, gb2) = bias
+    an, gn = noise
+    (mg, ax, ay, az), (mdps, gx, gy, gz) = scaling
+    tag_g, tag_xl = TAG_BYTE[1], TAG_BYTE[2]
+    vals: list[int] = []
+    a = g = (0.0, 0.0, 0.0)
+    draws = iter(z)
+    for (accel, gyro), head, z0, z1, z2, z3, z4, z5 in zip(
+        motions, heads, draws, draws, draws, draws, draws, draws, strict=False
+    ):
+        a = (accel[0] + ab0 + (0 + z0 * an), accel[1] + ab1 + (0 + z1 * an),
+             accel[2] + ab2 + (0 + z2 * an))  # fmt: skip
+        g = (gyro[0] + gb0 + (0 + z3 * gn), gyro[1] + gb1 + (0 + z4 * gn),
+             gyro[2] + gb2 + (0 + z5 * gn))  # fmt: skip
+        vals += (
+            tag_g[head],
+            round((g[0] + gx) * 1000 / mdps),
+            round((g[1] + gy) * 1000 / mdps),
+            round((g[2] + gz) * 1000 / mdps),
+            tag_xl[head],
+            round((a[0] * 1000 + ax) / mg),
+            round((a[1] * 1000 + ay) / mg),
+            round((a[2] * 1000 + az) / mg),
+        )
+    words = 2 * len(motions)
+    try:
+        return _words_struct(words).pack(*vals), (a, g)
+    except struct.error:  # a reading beyond full scale: saturate, as the chip does
+        return _words_struct(words).pack(*_saturated(["<"] + ["B3h"] * words, vals)), (a, g)
+
+
+def _words_struct(words: int) -> struct.Struct:
+    """``words`` FIFO words of a tag byte and three int16 (kept: drains repeat sizes)."""
+    st = _WORDS_STRUCTS.get(words)
+    if st is None:
+        st = struct.Struct("<" + "B3h" * words)
+        if words <= 64:
+            _WORDS_STRUCTS[words] = st
+    return st
+
+
+_WORDS_STRUCTS: dict[int, struct.Struct] = {}
 
 
 def _saturated(fmt: list[str], vals: list[int]) -> list[int]:

@@ -37,9 +37,10 @@ from __future__ import annotations
 import math
 import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from drivers.sim.chip import SimChip
+from drivers.sim.imu_grid import Grid, Slot, fifo_slots, grids, stream_rates
 from drivers.sim.imu_words import (  # noqa: F401  (ACCEL_FS, GYRO_FS: the datasheet tables)
     ACCEL_FS,
     GYRO_FS,
@@ -47,6 +48,8 @@ from drivers.sim.imu_words import (  # noqa: F401  (ACCEL_FS, GYRO_FS: the datas
     accel_bytes,
     accel_scaling,
     fifo_block,
+    gauss_z,
+    gyro_accel_block,
     gyro_bytes,
     gyro_scaling,
     i16,
@@ -70,17 +73,13 @@ WTM_IA, OVR_IA, FULL_IA, OVR_LATCHED = 0x80, 0x40, 0x20, 0x08
 TAG_GYRO, TAG_ACCEL, TAG_TEMPERATURE, TAG_TIMESTAMP = 1, 2, 3, 4
 MODE_BYPASS, MODE_FIFO, MODE_CONTINUOUS = 0, 1, 6
 
-ODR_HZ = (0.0, 12.5, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0, 3333.0, 6666.0)
-TEMP_BATCH_HZ = (0.0, 1.6, 12.5, 52.0)  # ODR_T_BATCH
-TS_DECIMATION = (0, 1, 8, 32)  # DEC_TS_BATCH
 TIMESTAMP_LSB_S = 25e-6
 _READ_ONLY = {WHO_AM_I, *range(0x1A, 0x2E), *range(0x35, 0x44), *range(0x49, 0x56)}
 _READ_ONLY |= set(range(FIFO_DATA_OUT_TAG, FIFO_DATA_OUT_Z_H + 1))
-_ORDER = {"ts": 0, "g": 1, "xl": 2, "temp": 3}  # position of a stream's word in a slot
 _EPS = 1e-9
 #: Margin below the next ODR grid point within which the model still works it out in full.
 _IDLE_MARGIN_S = 1e-7
-Slot = tuple[float, Sequence[str]]  # a FIFO time slot: its time, its streams in word order
+_GYRO_ACCEL = ["g", "xl"]  # the streams of a slot with both sensors batched at one rate
 
 
 class SimLSM6DSOX(SimChip):
@@ -121,6 +120,7 @@ class SimLSM6DSOX(SimChip):
         self.temperature_c = temperature_c
         self.sw_reset_s = sw_reset_s
         self._rng = random.Random(seed)
+        self._normals: Callable[[int], list[float]] = self._gauss
         self._accel: Vec3 = (0.0, 0.0, 1.0)  # at rest, z up
         self._gyro: Vec3 = (0.0, 0.0, 0.0)
         self._source: MotionFn | None = None
@@ -133,9 +133,10 @@ class SimLSM6DSOX(SimChip):
         self._power_on()
 
     def __repr__(self) -> str:
+        rates = self._rates()
         return (
-            f"SimLSM6DSOX(0x{self.address_hint:02X}, odr xl={self._odr(CTRL1_XL)} "
-            f"g={self._odr(CTRL2_G)} Hz, fifo={len(self._fifo)} words)"
+            f"SimLSM6DSOX(0x{self.address_hint:02X}, odr xl={rates['out_xl']} "
+            f"g={rates['out_g']} Hz, fifo={len(self._fifo)} words)"
         )
 
     # -- driving and inspecting ----------------------------------------------------------
@@ -154,6 +155,14 @@ class SimLSM6DSOX(SimChip):
         of ticks at once instead."""
         self._source = fn
         self._source_many = getattr(fn, "many", None)
+
+    def set_noise_source(self, normals: Callable[[int], list[float]] | None) -> None:
+        """Draw the noise's standard normals from ``normals(n) -> n floats`` (None: the
+        chip's own stream, ``random.Random(seed).gauss``)."""
+        self._normals = normals if normals is not None else self._gauss
+
+    def _gauss(self, n: int) -> list[float]:
+        return gauss_z(self._rng, n)
 
     @property
     def fifo_level(self) -> int:
@@ -238,6 +247,7 @@ class SimLSM6DSOX(SimChip):
         self._slot_cnt = 0
         self._k: list[int] = []
         self._rates_key: tuple[int, ...] | None = None
+        self._grids: list[Grid] = []
         self._idle_until = -math.inf
         self._rearm(now)
 
@@ -313,43 +323,17 @@ class SimLSM6DSOX(SimChip):
 
     # -- time: lazily generate what happened since the last transaction ------------------
 
-    def _odr(self, reg: int) -> float:
-        code = self.regs[reg] >> 4
-        if code == 11:
-            return 1.6 if reg == CTRL1_XL else 0.0  # 1.6 Hz is an accelerometer low-power rate
-        return ODR_HZ[code] if code < len(ODR_HZ) else 0.0
-
     def _rates(self) -> dict[str, float]:
-        """Rates of the output registers ('out_xl', 'out_g') and FIFO streams, Hz; also
-        kept as grids: (rate, output streams, FIFO streams in slot order) per distinct rate."""
+        """Rates of the output registers and FIFO streams (:func:`stream_rates`), Hz, and
+        the same streams as grids (:func:`grids`)."""
         regs = self.regs
         key = (regs[CTRL1_XL], regs[CTRL2_G], regs[FIFO_CTRL3], regs[FIFO_CTRL4], regs[CTRL10_C])
         if key != self._rates_key:
-            rates = self._rates_now = self._compute_rates()
-            grids: dict[float, tuple[list[str], list[str]]] = {}
-            for name in sorted((n for n in rates if rates[n]), key=lambda n: _ORDER.get(n, -1)):
-                outs, fifo = grids.setdefault(rates[name], ([], []))
-                (outs if name.startswith("out") else fifo).append(name)
-            self._grids = [(rate, outs, fifo) for rate, (outs, fifo) in grids.items()]
+            self._rates_now = stream_rates(*key)
+            self._grids = grids(self._rates_now)
             self._fifo_words_per_slot = sum(len(fifo) for _, _, fifo in self._grids)
             self._rates_key = key
         return self._rates_now
-
-    def _compute_rates(self) -> dict[str, float]:
-        odr_xl, odr_g = self._odr(CTRL1_XL), self._odr(CTRL2_G)
-        rates = {"out_xl": odr_xl, "out_g": odr_g, "xl": 0.0, "g": 0.0, "temp": 0.0, "ts": 0.0}
-        mode = self.regs[FIFO_CTRL4] & 0x07
-        if mode not in (MODE_FIFO, 3, MODE_CONTINUOUS):
-            return rates
-        bdr = self.regs[FIFO_CTRL3]
-        rates["xl"] = min(_bdr(bdr & 0x0F), odr_xl) if odr_xl else 0.0
-        rates["g"] = min(_bdr(bdr >> 4), odr_g) if odr_g else 0.0
-        if odr_xl or odr_g:
-            rates["temp"] = TEMP_BATCH_HZ[(self.regs[FIFO_CTRL4] >> 4) & 0x03]
-        dec = TS_DECIMATION[self.regs[FIFO_CTRL4] >> 6]
-        if dec and self.regs[CTRL10_C] & 0x20:
-            rates["ts"] = max(rates["xl"], rates["g"]) / dec
-        return rates
 
     def _words_per_slot(self) -> int:
         self._rates()
@@ -393,7 +377,8 @@ class SimLSM6DSOX(SimChip):
             if fifo and first <= last:
                 streams.append((rate, first, last, fifo))
         if streams:
-            self._push(_slots(streams, t_base))
+            pairs = len(streams) == 1 and streams[0][3] == _GYRO_ACCEL
+            self._push(fifo_slots(streams, t_base), pairs)
         for until in (self._sw_reset_until, self._boot_until):
             if until:
                 idle_until = min(idle_until, until)
@@ -418,10 +403,10 @@ class SimLSM6DSOX(SimChip):
         if "temp" in due:
             self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", int(due["temp"]))
 
-    def _push(self, slots: list[Slot]) -> None:
-        """Append the FIFO words of ``slots`` (in time order); FIFO mode stops collecting
-        when full, continuous mode overwrites the oldest words and flags it. TAG_CNT moves
-        on at every slot, stored or not."""
+    def _push(self, slots: list[Slot], pairs: bool = False) -> None:
+        """Append the FIFO words of ``slots`` (in time order; ``pairs``: each a gyro then
+        an accel word); FIFO mode stops collecting when full, continuous mode overwrites
+        the oldest words and flags it. TAG_CNT moves on at every slot, stored or not."""
         room = -1  # words that still fit in FIFO mode; -1: continuous, no limit
         if self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO:
             room = self._fifo.room()
@@ -442,9 +427,29 @@ class SimLSM6DSOX(SimChip):
             stored = slots[:n]
         if not stored:
             return
-        accel, gyro = self._scaling()
-        samples = self._samples([t for t, _ in stored])
-        block = fifo_block(stored, heads, samples, accel, gyro, self._temp_raw(), self._timestamp)
+        times = [t for t, _ in stored]
+        cache = self._cache
+        if (
+            pairs
+            and self.accel_noise_g
+            and self.gyro_noise_dps
+            and (cache is None or cache[0] != times[0])
+        ):  # the usual slots (one grid, both sensors batched): the one-pass path
+            block, (a, g) = gyro_accel_block(
+                self._motions(times),
+                self._normals(6 * len(times)),
+                heads,
+                (self.accel_bias_g, self.gyro_bias_dps),
+                (self.accel_noise_g, self.gyro_noise_dps),
+                self._scaling(),
+            )
+            self._cache = (times[-1], a, g)
+        else:
+            accel, gyro = self._scaling()
+            samples = self._samples(times)
+            block = fifo_block(
+                stored, heads, samples, accel, gyro, self._temp_raw(), self._timestamp
+            )
         if room >= 0:
             self._fifo.push(block[: room * WORD_BYTES])
             return
@@ -467,24 +472,26 @@ class SimLSM6DSOX(SimChip):
         if cache is not None and cache[0] == times[0]:
             rest = self._samples(times[1:]) if len(times) > 1 else []
             return [(cache[1], cache[2]), *rest]
-        src = self._source
-        if self._source_many is not None:
-            motions = self._source_many(times)
-        elif src is not None:
-            motions = [src(t) for t in times]
-        else:
-            motions = [(self._accel, self._gyro)] * len(times)
         out = noisy_samples(
-            motions,
+            self._motions(times),
             self.accel_bias_g,
             self.gyro_bias_dps,
             self.accel_noise_g,
             self.gyro_noise_dps,
-            self._rng,
+            self._normals,
         )
         a, g = out[-1]
         self._cache = (times[-1], a, g)
         return out
+
+    def _motions(self, times: list[float]) -> list[tuple[Vec3, Vec3]]:
+        """The motion (without bias and noise) at each of ``times``."""
+        if self._source_many is not None:
+            return self._source_many(times)
+        src = self._source
+        if src is not None:
+            return [src(t) for t in times]
+        return [(self._accel, self._gyro)] * len(times)
 
     def _scaling(self) -> tuple[Scaling, Scaling]:
         """Accelerometer and gyroscope scaling (FS, self-test shift) in force now."""
@@ -506,30 +513,3 @@ class SimLSM6DSOX(SimChip):
         if not self.regs[CTRL10_C] & 0x20:
             return 0
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
-
-
-def _slots(streams: list[tuple[float, int, int, list[str]]], t_base: float) -> list[Slot]:
-    """The FIFO slots of ``streams`` (rate, first and last grid index, names in slot order),
-    in time order: words of one instant share a slot, in the datasheet's order."""
-    if len(streams) == 1:  # one grid: every stream in every slot
-        rate, first, last, names = streams[0]
-        return [(t_base + j / rate, names) for j in range(first, last + 1)]
-    events = sorted(
-        (t_base + j / rate, _ORDER[name], name)
-        for rate, first, last, names in streams
-        for name in names
-        for j in range(first, last + 1)
-    )
-    slots: list[tuple[float, list[str]]] = []
-    for t, _, name in events:
-        if slots and slots[-1][0] == t:
-            slots[-1][1].append(name)
-        else:
-            slots.append((t, [name]))
-    return slots  # type: ignore[return-value]
-
-
-def _bdr(code: int) -> float:
-    if code == 11:
-        return 6.5  # BDR code 1011: 6.5 Hz
-    return ODR_HZ[code] if code < len(ODR_HZ) else 0.0
