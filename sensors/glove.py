@@ -74,8 +74,12 @@ class FifoTimeline:
 
     def stamp(self, n: int, t_drain: float) -> np.ndarray:
         """Times of ``n`` samples drained at ``t_drain``, oldest first."""
+        return np.array(self.stamp_list(n, t_drain), dtype=float)
+
+    def stamp_list(self, n: int, t_drain: float) -> list[float]:
+        """:meth:`stamp` as a list of floats."""
         if n <= 0:
-            return np.empty(0)
+            return []
         p = self.period_s
         if self.last_t is None:
             newest = t_drain - 0.5 * p
@@ -86,7 +90,7 @@ class FifoTimeline:
                 self.corrections += 1
                 newest = min(max(newest, lo), hi)
         self.last_t = newest
-        return newest - p * np.arange(n - 1, -1, -1)
+        return [newest - p * k for k in range(n - 1, -1, -1)]
 
 
 class _Still:
@@ -176,10 +180,10 @@ class Glove:
         n = len(rows_a)
         if len(rows_g) != n:
             raise ValueError(f"IMU {segment}: {n} accel samples but {len(rows_g)} gyro samples")
-        t = self.timelines[segment].stamp(n, t_drain)
         if not n:
             empty = np.empty((0, 3))
-            return ImuBatch(segment, t, empty, empty.copy(), np.empty((0, 4)), overrun)
+            return ImuBatch(segment, np.empty(0), empty, empty.copy(), np.empty((0, 4)), overrun)
+        t = self.timelines[segment].stamp_list(n, t_drain)
         still = self._still  # one reference: end_still() may run on another thread
         if still is not None:
             still[segment].accel.append(np.array(rows_a, dtype=float))
@@ -199,12 +203,15 @@ class Glove:
             self._reseed.discard(segment)
             fusion.reset_from_accel(np.mean(np.reshape(accel, (n, 3)), axis=0), keep_heading=True)
         quat = fusion.update_flat(gyro, accel, 1.0 / self.odr_hz)
+        # One array for the whole drain; the batch's arrays are contiguous views of it.
+        out = np.array(accel + gyro + quat + t, dtype=float)
+        a3, g6, q10 = 3 * n, 6 * n, 10 * n
         return ImuBatch(
             segment,
-            t,
-            np.array(accel).reshape(n, 3),
-            np.array(gyro).reshape(n, 3),
-            np.array(quat).reshape(n, 4),
+            out[q10:],
+            out[:a3].reshape(n, 3),
+            out[a3:g6].reshape(n, 3),
+            out[g6:q10].reshape(n, 4),
             overrun,
         )
 
