@@ -28,8 +28,11 @@ Modelling choices, each a fact not confirmed from a primary source (verify on ha
 * A pulled connector removes power: ``plug()`` is a power-on reset (the driver must re-init).
 
 Motion comes from outside: :meth:`set_motion` (constant) or :meth:`set_motion_source`
-(``fn(t_s) -> ((ax, ay, az) g, (gx, gy, gz) dps)``, sampled at every ODR tick), plus seeded
-noise and bias. Self-test shifts are attributes, so a test can make a self-test fail.
+(``fn(t_s) -> ((ax, ay, az) g, (gx, gy, gz) dps)``, sampled at every ODR tick), plus bias and
+seeded noise (the chip's own stream, or :meth:`set_noise_source`). Self-test shifts are
+attributes, so a test can make a self-test fail. Words are made a block at a time, when a
+transaction comes (sample arithmetic in :mod:`drivers.sim.imu_words`, timing in
+:mod:`drivers.sim.imu_grid`, storage in :mod:`drivers.sim.word_fifo`).
 """
 
 from __future__ import annotations
