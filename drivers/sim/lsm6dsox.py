@@ -121,6 +121,7 @@ class SimLSM6DSOX(SimChip):
         self.self_test_accel_mg = self_test_accel_mg
         self.self_test_gyro_dps = self_test_gyro_dps
         self.temperature_c = temperature_c
+        self._temp_c, self._temp_lsb = math.nan, 0  # _temp_raw's memo
         self.sw_reset_s = sw_reset_s
         self._rng = random.Random(seed)
         self._normals: Callable[[int], list[float]] = self._gauss
@@ -371,8 +372,8 @@ class SimLSM6DSOX(SimChip):
             idle_until = min(idle_until, t_base + (k1 + 1 - _EPS) / rate - _IDLE_MARGIN_S)
             if k1 == k0:
                 continue
-            for name in outs:
-                self._output_due(name, t_base + k1 / rate)
+            if outs:
+                self._outputs_due_at(outs, t_base + k1 / rate)
             # Only the words the FIFO can still hold matter after a long gap.
             first, last = (
                 (k0 + 1, min(k1, k0 + depth)) if limited else (max(k0 + 1, k1 - depth), k1)
@@ -387,13 +388,15 @@ class SimLSM6DSOX(SimChip):
                 idle_until = min(idle_until, until)
         self._idle_until = idle_until
 
-    def _output_due(self, name: str, t: float) -> None:
-        """A new sample in the output registers of ``name`` at ``t``: the data-ready bits
+    def _outputs_due_at(self, names: list[str], t: float) -> None:
+        """A new sample in the output registers of ``names`` at ``t``: the data-ready bits
         are set now, the values worked out when a register of them is read (or before a
         register write changes the settings they are converted with)."""
-        self._status |= (XLDA if name == "out_xl" else GDA) | TDA
-        self._outputs_due[name] = t
-        self._outputs_due["temp"] = self._temp_raw()
+        due = self._outputs_due
+        for name in names:
+            self._status |= (XLDA if name == "out_xl" else GDA) | TDA
+            due[name] = t
+        due["temp"] = self._temp_raw()
 
     def _settle_outputs(self) -> None:
         due, self._outputs_due = self._outputs_due, {}
@@ -510,7 +513,11 @@ class SimLSM6DSOX(SimChip):
         return self._scalings
 
     def _temp_raw(self) -> int:
-        return i16((self.temperature_c - 25.0) * 256)
+        """OUT_TEMP at ``temperature_c`` (worked out again only when it changes)."""
+        if self.temperature_c != self._temp_c:
+            self._temp_c = self.temperature_c
+            self._temp_lsb = i16((self.temperature_c - 25.0) * 256)
+        return self._temp_lsb
 
     def _timestamp(self, t: float) -> int:
         if not self.regs[CTRL10_C] & 0x20:
