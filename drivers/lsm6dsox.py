@@ -408,38 +408,46 @@ class LSM6DSOX:
         self._pend_g = None  # type: Optional[Vec3]
 
     def _decode(self, buf: "Buffer", k: int, batch: FifoBatch) -> None:
+        # One unpack for the whole burst, then one pass over the words with the pairing
+        # state in locals: words of one time slot share TAG_CNT, a new count closes the slot.
         a, g = self._accel_scale, self._gyro_scale
-        for i in range(k):
-            tag_byte, x, y, z = struct.unpack_from("<Bhhh", buf, i * _WORD_BYTES)
+        vals = struct.unpack_from("<" + "Bhhh" * k, buf, 0)
+        pend_cnt, pend_a, pend_g = self._pend_cnt, self._pend_a, self._pend_g
+        accel, gyro = batch.accel_g, batch.gyro_dps
+        unpaired = other = 0
+        for i in range(0, 4 * k, 4):
+            tag_byte = vals[i]
             tag = tag_byte >> 3
-            batch.words += 1
             if tag in (_TAG_GYRO_NC, _TAG_XL_NC):
-                # Words of one time slot share TAG_CNT; a new count closes the slot.
                 cnt = (tag_byte >> 1) & 0x03
-                if cnt != self._pend_cnt:
-                    if self._pend_a is not None or self._pend_g is not None:
-                        batch.unpaired += 1
-                    self._pend_a = self._pend_g = None
-                    self._pend_cnt = cnt
+                if cnt != pend_cnt:
+                    if pend_a is not None or pend_g is not None:
+                        unpaired += 1
+                    pend_a = pend_g = None
+                    pend_cnt = cnt
                 if tag == _TAG_GYRO_NC:
-                    if self._pend_g is not None:
-                        batch.unpaired += 1
-                    self._pend_g = (x * g, y * g, z * g)
+                    if pend_g is not None:
+                        unpaired += 1
+                    pend_g = (vals[i + 1] * g, vals[i + 2] * g, vals[i + 3] * g)
                 else:
-                    if self._pend_a is not None:
-                        batch.unpaired += 1
-                    self._pend_a = (x * a, y * a, z * a)
-                if self._pend_a is not None and self._pend_g is not None:
-                    batch.accel_g.append(self._pend_a)
-                    batch.gyro_dps.append(self._pend_g)
-                    self._clear_pending()
+                    if pend_a is not None:
+                        unpaired += 1
+                    pend_a = (vals[i + 1] * a, vals[i + 2] * a, vals[i + 3] * a)
+                if pend_a is not None and pend_g is not None:
+                    accel.append(pend_a)
+                    gyro.append(pend_g)
+                    pend_cnt, pend_a, pend_g = -1, None, None
                 continue
-            batch.other_tags += 1
+            other += 1
             if tag == _TAG_TEMPERATURE:
-                batch.temperature_c.append(x / 256.0 + 25.0)
+                batch.temperature_c.append(vals[i + 1] / 256.0 + 25.0)
             elif tag == _TAG_TIMESTAMP:
-                ticks = (x & 0xFFFF) | ((y & 0xFFFF) << 16)
+                ticks = (vals[i + 1] & 0xFFFF) | ((vals[i + 2] & 0xFFFF) << 16)
                 batch.timestamps_s.append(ticks * _TIMESTAMP_LSB_S)
+        batch.words += k
+        batch.unpaired += unpaired
+        batch.other_tags += other
+        self._pend_cnt, self._pend_a, self._pend_g = pend_cnt, pend_a, pend_g
 
     def _st_delta(
         self, out_reg: int, drdy: int, scale: float, st_bits: int, period_s: float

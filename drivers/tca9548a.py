@@ -242,13 +242,16 @@ class MuxChannel:
                 raise
 
     def readfrom_mem_into(self, addr: int, memaddr: int, buf: "Buffer", addrsize: int = 8) -> None:
-        self._check_read(addr)
-        with self.mux._lock:
-            self._select()
+        if not self._single:
+            self._check_read(addr)
+        mux = self.mux
+        with mux._lock:
+            if mux._mask != self.mask:  # the FIFO drains' path: no calls when selected
+                self._select()
             try:
-                self.mux._bus.readfrom_mem_into(addr, memaddr, buf, addrsize)
+                mux._bus.readfrom_mem_into(addr, memaddr, buf, addrsize)
             except OSError:
-                self.mux._mask = -1
+                mux._mask = -1
                 raise
 
     def _select(self) -> None:

@@ -82,9 +82,51 @@ class Madgwick:
 
     def update_many(self, gyro_dps: np.ndarray, accel_g: np.ndarray, dt_s: float) -> np.ndarray:
         """Run over ``(n, 3)`` arrays; returns the ``(n, 4)`` quaternions after each step."""
-        out = np.empty((len(gyro_dps), 4))
-        for i, (g, a) in enumerate(zip(gyro_dps.tolist(), accel_g.tolist(), strict=True)):
-            out[i] = self.update(g, a, dt_s)
+        gyro = np.asarray(gyro_dps, dtype=float).ravel().tolist()
+        accel = np.asarray(accel_g, dtype=float).ravel().tolist()
+        return np.array(self.update_flat(gyro, accel, dt_s)).reshape(-1, 4)
+
+    def update_flat(self, gyro_dps: list[float], accel_g: list[float], dt_s: float) -> list[float]:
+        """Run over samples given flat (gx, gy, gz, gx, ...; ax, ay, az, ax, ...); returns
+        the quaternions after each step, flat (w, x, y, z, w, ...). The very arithmetic of
+        :meth:`update`, step after step, in one loop."""
+        if len(gyro_dps) != len(accel_g) or len(gyro_dps) % 3:
+            raise ValueError(
+                f"need as many gyro as accel values, 3 a sample: {len(gyro_dps)}, {len(accel_g)}"
+            )
+        if not accel_g:
+            return []
+        if not self.initialised:
+            self.reset_from_accel(accel_g[:3])
+        q0, q1, q2, q3 = self.q
+        beta, sqrt = self.beta, math.sqrt
+        out: list[float] = []
+        g, a = iter(gyro_dps), iter(accel_g)
+        for gx, gy, gz, ax, ay, az in zip(g, g, g, a, a, a, strict=True):
+            gx, gy, gz = gx * DEG, gy * DEG, gz * DEG
+            d0 = 0.5 * (-q1 * gx - q2 * gy - q3 * gz)
+            d1 = 0.5 * (q0 * gx + q2 * gz - q3 * gy)
+            d2 = 0.5 * (q0 * gy - q1 * gz + q3 * gx)
+            d3 = 0.5 * (q0 * gz + q1 * gy - q2 * gx)
+            norm = sqrt(ax * ax + ay * ay + az * az)
+            if norm > 0.0:
+                ax, ay, az = ax / norm, ay / norm, az / norm
+                f1 = 2 * (q1 * q3 - q0 * q2) - ax
+                f2 = 2 * (q0 * q1 + q2 * q3) - ay
+                f3 = 2 * (0.5 - q1 * q1 - q2 * q2) - az
+                s0 = -2 * q2 * f1 + 2 * q1 * f2
+                s1 = 2 * q3 * f1 + 2 * q0 * f2 - 4 * q1 * f3
+                s2 = -2 * q0 * f1 + 2 * q3 * f2 - 4 * q2 * f3
+                s3 = 2 * q1 * f1 + 2 * q2 * f2
+                sn = sqrt(s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3)
+                if sn > 0.0:
+                    b = beta / sn
+                    d0, d1, d2, d3 = d0 - b * s0, d1 - b * s1, d2 - b * s2, d3 - b * s3
+            q0, q1, q2, q3 = q0 + d0 * dt_s, q1 + d1 * dt_s, q2 + d2 * dt_s, q3 + d3 * dt_s
+            n = sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
+            q0, q1, q2, q3 = q0 / n, q1 / n, q2 / n, q3 / n
+            out += (q0, q1, q2, q3)
+        self.q = (q0, q1, q2, q3)
         return out
 
 

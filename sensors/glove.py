@@ -74,8 +74,12 @@ class FifoTimeline:
 
     def stamp(self, n: int, t_drain: float) -> np.ndarray:
         """Times of ``n`` samples drained at ``t_drain``, oldest first."""
+        return np.array(self.stamp_list(n, t_drain), dtype=float)
+
+    def stamp_list(self, n: int, t_drain: float) -> list[float]:
+        """:meth:`stamp` as a list of floats."""
         if n <= 0:
-            return np.empty(0)
+            return []
         p = self.period_s
         if self.last_t is None:
             newest = t_drain - 0.5 * p
@@ -86,7 +90,7 @@ class FifoTimeline:
                 self.corrections += 1
                 newest = min(max(newest, lo), hi)
         self.last_t = newest
-        return newest - p * np.arange(n - 1, -1, -1)
+        return [newest - p * k for k in range(n - 1, -1, -1)]
 
 
 class _Still:
@@ -167,24 +171,49 @@ class Glove:
     def process(
         self, segment: str, t_drain: float, accel_g: Any, gyro_dps: Any, overrun: bool = False
     ) -> ImuBatch:
-        """Calibrate, timestamp and fuse raw samples drained from ``segment`` at ``t_drain``."""
-        raw_a = np.asarray(accel_g, dtype=float).reshape(-1, 3)
-        raw_g = np.asarray(gyro_dps, dtype=float).reshape(-1, 3)
+        """Calibrate, timestamp and fuse raw samples drained from ``segment`` at ``t_drain``:
+        ``(x, y, z)`` rows (a driver's lists, or ``(n, 3)`` arrays)."""
         if overrun:
             self.timelines[segment].reset()
             self._reseed.add(segment)
-        t = self.timelines[segment].stamp(len(raw_a), t_drain)
+        rows_a, rows_g = _rows(accel_g), _rows(gyro_dps)
+        n = len(rows_a)
+        if len(rows_g) != n:
+            raise ValueError(f"IMU {segment}: {n} accel samples but {len(rows_g)} gyro samples")
+        if not n:
+            empty = np.empty((0, 3))
+            return ImuBatch(segment, np.empty(0), empty, empty.copy(), np.empty((0, 4)), overrun)
+        t = self.timelines[segment].stamp_list(n, t_drain)
         still = self._still  # one reference: end_still() may run on another thread
-        if still is not None and len(raw_a):
-            still[segment].accel.append(raw_a)
-            still[segment].gyro.append(raw_g)
-        accel = (raw_a - self.accel_bias_g[segment]) * self.accel_scale[segment]
-        gyro = raw_g - self.gyro_bias_dps[segment]
-        if segment in self._reseed and len(accel):
+        if still is not None:
+            still[segment].accel.append(np.array(rows_a, dtype=float))
+            still[segment].gyro.append(np.array(rows_g, dtype=float))
+        # Calibrated in plain floats: a drain is a few samples, where numpy's per-call cost
+        # would outweigh its per-sample speed; the arithmetic is numpy's, value by value.
+        bx, by, bz = self.accel_bias_g[segment].tolist()
+        sx, sy, sz = self.accel_scale[segment].tolist()
+        gbx, gby, gbz = self.gyro_bias_dps[segment].tolist()
+        accel: list[float] = []
+        gyro: list[float] = []
+        for (ax, ay, az), (gx, gy, gz) in zip(rows_a, rows_g, strict=True):
+            accel += ((ax - bx) * sx, (ay - by) * sy, (az - bz) * sz)
+            gyro += (gx - gbx, gy - gby, gz - gbz)
+        fusion = self.filters[segment]
+        if segment in self._reseed:
             self._reseed.discard(segment)
-            self.filters[segment].reset_from_accel(np.mean(accel, axis=0), keep_heading=True)
-        quat = self.filters[segment].update_many(gyro, accel, 1.0 / self.odr_hz)
-        return ImuBatch(segment, t, accel, gyro, quat, overrun)
+            fusion.reset_from_accel(np.mean(np.reshape(accel, (n, 3)), axis=0), keep_heading=True)
+        quat = fusion.update_flat(gyro, accel, 1.0 / self.odr_hz)
+        # One array for the whole drain; the batch's arrays are contiguous views of it.
+        out = np.array(accel + gyro + quat + t, dtype=float)
+        a3, g6, q10 = 3 * n, 6 * n, 10 * n
+        return ImuBatch(
+            segment,
+            out[q10:],
+            out[:a3].reshape(n, 3),
+            out[a3:g6].reshape(n, 3),
+            out[g6:q10].reshape(n, 4),
+            overrun,
+        )
 
     # -- calibration -----------------------------------------------------------------------
 
@@ -236,3 +265,10 @@ class Glove:
         return joint_angle_deg(
             q_back, q_mul_array(q_finger, q_conj_array(self.zero_rel[finger])), FLEX_AXES[finger]
         )
+
+
+def _rows(samples: Any) -> Any:
+    """``(x, y, z)`` rows of floats: a driver's list as it is, an array as a list."""
+    if isinstance(samples, list):
+        return samples
+    return np.asarray(samples, dtype=float).reshape(-1, 3).tolist()

@@ -28,8 +28,11 @@ Modelling choices, each a fact not confirmed from a primary source (verify on ha
 * A pulled connector removes power: ``plug()`` is a power-on reset (the driver must re-init).
 
 Motion comes from outside: :meth:`set_motion` (constant) or :meth:`set_motion_source`
-(``fn(t_s) -> ((ax, ay, az) g, (gx, gy, gz) dps)``, sampled at every ODR tick), plus seeded
-noise and bias. Self-test shifts are attributes, so a test can make a self-test fail.
+(``fn(t_s) -> ((ax, ay, az) g, (gx, gy, gz) dps)``, sampled at every ODR tick), plus bias and
+seeded noise (the chip's own stream, or :meth:`set_noise_source`). Self-test shifts are
+attributes, so a test can make a self-test fail. Words are made a block at a time, when a
+transaction comes (sample arithmetic in :mod:`drivers.sim.imu_words`, timing in
+:mod:`drivers.sim.imu_grid`, storage in :mod:`drivers.sim.word_fifo`).
 """
 
 from __future__ import annotations
@@ -37,20 +40,25 @@ from __future__ import annotations
 import math
 import random
 import struct
-from collections import deque
 from collections.abc import Callable
 
 from drivers.sim.chip import SimChip
+from drivers.sim.imu_grid import Grid, Slot, fifo_slots, grids, stream_rates
 from drivers.sim.imu_words import (  # noqa: F401  (ACCEL_FS, GYRO_FS: the datasheet tables)
     ACCEL_FS,
-    FIFO_TAG_BYTES,
     GYRO_FS,
-    HHH,
-    accel_encoder,
+    Scaling,
+    accel_bytes,
+    accel_scaling,
+    fifo_block,
     gauss_z,
-    gyro_encoder,
+    gyro_accel_block,
+    gyro_bytes,
+    gyro_scaling,
     i16,
+    noisy_samples,
 )
+from drivers.sim.word_fifo import WORD_BYTES, WordFifo
 
 Vec3 = tuple[float, float, float]
 MotionFn = Callable[[float], tuple[Vec3, Vec3]]
@@ -68,18 +76,13 @@ WTM_IA, OVR_IA, FULL_IA, OVR_LATCHED = 0x80, 0x40, 0x20, 0x08
 TAG_GYRO, TAG_ACCEL, TAG_TEMPERATURE, TAG_TIMESTAMP = 1, 2, 3, 4
 MODE_BYPASS, MODE_FIFO, MODE_CONTINUOUS = 0, 1, 6
 
-ODR_HZ = (0.0, 12.5, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0, 3333.0, 6666.0)
-TEMP_BATCH_HZ = (0.0, 1.6, 12.5, 52.0)  # ODR_T_BATCH
-TS_DECIMATION = (0, 1, 8, 32)  # DEC_TS_BATCH
 TIMESTAMP_LSB_S = 25e-6
 _READ_ONLY = {WHO_AM_I, *range(0x1A, 0x2E), *range(0x35, 0x44), *range(0x49, 0x56)}
 _READ_ONLY |= set(range(FIFO_DATA_OUT_TAG, FIFO_DATA_OUT_Z_H + 1))
-_ORDER = {"ts": 0, "g": 1, "xl": 2, "temp": 3}  # position of a stream's word in a slot
 _EPS = 1e-9
 #: Margin below the next ODR grid point within which the model still works it out in full.
 _IDLE_MARGIN_S = 1e-7
-_WORD_BYTES = 7
-_EMPTY_WORD = bytes(_WORD_BYTES)
+_GYRO_ACCEL = ["g", "xl"]  # the streams of a slot with both sensors batched at one rate
 
 
 class SimLSM6DSOX(SimChip):
@@ -118,35 +121,52 @@ class SimLSM6DSOX(SimChip):
         self.self_test_accel_mg = self_test_accel_mg
         self.self_test_gyro_dps = self_test_gyro_dps
         self.temperature_c = temperature_c
+        self._temp_c, self._temp_lsb = math.nan, 0  # _temp_raw's memo
         self.sw_reset_s = sw_reset_s
         self._rng = random.Random(seed)
+        self._normals: Callable[[int], list[float]] = self._gauss
         self._accel: Vec3 = (0.0, 0.0, 1.0)  # at rest, z up
         self._gyro: Vec3 = (0.0, 0.0, 0.0)
         self._source: MotionFn | None = None
+        self._source_many: Callable[[list[float]], list[tuple[Vec3, Vec3]]] | None = None
         self._cache: tuple[float, Vec3, Vec3] | None = None
+        self._scaling_key: tuple[object, ...] = ()
+        self._scalings: tuple[Scaling, Scaling] = ((1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0))
         self.resets = 0
         self.words_overwritten = 0
         self._power_on()
 
     def __repr__(self) -> str:
+        rates = self._rates()
         return (
-            f"SimLSM6DSOX(0x{self.address_hint:02X}, odr xl={self._odr(CTRL1_XL)} "
-            f"g={self._odr(CTRL2_G)} Hz, fifo={len(self._fifo)} words)"
+            f"SimLSM6DSOX(0x{self.address_hint:02X}, odr xl={rates['out_xl']} "
+            f"g={rates['out_g']} Hz, fifo={len(self._fifo)} words)"
         )
 
     # -- driving and inspecting ----------------------------------------------------------
 
     def set_motion(self, accel_g: Vec3 | None = None, gyro_dps: Vec3 | None = None) -> None:
         """Hold acceleration (g) and/or angular rate (dps) constant from now on."""
-        self._source = None
+        self.set_motion_source(None)
         if accel_g is not None:
             self._accel = tuple(float(v) for v in accel_g)  # type: ignore[assignment]
         if gyro_dps is not None:
             self._gyro = tuple(float(v) for v in gyro_dps)  # type: ignore[assignment]
 
     def set_motion_source(self, fn: MotionFn | None) -> None:
-        """Sample ``fn(t_s) -> (accel_g, gyro_dps)`` at every ODR tick (None: constant)."""
+        """Sample ``fn(t_s) -> (accel_g, gyro_dps)`` at every ODR tick (None: constant). A
+        source with ``fn.many(times) -> [(accel_g, gyro_dps), ...]`` is asked for each run
+        of ticks at once instead."""
         self._source = fn
+        self._source_many = getattr(fn, "many", None)
+
+    def set_noise_source(self, normals: Callable[[int], list[float]] | None) -> None:
+        """Draw the noise's standard normals from ``normals(n) -> n floats`` (None: the
+        chip's own stream, ``random.Random(seed).gauss``)."""
+        self._normals = normals if normals is not None else self._gauss
+
+    def _gauss(self, n: int) -> list[float]:
+        return gauss_z(self._rng, n)
 
     @property
     def fifo_level(self) -> int:
@@ -179,8 +199,8 @@ class SimLSM6DSOX(SimChip):
             return
         now = self.clock.now()
         self._catch_up(now)
-        self._idle_until = -math.inf  # a register write may change what falls due when
         if len(data) > 1:
+            self._idle_until = -math.inf  # a register write may change what falls due when
             self._settle_outputs()  # sampled with the settings in force until now
         self._ptr = data[0] & 0x7F
         for value in data[1:]:
@@ -189,8 +209,8 @@ class SimLSM6DSOX(SimChip):
 
     def read(self, n: int) -> bytes:
         self._catch_up(self.clock.now())
-        if self._ptr == FIFO_DATA_OUT_TAG and n % _WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
-            return self._read_fifo_words(n // _WORD_BYTES)
+        if self._ptr == FIFO_DATA_OUT_TAG and n % WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
+            return self._read_fifo_words(n // WORD_BYTES)
         out = bytearray(n)
         for i in range(n):
             out[i] = self._read_reg(self._ptr)
@@ -201,15 +221,9 @@ class SimLSM6DSOX(SimChip):
         """A burst of whole FIFO words from FIFO_DATA_OUT_TAG: byte by byte, each word is
         popped at its Z_H byte (clearing OVR_IA) and an empty FIFO reads zeros; the pointer
         wraps back to the TAG byte after each word."""
-        fifo = self._fifo
-        out = bytearray()
-        for _ in range(words):
-            if not fifo:
-                out += _EMPTY_WORD
-                continue
-            out += fifo.popleft()
+        if self._fifo:
             self._ovr_ia = False
-        return bytes(out)
+        return self._fifo.pop(words)
 
     # -- registers -----------------------------------------------------------------------
 
@@ -224,7 +238,7 @@ class SimLSM6DSOX(SimChip):
         self.regs[CTRL3_C] = IF_INC
         self.regs[CTRL9_XL] = 0xE0
         self._ptr = 0
-        self._fifo: deque[bytes] = deque()
+        self._fifo = WordFifo(self.FIFO_DEPTH_WORDS)
         self._ovr_ia = self._ovr_latched = False
         self._status = 0
         #: Output register updates that fell due but nobody read yet: stream -> sample time
@@ -235,8 +249,9 @@ class SimLSM6DSOX(SimChip):
         self._boot_until = 0.0
         self._slot_t: float | None = None
         self._slot_cnt = 0
-        self._k: dict[str, int] = {}
+        self._k: list[int] = []
         self._rates_key: tuple[int, ...] | None = None
+        self._grids: list[Grid] = []
         self._idle_until = -math.inf
         self._rearm(now)
 
@@ -276,11 +291,9 @@ class SimLSM6DSOX(SimChip):
         if address == FIFO_STATUS2:
             return self._fifo_status2()
         if FIFO_DATA_OUT_TAG <= address <= FIFO_DATA_OUT_Z_H:
-            if not self._fifo:
-                return 0
-            value = self._fifo[0][address - FIFO_DATA_OUT_TAG]
-            if address == FIFO_DATA_OUT_Z_H:
-                self._fifo.popleft()
+            value = self._fifo.peek(address - FIFO_DATA_OUT_TAG)
+            if address == FIFO_DATA_OUT_Z_H and self._fifo:
+                self._fifo.pop(1)
                 self._ovr_ia = False
             return value
         if address == STATUS_REG:
@@ -314,46 +327,26 @@ class SimLSM6DSOX(SimChip):
 
     # -- time: lazily generate what happened since the last transaction ------------------
 
-    def _odr(self, reg: int) -> float:
-        code = self.regs[reg] >> 4
-        if code == 11:
-            return 1.6 if reg == CTRL1_XL else 0.0  # 1.6 Hz is an accelerometer low-power rate
-        return ODR_HZ[code] if code < len(ODR_HZ) else 0.0
-
     def _rates(self) -> dict[str, float]:
-        """Rates of the output registers ('out_xl', 'out_g') and FIFO streams, Hz."""
+        """Rates of the output registers and FIFO streams (:func:`stream_rates`), Hz, and
+        the same streams as grids (:func:`grids`)."""
         regs = self.regs
         key = (regs[CTRL1_XL], regs[CTRL2_G], regs[FIFO_CTRL3], regs[FIFO_CTRL4], regs[CTRL10_C])
         if key != self._rates_key:
-            self._rates_now = self._compute_rates()
-            self._active = [(n, r) for n, r in self._rates_now.items() if r]
-            self._fifo_words_per_slot = sum(1 for n, _ in self._active if not n.startswith("out"))
+            self._rates_now = stream_rates(*key)
+            self._grids = grids(self._rates_now)
+            self._fifo_words_per_slot = sum(len(fifo) for _, _, fifo in self._grids)
             self._rates_key = key
         return self._rates_now
-
-    def _compute_rates(self) -> dict[str, float]:
-        odr_xl, odr_g = self._odr(CTRL1_XL), self._odr(CTRL2_G)
-        rates = {"out_xl": odr_xl, "out_g": odr_g, "xl": 0.0, "g": 0.0, "temp": 0.0, "ts": 0.0}
-        mode = self.regs[FIFO_CTRL4] & 0x07
-        if mode not in (MODE_FIFO, 3, MODE_CONTINUOUS):
-            return rates
-        bdr = self.regs[FIFO_CTRL3]
-        rates["xl"] = min(_bdr(bdr & 0x0F), odr_xl) if odr_xl else 0.0
-        rates["g"] = min(_bdr(bdr >> 4), odr_g) if odr_g else 0.0
-        if odr_xl or odr_g:
-            rates["temp"] = TEMP_BATCH_HZ[(self.regs[FIFO_CTRL4] >> 4) & 0x03]
-        dec = TS_DECIMATION[self.regs[FIFO_CTRL4] >> 6]
-        if dec and self.regs[CTRL10_C] & 0x20:
-            rates["ts"] = max(rates["xl"], rates["g"]) / dec
-        return rates
 
     def _words_per_slot(self) -> int:
         self._rates()
         return self._fifo_words_per_slot
 
     def _rearm(self, now: float) -> None:
-        for name, rate in self._rates().items():
-            self._k[name] = math.floor((now - self._t_base) * rate + _EPS) if rate else 0
+        self._rates()
+        t = now - self._t_base
+        self._k = [math.floor(t * rate + _EPS) for rate, _, _ in self._grids]
 
     def _catch_up(self, now: float) -> None:
         """Generate what happened since the last call: self-clearing bits, output register
@@ -367,127 +360,166 @@ class SimLSM6DSOX(SimChip):
             self.regs[CTRL3_C] &= ~BOOT
             self._boot_until = 0.0
         self._rates()
-        events: list[tuple[float, int, str]] = []
+        streams: list[tuple[float, int, int, list[str]]] = []
         limited = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
-        t_base, k = self._t_base, self._k
+        t_base, k, depth = self._t_base, self._k, self.FIFO_DEPTH_WORDS
         idle_until = math.inf
-        for name, rate in self._active:
-            k0 = k[name]
-            k1 = math.floor((now - t_base) * rate + _EPS)
-            k[name] = k1
-            # Nothing of this stream falls due before its next grid point (with a margin
-            # far above rounding, so the floor above decides, never this shortcut).
+        for i, (rate, outs, fifo) in enumerate(self._grids):
+            k0 = k[i]
+            k1 = k[i] = math.floor((now - t_base) * rate + _EPS)
+            # Nothing of this grid falls due before its next point (with a margin far
+            # above rounding, so the floor above decides, never this shortcut).
             idle_until = min(idle_until, t_base + (k1 + 1 - _EPS) / rate - _IDLE_MARGIN_S)
-            if name[0] == "o":  # out_xl, out_g
-                if k1 > k0:
-                    self._output_due(name, t_base + k1 / rate)
+            if k1 == k0:
                 continue
+            if outs:
+                self._outputs_due_at(outs, t_base + k1 / rate)
             # Only the words the FIFO can still hold matter after a long gap.
-            depth = self.FIFO_DEPTH_WORDS
             first, last = (
                 (k0 + 1, min(k1, k0 + depth)) if limited else (max(k0 + 1, k1 - depth), k1)
             )
-            order = _ORDER[name]
-            events.extend((t_base + j / rate, order, name) for j in range(first, last + 1))
-        if events:
-            events.sort()
-            self._push_all(events)
+            if fifo and first <= last:
+                streams.append((rate, first, last, fifo))
+        if streams:
+            pairs = len(streams) == 1 and streams[0][3] == _GYRO_ACCEL
+            self._push(fifo_slots(streams, t_base), pairs)
         for until in (self._sw_reset_until, self._boot_until):
             if until:
                 idle_until = min(idle_until, until)
         self._idle_until = idle_until
 
-    def _output_due(self, name: str, t: float) -> None:
-        """A new sample in the output registers of ``name`` at ``t``: the data-ready bits
+    def _outputs_due_at(self, names: list[str], t: float) -> None:
+        """A new sample in the output registers of ``names`` at ``t``: the data-ready bits
         are set now, the values worked out when a register of them is read (or before a
         register write changes the settings they are converted with)."""
-        self._status |= (XLDA if name == "out_xl" else GDA) | TDA
-        self._outputs_due[name] = t
-        self._outputs_due["temp"] = self._temp_raw()
+        due = self._outputs_due
+        for name in names:
+            self._status |= (XLDA if name == "out_xl" else GDA) | TDA
+            due[name] = t
+        due["temp"] = self._temp_raw()
 
     def _settle_outputs(self) -> None:
         due, self._outputs_due = self._outputs_due, {}
         if "out_xl" in due:
             accel, _ = self._sample(due["out_xl"])
-            self.regs[OUTX_L_A : OUTX_L_A + 6] = self._accel_encoder()(accel)
+            self.regs[OUTX_L_A : OUTX_L_A + 6] = accel_bytes(accel, self._scaling()[0])
         if "out_g" in due:
             _, gyro = self._sample(due["out_g"])
-            self.regs[OUTX_L_G : OUTX_L_G + 6] = self._gyro_encoder()(gyro)
+            self.regs[OUTX_L_G : OUTX_L_G + 6] = gyro_bytes(gyro, self._scaling()[1])
         if "temp" in due:
             self.regs[OUT_TEMP_L : OUT_TEMP_L + 2] = struct.pack("<h", int(due["temp"]))
 
-    def _push_all(self, events: list[tuple[float, int, str]]) -> None:
-        """Append the FIFO words of ``events`` (time, slot order, stream), in time order."""
-        fifo = self._fifo
-        full_mode = self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO
-        accel_word = self._accel_encoder()
-        gyro_word = self._gyro_encoder()
-        depth = self.FIFO_DEPTH_WORDS
-        for t, _, name in events:
-            if self._slot_t is None or abs(t - self._slot_t) > _EPS:
-                self._slot_t = t
-                self._slot_cnt = (self._slot_cnt + 1) & 0x03
-            if len(fifo) >= depth:
-                if full_mode:
-                    continue  # FIFO mode stops collecting when full
-                fifo.popleft()  # continuous: the oldest word is overwritten
-                self.words_overwritten += 1
-                self._ovr_ia = self._ovr_latched = True
-            accel, gyro = self._sample(t)
-            if name == "g":
-                tag, data = TAG_GYRO, gyro_word(gyro)
-            elif name == "xl":
-                tag, data = TAG_ACCEL, accel_word(accel)
-            elif name == "temp":
-                tag, data = TAG_TEMPERATURE, HHH.pack(self._temp_raw(), 0, 0)
-            else:
-                tag, data = TAG_TIMESTAMP, struct.pack("<IH", self._timestamp(t), 0)
-            fifo.append(FIFO_TAG_BYTES[tag << 3 | self._slot_cnt << 1] + data)
+    def _push(self, slots: list[Slot], pairs: bool = False) -> None:
+        """Append the FIFO words of ``slots`` (in time order; ``pairs``: each a gyro then
+        an accel word); FIFO mode stops collecting when full, continuous mode overwrites
+        the oldest words and flags it. TAG_CNT moves on at every slot, stored or not."""
+        room = -1  # words that still fit in FIFO mode; -1: continuous, no limit
+        if self.regs[FIFO_CTRL4] & 0x07 == MODE_FIFO:
+            room = self._fifo.room()
+        slot_t, cnt = self._slot_t, self._slot_cnt
+        heads: list[int] = []
+        for t, _ in slots:
+            if slot_t is None or abs(t - slot_t) > _EPS:
+                slot_t = t
+                cnt = (cnt + 1) & 0x03
+            heads.append(cnt << 1)
+        self._slot_t, self._slot_cnt = slot_t, cnt
+        stored = slots
+        if room >= 0:  # only the slots with a word that fits are sampled
+            words, n = 0, 0
+            while n < len(slots) and words < room:
+                words += len(slots[n][1])
+                n += 1
+            stored = slots[:n]
+        if not stored:
+            return
+        times = [t for t, _ in stored]
+        cache = self._cache
+        if (
+            pairs
+            and self.accel_noise_g
+            and self.gyro_noise_dps
+            and (cache is None or cache[0] != times[0])
+        ):  # the usual slots (one grid, both sensors batched): the one-pass path
+            block, (a, g) = gyro_accel_block(
+                self._motions(times),
+                self._normals(6 * len(times)),
+                heads,
+                (self.accel_bias_g, self.gyro_bias_dps),
+                (self.accel_noise_g, self.gyro_noise_dps),
+                self._scaling(),
+            )
+            self._cache = (times[-1], a, g)
+        else:
+            accel, gyro = self._scaling()
+            samples = self._samples(times)
+            block = fifo_block(
+                stored, heads, samples, accel, gyro, self._temp_raw(), self._timestamp
+            )
+        if room >= 0:
+            self._fifo.push(block[: room * WORD_BYTES])
+            return
+        overwritten = self._fifo.push(block)
+        if overwritten:
+            self.words_overwritten += overwritten
+            self._ovr_ia = self._ovr_latched = True
 
     # -- the sensor ----------------------------------------------------------------------
 
     def _sample(self, t: float) -> tuple[Vec3, Vec3]:
         """The motion at time ``t`` with bias and noise (one draw per time, shared)."""
+        return self._samples([t])[0]
+
+    def _samples(self, times: list[float]) -> list[tuple[Vec3, Vec3]]:
+        """The motion at each of ``times`` (increasing) with bias and noise. A time already
+        sampled (the last one) is not drawn again: output registers and FIFO words of one
+        instant show one sample."""
         cache = self._cache
-        if cache is not None and cache[0] == t:
-            return cache[1], cache[2]
-        accel, gyro = self._source(t) if self._source is not None else (self._accel, self._gyro)
-        ab, gb = self.accel_bias_g, self.gyro_bias_dps
-        an, gn = self.accel_noise_g, self.gyro_noise_dps
-        # Drawn in this order (x, y, z accel, then gyro): the seeded noise stream.
-        z = gauss_z(self._rng, (3 if an else 0) + (3 if gn else 0))
-        a = (
-            (accel[0] + ab[0] + (0 + z[0] * an), accel[1] + ab[1] + (0 + z[1] * an),
-             accel[2] + ab[2] + (0 + z[2] * an))
-            if an else (accel[0] + ab[0] + 0, accel[1] + ab[1] + 0, accel[2] + ab[2] + 0)
-        )  # fmt: skip
-        k = 3 if an else 0
-        g = (
-            (gyro[0] + gb[0] + (0 + z[k] * gn), gyro[1] + gb[1] + (0 + z[k + 1] * gn),
-             gyro[2] + gb[2] + (0 + z[k + 2] * gn))
-            if gn else (gyro[0] + gb[0] + 0, gyro[1] + gb[1] + 0, gyro[2] + gb[2] + 0)
-        )  # fmt: skip
-        self._cache = (t, a, g)
-        return a, g
+        if cache is not None and cache[0] == times[0]:
+            rest = self._samples(times[1:]) if len(times) > 1 else []
+            return [(cache[1], cache[2]), *rest]
+        out = noisy_samples(
+            self._motions(times),
+            self.accel_bias_g,
+            self.gyro_bias_dps,
+            self.accel_noise_g,
+            self.gyro_noise_dps,
+            self._normals,
+        )
+        a, g = out[-1]
+        self._cache = (times[-1], a, g)
+        return out
 
-    def _accel_encoder(self) -> Callable[[Vec3], bytes]:
-        regs = self.regs
-        return accel_encoder(regs[CTRL1_XL], regs[CTRL8_XL], regs[CTRL5_C], self.self_test_accel_mg)
+    def _motions(self, times: list[float]) -> list[tuple[Vec3, Vec3]]:
+        """The motion (without bias and noise) at each of ``times``."""
+        if self._source_many is not None:
+            return self._source_many(times)
+        src = self._source
+        if src is not None:
+            return [src(t) for t in times]
+        return [(self._accel, self._gyro)] * len(times)
 
-    def _gyro_encoder(self) -> Callable[[Vec3], bytes]:
+    def _scaling(self) -> tuple[Scaling, Scaling]:
+        """Accelerometer and gyroscope scaling (FS, self-test shift) in force now."""
         regs = self.regs
-        return gyro_encoder(regs[CTRL2_G], regs[CTRL5_C], self.self_test_gyro_dps)
+        st_a, st_g = self.self_test_accel_mg, self.self_test_gyro_dps
+        key = (regs[CTRL1_XL], regs[CTRL2_G], regs[CTRL5_C], regs[CTRL8_XL], st_a, st_g)
+        if key != self._scaling_key:
+            self._scaling_key = key
+            self._scalings = (
+                accel_scaling(regs[CTRL1_XL], regs[CTRL8_XL], regs[CTRL5_C], st_a),
+                gyro_scaling(regs[CTRL2_G], regs[CTRL5_C], st_g),
+            )
+        return self._scalings
 
     def _temp_raw(self) -> int:
-        return i16((self.temperature_c - 25.0) * 256)
+        """OUT_TEMP at ``temperature_c`` (worked out again only when it changes)."""
+        if self.temperature_c != self._temp_c:
+            self._temp_c = self.temperature_c
+            self._temp_lsb = i16((self.temperature_c - 25.0) * 256)
+        return self._temp_lsb
 
     def _timestamp(self, t: float) -> int:
         if not self.regs[CTRL10_C] & 0x20:
             return 0
         return int((t - self._ts_t0) / TIMESTAMP_LSB_S + _EPS) & 0xFFFFFFFF
-
-
-def _bdr(code: int) -> float:
-    if code == 11:
-        return 6.5  # BDR code 1011: 6.5 Hz
-    return ODR_HZ[code] if code < len(ODR_HZ) else 0.0

@@ -26,7 +26,7 @@ Flexion set with :meth:`Hand.set_flexion` moves there along a minimum-jerk path 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 Vec3 = tuple[float, float, float]
 Quat = tuple[float, float, float, float]
@@ -215,6 +215,25 @@ class Hand:
             self._still[segment] = (orientation, flexion, settled, motion)
         return motion
 
+    def motions(self, segment: str, times_s: Sequence[float]) -> list[tuple[Vec3, Vec3]]:
+        """:meth:`motion` at each of ``times_s`` (increasing): a still pose is looked up
+        once for the whole run of times."""
+        out: list[tuple[Vec3, Vec3]] = []
+        for i, t_s in enumerate(times_s):
+            still = self._still.get(segment)
+            if (
+                still is not None
+                and not (self.tremor_deg and self.tremor_hz)
+                and segment not in self._vibration
+                and still[0] is self._orientation
+                and still[1] is self._flexion.get(segment)
+                and t_s >= still[2]
+            ):
+                out += [still[3]] * (len(times_s) - i)  # later times are later still
+                break
+            out.append(self.motion(segment, t_s))
+        return out
+
     def _motion(self, segment: str, t_s: float) -> tuple[Vec3, Vec3]:
         q0 = self.orientation(segment, t_s)
         q1 = self.orientation(segment, t_s + _DIFF_S)
@@ -232,11 +251,29 @@ class Hand:
         accel = to_body(q0, (0.0, 0.0, up))
         return accel, gyro
 
-    def motion_source(self, segment: str) -> Callable[[float], tuple[Vec3, Vec3]]:
-        """``fn(t) -> (accel_g, gyro_dps)`` for ``SimLSM6DSOX.set_motion_source``."""
+    def motion_source(self, segment: str) -> MotionSource:
+        """``fn(t) -> (accel_g, gyro_dps)`` for ``SimLSM6DSOX.set_motion_source``, with
+        ``fn.many(times)`` for a run of times."""
         if segment not in SEGMENTS:
             raise ValueError(f"segment must be one of {SEGMENTS}, got {segment!r}")
-        return lambda t: self.motion(segment, t)
+        return MotionSource(self, segment)
+
+
+class MotionSource:
+    """One segment's IMU motion: ``source(t)`` and ``source.many(times)``."""
+
+    def __init__(self, hand: Hand, segment: str) -> None:
+        self.hand = hand
+        self.segment = segment
+
+    def __repr__(self) -> str:
+        return f"MotionSource({self.segment})"
+
+    def __call__(self, t_s: float) -> tuple[Vec3, Vec3]:
+        return self.hand.motion(self.segment, t_s)
+
+    def many(self, times_s: Sequence[float]) -> list[tuple[Vec3, Vec3]]:
+        return self.hand.motions(self.segment, times_s)
 
 
 def _check_finger(finger: str) -> None:

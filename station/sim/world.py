@@ -21,6 +21,8 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from station.sim.fsr import FsrPad, FsrParams
 from station.sim.hand import SEGMENTS, Hand
 from station.sim.motors import MotorParams, SiteAccelerometer, SiteMotor
@@ -112,6 +114,7 @@ class World:
         chip.accel_bias_g = tuple(rng.uniform(-0.02, 0.02) for _ in range(3))
         chip.gyro_noise_dps = 0.1
         chip.accel_noise_g = 0.002
+        chip.set_noise_source(NormalDraws((self.seed, SEGMENTS.index(segment))))
         chip.set_motion_source(self.hand.motion_source(segment))
         self.imus[segment] = chip
 
@@ -141,3 +144,27 @@ class World:
         """Plug the glove back in: the IMUs power up with reset registers."""
         for chip in self.imus.values():
             chip.plug()
+
+
+class NormalDraws:
+    """Seeded standard normal draws for a simulated IMU's noise, ``draws(n) -> n floats``:
+    drawn by numpy a block at a time, where drawing each in Python would cost a simulated
+    glove more than the rest of its sample arithmetic."""
+
+    BLOCK = 4096
+
+    def __init__(self, seed: int | tuple[int, ...]) -> None:
+        self._gen = np.random.default_rng(seed)
+        self._buf: list[float] = []
+        self._i = 0
+
+    def __repr__(self) -> str:
+        return f"NormalDraws({len(self._buf) - self._i} left in the block)"
+
+    def __call__(self, n: int) -> list[float]:
+        i, j = self._i, self._i + n
+        if j > len(self._buf):
+            fresh = self._gen.standard_normal(max(self.BLOCK, n)).tolist()
+            self._buf, i, j = self._buf[i:] + fresh, 0, n
+        self._i = j
+        return self._buf[i:j]
