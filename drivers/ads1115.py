@@ -179,7 +179,7 @@ class ADS1115:
 
     def ready(self) -> bool:
         """True when no conversion is in progress (config OS bit = 1)."""
-        return bool(self._read_reg(REG_CONFIG) & CFG_OS)
+        return self._read_reg(REG_CONFIG) & CFG_OS != 0
 
     def read_raw(self) -> int:
         """The conversion register as signed counts (-32768..32767)."""

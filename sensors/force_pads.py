@@ -305,7 +305,7 @@ class ForcePads:
             force = curve.force_scalar(g)
             saturated = force > SATURATION_FACTOR * curve.max_force_n
         contact = self._contact[pad]
-        if not math.isnan(force):
+        if force == force:  # not NaN (without math.isnan's call)
             if contact and force < self.contact_off_n:
                 contact = False
             elif not contact and force >= self.contact_on_n:
