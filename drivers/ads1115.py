@@ -111,7 +111,7 @@ class ADS1115:
         self.pga_v = pga_v
         self.data_rate_sps = data_rate_sps
         self._base = (PGA_CODES[pga_v] << CFG_PGA_SHIFT) | (DR_CODES[data_rate_sps] << CFG_DR_SHIFT)
-        self._comp = CFG_COMP_QUE_OFF
+        self._set_comp(CFG_COMP_QUE_OFF)
         self._pointer = -1  # register the chip's pointer selects, -1 = unknown
         self._tx = bytearray(2)
         self._rx = bytearray(2)
@@ -134,7 +134,7 @@ class ADS1115:
         Raises ``DeviceNotFound`` when the chip does not hold it (another part answers at
         the address), ``OSError`` for bus errors (``no_answer`` when nothing answers).
         """
-        self._comp = CFG_COMP_QUE_OFF
+        self._set_comp(CFG_COMP_QUE_OFF)
         config = self._config(CFG_MUX_SINGLE_AIN0, True, False)
         self._write_reg(REG_CONFIG, config)
         found = self._read_reg(REG_CONFIG)
@@ -160,7 +160,7 @@ class ADS1115:
         """
         self._write_reg(REG_LO_THRESH, RDY_LO_THRESH)
         self._write_reg(REG_HI_THRESH, RDY_HI_THRESH)
-        self._comp = CFG_COMP_QUE_1
+        self._set_comp(CFG_COMP_QUE_1)
         self._write_reg(REG_CONFIG, self._config(CFG_MUX_SINGLE_AIN0, True, False))
 
     # -- single-shot -----------------------------------------------------------------------
@@ -173,11 +173,13 @@ class ADS1115:
 
     def start_single(self, channel: int) -> None:
         """Start one conversion of AIN``channel`` (0..3) against GND: one config write."""
-        self._write_reg(REG_CONFIG, self._config(_mux(channel), True, True))
+        if not isinstance(channel, int) or not 0 <= channel <= 3:
+            _mux(channel)  # raises ValueError
+        self._write_reg(REG_CONFIG, self._start_words[channel])
 
     def ready(self) -> bool:
         """True when no conversion is in progress (config OS bit = 1)."""
-        return bool(self._read_reg(REG_CONFIG) & CFG_OS)
+        return self._read_reg(REG_CONFIG) & CFG_OS != 0
 
     def read_raw(self) -> int:
         """The conversion register as signed counts (-32768..32767)."""
@@ -244,7 +246,7 @@ class ADS1115:
         again.
         """
         self.close_error = None
-        self._comp = CFG_COMP_QUE_OFF
+        self._set_comp(CFG_COMP_QUE_OFF)
         try:
             self._write_reg(REG_CONFIG, self._config(CFG_MUX_SINGLE_AIN0, True, False))
         except OSError as exc:
@@ -257,6 +259,11 @@ class ADS1115:
         self.close()
 
     # -- internals -------------------------------------------------------------------------
+
+    def _set_comp(self, comp: int) -> None:
+        # The comparator bits are in every config word: the start words change with them.
+        self._comp = comp
+        self._start_words = [self._config(_mux(ain), True, True) for ain in range(4)]
 
     def _config(self, mux: int, single: bool, start: bool) -> int:
         config = (mux << CFG_MUX_SHIFT) | self._base | self._comp
@@ -277,16 +284,17 @@ class ADS1115:
         self._pointer = reg
 
     def _read_reg(self, reg: int) -> int:
+        rx = self._rx
         try:
             if self._pointer == reg:
-                self._bus.readfrom_into(self._address, self._rx)
+                self._bus.readfrom_into(self._address, rx)
             else:
-                self._bus.readfrom_mem_into(self._address, reg, self._rx)
+                self._bus.readfrom_mem_into(self._address, reg, rx)
         except OSError:
             self._pointer = -1
             raise
         self._pointer = reg
-        return (self._rx[0] << 8) | self._rx[1]
+        return (rx[0] << 8) | rx[1]
 
 
 def _mux(channel: int) -> int:

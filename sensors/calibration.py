@@ -245,6 +245,7 @@ class PadCurve:
             raise CalibrationError(f"pad method must be one of {PAD_METHODS}, got {method!r}")
         self.method = method
         self.coefficients = coefficients
+        self._scalar_power_sat = method == "power_sat"
         try:
             if method == "piecewise":
                 self._lg = np.asarray(coefficients["log_g"], dtype=float)
@@ -275,21 +276,25 @@ class PadCurve:
         """:meth:`force_n` for one value without numpy (the acquisition loop's hot path)."""
         if conductance_s <= 0:
             return 0.0
+        if self._scalar_power_sat:
+            lg = math.log(conductance_s)
+            lo, hi = self._lg_range
+            lc = lo if lo > lg else lg  # min(max(lg, lo), hi) without the builtins' calls
+            lc = hi if hi < lc else lc
+            r_sat, log_k, exponent = self._sat
+            r = math.exp(-lc)
+            value = (log_k - math.log(r - r_sat)) / exponent
+            slope = r / (exponent * (r - r_sat))
+            return math.exp(value + slope * (lg - lc))
         if self.method == "piecewise":
             return float(self.force_n(conductance_s))
         lg = math.log(conductance_s)
         lo, hi = self._lg_range
         lc = min(max(lg, lo), hi)
         value = slope = 0.0
-        if self.method == "power_sat":
-            r_sat, log_k, exponent = self._sat
-            r = math.exp(-lc)
-            value = (log_k - math.log(r - r_sat)) / exponent
-            slope = r / (exponent * (r - r_sat))
-        else:
-            for c in self._poly:  # Horner for the polynomial and its derivative together
-                slope = slope * lc + value
-                value = value * lc + c
+        for c in self._poly:  # Horner for the polynomial and its derivative together
+            slope = slope * lc + value
+            value = value * lc + c
         return math.exp(value + slope * (lg - lc))
 
     def force_n(self, conductance_s: np.ndarray | float) -> np.ndarray:

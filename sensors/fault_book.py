@@ -76,7 +76,13 @@ class FaultBook:
         try:
             return fn(*args)
         except OSError:
-            self.count("retries")
+            return self.retry(fn, *args)
+
+    def retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """The second try of :meth:`attempt`, for a caller that made the first ``fn(*args)``
+        itself and met ``OSError``: counts ``retries``, raises :class:`BusFailed` if the
+        retry fails too."""
+        self.count("retries")
         try:
             return fn(*args)
         except OSError as exc:

@@ -100,6 +100,10 @@ class PadSample(NamedTuple):
     open: bool
 
 
+#: ``PadSample(*fields)`` without the generated ``__new__``'s Python frame (once per sample).
+_new_sample = tuple.__new__
+
+
 class PadLoadedAtTare(ValueError):
     """A pad was pressed while taring; the message names it and its reading."""
 
@@ -160,6 +164,7 @@ class ForcePads:
         self._curves: dict[int, PadCurve] = {}
         self._tare_s = np.zeros(len(self.layout))
         self._tare = [0.0] * len(self.layout)  # the same, as floats for the scalar path
+        self._pad_adcs = [self.adcs[c.adc] for c in self.layout]  # pad -> its ADS1115
         self._contact = [False] * len(self.layout)
 
     def __repr__(self) -> str:
@@ -283,13 +288,15 @@ class ForcePads:
 
     def sample(self, pad: int, t_s: float, counts: int) -> PadSample:
         """Convert one reading of ``pad`` taken at ``t_s``; updates its contact state."""
-        channel = self.layout[pad]
-        adc = self.adcs[channel.adc]
-        volts = adc.counts_to_volts(counts)
+        volts = self._pad_adcs[pad].counts_to_volts(counts)
         vcc = self.measured_supply_v or self.nominal_supply_v
         is_open = counts >= 32767 or volts > OPEN_RAIL_FRACTION * vcc or volts < NEGATIVE_V
-        # Scalar arithmetic, not numpy: this runs for every conversion.
-        g = max(volts, 0.0) / (self.divider_ohm * max(vcc - volts, 1e-6)) - self._tare[pad]
+        # Scalar arithmetic, not numpy: this runs for every conversion. The conditionals
+        # are max(volts, 0.0) and max(vcc - volts, 1e-6), without the builtin's call.
+        headroom = vcc - volts
+        g = (0.0 if volts < 0.0 else volts) / (
+            self.divider_ohm * (1e-6 if headroom < 1e-6 else headroom)
+        ) - self._tare[pad]
         curve = self._curves.get(pad)
         saturated = False
         if is_open or curve is None or self.supply_fault is not None:
@@ -298,13 +305,15 @@ class ForcePads:
             force = curve.force_scalar(g)
             saturated = force > SATURATION_FACTOR * curve.max_force_n
         contact = self._contact[pad]
-        if not math.isnan(force):
+        if force == force:  # not NaN (without math.isnan's call)
             if contact and force < self.contact_off_n:
                 contact = False
             elif not contact and force >= self.contact_on_n:
                 contact = True
             self._contact[pad] = contact
-        return PadSample(t_s, pad, counts, volts, g, force, contact, saturated, is_open)
+        return _new_sample(
+            PadSample, (t_s, pad, counts, volts, g, force, contact, saturated, is_open)
+        )
 
     def force_array(self, pad: int, volts: np.ndarray, supply_v: float | None = None) -> np.ndarray:
         """Vectorised force for many voltages of one pad (NaN where open or uncalibrated)."""

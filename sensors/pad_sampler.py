@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from sensors.fault_book import SUPPLY_REF, BusFailed, FaultBook, pad_key
 from sensors.faults import PadFault, SupplyRefFault
@@ -33,23 +33,20 @@ from sensors.ring import SampleStore
 CONVERSION_TIMEOUT = 3.0
 
 
-class _Pending(NamedTuple):
-    """A conversion started on a chip: of ``channel`` (None: the supply reference), whose
-    start write was acknowledged at ``t_started``."""
-
-    channel: PadChannel | None
-    t_started: float
-
-
 @dataclass(slots=True)
 class _Chip:
-    """One ADS1115 (``pads.adcs[index]``): its inputs in turn, as (pad channel or None for
-    the supply reference, AIN), the next one to start, and the conversion in progress."""
+    """One ADS1115 (``pads.adcs[index]``): its ``n_inputs`` inputs in turn, as (pad channel
+    or None for the supply reference, AIN), the next one to start, and the conversion in
+    progress: of ``channel`` (None: the supply reference), whose start write was
+    acknowledged at ``t_started`` (while ``pending``)."""
 
     index: int
     inputs: list[tuple[PadChannel | None, int]]
+    n_inputs: int
     next: int = 0
-    pending: _Pending | None = None
+    pending: bool = False
+    channel: PadChannel | None = None
+    t_started: float = 0.0
 
 
 class PadSampler:
@@ -64,14 +61,14 @@ class PadSampler:
         self.store = store
         self.fault_after = fault_after
         ref = pads.supply_ref
-        self._chips = [
-            _Chip(
-                a,
-                [(c, c.ain) for c in pads.layout if c.adc == a]
-                + ([(None, ref.ain)] if ref is not None and ref.adc == a else []),
-            )
-            for a in range(len(pads.adcs))
-        ]
+        self._chips = []
+        for a in range(len(pads.adcs)):
+            inputs: list[tuple[PadChannel | None, int]] = [
+                (c, c.ain) for c in pads.layout if c.adc == a
+            ]
+            if ref is not None and ref.adc == a:
+                inputs.append((None, ref.ain))
+            self._chips.append(_Chip(a, inputs, len(inputs)))
         self._parts = [pad_key(p) for p in range(pads.n_pads)]
         self._pad_fail = [0] * pads.n_pads  # consecutive failures of each pad
         self._supply_fail = 0  # consecutive refused or failed supply reference readings
@@ -91,55 +88,73 @@ class PadSampler:
 
     def _poll_chip(self, chip: _Chip) -> None:
         adc = self.pads.adcs[chip.index]
-        attempt = self.book.attempt
-        if chip.pending is not None:
-            channel, t_started = chip.pending
+        if chip.pending:
+            channel = chip.channel
             # OS = 1 confirms the conversion is done: read before that, the conversion
-            # register still holds the previous input's result (another pad's value).
+            # register still holds the previous input's result (another pad's value). A bus
+            # call that raises is retried once (FaultBook.retry), as FaultBook.attempt does.
             try:
-                counts = attempt(adc.read_raw) if attempt(adc.ready) else None
+                try:
+                    ready = adc.ready()
+                except OSError:
+                    ready = self.book.retry(adc.ready)
+                counts = None
+                if ready:
+                    try:
+                        counts = adc.read_raw()
+                    except OSError:
+                        counts = self.book.retry(adc.read_raw)
             except BusFailed as exc:
                 self._failed(channel, exc.errno, "read")
             else:
-                if counts is not None:
-                    self._result(channel, t_started + 1.0 / adc.data_rate_sps, counts)
-                elif self.clock.now() - t_started <= CONVERSION_TIMEOUT * adc.conversion_time_s():
-                    self.book.count("late_conversions")
-                    return  # still converting: read it next tick
-                else:  # never ends (chip hung, or reset): a fault, never its old data
+                if counts is None:
+                    t_late_s = self.clock.now() - chip.t_started
+                    if t_late_s <= CONVERSION_TIMEOUT * adc.conversion_time_s():
+                        self.book.count("late_conversions")
+                        return  # still converting: read it next tick
+                    # Never ends (chip hung, or reset): a fault, never its old data.
                     self._failed(channel, errno.ETIMEDOUT, "conversion")
-            chip.pending = None
+                elif channel is None:
+                    self._supply_result(counts)
+                else:  # a pad's conversion, stamped at its end (inline: once per sample)
+                    pad = channel.pad
+                    s = self.pads.sample(pad, chip.t_started + 1.0 / adc.data_rate_sps, counts)
+                    self.store.put_pad(
+                        s,
+                        (FLAG_CONTACT if s.contact else 0)
+                        | (FLAG_SATURATED if s.saturated else 0)
+                        | (FLAG_OPEN if s.open else 0),
+                    )
+                    if s.open:
+                        self._pad_open(pad)
+                    else:
+                        self._pad_fail[pad] = 0
+                        part = self._parts[pad]
+                        if part in self.book.active_faults:
+                            self.book.recovered(part)
+            chip.pending = False
         channel, ain = chip.inputs[chip.next]
-        chip.next = (chip.next + 1) % len(chip.inputs)
+        chip.next = (chip.next + 1) % chip.n_inputs
         try:
-            attempt(adc.start_single, ain)
+            try:
+                adc.start_single(ain)
+            except OSError:
+                self.book.retry(adc.start_single, ain)
         except BusFailed as exc:
             self._failed(channel, exc.errno, "start")
             return
         # Stamped once the start write is acknowledged: the chip latches it at the end of
         # the write, which on a slow bus or after a preemption is well after it was issued.
-        chip.pending = _Pending(channel, self.clock.now())
+        chip.pending = True
+        chip.channel = channel
+        chip.t_started = self.clock.now()
 
-    def _result(self, channel: PadChannel | None, t_s: float, counts: int) -> None:
-        if channel is None:
-            self._supply_result(counts)
-            return
-        pad = channel.pad
-        s = self.pads.sample(pad, t_s, counts)
-        flags = (
-            (FLAG_CONTACT if s.contact else 0)
-            | (FLAG_SATURATED if s.saturated else 0)
-            | (FLAG_OPEN if s.open else 0)
-        )
-        self.store.put_pad(s, flags)
-        if s.open:
-            self._pad_fail[pad] += 1
-            if self._pad_fail[pad] == self.fault_after:
-                fault = PadFault(pad, None, "input at the rail: unplugged?")
-                self.book.fault(self._parts[pad], fault)
-        else:
-            self._pad_fail[pad] = 0
-            self.book.recovered(self._parts[pad])
+    def _pad_open(self, pad: int) -> None:
+        """Pad ``pad`` read at the rail: ``fault_after`` in a row are a fault."""
+        self._pad_fail[pad] += 1
+        if self._pad_fail[pad] == self.fault_after:
+            fault = PadFault(pad, None, "input at the rail: unplugged?")
+            self.book.fault(self._parts[pad], fault)
 
     def _supply_result(self, counts: int) -> None:
         try:

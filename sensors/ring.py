@@ -19,6 +19,12 @@ class Ring:
         self.t = np.full(capacity, np.nan)
         self.data = np.full((capacity, width), np.nan)
         self.n = 0  # rows ever written
+        # Flat views for :meth:`put`: an item store through a memoryview costs a third of
+        # numpy's row assignment from a tuple, with the same float64 result.
+        self._t_view = self.t.data.cast("B").cast("d")
+        self._data_view = self.data.data.cast("B").cast("d")
+        self._width = width
+        self.capacity = capacity
 
     @property
     def nbytes(self) -> int:
@@ -50,8 +56,14 @@ class Ring:
     def put(self, t: float, row: tuple[float, ...]) -> None:
         """One row (the per-conversion path: no temporary arrays)."""
         i = self.n % len(self.t)
-        self.t[i] = t
-        self.data[i] = row
+        if len(row) != self._width:
+            raise ValueError(f"a row of this ring has {self._width} values, got {len(row)}")
+        self._t_view[i] = t
+        at = i * self._width
+        view = self._data_view
+        for value in row:
+            view[at] = value
+            at += 1
         self.n += 1
 
     def since(self, t_from: float) -> tuple[np.ndarray, np.ndarray]:
@@ -115,9 +127,23 @@ class SampleStore:
 
     def put_pad(self, sample: PadSample, flags: int) -> None:
         """Keep ``sample`` (its pad's newest) with its ``flags`` (``FLAG_*``)."""
-        with self.lock:
-            self._pads[sample.pad].put(sample.t_s, (sample.force_n, sample.volts, flags))
-            self._latest[sample.pad] = sample
+        pad = sample.pad
+        ring = self._pads[pad]
+        view = ring._data_view
+        lock = self.lock
+        lock.acquire()  # acquire/release, not ``with``: the same at half the cost
+        try:
+            # Ring.put inline (this runs once per conversion): time, force, volts, flags.
+            i = ring.n % ring.capacity
+            at = i * 3
+            ring._t_view[i] = sample.t_s
+            view[at] = sample.force_n
+            view[at + 1] = sample.volts
+            view[at + 2] = flags
+            ring.n += 1
+            self._latest[pad] = sample
+        finally:
+            lock.release()
 
     def append_imu(
         self,

@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from drivers.sim.chip import SimChip
+from drivers.sim.clock import time_cell
 
 REG_CONVERSION, REG_CONFIG, REG_LO_THRESH, REG_HI_THRESH = 0, 1, 2, 3
 RESET_CONFIG, RESET_LO_THRESH, RESET_HI_THRESH = 0x8583, 0x8000, 0x7FFF
@@ -57,6 +58,8 @@ COMP_QUE_MASK = 0x0003
 DATA_RATES_SPS = (8, 16, 32, 64, 128, 250, 475, 860)
 #: PGA code -> full-scale range in volts (config bits 11:9).
 FULL_SCALE_V = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256, 0.256, 0.256)
+#: PGA code -> volts per code (LSB = FSR / 32768).
+LSB_V = tuple(fsr / 32768 for fsr in FULL_SCALE_V)
 #: MUX code -> (positive input, negative input or None for GND) (config bits 14:12).
 MUX_INPUTS: tuple[tuple[int, int | None], ...] = (
     (0, 1), (0, 3), (1, 3), (2, 3), (0, None), (1, None), (2, None), (3, None),
@@ -82,7 +85,8 @@ class SimADS1115(SimChip):
     def __init__(self, clock, oscillator_factor: float = 1.0, bus_hz: float | None = None) -> None:
         super().__init__()
         self.clock = clock
-        self.oscillator_factor = oscillator_factor
+        self._time = time_cell(clock)  # a SimClock's time, read without a call
+        self.oscillator_factor = oscillator_factor  # sets the conversion time per DR code
         self.bus_hz = bus_hz
         #: Inject "never finishes": a conversion in progress stays in progress.
         self.stuck = False
@@ -95,6 +99,16 @@ class SimADS1115(SimChip):
     def __repr__(self) -> str:
         state = "converting" if self._busy else "idle"
         return f"SimADS1115(config=0x{self.config:04X}, {state}, {self._conversions} conversions)"
+
+    @property
+    def oscillator_factor(self) -> float:
+        """Actual conversion time over the nominal 1/DR (the oscillator's ±10 %: 0.9..1.1)."""
+        return self._oscillator_factor
+
+    @oscillator_factor.setter
+    def oscillator_factor(self, factor: float) -> None:
+        self._oscillator_factor = factor
+        self._conversion_s = [factor / sps for sps in DATA_RATES_SPS]
 
     # -- the world side -------------------------------------------------------------------
 
@@ -157,7 +171,7 @@ class SimADS1115(SimChip):
     def conversion_time_s(self, config: int | None = None) -> float:
         """Duration of one conversion at the DR of ``config`` (default: the current one)."""
         cfg = self._config if config is None else config
-        return self.oscillator_factor / DATA_RATES_SPS[(cfg >> 5) & 0x7]
+        return self._conversion_s[(cfg >> 5) & 0x7]
 
     def alert_pin(self) -> bool:
         """ALERT/RDY line level (True = high; the open-drain pin floats high when off)."""
@@ -175,34 +189,36 @@ class SimADS1115(SimChip):
 
     def code_for(self, volts: float, pga_code: int) -> int:
         """Ideal signed code for a differential input of ``volts`` at ``pga_code``."""
-        lsb = FULL_SCALE_V[pga_code] / 32768
-        return max(-32768, min(32767, math.floor(volts / lsb)))
+        return max(-32768, min(32767, math.floor(volts / LSB_V[pga_code])))
 
     # -- the bus side ---------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
         if not data:
             return  # address-only probe
-        self._advance()
-        self._pointer = data[0] & 0x03
-        if len(data) == 1:
+        if self._busy:
+            self._advance()
+        self._pointer = pointer = data[0] & 0x03
+        n = len(data)
+        if n == 1:
             return
-        if len(data) != 3:
-            self.flags["short_write" if len(data) == 2 else "long_write"] += 1
-            if len(data) == 2:
+        if n != 3:
+            self.flags["short_write" if n == 2 else "long_write"] += 1
+            if n == 2:
                 return
         value = (data[1] << 8) | data[2]
-        if self._pointer == REG_CONVERSION:
-            self.flags["conversion_write"] += 1
-        elif self._pointer == REG_CONFIG:
+        if pointer == REG_CONFIG:
             self._write_config(value)
-        elif self._pointer == REG_LO_THRESH:
+        elif pointer == REG_CONVERSION:
+            self.flags["conversion_write"] += 1
+        elif pointer == REG_LO_THRESH:
             self._lo = value
         else:
             self._hi = value
 
     def read(self, n: int) -> bytes:
-        self._advance()
+        if self._busy:
+            self._advance()
         if self._pointer == REG_CONVERSION:
             value = self._conv
             if self._config & COMP_LAT:
@@ -230,29 +246,31 @@ class SimADS1115(SimChip):
             # with, and _advance powers down or continues according to the new MODE.
             self._config = value & ~OS
             return
-        self._config = value & ~OS
+        self._config = config = value & ~OS
         if not value & MODE_SINGLE or value & OS:
-            start = self.clock.now()
+            start = self._time.s if self._time is not None else self.clock.now()
             if self.bus_hz:
                 start += CONFIG_LATCH_BITS / self.bus_hz
-            self._start(start)
-
-    def _start(self, t_s: float) -> None:
-        self._busy = True
-        self._conv_config = self._config
-        self._end_s = t_s + self.conversion_time_s(self._config)
+            self._busy = True
+            self._conv_config = config
+            self._end_s = start + self._conversion_s[(config >> 5) & 0x7]
 
     def _advance(self) -> None:
         """Complete every conversion that has ended by now (lazily, on each access)."""
         if not self._busy:
             return
-        now = self.clock.now()
+        now = self._time.s if self._time is not None else self.clock.now()
+        if self._config & MODE_SINGLE:
+            if not self.stuck and now >= self._end_s:
+                self._complete(self._end_s, self._conv_config)
+                self._busy = False  # single-shot: powers down after one conversion
+            return
         while self._busy and not self.stuck and now >= self._end_s:
             self._complete(self._end_s, self._conv_config)
             if self._config & MODE_SINGLE:
                 self._busy = False
                 break
-            period = self.conversion_time_s(self._config)
+            period = self._conversion_s[(self._config >> 5) & 0x7]
             self._conv_config = self._config
             self._end_s += period
             skipped = math.floor((now - self._end_s) / period)
@@ -266,18 +284,23 @@ class SimADS1115(SimChip):
         volts = self._inputs[positive](t_end)
         if negative is not None:
             volts -= self._inputs[negative](t_end)
-        code = self.code_for(volts, (config >> 9) & 0x7)
+        code = math.floor(volts / LSB_V[(config >> 9) & 0x7])
+        if code > 32767:  # beyond full scale: clipped (code_for, without its calls)
+            code = 32767
+        elif code < -32768:
+            code = -32768
         self._conv = code & 0xFFFF
         self._conversions += 1
         self._last_end_s = t_end
-        self._compare(code, config)
+        if config & COMP_QUE_MASK != COMP_QUE_MASK:
+            self._compare(code, config)
 
     def _ready_mode(self) -> bool:
         return bool(self._hi & 0x8000) and not self._lo & 0x8000
 
     def _compare(self, code: int, config: int) -> None:
         if config & COMP_QUE_MASK == COMP_QUE_MASK or self._ready_mode():
-            return
+            return  # comparator off, or ALERT/RDY is a conversion-ready output
         hi, lo = _signed(self._hi), _signed(self._lo)
         window = config & COMP_MODE_WINDOW
         beyond = code > hi or (window and code < lo)

@@ -8,12 +8,27 @@ a repeated START), then STOP: 9 bits a byte (8 data + ACK, the address byte incl
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 START_BITS = 1
 STOP_BITS = 1
 BITS_PER_BYTE = 9
+#: Bits of a segment before its data: START (or repeated START) and the address byte.
+_SEGMENT_BITS = START_BITS + BITS_PER_BYTE
+
+
+@dataclass(slots=True)
+class BusStats:
+    """What a bus carried since it was made or its stats were reset."""
+
+    transactions: int = 0
+    bytes: int = 0
+    bits: int = 0
+    wire_s: float = 0.0
+    errors: int = 0
+    collisions: int = 0
+    errors_by_errno: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,8 +56,13 @@ class Transaction:
 
 #: A segment as the bus logs it on the fast path: (address, 'W' or 'R', data).
 WireSegment = tuple[int, str, bytes]
-#: A transaction as the bus logs it on the fast path: (t_s, segments, wire_s, errno).
-WireRecord = tuple[float, list[WireSegment], float, int | None]
+#: A transaction as the bus logs it: (t_s, segments, wire_s, errno), or on its
+#: ``machine.I2C`` shortcut (one address, no error) (t_s, address, data written or None,
+#: data read or None, wire_s).
+WireRecord = (
+    tuple[float, Sequence[WireSegment], float, int | None]
+    | tuple[float, int, bytes | None, bytes | None, float]
+)
 
 
 class TransactionLog:
@@ -75,7 +95,15 @@ class TransactionLog:
 
 
 def _transaction(raw: WireRecord) -> Transaction:
-    t_s, done, wire_s, error = raw
+    if len(raw) == 5:
+        t_s, address, written, read, wire_s = raw
+        segments = []
+        if written is not None:
+            segments.append(Segment(address, "W", written))
+        if read is not None:
+            segments.append(Segment(address, "R", read))
+        return Transaction(t_s, tuple(segments), wire_s, None)
+    t_s, done, wire_s, error = raw  # type: ignore[misc]
     return Transaction(t_s, tuple(Segment(*d) for d in done), wire_s, error)
 
 

@@ -104,16 +104,17 @@ class FsrPad:
         params: FsrParams,
         texture_grade: int,
         divider_ohm: float,
-        supply_v: FloatFn,
+        supply_v: float | FloatFn,
         seed: int,
     ) -> None:
         self.index = index
         self.texture_grade = texture_grade
-        self.params = params.with_texture(texture_grade)
+        self.params = params.with_texture(texture_grade)  # sets the open resistance too
         self.divider_ohm = float(divider_ohm)
-        self._supply_v = supply_v
+        self.set_supply(supply_v)
         self._rng = random.Random(seed)
         self._force: FloatFn = _constant(0.0)
+        self._held_n: float | None = 0.0  # the force set_force holds (None: a profile)
         self.plugged = True
         self._t_last = -math.inf
         self._play: float | None = None  # play-operator state (log force), None: no contact
@@ -125,6 +126,17 @@ class FsrPad:
     def __repr__(self) -> str:
         return f"FsrPad({self.index}, grade {self.texture_grade}, R1={self.params.r_at_1n_ohm:.0f})"
 
+    @property
+    def params(self) -> FsrParams:
+        """This part's parameters (its texture included)."""
+        return self._params
+
+    @params.setter
+    def params(self, params: FsrParams) -> None:
+        self._params = params
+        #: Resistance with no force on the pad, as _resistance computes it.
+        self._r_open = 1.0 / max(_conductance(params, 0.0, 0.0, 1.0), 1e-12)
+
     # -- scripting -------------------------------------------------------------------------
 
     def set_force(self, force_n: float) -> None:
@@ -132,14 +144,25 @@ class FsrPad:
         if not force_n >= 0.0:
             raise ValueError(f"force_n must be >= 0, got {force_n}")
         self._force = _constant(float(force_n))
+        self._held_n = float(force_n)
 
     def set_force_profile(self, fn: FloatFn) -> None:
         """Force follows ``fn(t_s) -> newtons`` (negative values count as 0)."""
         self._force = fn
+        self._held_n = None
 
     def force_at(self, t_s: float) -> float:
         """The true force at ``t_s`` (what a session should measure)."""
         return max(0.0, float(self._force(t_s)))
+
+    def set_supply(self, supply_v: float | FloatFn) -> None:
+        """Feed the divider from ``supply_v`` volts, or ``supply_v(t_s) -> volts``."""
+        if callable(supply_v):
+            self._supply_v = supply_v
+            self._supply_held_v: float | None = None
+        else:
+            self._supply_held_v = float(supply_v)
+            self._supply_v = _constant(self._supply_held_v)
 
     def unplug(self) -> None:
         """Pull the pad's connector: the ADC input floats (reads full scale)."""
@@ -152,28 +175,44 @@ class FsrPad:
 
     def resistance_at(self, t_s: float) -> float:
         """FSR resistance (Ω) at ``t_s``, noise included; advances the pad's state."""
-        force = self.force_at(t_s)
-        if t_s >= self._t_last:
-            self._advance(t_s, force)
-        g = _conductance(self.params, force, self._unloading, self._creep)
-        if force > 0.0:
-            g *= self._press_gain
-            if self.params.noise_rel:
-                g *= 1.0 + self._rng.gauss(0.0, self.params.noise_rel)
-        return 1.0 / max(g, 1e-12)
+        return self._resistance(t_s, self.force_at(t_s))
 
     def voltage_at(self, t_s: float) -> float:
         """Divider output (V) at the ADC input at ``t_s``: V_cc·R_M/(R_M + R_FSR) + noise."""
         if not self.plugged:
             return FLOATING_INPUT_V
-        r = self.resistance_at(t_s)
-        v = self._supply_v(t_s) * self.divider_ohm / (self.divider_ohm + r)
-        if self.params.noise_v:
-            v += self._rng.gauss(0.0, self.params.noise_v)
+        force = self._held_n  # set_force's constant, read without a call (most samples)
+        if force is None:
+            force = self._force(t_s)
+        if force <= 0.0 and self._play is None and t_s >= self._t_last:
+            # Nothing on a released pad (most samples): the open resistance, and no state
+            # to reset; the same arithmetic as _resistance, without the calls.
+            self._t_last = t_s
+            r = self._r_open
+        else:
+            r = self._resistance(t_s, max(0.0, float(force)))
+        supply_v = self._supply_held_v
+        if supply_v is None:
+            supply_v = self._supply_v(t_s)
+        v = supply_v * self.divider_ohm / (self.divider_ohm + r)
+        noise_v = self._params.noise_v
+        if noise_v:
+            v += self._rng.gauss(0.0, noise_v)
         return v
 
+    def _resistance(self, t_s: float, force: float) -> float:
+        if t_s >= self._t_last:
+            self._advance(t_s, force)
+        p = self._params
+        g = _conductance(p, force, self._unloading, self._creep)
+        if force > 0.0:
+            g *= self._press_gain
+            if p.noise_rel:
+                g *= 1.0 + self._rng.gauss(0.0, p.noise_rel)
+        return 1.0 / max(g, 1e-12)
+
     def _advance(self, t_s: float, force: float) -> None:
-        p = self.params
+        p = self._params
         self._t_last = t_s
         if force < 0.5 * p.break_force_n:
             self._play = None  # released: both the branch and the creep clock reset

@@ -50,7 +50,8 @@ class World:
         self.seed = seed
         rng = random.Random(seed)
         self.nominal_supply_v = float(supply_v)
-        self._supply: FloatFn = lambda _t: self.nominal_supply_v
+        nominal = self.nominal_supply_v
+        self._supply: FloatFn = lambda _t: nominal
         grades = (
             list(texture_grades) if texture_grades is not None else [i % 8 for i in range(n_pads)]
         )
@@ -63,7 +64,7 @@ class World:
                 base.spread(rng, part_spread),
                 grades[i],
                 divider_ohm,
-                self.supply_v,
+                nominal,
                 seed=rng.randrange(2**31),
             )
             for i in range(n_pads)
@@ -90,6 +91,8 @@ class World:
         else:
             value = float(volts)
             self._supply = lambda _t: value
+        for pad in self.pads:
+            pad.set_supply(volts)
 
     # -- wiring to the simulated chips ----------------------------------------------------
 
