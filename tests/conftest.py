@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,13 @@ from mqtt_broker import Broker, BrokerAuth, BrokerError, Pki, make_pki
 from drivers.sim.bus import SimI2CBus
 from drivers.sim.clock import SimClock
 from station import config as config_mod
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. About half of the suite's wall time is spent
+    waiting (brokers restarting, station and clinic processes, TLS handshakes, reconnect
+    back-off), so one worker per core leaves the cores idle for much of the run."""
+    return 2 * len(os.sched_getaffinity(0))
 
 
 @pytest.fixture
