@@ -51,33 +51,7 @@ class Madgwick:
 
     def update(self, gyro_dps: Sequence[float], accel_g: Sequence[float], dt_s: float) -> Quat:
         """One step (Madgwick's ``MadgwickAHRSupdateIMU``); returns the new quaternion."""
-        if not self.initialised:
-            self.reset_from_accel(accel_g)
-        q0, q1, q2, q3 = self.q
-        gx, gy, gz = (float(v) * DEG for v in gyro_dps)
-        d0 = 0.5 * (-q1 * gx - q2 * gy - q3 * gz)
-        d1 = 0.5 * (q0 * gx + q2 * gz - q3 * gy)
-        d2 = 0.5 * (q0 * gy - q1 * gz + q3 * gx)
-        d3 = 0.5 * (q0 * gz + q1 * gy - q2 * gx)
-        ax, ay, az = (float(v) for v in accel_g)
-        norm = math.sqrt(ax * ax + ay * ay + az * az)
-        if norm > 0.0:
-            ax, ay, az = ax / norm, ay / norm, az / norm
-            # Gradient of the error between measured and predicted gravity (Madgwick eq. 25).
-            f1 = 2 * (q1 * q3 - q0 * q2) - ax
-            f2 = 2 * (q0 * q1 + q2 * q3) - ay
-            f3 = 2 * (0.5 - q1 * q1 - q2 * q2) - az
-            s0 = -2 * q2 * f1 + 2 * q1 * f2
-            s1 = 2 * q3 * f1 + 2 * q0 * f2 - 4 * q1 * f3
-            s2 = -2 * q0 * f1 + 2 * q3 * f2 - 4 * q2 * f3
-            s3 = 2 * q1 * f1 + 2 * q2 * f2
-            sn = math.sqrt(s0 * s0 + s1 * s1 + s2 * s2 + s3 * s3)
-            if sn > 0.0:
-                b = self.beta / sn
-                d0, d1, d2, d3 = d0 - b * s0, d1 - b * s1, d2 - b * s2, d3 - b * s3
-        q0, q1, q2, q3 = q0 + d0 * dt_s, q1 + d1 * dt_s, q2 + d2 * dt_s, q3 + d3 * dt_s
-        n = math.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
-        self.q = (q0 / n, q1 / n, q2 / n, q3 / n)
+        self.update_flat([float(v) for v in gyro_dps], [float(v) for v in accel_g], dt_s)
         return self.q
 
     def update_many(self, gyro_dps: np.ndarray, accel_g: np.ndarray, dt_s: float) -> np.ndarray:
@@ -88,8 +62,8 @@ class Madgwick:
 
     def update_flat(self, gyro_dps: list[float], accel_g: list[float], dt_s: float) -> list[float]:
         """Run over samples given flat (gx, gy, gz, gx, ...; ax, ay, az, ax, ...); returns
-        the quaternions after each step, flat (w, x, y, z, w, ...). The very arithmetic of
-        :meth:`update`, step after step, in one loop."""
+        the quaternions after each step, flat (w, x, y, z, w, ...). Madgwick's
+        ``MadgwickAHRSupdateIMU``, step after step, in one loop of plain floats."""
         if len(gyro_dps) != len(accel_g) or len(gyro_dps) % 3:
             raise ValueError(
                 f"need as many gyro as accel values, 3 a sample: {len(gyro_dps)}, {len(accel_g)}"
@@ -111,6 +85,7 @@ class Madgwick:
             norm = sqrt(ax * ax + ay * ay + az * az)
             if norm > 0.0:
                 ax, ay, az = ax / norm, ay / norm, az / norm
+                # Gradient of the error between measured and predicted gravity (eq. 25).
                 f1 = 2 * (q1 * q3 - q0 * q2) - ax
                 f2 = 2 * (q0 * q1 + q2 * q3) - ay
                 f3 = 2 * (0.5 - q1 * q1 - q2 * q2) - az

@@ -170,7 +170,61 @@ class _Track:
         self.history = [(float(x), bool(c)) for x, c in state["history"]]
 
 
-class Staircase:
+class _UpDown:
+    """What both up-down rules share: the track of levels and reversals, the estimate at
+    the rule's ``target_p``, and the state as JSON. A rule says only how it steps."""
+
+    kind = ""
+    _track: _Track
+
+    @property
+    def scale(self) -> Scale:
+        return self._track.scale
+
+    @property
+    def target_p(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def reversals(self) -> list[float]:
+        return list(self._track.reversals)
+
+    def next_stimulus(self) -> float:
+        return self._track.level
+
+    def finished(self) -> bool:
+        return self._track.finished()
+
+    def estimate(self) -> Estimate:
+        return self._track.estimate(self.target_p)
+
+    def _described(self, rule: str) -> str:
+        t = self._track
+        return (
+            f"{type(self).__name__}({rule}, level={t.level:g} {t.scale}, "
+            f"trials={len(t.history)}, reversals={len(t.reversals)})"
+        )
+
+    def _state(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {
+            "schema": "rehab.adaptive/1",
+            "kind": self.kind,
+            "params": {**self._track.params(), **params},
+            **extra,
+            **self._track.dynamic_state(),
+        }
+
+    @classmethod
+    def _restored(cls, state: dict[str, Any]) -> Any:
+        check_state(state, cls.kind)
+        p = dict(state["params"])
+        p["bounds"] = None if p["bounds"] is None else tuple(p["bounds"])
+        obj = cls(**p)
+        obj._track.load(state)
+        return obj
+
+
+class Staircase(_UpDown):
     """n-down/1-up transformed staircase (``n_down`` 1-4), 1-down/1-up until the first
     reversal when ``initial_one_down``.
 
@@ -201,42 +255,18 @@ class Staircase:
         ratio = GARCIA_PEREZ_RATIO[self.n_down] if down_ratio is None else down_ratio
         self.initial_one_down = bool(initial_one_down)
         self._track = _Track(
-            start,
-            scale,
-            steps,
-            step_reversals,
-            ratio,
-            bounds,
-            n_reversals,
-            min_trials,
-            max_trials,
-            n_estimate,
-            discard,
-        )
+            start, scale, steps, step_reversals, ratio, bounds,
+            n_reversals, min_trials, max_trials, n_estimate, discard,
+        )  # fmt: skip
         self._run = 0
 
     def __repr__(self) -> str:
-        t = self._track
-        return (
-            f"Staircase({self.n_down}-down/1-up, level={t.level:g} {t.scale}, "
-            f"trials={len(t.history)}, reversals={len(t.reversals)})"
-        )
-
-    @property
-    def scale(self) -> Scale:
-        return self._track.scale
+        return self._described(f"{self.n_down}-down/1-up")
 
     @property
     def target_p(self) -> float:
         """The proportion correct this rule and step ratio converge on."""
         return (1.0 / (1.0 + self._track.down_ratio)) ** (1.0 / self.n_down)
-
-    @property
-    def reversals(self) -> list[float]:
-        return list(self._track.reversals)
-
-    def next_stimulus(self) -> float:
-        return self._track.level
 
     def update(self, stimulus: float, correct: bool) -> None:
         needed = 1 if self.initial_one_down and not self._track.reversals else self.n_down
@@ -249,39 +279,22 @@ class Staircase:
                 self._run, direction = 0, -1
         self._track.record(stimulus, correct, direction)
 
-    def finished(self) -> bool:
-        return self._track.finished()
-
-    def estimate(self) -> Estimate:
-        return self._track.estimate(self.target_p)
-
     def to_state(self) -> dict[str, Any]:
-        params = self._track.params()
-        params.update(
-            n_down=self.n_down,
-            down_ratio=self._track.down_ratio,
-            initial_one_down=self.initial_one_down,
-        )
-        return {
-            "schema": "rehab.adaptive/1",
-            "kind": self.kind,
-            "params": params,
-            "run": self._run,
-            **self._track.dynamic_state(),
+        params = {
+            "n_down": self.n_down,
+            "down_ratio": self._track.down_ratio,
+            "initial_one_down": self.initial_one_down,
         }
+        return self._state(params, run=self._run)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Staircase:
-        check_state(state, cls.kind)
-        p = dict(state["params"])
-        p["bounds"] = None if p["bounds"] is None else tuple(p["bounds"])
-        obj = cls(**p)
-        obj._track.load(state)
+        obj: Staircase = cls._restored(state)
         obj._run = int(state["run"])
         return obj
 
 
-class WeightedUpDown:
+class WeightedUpDown(_UpDown):
     """Kaernbach's weighted up-down: every correct answer steps down by Δ⁻, every error up
     by Δ⁺ = Δ⁻·p/(1 − p), converging on ``target_p`` correct (in [0.55, 0.95]).
 
@@ -307,65 +320,24 @@ class WeightedUpDown:
         self._target_p = check_range("target_p", target_p, 0.55, 0.95)
         ratio = (1.0 - self._target_p) / self._target_p
         self._track = _Track(
-            start,
-            scale,
-            steps,
-            step_reversals,
-            ratio,
-            bounds,
-            n_reversals,
-            min_trials,
-            max_trials,
-            n_estimate,
-            discard,
-        )
+            start, scale, steps, step_reversals, ratio, bounds,
+            n_reversals, min_trials, max_trials, n_estimate, discard,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
-        t = self._track
-        return (
-            f"WeightedUpDown(target {self._target_p:.0%}, level={t.level:g} {t.scale}, "
-            f"trials={len(t.history)}, reversals={len(t.reversals)})"
-        )
-
-    @property
-    def scale(self) -> Scale:
-        return self._track.scale
+        return self._described(f"target {self._target_p:.0%}")
 
     @property
     def target_p(self) -> float:
         return self._target_p
 
-    @property
-    def reversals(self) -> list[float]:
-        return list(self._track.reversals)
-
-    def next_stimulus(self) -> float:
-        return self._track.level
-
     def update(self, stimulus: float, correct: bool) -> None:
         self._track.record(stimulus, correct, -1 if correct else 1)
 
-    def finished(self) -> bool:
-        return self._track.finished()
-
-    def estimate(self) -> Estimate:
-        return self._track.estimate(self._target_p)
-
     def to_state(self) -> dict[str, Any]:
-        params = self._track.params()
-        params.update(target_p=self._target_p)
-        return {
-            "schema": "rehab.adaptive/1",
-            "kind": self.kind,
-            "params": params,
-            **self._track.dynamic_state(),
-        }
+        return self._state({"target_p": self._target_p})
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> WeightedUpDown:
-        check_state(state, cls.kind)
-        p = dict(state["params"])
-        p["bounds"] = None if p["bounds"] is None else tuple(p["bounds"])
-        obj = cls(**p)
-        obj._track.load(state)
+        obj: WeightedUpDown = cls._restored(state)
         return obj
