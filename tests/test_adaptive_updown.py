@@ -105,15 +105,36 @@ def test_weighted_up_down_step_ratio_hits_target() -> None:
 
 
 def test_estimate_needs_four_reversals_after_discard() -> None:
-    s = Staircase(0.0, n_down=1, steps=(0.1,), step_reversals=(), down_ratio=1.0)
+    s = Staircase(0.0, n_down=1, steps=(0.1,), step_reversals=())
     feed(s, "01010")  # 4 reversals: 2 after the discarded 2
     with pytest.raises(EstimateUnavailable, match="at least 4"):
         s.estimate()
     feed(s, "10")
     est = s.estimate()
-    assert est.threshold == pytest.approx(np.mean(s.reversals[2:6]))
+    assert s.reversal_mean() == pytest.approx(np.mean(s.reversals[2:6]))
     assert est.ci95[0] <= est.ci68[0] <= est.threshold <= est.ci68[1] <= est.ci95[1]
-    assert "reversal" in est.interval
+    assert "all trials" in est.interval and est.n_trials == 7
+
+
+def test_estimate_is_the_target_level_of_the_trials() -> None:
+    # 2-down/1-up target 80.35 %: 40 of 50 correct at 0.0 put the target level near 0.0,
+    # and more trials at the same proportion narrow the interval.
+    few, many = Staircase(0.0), Staircase(0.0)
+    for s, n in ((few, 50), (many, 500)):
+        s._track.reversals = [0.1, -0.1, 0.1, -0.1, 0.1, -0.1]
+        s._track.history = [(0.0, i % 5 != 0) for i in range(n)]
+    a, b = few.estimate(), many.estimate()
+    assert abs(a.threshold) < 0.05 and abs(b.threshold) < 0.02
+    assert a.ci95[0] < b.ci95[0] < 0.0 < b.ci95[1] < a.ci95[1]
+
+
+def test_estimate_unavailable_when_target_is_at_chance() -> None:
+    s = Staircase(0.0, n_down=1, steps=(0.1,), step_reversals=(), down_ratio=1.0)
+    feed(s, "0101010")
+    assert s.target_p == pytest.approx(0.5)
+    with pytest.raises(EstimateUnavailable, match="guess rate"):
+        s.estimate()
+    assert s.reversal_mean() == pytest.approx(np.mean(s.reversals[2:6]))
 
 
 @pytest.mark.parametrize("proc_cls", [Staircase, WeightedUpDown])
@@ -150,8 +171,30 @@ def test_staircases_converge_on_their_own_target(proc_cls: type, kw: dict) -> No
 
 
 @pytest.mark.parametrize(
+    ("proc_cls", "kw"),
+    [(Staircase, {"n_down": 2}), (WeightedUpDown, {"target_p": 0.8})],
+)
+def test_staircase_intervals_cover_their_target_level(proc_cls: type, kw: dict) -> None:
+    # 60 runs of 50 trials at β 3.5. The benchmark (200 runs of 80) measures 97.5-99.5 %
+    # and 71.5-73.5 %; binomial 99.9 % bounds for 60 runs around 0.95 and 0.68 give the
+    # thresholds below. The old t-interval over reversal midpoints (~70 % / ~30 %) fails both.
+    hit95 = hit68 = 0
+    for seed in range(60):
+        obs = SimulatedObserver(-0.8 + seed / 100, 3.5, 0.5, 0.02, seed=1000 + seed)
+        s = proc_cls(obs.threshold + 0.3, n_reversals=None, max_trials=50, **kw)
+        while not s.finished():
+            x = s.next_stimulus()
+            s.update(x, obs.respond(x))
+        est, truth = s.estimate(), obs.level_at(s.target_p)
+        hit95 += est.ci95[0] <= truth <= est.ci95[1]
+        hit68 += est.ci68[0] <= truth <= est.ci68[1]
+    assert hit95 >= 51 and 29 <= hit68 <= 52
+
+
+@pytest.mark.parametrize(
     ("kw", "message"),
     [
+        ({"n_afc": 5}, r"n_afc must be in \[2, 4\]"),
         ({"n_down": 5}, r"n_down must be in \[1, 4\]"),
         ({"steps": (0.2, -0.1), "step_reversals": (2,)}, "steps must be finite and > 0"),
         ({"steps": (0.2, 0.1), "step_reversals": ()}, "step_reversals must be 1"),

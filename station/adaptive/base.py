@@ -22,15 +22,16 @@ STATE_SCHEMA = "rehab.adaptive/1"
 
 
 class EstimateUnavailable(RuntimeError):
-    """Too few data for an estimate (e.g. a staircase with fewer than 2 usable reversals)."""
+    """Too few data for an estimate (e.g. a staircase with fewer than 4 usable reversals)."""
 
 
 @dataclass(frozen=True)
 class Estimate:
     """A threshold with its intervals, all in the procedure's scale.
 
-    ``threshold`` is the posterior median (QUEST+) or the mean of the last reversals
-    (staircases); ``ci68``/``ci95`` are (low, high); ``interval`` names how they were made;
+    ``threshold`` is the posterior median of the threshold (QUEST+) or of the level at
+    ``target_p`` given every trial (staircases); ``ci68``/``ci95`` are (low, high);
+    ``interval`` names how they were made;
     ``target_p`` is the proportion correct the threshold refers to; ``slope``/``lapse`` are
     posterior means (QUEST+ only)."""
 

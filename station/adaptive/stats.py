@@ -1,26 +1,8 @@
-"""Small numerical helpers: Student-t quantiles and quantiles of a probability mass on a grid."""
+"""Quantiles of a probability mass on a grid."""
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
-
 import numpy as np
-
-
-@lru_cache(maxsize=64)
-def t_quantile(p: float, df: int) -> float:
-    """The ``p`` quantile (0.5 < p < 1) of Student's t with ``df`` ≥ 1 degrees of freedom.
-
-    Integrates the density on x = sinh(u) (dense near 0, reaching 1e4); error < 1e-6."""
-    if not 0.5 < p < 1.0 or df < 1:
-        raise ValueError(f"p must be in (0.5, 1) and df ≥ 1, got p={p!r}, df={df!r}")
-    u = np.linspace(0.0, math.asinh(1e4), 40001)
-    x = np.sinh(u)
-    log_c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    dens = np.exp(log_c - (df + 1) / 2 * np.log1p(x * x / df)) * np.cosh(u)
-    cdf = 0.5 + np.concatenate(([0.0], np.cumsum((dens[1:] + dens[:-1]) / 2 * np.diff(u))))
-    return float(np.interp(p, cdf, x))
 
 
 def grid_quantiles(

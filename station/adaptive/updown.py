@@ -5,8 +5,9 @@ Both move one level on a fixed step schedule: ``steps`` are the *up* step sizes 
 units), the k-th used from the ``step_reversals[k-1]``-th reversal on; a down step is
 ``down_ratio``·Δ⁺. A reversal is a step against the previous step's direction, recorded at
 the level of the trial that caused it. The estimate is the mean of the last ``n_estimate``
-reversals after the first ``discard``; its intervals are Student-t intervals over the
-midpoints of consecutive reversal pairs (a peak and a valley), which are nearly independent.
+reversals after the first ``discard`` is kept as ``reversal_mean()``; ``estimate()`` reports
+the posterior median and intervals of the level at ``target_p`` from every trial
+(``likelihood``), once 4 reversals after the first ``discard`` are in.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ from .base import (
     check_scale,
     check_state,
 )
-from .stats import t_quantile
+from .likelihood import INTERVAL, target_level_interval
 
 #: García-Pérez (1998) Δ⁻/Δ⁺ for n-down/1-up: converges on 77.85, 80.35, 83.15, 85.84 %.
 GARCIA_PEREZ_RATIO = {1: 0.2845, 2: 0.5488, 3: 0.7393, 4: 0.8415}
 #: Up steps and where they change (CLINICAL.md §7.2): 0.2 log10, halved at reversals 2 and 4.
 DEFAULT_STEPS: dict[str, tuple[float, ...]] = {"log10": (0.2, 0.1, 0.05), "dB": (4.0, 2.0, 1.0)}
 DEFAULT_STEP_REVERSALS = (2, 4)
-INTERVAL = "Student-t over reversal-pair midpoints"
 
 
 class _Track:
@@ -52,8 +52,10 @@ class _Track:
         max_trials: int | None,
         n_estimate: int,
         discard: int,
+        n_afc: int,
     ) -> None:
         self.scale = check_scale(scale)
+        self.n_afc = check_int("n_afc", n_afc, 2, 4)
         self.steps = tuple(DEFAULT_STEPS[scale] if steps is None else steps)
         self.step_reversals = tuple(
             (DEFAULT_STEP_REVERSALS if steps is None else ())
@@ -108,6 +110,7 @@ class _Track:
             "max_trials": self.max_trials,
             "n_estimate": self.n_estimate,
             "discard": self.discard,
+            "n_afc": self.n_afc,
         }
 
     def record(self, stimulus: float, correct: bool, direction: int) -> None:
@@ -133,7 +136,7 @@ class _Track:
             and n >= self.min_trials
         )
 
-    def estimate(self, target_p: float) -> Estimate:
+    def usable_reversals(self) -> list[float]:
         usable = self.reversals[self.discard :][-self.n_estimate :]
         if len(usable) % 2:
             usable = usable[1:]
@@ -142,18 +145,20 @@ class _Track:
                 f"{len(self.reversals)} reversals: the estimate needs at least 4 after the "
                 f"first {self.discard}"
             )
-        mids = (np.asarray(usable[0::2]) + np.asarray(usable[1::2])) / 2
-        mean = float(mids.mean())
-        se = float(mids.std(ddof=1)) / math.sqrt(mids.size)
-        df = mids.size - 1
+        return usable
 
-        def ci(p: float) -> tuple[float, float]:
-            h = t_quantile(0.5 + p / 2, df) * se
-            return (mean - h, mean + h)
-
-        return Estimate(
-            mean, ci(0.6827), ci(0.95), self.scale, INTERVAL, target_p, len(self.history)
-        )
+    def estimate(self, target_p: float) -> Estimate:
+        # Reversal midpoints are correlated and biased, so a t-interval over them covered
+        # only 67-78 % for a nominal 95 %; the trials themselves give an honest interval.
+        self.usable_reversals()
+        guess = 1.0 / self.n_afc
+        if not target_p > guess:
+            raise EstimateUnavailable(
+                f"target_p {target_p:.3f} is not above the guess rate {guess:.3f}: "
+                "no threshold to estimate"
+            )
+        median, ci68, ci95 = target_level_interval(self.history, target_p, guess, self.scale)
+        return Estimate(median, ci68, ci95, self.scale, INTERVAL, target_p, len(self.history))
 
     def dynamic_state(self) -> dict[str, Any]:
         return {
@@ -196,7 +201,15 @@ class _UpDown:
         return self._track.finished()
 
     def estimate(self) -> Estimate:
+        """Posterior median and 68/95 % intervals of the level at ``target_p``, from every
+        trial (slope and lapse marginalised); EstimateUnavailable before 4 reversals after
+        the first ``discard``."""
         return self._track.estimate(self.target_p)
+
+    def reversal_mean(self) -> float:
+        """The classic estimate: mean of the last ``n_estimate`` reversals after the first
+        ``discard`` (EstimateUnavailable with fewer than 4)."""
+        return float(np.mean(self._track.usable_reversals()))
 
     def _described(self, rule: str) -> str:
         t = self._track
@@ -250,13 +263,14 @@ class Staircase(_UpDown):
         max_trials: int | None = 80,
         n_estimate: int = 6,
         discard: int = 2,
+        n_afc: int = 2,
     ) -> None:
         self.n_down = check_int("n_down", n_down, 1, 4)
         ratio = GARCIA_PEREZ_RATIO[self.n_down] if down_ratio is None else down_ratio
         self.initial_one_down = bool(initial_one_down)
         self._track = _Track(
             start, scale, steps, step_reversals, ratio, bounds,
-            n_reversals, min_trials, max_trials, n_estimate, discard,
+            n_reversals, min_trials, max_trials, n_estimate, discard, n_afc,
         )  # fmt: skip
         self._run = 0
 
@@ -316,12 +330,13 @@ class WeightedUpDown(_UpDown):
         max_trials: int | None = 80,
         n_estimate: int = 6,
         discard: int = 2,
+        n_afc: int = 2,
     ) -> None:
         self._target_p = check_range("target_p", target_p, 0.55, 0.95)
         ratio = (1.0 - self._target_p) / self._target_p
         self._track = _Track(
             start, scale, steps, step_reversals, ratio, bounds,
-            n_reversals, min_trials, max_trials, n_estimate, discard,
+            n_reversals, min_trials, max_trials, n_estimate, discard, n_afc,
         )  # fmt: skip
 
     def __repr__(self) -> str:
