@@ -175,8 +175,8 @@ def test_staircases_converge_on_their_own_target(proc_cls: type, kw: dict) -> No
     [(Staircase, {"n_down": 2}), (WeightedUpDown, {"target_p": 0.8})],
 )
 def test_staircase_intervals_cover_their_target_level(proc_cls: type, kw: dict) -> None:
-    # 60 runs of 50 trials at β 3.5. The benchmark (200 runs of 80) measures 97.5-99.5 %
-    # and 71.5-73.5 %; binomial 99.9 % bounds for 60 runs around 0.95 and 0.68 give the
+    # 60 runs of 50 trials at β 3.5. The benchmark (200 runs of 80) measures 96.5-99.5 %
+    # and 71.5-73 %; binomial 99.9 % bounds for 60 runs around 0.95 and 0.68 give the
     # thresholds below. The old t-interval over reversal midpoints (~70 % / ~30 %) fails both.
     hit95 = hit68 = 0
     for seed in range(60):

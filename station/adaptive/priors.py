@@ -9,9 +9,9 @@ Population prior (independent factors on the grid):
 - lapse: ∝ exp(−λ / 0.04), favouring small lapse rates without excluding 0.1.
 
 Carry-over: the posterior convolved along the threshold axis with a scale mixture of two
-Gaussians, SD ``narrow_sd`` (default 0.1 log10 = 2 dB: day-to-day drift and recovery) with
-weight 1 − ``broad_weight`` and SD ``broad_sd`` (default 0.3 log10 = 6 dB: a halved or
-doubled threshold one SD away) with weight ``broad_weight`` (default 0.6). The narrow part
+Gaussians, SD ``narrow_sd`` (default 0.08 log10 = 1.6 dB: day-to-day drift and recovery)
+with weight 1 − ``broad_weight`` and SD ``broad_sd`` (default 0.35 log10 = 7 dB: a halved or
+doubled threshold within one SD) with weight ``broad_weight`` (default 0.6). The narrow part
 keeps a stable patient's knowledge; the broad part keeps a changed patient from being
 trapped (measured: no slower than the population prior for a halved or doubled threshold).
 Slope and lapse posteriors carry over unchanged.
@@ -27,8 +27,8 @@ from .grid import QuestGrid
 SLOPE_MEDIAN = 3.0
 SLOPE_LN_SD = 0.5
 LAPSE_SCALE = 0.04
-NARROW_SD_LOG10 = 0.1
-BROAD_SD_LOG10 = 0.3
+NARROW_SD_LOG10 = 0.08
+BROAD_SD_LOG10 = 0.35
 BROAD_WEIGHT = 0.6
 
 
@@ -70,8 +70,8 @@ def carry_over_prior(
 ) -> np.ndarray:
     """The next assessment's prior from the last one's ``posterior`` (flat, on ``grid``).
 
-    ``narrow_sd`` and ``broad_sd`` in scale units (defaults 0.1 and 0.3 log10, i.e. 2 and
-    6 dB), each in (0, 2 log10]; ``broad_weight`` in [0, 1]."""
+    ``narrow_sd`` and ``broad_sd`` in scale units (defaults 0.08 and 0.35 log10, i.e. 1.6
+    and 7 dB), each in (0, 2 log10]; ``broad_weight`` in [0, 1]."""
     post = np.asarray(posterior, dtype=float).ravel()
     if (
         post.size != grid.size
