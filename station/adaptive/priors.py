@@ -13,7 +13,8 @@ Gaussians, SD ``narrow_sd`` (default 0.08 log10 = 1.6 dB: day-to-day drift and r
 with weight 1 − ``broad_weight`` and SD ``broad_sd`` (default 0.35 log10 = 7 dB: a halved or
 doubled threshold within one SD) with weight ``broad_weight`` (default 0.6). The narrow part
 keeps a stable patient's knowledge; the broad part keeps a changed patient from being
-trapped (measured: no slower than the population prior for a halved or doubled threshold).
+trapped (measured: within run-to-run noise of the population prior for a halved or
+doubled threshold; figures in docs/adaptive.md).
 Slope and lapse posteriors carry over unchanged.
 """
 
