@@ -80,6 +80,19 @@ class QuestGrid:
     def size(self) -> int:
         return self.thresholds.size * self.slopes.size * self.lapses.size
 
+    def distribution(self, values: Any, what: str) -> np.ndarray:
+        """``values`` as a flat distribution on this grid, summing to 1; ``ValueError``
+        naming ``what`` unless they are :attr:`size` finite non-negative numbers, not all 0."""
+        dist = np.asarray(values, dtype=float).ravel()
+        if (
+            dist.size != self.size
+            or not np.all(np.isfinite(dist))
+            or np.any(dist < 0)
+            or not dist.sum() > 0
+        ):
+            raise ValueError(f"{what} must be {self.size} finite non-negative values, not all 0")
+        return dist / dist.sum()
+
     def p_correct_row(self, stimulus: float | np.ndarray) -> np.ndarray:
         """ψ at ``stimulus`` for every parameter point (flat); an array of stimuli as a
         column gives one row per stimulus."""

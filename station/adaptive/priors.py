@@ -73,20 +73,12 @@ def carry_over_prior(
 
     ``narrow_sd`` and ``broad_sd`` in scale units (defaults 0.08 and 0.35 log10, i.e. 1.6
     and 7 dB), each in (0, 2 log10]; ``broad_weight`` in [0, 1]."""
-    post = np.asarray(posterior, dtype=float).ravel()
-    if (
-        post.size != grid.size
-        or not np.all(np.isfinite(post))
-        or np.any(post < 0)
-        or not post.sum() > 0
-    ):
-        raise ValueError(f"posterior must be {grid.size} finite non-negative values on the grid")
+    post = grid.distribution(posterior, "posterior")
     unit = LOG10_PER_UNIT[grid.scale]
     narrow = NARROW_SD_LOG10 / unit if narrow_sd is None else narrow_sd
     broad = BROAD_SD_LOG10 / unit if broad_sd is None else broad_sd
     narrow = check_range("narrow_sd", narrow, 0.0, 2.0 / unit, open_lo=True)
     broad = check_range("broad_sd", broad, 0.0, 2.0 / unit, open_lo=True)
     w = check_range("broad_weight", broad_weight, 0.0, 1.0)
-    post = post / post.sum()
     prior = (1.0 - w) * widen(grid, post, narrow) + w * widen(grid, post, broad)
     return prior / prior.sum()

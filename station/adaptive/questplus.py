@@ -79,15 +79,7 @@ class QuestPlus:
         )
         if prior is None:
             prior = population_prior(grid)
-        post = np.asarray(prior, dtype=float).ravel()
-        if (
-            post.size != grid.size
-            or not np.all(np.isfinite(post))
-            or np.any(post < 0)
-            or not post.sum() > 0
-        ):
-            raise ValueError(f"prior must be {grid.size} finite non-negative values, not all 0")
-        self._post = post / post.sum()
+        self._post = grid.distribution(prior, "prior")
         self._rng = np.random.default_rng(seed)
         self._pending: tuple[float, bool] | None = None
         self.history: list[tuple[float, bool, bool]] = []
