@@ -187,26 +187,93 @@ EN: dict[str, Msg] = {
         longest={"done": 99, "total": 99},
     ),
     # -- sensory ---------------------------------------------------------------------------
+    # Pads are numbered 1.. on the LCD (their labels); the virtual patient reads "pad N".
+    # "Buzz N of M" is the only screen shown while a stimulus interval plays.
+    "sense.intro_vibration": Msg(
+        "Buzz test\nOne of two moments has a buzz. Press OK.",
+        variants={"16x2": "Buzz test\nPress OK."},
+    ),
+    "sense.intro_amplitude": Msg(
+        "Strength test\nFind the stronger of two buzzes. Press OK.",
+        variants={"16x2": "Strength test\nPress OK."},
+    ),
+    "sense.intro_frequency": Msg(
+        "Speed test\nFind the faster of two buzzes. Press OK.",
+        variants={"16x2": "Speed test\nPress OK."},
+    ),
+    "sense.intro_texture": Msg(
+        "Texture test\nFeel the pads and compare them. Press OK.",
+        variants={"16x2": "Texture test\nPress OK."},
+    ),
+    "sense.intro_localisation": Msg(
+        "Where test\nFind the pad that buzzes. Press OK.",
+        variants={"16x2": "Where test\nPress OK."},
+    ),
     "sense.place": Msg(
-        "Put a fingertip on the buzz pad.\nPress OK when ready.",
-        variants={"16x2": "Finger on pad.\nReady? Press OK"},
+        "Rest a fingertip on pad {pad}.\nPress OK when ready.",
+        variants={"16x2": "Finger on pad {pad}\nthen press OK."},
+        longest={"pad": 16},
     ),
-    "sense.feel": Msg(
-        "Feel\nKeep your finger still on the pad.",
-        "countdown",
-        variants={"16x2": "Feel"},
+    "sense.place_many": Msg(
+        "Rest your fingertips on pads {first} to {last}.\nPress OK when ready.",
+        variants={"16x2": "Pads {first}-{last}\nthen press OK."},
+        longest={"first": 16, "last": 16},
     ),
+    "sense.interval": Msg(
+        "Buzz {n} of {total}\nKeep still and feel.",
+        variants={"16x2": "Buzz {n} of {total}\nKeep still."},
+        longest={"n": 3, "total": 3},
+    ),
+    "sense.which_buzz": Msg("Which one buzzed?", "choice", variants={"16x2": "Which buzzed?"}),
+    "sense.which_stronger": Msg(
+        "Which buzz felt stronger?", "choice", variants={"16x2": "Which stronger?"}
+    ),
+    "sense.which_faster": Msg(
+        "Which buzz felt faster?", "choice", variants={"16x2": "Which faster?"}
+    ),
+    "sense.feel_where": Msg(
+        "Feel\nWhich pad buzzes? Keep still.",
+        variants={"16x2": "Feel\nWhich buzzes?"},
+    ),
+    "sense.press_where": Msg(
+        "Press the pad that buzzed.",
+        variants={"16x2": "Press the pad\nthat buzzed."},
+    ),
+    "sense.touch": Msg(
+        "Touch pad {pad} lightly.\nFeel its surface.",
+        variants={"16x2": "Touch pad {pad}\nlightly."},
+        longest={"pad": 16},
+    ),
+    "sense.which_rougher": Msg(
+        "Which pad felt rougher?", "choice", variants={"16x2": "Which rougher?"}
+    ),
+    "sense.press_odd": Msg(
+        "Press the pad that felt different.",
+        variants={"16x2": "Press the pad\nthat differs."},
+    ),
+    "sense.too_light": Msg(
+        "A little firmer, please.\nLet's do that one again.",
+        variants={"16x2": "A bit firmer.\nOnce more."},
+    ),
+    "sense.too_hard": Msg(
+        "A little lighter, please.\nLet's do that one again.",
+        variants={"16x2": "A bit lighter.\nOnce more."},
+    ),
+    "sense.right": Msg("Right!\nWell done.", variants={"16x2": "Right!"}),
+    "sense.wrong": Msg("Not this time.\nKeep going!", variants={"16x2": "Not this time."}),
     "sense.progress": Msg(
         "Trial {done} of {total}",
         "progress",
         longest={"done": 999, "total": 999},
     ),
-    "sense.felt_it": Msg("Did you feel a buzz?", "yes_no", variants={"16x2": "Felt a buzz?"}),
-    "sense.which_stronger": Msg(
-        "Which buzz felt stronger?", "choice", variants={"16x2": "Which stronger?"}
+    "sense.tingling": Msg(
+        "After the buzzing: any tingling or discomfort?",
+        "yes_no",
+        variants={"16x2": "Tingling now?"},
     ),
-    "sense.which_rougher": Msg(
-        "Which pad felt rougher?", "choice", variants={"16x2": "Which rougher?"}
+    "sense.vibration_stopped": Msg(
+        "No more buzzing today.\nTell your clinic if the tingling lasts.",
+        variants={"16x2": "No more buzzing\ntoday."},
     ),
     "sense.result": Msg(
         "Set done.\n{correct} of {total} correct. Thank you!",
