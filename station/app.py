@@ -29,7 +29,8 @@ from mqtt_bridge import outbox as outbox_mod
 from mqtt_bridge import plans as plans_mod
 from station import __version__, hardware
 from station import plan as plan_mod
-from station.config import Config, mqtt_password, parse_broker_url
+from station.catalog import StationAbilities
+from station.config import Config, mqtt_password, parse_broker_url, texture_widths_mm
 from station.journal import Journal
 from station.paths import station_db
 from station.runner import Outcome, SessionRunner
@@ -182,7 +183,8 @@ class App:
             stored = plans_mod.active_plan(conn)
         if stored is not None:
             try:
-                return plan_mod.from_dict(stored, self.config.station_id), ""
+                abilities = StationAbilities.of(self.config)
+                return plan_mod.from_dict(stored, self.config.station_id, abilities), ""
             except plan_mod.PlanError as exc:
                 log.error("the stored plan is not usable: %s", exc)
                 return None, str(exc)
@@ -245,6 +247,9 @@ class App:
             data_quality=self.data_quality,
             monitor=acq.check if acq is not None else None,
             after_trial=self._save_dose,
+            haptics=st.haptics,
+            sensory=self.config["sensory"],
+            texture_widths_mm=texture_widths_mm(self.config),
         )
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:
@@ -320,6 +325,7 @@ class App:
         password = mqtt_password(self.config)
         station_id = self.config.station_id
         safety = self.config["safety"]
+        abilities = StationAbilities.of(self.config)
         return StationClient(
             station_id,
             url.host,
@@ -337,7 +343,7 @@ class App:
             max_rows=m["outbox_max_rows"],
             software_version=__version__,
             # The plan/result names the caps the station's [safety] tightens.
-            semantic_check=lambda d: plan_mod.semantic_check(d, station_id, safety),
+            semantic_check=lambda d: plan_mod.semantic_check(d, station_id, safety, abilities),
             wall_clock=self.wall_clock,
         )
 

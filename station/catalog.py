@@ -8,10 +8,50 @@ module, so that the plan, which the protocols build on, checks params without th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from station.protocol_params import ChoicesParam, IntParam, Param
+from station.protocol_params import (
+    ChoicesParam,
+    IntParam,
+    NumberParam,
+    OneOfParam,
+    PadsParam,
+    Param,
+)
+
+
+@dataclass(frozen=True)
+class StationAbilities:
+    """What a station's hardware can do: what a plan is checked against when it arrives,
+    so that a plan the station could not run is refused then, with the reason."""
+
+    n_pads: int
+    #: Motors, motor n under pad n; 0 when no motors are fitted.
+    n_motors: int
+    actuator: str = "erm"
+    #: Vary the vibration frequency at a matched intensity: neither an ERM (frequency and
+    #: amplitude are one drive) nor an LRA at its resonance (one frequency) can.
+    frequency_control: bool = False
+    #: Groove width (mm) of each pad's overlay.
+    texture_widths_mm: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, config: Any) -> StationAbilities:
+        """From a validated station config (``station.config``)."""
+        from station.config import n_pads, texture_widths_mm
+
+        hap = config["haptics"]
+        motors = 0
+        if hap["fitted"]:
+            motors = len(hap["channels"] if hap["driver"] == "drv2605l" else hap["pwm_pins"])
+        return cls(
+            n_pads=n_pads(config),
+            n_motors=motors,
+            actuator=hap["actuator"] if hap["fitted"] else "",
+            texture_widths_mm=tuple(texture_widths_mm(config)),
+        )
 
 
 @dataclass(frozen=True)
@@ -26,6 +66,10 @@ class ProtocolSpec:
     #: Stopped by a rule that stops force work; skipped on a day without vibration.
     uses_force: bool = False
     uses_vibration: bool = False
+    #: ``check(params, station)``: why this station cannot run it with ``params``, or None.
+    station_check: Callable[[dict[str, Any], StationAbilities], str | None] | None = None
+    #: ``check(params)``: ``(param, problem)`` when the params do not fit together, or None.
+    params_check: Callable[[dict[str, Any]], tuple[str, str] | None] | None = None
 
 
 MAX_GRIP = ProtocolSpec(
@@ -39,8 +83,151 @@ MAX_GRIP = ProtocolSpec(
     uses_force=True,
 )
 
+# -- sensory (CLINICAL.md §4.7; docs/sensory.md) -----------------------------------------
+
+_SENSORY_COMMON: dict[str, Param] = {
+    "mode": OneOfParam(("training", "assessment"), default="training"),
+    "hand": OneOfParam(("involved", "uninvolved"), default="involved"),
+    # 0: the mode's default (training 30, assessment 50); the protocol checks the mode's
+    # range (training 20-40, assessment 40-60).
+    "trials": IntParam(0, 60, default=0),
+}
+_STIMULUS_S = NumberParam(0.2, 2.0, default=0.5, unit="s")
+_ABOVE_DB = NumberParam(10.0, 25.0, default=18.0, unit="dB")
+
+
+#: Trials per block by mode: the range, and the default when the plan gives 0.
+TRIALS_BY_MODE = {"training": (20, 40, 30), "assessment": (40, 60, 50)}
+
+
+def _trials_check(params: dict[str, Any]) -> tuple[str, str] | None:
+    lo, hi, _ = TRIALS_BY_MODE[params["mode"]]
+    if params["trials"] and not lo <= params["trials"] <= hi:
+        return "trials", f"must be {lo} to {hi} in {params['mode']} mode (or 0: the default)"
+    return None
+
+
+def _localisation_params(params: dict[str, Any]) -> tuple[str, str] | None:
+    sites = params["sites"]
+    if sites != list(range(sites[0], sites[0] + len(sites))):
+        return "sites", f"must be neighbouring pads in order (e.g. [0, 1, 2, 3]), got {sites}"
+    return _trials_check(params)
+
+
+def _motors_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    missing = [p for p in params["sites"] if p >= station.n_motors]
+    if missing:
+        have = f"motors under pads 0-{station.n_motors - 1}" if station.n_motors else "no motors"
+        return f"no vibration motor under pad {missing[0]} (this station has {have})"
+    return None
+
+
+def _frequency_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    if not station.frequency_control:
+        what = {"erm": "ERM motors (frequency and amplitude move together)",
+                "lra": "LRA motors at resonance (one frequency)"}.get(
+            station.actuator, "no motors")  # fmt: skip
+        return (
+            "needs an actuator that varies frequency at a matched intensity; "
+            f"this station has {what}"
+        )
+    return _motors_check(params, station)
+
+
+def _texture_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    pads = params["pads"]
+    if any(p >= station.n_pads for p in pads):
+        return f"pad {max(pads)} is not fitted (this station has pads 0-{station.n_pads - 1})"
+    widths = [station.texture_widths_mm[p] for p in pads]
+    if len(set(widths)) < 2:
+        return "the pads' textures (pads.textures_mm) are all the same: nothing to compare"
+    if params["task"] == "odd_one_out" and len(set(widths)) == len(widths):
+        return "odd_one_out needs two pads of the same texture (pads.textures_mm)"
+    return None
+
+
+VIBRATION_THRESHOLD = ProtocolSpec(
+    "vibration_threshold",
+    {
+        **_SENSORY_COMMON,
+        "sites": PadsParam(1, 4, default=(0,)),
+        "stimulus_s": _STIMULUS_S,
+    },
+    uses_vibration=True,
+    station_check=_motors_check,
+    params_check=_trials_check,
+)
+AMPLITUDE_DISCRIMINATION = ProtocolSpec(
+    "amplitude_discrimination",
+    {
+        **_SENSORY_COMMON,
+        "sites": PadsParam(1, 4, default=(0,)),
+        "stimulus_s": _STIMULUS_S,
+        "above_threshold_db": _ABOVE_DB,
+    },
+    uses_vibration=True,
+    station_check=_motors_check,
+    params_check=_trials_check,
+)
+FREQUENCY_DISCRIMINATION = ProtocolSpec(
+    "frequency_discrimination",
+    {
+        **_SENSORY_COMMON,
+        "sites": PadsParam(1, 4, default=(0,)),
+        "stimulus_s": _STIMULUS_S,
+        "above_threshold_db": _ABOVE_DB,
+        "base_hz": NumberParam(50.0, 300.0, default=150.0, unit="Hz"),
+    },
+    uses_vibration=True,
+    station_check=_frequency_check,
+    params_check=_trials_check,
+)
+TEXTURE_DISCRIMINATION = ProtocolSpec(
+    "texture_discrimination",
+    {
+        **_SENSORY_COMMON,
+        # the standard station's 8 pads; a station with fewer is refused on arrival
+        "pads": PadsParam(2, 16, default=tuple(range(8))),
+        "task": OneOfParam(("2afc", "odd_one_out"), default="2afc"),
+        "touch_s": NumberParam(1.0, 5.0, default=2.5, unit="s"),
+    },
+    station_check=_texture_check,
+    params_check=_trials_check,
+)
+LOCALISATION = ProtocolSpec(
+    "localisation",
+    {
+        **_SENSORY_COMMON,
+        "sites": PadsParam(3, 4, default=(0, 1, 2, 3)),
+        "stimulus_s": _STIMULUS_S,
+    },
+    uses_vibration=True,
+    station_check=_motors_check,
+    params_check=_localisation_params,
+)
+
 #: Every protocol this software version runs, by plan name.
-CATALOG: Mapping[str, ProtocolSpec] = {spec.name: spec for spec in (MAX_GRIP,)}
+CATALOG: Mapping[str, ProtocolSpec] = {
+    spec.name: spec
+    for spec in (
+        MAX_GRIP,
+        VIBRATION_THRESHOLD,
+        AMPLITUDE_DISCRIMINATION,
+        FREQUENCY_DISCRIMINATION,
+        TEXTURE_DISCRIMINATION,
+        LOCALISATION,
+    )
+}
 
 
-__all__ = ["CATALOG", "MAX_GRIP", "ProtocolSpec"]
+__all__ = [
+    "AMPLITUDE_DISCRIMINATION",
+    "CATALOG",
+    "FREQUENCY_DISCRIMINATION",
+    "LOCALISATION",
+    "MAX_GRIP",
+    "TEXTURE_DISCRIMINATION",
+    "VIBRATION_THRESHOLD",
+    "ProtocolSpec",
+    "StationAbilities",
+]

@@ -127,6 +127,16 @@ def _check(key: str, spec: Key, value: Any) -> Any:
         # TOML has nan and inf; NaN passes every range comparison (a NaN watchdog_s would
         # never fire, a NaN cap would let a plan's value through).
         raise ConfigError(key, f"must be a finite number, got {value!r}")
+    if spec.type is list and spec.numbers:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and (spec.min or 0) <= v <= (spec.max or math.inf)
+            for v in value
+        ):
+            raise bad
+        return [float(v) for v in value]
     if spec.type is list:
         if not isinstance(value, list):
             raise bad
@@ -164,6 +174,19 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError("pads.adc_addresses", "must list at least one ADS1115 address")
     if cfg["pads"]["fitted"]:
         _check_pad_rate(cfg["pads"])
+        textures = cfg["pads"]["textures_mm"]
+        if textures and len(textures) != n_pads(cfg):
+            raise ConfigError(
+                "pads.textures_mm",
+                f"must give one width per fitted pad ({n_pads(cfg)}), got {len(textures)}",
+            )
+    sensory = cfg["sensory"]
+    if sensory["contact_min_n"] >= sensory["contact_max_n"]:
+        raise ConfigError(
+            "sensory.contact_max_n",
+            f"must be above sensory.contact_min_n ({sensory['contact_min_n']:g} N), "
+            f"got {sensory['contact_max_n']:g} N",
+        )
     if (
         cfg["glove"]["fitted"]
         and cfg["haptics"]["fitted"]
@@ -255,6 +278,29 @@ def _check_pins(cfg: Config) -> None:
 
 #: The ADS1115's oscillator is within 10 %: a conversion takes up to 1.1 / data rate.
 ADS1115_CONVERSION_MARGIN = 1.1
+
+
+#: The standard overlay kit: groove width of grade n, on a x1.26 (0.1 log10) ladder.
+STANDARD_TEXTURE_MM = tuple(round(0.5 * 1.26**n, 3) for n in range(8))
+
+
+def n_pads(cfg: Config | dict[str, Any]) -> int:
+    """Pads the configuration fits: 4 per ADS1115 (``pads_per_adc``), less the last chip's
+    AIN3 when it reads the supply reference instead."""
+    pads = cfg["pads"]
+    if not pads["fitted"]:
+        return 0
+    n = len(pads["adc_addresses"]) * pads["pads_per_adc"]
+    return n - 1 if pads["supply_ref"] and pads["pads_per_adc"] == 4 else n
+
+
+def texture_widths_mm(cfg: Config | dict[str, Any]) -> list[float]:
+    """Groove width (mm) of each fitted pad's overlay: ``pads.textures_mm``, or the
+    standard kit (:data:`STANDARD_TEXTURE_MM`, pad n grade n mod 8) when it is empty."""
+    given = cfg["pads"]["textures_mm"]
+    if given:
+        return [float(w) for w in given]
+    return [STANDARD_TEXTURE_MM[p % 8] for p in range(n_pads(cfg))]
 
 
 def _check_pad_rate(pads: dict[str, Any]) -> None:

@@ -36,6 +36,8 @@ class Key:
     item_min: int | None = None
     item_max: int | None = None
     hex: bool = False
+    #: A list of numbers (in ``min``..``max``; repeats allowed) instead of integers.
+    numbers: bool = False
 
     def allowed(self) -> str:
         fmt = _hex if self.hex else str
@@ -44,7 +46,9 @@ class Key:
         tname = _type_name(self.type)
         if self.type is list:
             rng = ""
-            if self.item_min is not None:
+            if self.numbers:
+                rng = f" of numbers {self.min:g}..{self.max:g}"
+            elif self.item_min is not None:
                 rng = f" of integers {fmt(self.item_min)}..{fmt(self.item_max)}"
             return f"a list{rng}"
         if self.min is not None or self.max is not None:
@@ -154,6 +158,41 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
             False,
             "The last ADS1115's AIN3 reads the divider supply through a 1:2 divider "
             "(forces are corrected for supply drift; that chip then carries 3 pads).",
+        ),
+        "textures_mm": Key(
+            list,
+            [],
+            "Groove width (mm) of each pad's textured overlay, pad 0 first, one per fitted "
+            "pad; two pads may share a width (odd-one-out texture tasks need a pair). Empty: "
+            "the standard overlay kit, 0.50 mm x 1.26^(n mod 8) on pad n (CLINICAL.md 4.3).",
+            min=0.1,
+            max=10.0,
+            numbers=True,
+        ),
+    },
+    "sensory": {
+        "contact_min_n": Key(
+            float,
+            0.3,
+            "Lightest contact force on a pad while a sensory stimulus plays; a trial below it "
+            "is repeated (counted, not scored).",
+            min=0.05,
+            max=5.0,
+        ),
+        "contact_max_n": Key(
+            float,
+            3.0,
+            "Firmest contact force on a pad while a sensory stimulus plays (contact force "
+            "changes vibration thresholds, CLINICAL.md 4.1); above it the trial is repeated.",
+            min=0.2,
+            max=20.0,
+        ),
+        "max_contact_repeats": Key(
+            int,
+            8,
+            "Trials repeated for contact force in one block before the block ends.",
+            min=1,
+            max=50,
         ),
     },
     "haptics": {

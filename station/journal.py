@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS trials(
     ended_at TEXT NOT NULL,
     quality TEXT NOT NULL DEFAULT '[]'
 );
+CREATE INDEX IF NOT EXISTS trials_by_session ON trials(session_id, protocol);
 CREATE TABLE IF NOT EXISTS safety_events(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     session_id INTEGER REFERENCES sessions(id),
@@ -367,6 +368,29 @@ class Journal:
                 continue
             out.append(Trial(r[0], r[1], r[2], stimulus, response, r[5], r[6], r[7], r[8], quality))
         return out
+
+    def previous_trials(
+        self, protocol: str, before_session: int, limit: int = 12
+    ) -> list[tuple[str, str, list[Trial]]]:
+        """``(session uid, started_at, trials)`` of ``protocol`` in the latest ``limit``
+        sessions before ``before_session`` that journalled any, newest first: the history a
+        sensory protocol carries its prior from and judges real change against."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT s.id, s.session_uid, s.started_at FROM sessions s WHERE s.id < ? AND "
+                "EXISTS (SELECT 1 FROM trials t WHERE t.session_id = s.id AND t.protocol = ?) "
+                "ORDER BY s.id DESC LIMIT ?",
+                (before_session, protocol, limit),
+            ).fetchall()
+        return [(uid, started, self.trials(sid, protocol)) for sid, uid, started in rows]
+
+    def events_since(self, kind: str, since_iso: str) -> int:
+        """Safety events of ``kind`` journalled at or after ``since_iso`` (a wall time)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM safety_events WHERE kind=? AND at >= ?", (kind, since_iso)
+            ).fetchone()
+        return int(row[0])
 
     def record_event(
         self,

@@ -42,12 +42,22 @@ class DecisionKind(StrEnum):
     NO_FORCE_PADS = "no_force_pads"
     UNCALIBRATED = "uncalibrated"
     PAD_GAPS = "pad_gaps"
+    NO_MOTORS = "no_motors"
+    NO_THRESHOLD = "no_threshold"
+    PARESTHESIA = "paresthesia"
+    VIBRATION_DOSE = "vibration_dose"
+    CONTACT_FORCE = "contact_force"
 
 
 #: Decisions that are the station's problem, not the patient's doing nor a stop rule's:
 #: the protocol could not run, and the session it cuts short is ``incomplete``.
 STATION_PROBLEMS = frozenset(
-    {DecisionKind.NO_FORCE_PADS, DecisionKind.UNCALIBRATED, DecisionKind.PAD_GAPS}
+    {
+        DecisionKind.NO_FORCE_PADS,
+        DecisionKind.UNCALIBRATED,
+        DecisionKind.PAD_GAPS,
+        DecisionKind.NO_MOTORS,
+    }
 )
 #: The pain stop rules after the check-in (the summary names the one that fired).
 PAIN_STOP_RULES = (DecisionKind.PAIN_RISE, DecisionKind.PAIN_LIMIT)
@@ -80,6 +90,7 @@ class Code(StrEnum):
     GATE = "S-GATE"
     PROTOCOL = "S-PROTO"
     FATIGUE = "S-FATIGUE"
+    PARESTHESIA = "S-TINGLE"
     PAUSE = "S-PAUSE"
     RESUME = "S-RESUME"
     RESTART = "S-RESTART"

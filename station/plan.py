@@ -17,7 +17,7 @@ from typing import Any
 
 from mqtt_bridge import envelope
 from mqtt_bridge.plans import StationCap
-from station.catalog import CATALOG
+from station.catalog import CATALOG, StationAbilities
 from station.protocol_params import ParamError, parse_params
 
 SCHEMA = "rehab.plan/1"
@@ -110,8 +110,12 @@ class Plan:
         return self.caps.tightened_by(station_safety)
 
 
-def from_dict(d: Any, station_id: str | None = None) -> Plan:
-    """Validate a parsed plan; raises :class:`PlanError` naming the field."""
+def from_dict(
+    d: Any, station_id: str | None = None, station: StationAbilities | None = None
+) -> Plan:
+    """Validate a parsed plan; raises :class:`PlanError` naming the field. With
+    ``station``, each protocol is also checked against what that station's hardware can
+    do (motors under the pads it names, frequency control, textures)."""
     if not isinstance(d, dict):
         raise PlanError("(plan)", "must be a JSON object")
     allowed = {
@@ -148,7 +152,7 @@ def from_dict(d: Any, station_id: str | None = None) -> Plan:
     maximal = gates.get("maximal_tests", False)
     if not isinstance(maximal, bool):
         raise PlanError("gates.maximal_tests", f"must be true or false, got {maximal!r}")
-    schedule = _schedule(d.get("schedule"))
+    schedule = _schedule(d.get("schedule"), station)
     return Plan(sid, version, issued_at, issued_by, caps, maximal, schedule, raw=d)
 
 
@@ -174,11 +178,14 @@ def load(path: str | Path, station_id: str | None = None) -> Plan:
 
 
 def semantic_check(
-    d: dict[str, Any], station_id: str, station_safety: dict[str, Any] | None = None
+    d: dict[str, Any],
+    station_id: str,
+    station_safety: dict[str, Any] | None = None,
+    station: StationAbilities | None = None,
 ) -> list[StationCap]:
     """For the MQTT client: raise ValueError with a clinician-readable reason; else the
     caps the station's ``[safety]`` tightens (the plan is accepted, they apply)."""
-    plan = from_dict(d, station_id)
+    plan = from_dict(d, station_id, station)
     return plan.caps.station_applies(station_safety) if station_safety is not None else []
 
 
@@ -222,7 +229,7 @@ def _caps(c: Any) -> Caps:
     return Caps(**values)
 
 
-def _schedule(s: Any) -> tuple[ScheduleItem, ...]:
+def _schedule(s: Any, station: StationAbilities | None = None) -> tuple[ScheduleItem, ...]:
     if not isinstance(s, list) or not 1 <= len(s) <= 16:
         raise PlanError("schedule", "must be a list of 1 to 16 items")
     items = []
@@ -252,20 +259,31 @@ def _schedule(s: Any) -> tuple[ScheduleItem, ...]:
         params = item.get("params", {})
         if not isinstance(params, dict) or len(params) > 32:
             raise PlanError(f"{path}.params", "must be an object with at most 32 keys")
-        _check_params(path, proto, params)
+        _check_params(path, proto, params, station)
         items.append(ScheduleItem(proto, tuple(days), dict(params)))
     return tuple(items)
 
 
-def _check_params(path: str, proto: str, params: dict[str, Any]) -> None:
+def _check_params(
+    path: str, proto: str, params: dict[str, Any], station: StationAbilities | None = None
+) -> None:
     """The params of a protocol this station runs are checked against its catalogue entry
-    now, so a plan it could not run is refused when it arrives, never accepted to fail at
-    session time."""
+    now (and against the station's hardware when known), so a plan it could not run is
+    refused when it arrives, never accepted to fail at session time."""
+    spec = CATALOG[proto]
     try:
-        parse_params(CATALOG[proto].params, params)
+        parsed = parse_params(spec.params, params)
     except ParamError as exc:
         where = f"{path}.params.{exc.key}" if exc.key else f"{path}.params"
         raise PlanError(where, exc.message) from None
+    if spec.params_check is not None:
+        wrong = spec.params_check(parsed)
+        if wrong is not None:
+            raise PlanError(f"{path}.params.{wrong[0]}", wrong[1])
+    if station is not None and spec.station_check is not None:
+        problem = spec.station_check(parsed, station)
+        if problem is not None:
+            raise PlanError(path, f"{proto} cannot run on this station: {problem}")
 
 
 def default_sim_plan(station_id: str, today: dt.date | None = None) -> Plan:

@@ -7,6 +7,7 @@ misspelt parameter must be refused rather than fall back silently to its default
 
 from __future__ import annotations
 
+import itertools
 import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,7 +97,44 @@ class ChoicesParam:
         return list(value)
 
 
-Param = IntParam | NumberParam | ChoicesParam
+@dataclass(frozen=True)
+class OneOfParam:
+    """One name from ``choices``."""
+
+    choices: tuple[str, ...]
+    default: str
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            names = ", ".join(repr(c) for c in self.choices)
+            raise ValueError(f"must be one of {names}, got {shown(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class PadsParam:
+    """A list of ``lo`` to ``hi`` distinct pad indices (0-15), in increasing order."""
+
+    lo: int
+    hi: int
+    default: tuple[int, ...]
+
+    def parse(self, value: Any) -> list[int]:
+        ok = (
+            isinstance(value, list)
+            and self.lo <= len(value) <= self.hi
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 15 for v in value)
+            and all(a < b for a, b in itertools.pairwise(value))
+        )
+        if not ok:
+            raise ValueError(
+                f"must list {self.lo} to {self.hi} pad numbers 0-15 in increasing order, "
+                f"got {shown(value)}"
+            )
+        return list(value)
+
+
+Param = IntParam | NumberParam | ChoicesParam | OneOfParam | PadsParam
 
 
 def parse_params(declared: Mapping[str, Param], params: Any) -> dict[str, Any]:
@@ -114,7 +152,8 @@ def parse_params(declared: Mapping[str, Param], params: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, spec in declared.items():
         if name not in params:
-            out[name] = list(spec.default) if isinstance(spec, ChoicesParam) else spec.default
+            default = spec.default
+            out[name] = list(default) if isinstance(default, tuple) else default
             continue
         try:
             out[name] = spec.parse(params[name])
@@ -127,6 +166,8 @@ __all__ = [
     "ChoicesParam",
     "IntParam",
     "NumberParam",
+    "OneOfParam",
+    "PadsParam",
     "Param",
     "ParamError",
     "parse_params",

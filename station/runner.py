@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,7 @@ from sensors.force_pads import PadLoadedAtTare
 from station import recovery
 from station import summary as summary_mod
 from station.journal import Journal
-from station.kinds import Code, EventKind, Scope, SessionState
+from station.kinds import Code, DecisionKind, EventKind, Scope, SessionState
 from station.plan import Plan, ScheduleItem
 from station.protocols import PROTOCOLS
 from station.protocols.base import (
@@ -92,6 +93,9 @@ class SessionRunner:
         calibration_tolerance: float = 0.1,
         monitor: Callable[[Callable[[SensorFault], bool]], None] | None = None,
         after_trial: Callable[[], None] | None = None,
+        haptics: Any = None,
+        sensory: dict[str, Any] | None = None,
+        texture_widths_mm: Sequence[float] = (),
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -107,6 +111,14 @@ class SessionRunner:
         self.metrics_context = MetricsContext(hands, calibration_tolerance)
         self.monitor = monitor
         self.after_trial = after_trial
+        self.haptics = haptics
+        sensory = sensory or {}
+        self.contact_band_n = (
+            float(sensory.get("contact_min_n", 0.3)),
+            float(sensory.get("contact_max_n", 3.0)),
+        )
+        self.max_contact_repeats = int(sensory.get("max_contact_repeats", 8))
+        self.texture_widths_mm = tuple(texture_widths_mm)
         self.checks = PatientChecks(ui, journal, safety, self.caps, self.no_response_s)
         self.ends = SessionEnds(safety, ui)
 
@@ -191,7 +203,19 @@ class SessionRunner:
             deadline_s=self.clock.now() + self.caps.max_session_min * 60.0,
             no_response_s=self.no_response_s,
             after_trial=self.after_trial,
+            haptics=self.haptics,
+            rng=random.Random(self.journal.session(sid)["session_uid"]),
+            contact_band_n=self.contact_band_n,
+            max_contact_repeats=self.max_contact_repeats,
+            texture_widths_mm=self.texture_widths_mm,
+            vibration_allowed=not self._tingling_today(),
         )
+
+    def _tingling_today(self) -> bool:
+        """Tingling or discomfort after vibration earlier today (UTC day, as the journal
+        keeps time) stops vibrotactile work for the rest of the day (CLINICAL.md §6.4)."""
+        today = self.journal.now()[:10]
+        return self.journal.events_since(DecisionKind.PARESTHESIA, today) > 0
 
     def _summarise(
         self, ctx: SessionContext, items: Sequence[ScheduleItem], duration_s: float

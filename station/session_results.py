@@ -4,6 +4,8 @@ the metrics it would have had, whatever plan is in force by then)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +48,11 @@ def protocol_results(
 ) -> list[ProtocolResult]:
     """One result per protocol this station runs, in plan order; a protocol listed twice
     is one set of metrics, with the params it was first listed with."""
+    # Each protocol's history is the sessions before this one (a session summarised after a
+    # restart judges change against what came before it, not after).
+    ctx = dataclasses.replace(
+        ctx, history=functools.partial(journal.previous_trials, before_session=session_id)
+    )
     first: dict[str, PlannedProtocol] = {}
     for p in planned:
         first.setdefault(p.protocol, p)

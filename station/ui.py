@@ -78,6 +78,9 @@ class SessionUi:
     def error(self, key: str, code: str) -> None:
         self.show(self.screens.error(key, code))
 
+    def progress(self, key: str, done: int, total: int, **params: Any) -> None:
+        self.show(self.screens.progress(key, done, total, **params))
+
     def countdown(self, key: str, seconds: int, wait: Callable[[float], None]) -> None:
         for left in range(max(0, seconds), 0, -1):
             self.show(self.screens.countdown(key, left))

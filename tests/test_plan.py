@@ -122,10 +122,21 @@ def test_plan_default_sim_plan_allows_maximal_grip_daily() -> None:
 
 
 def test_plan_knows_exactly_the_protocols_the_station_runs() -> None:
-    from station.catalog import CATALOG
+    """Every catalogue entry runs, or every station this version builds refuses it when
+    the plan arrives (frequency discrimination: no supported actuator can do it)."""
+    from station import config
+    from station.catalog import CATALOG, StationAbilities
+    from station.protocol_params import parse_params
     from station.protocols import PROTOCOLS
 
-    assert set(CATALOG) == set(PROTOCOLS)
+    assert set(PROTOCOLS) <= set(CATALOG)
+    assert set(CATALOG) - set(PROTOCOLS) == {"frequency_discrimination"}
+    spec = CATALOG["frequency_discrimination"]
+    assert spec.station_check is not None
+    for haptics in ({}, {"actuator": "lra"}, {"driver": "pwm", "pwm_pins": [12]}):
+        station = StationAbilities.of(config.validate({"haptics": haptics}))
+        problem = spec.station_check(parse_params(spec.params, {}), station)
+        assert problem is not None and "varies frequency at a matched intensity" in problem
 
 
 @pytest.mark.parametrize(

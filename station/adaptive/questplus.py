@@ -117,6 +117,12 @@ class QuestPlus:
         n = self.grid.stimuli.size
         return h[:n] + h[n:]
 
+    @property
+    def pending_catch(self) -> bool:
+        """Whether the stimulus :meth:`next_stimulus` gave (and not yet updated) is a catch
+        trial's."""
+        return self._pending is not None and self._pending[1]
+
     def next_stimulus(self) -> float:
         if self._pending is None:
             self._pending = self._choose()

@@ -14,7 +14,8 @@ trials into the summary's metrics, with what it needs to know of the station in 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from typing import Protocol as TypingProtocol
@@ -68,6 +69,8 @@ class UiPort(TypingProtocol):
     ) -> bool | None: ...
     def ask_yes_no(self, key: str, timeout_s: float) -> bool | None: ...
     def ask_rating(self, key: str, timeout_s: float) -> int | None: ...
+    def ask_choice(self, key: str, timeout_s: float, left: str, right: str) -> Any: ...
+    def progress(self, key: str, done: int, total: int, **params: Any) -> None: ...
     def countdown(self, key: str, seconds: int, wait: Callable[[float], None]) -> None: ...
     def biofeedback(
         self,
@@ -102,6 +105,17 @@ class SessionContext:
     after_trial: Callable[[], None] | None = None
     #: Pauses so far; a protocol compares it across a trial to flag a paused trial.
     pauses: int = 0
+    #: Calibrated, capped vibration (``sensors.haptics.Haptics``); None: no motors fitted.
+    haptics: Any = None
+    #: The session's random choices (which interval holds the stimulus, catch trials):
+    #: seeded from the session's uid, so no two sessions share a sequence.
+    rng: random.Random = field(default_factory=random.Random)
+    #: Contact force band (N) on a pad while a sensory stimulus plays, and how many trials
+    #: of one block may be repeated for it (``[sensory]`` config).
+    contact_band_n: tuple[float, float] = (0.3, 3.0)
+    max_contact_repeats: int = 8
+    #: Groove width (mm) of each pad's texture overlay (``pads.textures_mm``).
+    texture_widths_mm: Sequence[float] = ()
 
     def wait(self, seconds: float) -> None:
         """Sleep on the clock in short slices: heartbeat, Stop, session-length cap."""
@@ -173,6 +187,9 @@ class MetricsContext:
     hands: Mapping[str, str]  # "involved"/"uninvolved" -> "left"/"right"
     #: Relative standard uncertainty of a calibrated pad force (0.1: 10 %).
     calibration_tolerance: float = 0.1
+    #: ``history(protocol)``: ``(session uid, started_at, trials)`` of that protocol in the
+    #: sessions before this one, newest first (``Journal.previous_trials``); None: no past.
+    history: Callable[[str], list[tuple[str, str, list[Trial]]]] | None = None
 
 
 class Protocol:
@@ -188,10 +205,13 @@ class Protocol:
     uses_vibration = False
     #: The plan params this protocol takes; a plan naming any other is refused.
     PARAMS: ClassVar[Mapping[str, Param]] = {}
+    #: Its catalogue entry (None only for the abstract bases).
+    spec: ClassVar[ProtocolSpec | None] = None
 
     def __init_subclass__(cls, spec: ProtocolSpec | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if spec is not None:
+            cls.spec = spec
             cls.name, cls.PARAMS, cls.maximal = spec.name, spec.params, spec.maximal
             cls.uses_force, cls.uses_vibration = spec.uses_force, spec.uses_vibration
 
