@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ui_lcd.terminal import TerminalLCD, text_lines
 
 if TYPE_CHECKING:  # the app and its parts load only when a command runs (a fast --help)
     from station.app import App
+    from station.plan import Plan
     from station.runner import Outcome
     from ui_lcd.frame import Frame
 
@@ -89,6 +91,28 @@ def opened(app: App) -> App:
         return app.open()
     except (HardwareError, StorageError) as exc:
         raise SystemExit(f"rehab-station: {exc}") from exc
+
+
+def plan_file(path: str, config: Any) -> Plan:
+    """The plan in ``path``, validated exactly as the station validates a plan from MQTT:
+    the contract's schema, then the station's own checks against its hardware.
+    ``ValueError`` names the problem."""
+    from mqtt_bridge.plans import PlanRejected, parse_plan
+    from station import plan as plan_mod
+    from station.catalog import StationAbilities
+
+    try:
+        payload = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror})") from None
+    try:
+        doc = parse_plan(payload, config.station_id)
+    except PlanRejected as exc:
+        raise ValueError(f"plan refused: {exc.reason}") from None
+    try:
+        return plan_mod.from_dict(doc, config.station_id, StationAbilities.of(config))
+    except plan_mod.PlanError as exc:
+        raise ValueError(f"plan refused: {exc}") from None
 
 
 def start_patient(app: App, args: argparse.Namespace) -> Any:

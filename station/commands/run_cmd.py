@@ -7,7 +7,9 @@ session as incomplete (journalled and summarised) and exit 0.
 
 With ``--sim``: the simulated station runs one day's session with a virtual patient who
 acts only through the LCD, the buttons and the pads; the LCD is drawn in the terminal and
-the measured figures are printed beside what the virtual patient really did.
+the measured figures are printed beside what the virtual patient really did. ``--plan FILE``
+runs today's session of a plan file instead of the built-in one, after validating it
+exactly as the station validates a plan from MQTT (an invalid plan: the reason, exit 2).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 from typing import TYPE_CHECKING, Any
 
 from station.commands import _session_io as io
@@ -38,16 +41,35 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     io.add_sim_options(p, default_speed=10.0)
     p.add_argument("--json", action="store_true", help="--sim: print the summary as JSON")
+    p.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="--sim: run today's session of this plan (rehab.plan/1 JSON), validated as the "
+        "station validates a plan from MQTT",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
+    plan = None
+    if args.plan is not None:
+        if not ctx.sim:
+            print(
+                "rehab-station: --plan needs --sim (a real station takes plans from MQTT)",
+                file=sys.stderr,
+            )
+            return 2
+        try:
+            plan = io.plan_file(args.plan, ctx.config)
+        except ValueError as exc:
+            print(f"rehab-station: {args.plan}: {exc}", file=sys.stderr)
+            return 2
     with io.open_app(args, ctx) as app:
         if app.recovered:
             log.warning("summarised %d interrupted session(s)", len(app.recovered))
         if ctx.sim:
             patient = io.start_patient(app, args)
-            outcome = app.run_session()
+            outcome = app.run_session(plan)
             patient.stop()
             hands = {} if outcome is None else io.hands(app.config)
             io.report(outcome, args.json, io.truth(patient, hands))
