@@ -165,7 +165,7 @@ class SensoryProtocol(ProtocolBase):
     def run(self, ctx: SessionContext) -> None:
         side = ctx.hands[self.role]
         if not ctx.answer(functools.partial(ctx.ui.ask_ok, self.intro_key, ctx.no_response_s)):
-            raise ProtocolStop(_declined(self.name, side))
+            raise ProtocolStop(_declined(side))
         index = len(ctx.journal.trials(ctx.session_id, self.name))
         for block in self.blocks():
             index = self._block(ctx, block, side, index)
@@ -177,7 +177,7 @@ class SensoryProtocol(ProtocolBase):
         setup = self.setup(ctx, block, side)
         procedure = proc_mod.build(setup.spec)
         if not ctx.answer(functools.partial(self.place, ctx, block)):
-            raise ProtocolStop(_declined(self.name, side))
+            raise ProtocolStop(_declined(side))
         scored = repeats = 0
         first = True
         total = int(setup.spec["max_trials"])
@@ -204,7 +204,7 @@ class SensoryProtocol(ProtocolBase):
             if NOT_SCORED & set(quality):
                 repeats += 1
                 if repeats > ctx.max_contact_repeats:
-                    raise ProtocolStop(_contact_stop(self.name, block, repeats))
+                    raise ProtocolStop(_contact_stop(block, repeats))
                 if shown.contact != "ok":
                     ctx.ui.prompt(f"sense.too_{shown.contact}")
                     ctx.wait(2.0)
@@ -243,6 +243,7 @@ class SensoryProtocol(ProtocolBase):
             "scale": self.scale,
             "catch": catch,
         }
+        unscored = bool(NOT_SCORED & set(quality))
         if first:
             stimulus["procedure"] = setup.spec
         if shown is not None:
@@ -254,7 +255,10 @@ class SensoryProtocol(ProtocolBase):
                 trial_index=index,
                 hand=side,
                 stimulus=stimulus,
-                response={} if shown is None else {**shown.response, "correct": shown.correct},
+                # an unscored trial (repeated) has no correct or wrong answer
+                response={}
+                if shown is None
+                else {**shown.response, "correct": None if unscored else shown.correct},
                 reaction_time_s=None if shown is None else _rounded(shown.reaction_time_s),
                 contact_force_n=None if shown is None else _rounded(shown.contact_n),
                 t_start_s=round(t0, 4),
@@ -547,13 +551,13 @@ def _rounded(v: float | None) -> float | None:
     return None if v is None else round(float(v), 3)
 
 
-def _declined(name: str, side: str) -> Decision:
-    reason = f"{name} declined or no answer ({side} hand)"
+def _declined(side: str) -> Decision:
+    reason = f"declined or no answer ({side} hand)"
     return Decision(DecisionKind.DECLINED, Scope.VIBRATION, reason, {"hand": side})
 
 
-def _contact_stop(name: str, block: Block, repeats: int) -> Decision:
-    reason = f"{name}: contact force out of band on {repeats} trials of block {block.key}"
+def _contact_stop(block: Block, repeats: int) -> Decision:
+    reason = f"contact force out of band on {repeats} trials at pad {block.site}"
     detail = {"block": block.key, "repeats": repeats}
     return Decision(DecisionKind.CONTACT_FORCE, Scope.VIBRATION, reason, detail)
 
