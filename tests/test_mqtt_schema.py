@@ -22,6 +22,22 @@ def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
     assert schema.errors(PLAN, schema.load("rehab.plan/1")) == []
 
 
+def test_schema_example_plan_is_a_post_operative_sensory_week() -> None:
+    """Sensory training every day, a vibration threshold assessment once a week, no maximal
+    tests (``reference/CLINICAL.md`` §5, §6.3), within the caps of the station's defaults."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    assert PLAN["gates"]["maximal_tests"] is False
+    runs: dict[str, list[tuple[str, str]]] = {d: [] for d in days}
+    for item in PLAN["schedule"]:
+        for d in days if item["days"] == "daily" else item["days"]:
+            runs[d].append((item["protocol"], item["params"]["mode"]))
+    assert all(("texture_discrimination", "training") in r for r in runs.values())
+    assert [d for d, r in runs.items() if ("vibration_threshold", "assessment") in r] == ["mon"]
+    assert all(("vibration_threshold", "training") in r for d, r in runs.items() if d != "mon")
+    assert PLAN["caps"]["max_vibration_g"] <= 3.0  # station.example.toml's hard caps
+    assert PLAN["caps"]["daily_vibration_min"] <= 30
+
+
 #: (instance, schema name) pairs, valid and invalid, on which both validators must agree.
 CORPUS: list[tuple[Any, str]] = [
     (PLAN, "rehab.plan/1"),
