@@ -189,7 +189,7 @@ def sensory(sessions: list[dict[str, Any]]) -> dict[str, Any]:
 def _when(session_id: Any, by_id: dict[Any, tuple[int, dict[str, Any]]]) -> str:
     """The previous assessment as a reader finds it: its date, else its place in order."""
     if session_id not in by_id:
-        return f"session {session_id} (not in the clinic database)"
+        return f"in session {session_id} (not in the clinic database)"
     number, s = by_id[session_id]
     if s["dated"]:
         return f"on {s['start'].date().isoformat()}"

@@ -24,6 +24,7 @@ from mqtt_bridge.clinic_report import (
     slope_per_week,
     write_plots,
 )
+from mqtt_bridge.clinic_sensory import change_words
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday, ISO week 2026-W48
 
@@ -848,3 +849,38 @@ def test_clinic_report_command_json_has_the_sensory_section(db: ClinicDB, tmp_pa
     assert [a["value"] for a in st["sensory"]["series"][1]["assessments"]] == [-16.2, -20.3]
     assert len(st["sensory"]["flags"]) == 1
     assert (tmp_path / "p" / "st-0003__sensory__thresholds.png").is_file()
+
+
+def test_clinic_report_sensory_previous_assessment_not_received(db: ClinicDB) -> None:
+    """The station compared with an assessment the clinic has not (yet) received."""
+    week = sensory_week()[1:]
+    with db.transaction():
+        for seq, (_, _, body) in enumerate(week, 2):
+            db.store(envelope("st-0003", seq, body), "summary")
+    (flag,) = build_report(db, now=NOW)["stations"][0]["sensory"]["flags"]
+    assert flag.startswith(
+        "site 1 (right): vibration threshold 4.1 dB lower than in session s-1 (not in the "
+        "clinic database), outside both 95 % intervals"
+    )
+
+
+def test_clinic_report_sensory_change_held_across_sessions_in_words() -> None:
+    """The second rule, on a ratio scale: the change is given in log10 and as a ratio."""
+    s1 = {"session_id": "s-1", "start": NOW - dt.timedelta(days=14), "dated": True}
+    g = {"protocol": "texture_discrimination", "label": "site 1 (left)", "unit": "log10 ratio"}
+    a = {
+        "value": 0.2,
+        "ci95": [0.12, 0.28],
+        "real_change": {
+            "flag": True,
+            "direction": "better",
+            "previous_session": "s-1",
+            "previous_value": 0.3,
+            "previous_ci95": [0.2, 0.4],
+            "rule": "change held across two sessions",
+        },
+    }
+    assert change_words(g, a, {"s-1": (1, s1)}) == (
+        "site 1 (left): texture discrimination threshold 0.10 log10 (ratio x0.79) lower than "
+        "on 2026-11-12, a change held across two sessions (a real change: better)"
+    )
