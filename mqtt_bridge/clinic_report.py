@@ -15,6 +15,10 @@ false (a Pi without a real-time clock can boot at 1970) has no trustworthy date:
 the totals, the latest values and the change since the first session, but not per week, not
 in the slope per week and not on a time axis; the report says how many there are.
 
+The sensory protocols' per-site thresholds (assessments and training apart, with their
+intervals and the station's real-change verdicts) are a section of their own
+(:mod:`mqtt_bridge.clinic_sensory`), not generic trends.
+
 Plots (:func:`write_plots`) need matplotlib, the optional ``clinic`` extra; it is imported
 inside that function only, so the rest of the report works without it.
 """
@@ -28,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mqtt_bridge import clocks
+from mqtt_bridge import clinic_sensory, clocks
 from mqtt_bridge.clinic_db import ClinicDB
 
 SESSION_SCHEMA = "rehab.session/1"
@@ -162,12 +166,16 @@ def adherence(sessions: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any
 
 def _series(sessions: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """(protocol, metric) -> points in ``seq`` order, each the metric dict plus time, whether
-    that time is trustworthy (``dated``) and session."""
+    that time is trustworthy (``dated``) and session. A sensory protocol's per-site metrics
+    are left to :mod:`mqtt_bridge.clinic_sensory` (a trend over training and assessment
+    results together would mix two procedures)."""
     series: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for s in sessions:
         for p in s["protocols"]:
             for name, m in (p.get("metrics") or {}).items():
                 if not isinstance(m, dict) or not isinstance(m.get("value"), int | float):
+                    continue
+                if clinic_sensory.is_site_metric(p.get("protocol", "?"), name):
                     continue
                 series[(p.get("protocol", "?"), name)].append(
                     {"t": s["start"], "dated": s["dated"], "session_id": s["session_id"], **m}
@@ -310,6 +318,7 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
         "adherence": adherence(sessions, now),
         "latest": latest,
         "trends": trend,
+        "sensory": clinic_sensory.sensory(sessions),
         "safety_events": _safety(sessions),
         "last_selftest": (
             {"created_at": selftests[-1]["created_at"], "body": selftests[-1]["body"]}
@@ -410,6 +419,7 @@ def format_text(report: dict[str, Any]) -> str:
                     else ""
                 )
             )
+        lines += clinic_sensory.format_lines(st["sensory"])
         lines.append(f"safety events: {len(st['safety_events'])}")
         for e in st["safety_events"]:
             detail = e["detail"] if isinstance(e["detail"], str) else json.dumps(e["detail"])
@@ -461,7 +471,8 @@ def plot_name(station_id: str, protocol: str, metric: str) -> str:
 
 
 def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """One PNG per station and trended metric into ``out_dir``; returns the paths.
+    """One PNG per station and trended metric into ``out_dir``, and one of each station's
+    sensory thresholds (:func:`mqtt_bridge.clinic_sensory.plot`); returns the paths.
 
     Raises ``RuntimeError`` naming the ``clinic`` extra when matplotlib is not installed."""
     try:
@@ -507,6 +518,9 @@ def write_plots(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
             fig.autofmt_xdate()
             path = out / plot_name(st["station_id"], t["protocol"], t["metric"])
             fig.savefig(path, format="png")
+            written.append(path)
+        path = out / plot_name(st["station_id"], "sensory", "thresholds")
+        if clinic_sensory.plot(st["station_id"], st["sensory"], path):
             written.append(path)
     return written
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mqtt_bridge import schema
 from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB, Stored
 from mqtt_bridge.clinic_report import (
     build_report,
@@ -23,6 +24,7 @@ from mqtt_bridge.clinic_report import (
     slope_per_week,
     write_plots,
 )
+from mqtt_bridge.clinic_sensory import change_words
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday, ISO week 2026-W48
 
@@ -455,3 +457,430 @@ def test_clinic_report_says_what_the_station_made_of_its_plan(
         db.store_status("st-0001", status, at="2026-11-26T10:00:00Z")
     text = format_text(build_report(db, now=NOW))
     assert text.splitlines()[3].startswith(words)
+
+
+# -- sensory protocols ------------------------------------------------------------------
+
+
+def threshold(
+    value: float | None,
+    ci95: list[float],
+    mode: str = "assessment",
+    site: int = 0,
+    unit: str = "dB",
+    real_change: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``site{n}_threshold`` metric as ``docs/mqtt-contract.md`` describes it; the 68 %
+    interval is the middle half of the 95 % one."""
+    lo, hi = ci95
+    m: dict[str, Any] = {
+        "value": value,
+        "unit": unit,
+        "uncertainty": round((hi - lo) / 4, 3),
+        "ci68": [round(lo + (hi - lo) / 4, 3), round(hi - (hi - lo) / 4, 3)],
+        "ci95": ci95,
+        "interval": "posterior credible interval"
+        if mode == "assessment"
+        else "likelihood interval over all trials",
+        "site": site,
+        "hand": "right",
+        "mode": mode,
+        "procedure": "quest_plus" if mode == "assessment" else "weighted_up_down",
+    }
+    if unit == "dB" and value is not None:
+        m["physical"] = {
+            "value": round(10 ** (value / 20), 4),
+            "unit": "g",
+            "ci95": [round(10 ** (lo / 20), 4), round(10 ** (hi / 20), 4)],
+        }
+    if real_change is not None:
+        m["real_change"] = real_change
+    return m
+
+
+def site_metrics(
+    n: int, thr: dict[str, Any], trials: int, pc: float, catch: bool = True
+) -> dict[str, Any]:
+    out = {
+        f"site{n}_threshold": thr,
+        f"site{n}_trials": {"value": trials, "unit": "count"},
+        f"site{n}_percent_correct": {"value": pc, "unit": "%", "n": trials},
+        f"site{n}_contact_compliance": {"value": 96.0, "unit": "%", "repeats": 2},
+    }
+    if catch:
+        out[f"site{n}_catch_correct"] = {"value": 100.0, "unit": "%", "n": 5}
+        out[f"site{n}_lapse"] = {"value": 0.02, "unit": "1", "uncertainty": 0.015}
+    return out
+
+
+def sensory_session(sid: str, start: str, protocols: list[dict[str, Any]]) -> dict[str, Any]:
+    """A complete ``rehab.session/1`` body of sensory protocols (checked against the schema
+    where it is stored)."""
+    t = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return {
+        "session_id": sid,
+        "started_at": start,
+        "ended_at": (t + dt.timedelta(minutes=12)).isoformat().replace("+00:00", "Z"),
+        "state": "complete",
+        "complete": True,
+        "ended_reason": "",
+        "protocols": protocols,
+        "adherence": {"minutes": 12.0, "trials": 60, "days_this_week": 1},
+        "checkin": {
+            "pain_before": 1,
+            "pain_after": 1,
+            "new_numbness": False,
+            "wound_problem": False,
+        },
+        "safety_events": [],
+        "data_quality": {"bus_errors": 0, "overruns": 0, "calibration_age_days": 3},
+        "software_version": "0.2.0",
+        "plan_version": 4,
+    }
+
+
+def vibration(metrics: dict[str, Any], seconds: float = 40.0) -> dict[str, Any]:
+    return {
+        "protocol": "vibration_threshold",
+        "trials": sum(m["value"] for k, m in metrics.items() if k.endswith("_trials")),
+        "metrics": {
+            **metrics,
+            "vibration_time": {"value": seconds, "unit": "s"},
+            "vibration_a8": {"value": 0.004, "unit": "m/s2"},
+        },
+    }
+
+
+#: The 95 % intervals of the first assessment (session s-1), site 1 and site 2.
+FIRST_SITE0, FIRST_SITE1 = [-18.0, -14.5], [-16.0, -12.0]
+
+
+def sensory_week(flag_direction: str = "better") -> list[tuple[str, str, dict[str, Any]]]:
+    """(session_id, start, body) for a post-operative week: a vibration threshold assessment
+    on Monday 16 and Monday 23 November (sites 1 and 2, right hand), and vibration threshold
+    and texture discrimination training on the days between. Site 1 improves 4.1 dB with
+    separated 95 % intervals; site 2 moves 1.1 dB within overlapping ones."""
+    first = vibration(
+        site_metrics(0, threshold(-16.2, FIRST_SITE0), 50, 76.0)
+        | site_metrics(1, threshold(-14.0, FIRST_SITE1, site=1), 50, 74.0)
+    )
+    second = vibration(
+        site_metrics(
+            0,
+            threshold(
+                -20.3,
+                [-21.9, -18.7],
+                real_change={
+                    "flag": True,
+                    "direction": flag_direction,
+                    "previous_session": "s-1",
+                    "previous_value": -16.2,
+                    "previous_ci95": FIRST_SITE0,
+                    "rule": "95 % intervals do not overlap",
+                },
+            ),
+            50,
+            78.0,
+        )
+        | site_metrics(
+            1,
+            threshold(
+                -15.1,
+                [-17.0, -13.3],
+                site=1,
+                real_change={
+                    "flag": False,
+                    "direction": None,
+                    "previous_session": "s-1",
+                    "previous_value": -14.0,
+                    "previous_ci95": FIRST_SITE1,
+                    "rule": "intervals overlap",
+                },
+            ),
+            50,
+            75.0,
+        )
+    )
+
+    def training(vib: float, texture: float, pc: float) -> list[dict[str, Any]]:
+        return [
+            vibration(
+                site_metrics(0, threshold(vib, [vib - 2.5, vib + 2.5], "training"), 30, pc, False)
+            ),
+            {
+                "protocol": "texture_discrimination",
+                "trials": 30,
+                "metrics": site_metrics(
+                    0,
+                    threshold(
+                        texture, [texture - 0.08, texture + 0.1], "training", unit="log10 ratio"
+                    ),
+                    30,
+                    pc,
+                    False,
+                ),
+            },
+        ]
+
+    return [
+        ("s-1", "2026-11-16T09:00:00Z", sensory_session("s-1", "2026-11-16T09:00:00Z", [first])),
+        (
+            "s-2",
+            "2026-11-17T09:00:00Z",
+            sensory_session("s-2", "2026-11-17T09:00:00Z", training(-17.0, 0.3, 77.0)),
+        ),
+        (
+            "s-3",
+            "2026-11-19T09:00:00Z",
+            sensory_session("s-3", "2026-11-19T09:00:00Z", training(-18.5, 0.2, 80.0)),
+        ),
+        ("s-4", "2026-11-23T09:00:00Z", sensory_session("s-4", "2026-11-23T09:00:00Z", [second])),
+    ]
+
+
+def fill_sensory(db: ClinicDB, station: str = "st-0003", **week: Any) -> None:
+    with db.transaction():
+        for seq, (_, _, body) in enumerate(sensory_week(**week), 1):
+            assert schema.errors(body, schema.load("rehab.session/1")) == []
+            assert db.store(envelope(station, seq, body), "summary")
+
+
+def test_clinic_report_sensory_assessments_keep_their_intervals(db: ClinicDB) -> None:
+    fill_sensory(db)
+    sens = build_report(db, now=NOW)["stations"][0]["sensory"]
+    assert sens["note"].startswith("lower thresholds are better")
+    keys = [(g["protocol"], g["site"], g["hand"]) for g in sens["series"]]
+    assert keys == [
+        ("texture_discrimination", 0, "right"),
+        ("vibration_threshold", 0, "right"),
+        ("vibration_threshold", 1, "right"),
+    ]
+    site1 = sens["series"][1]
+    assert (site1["label"], site1["unit"]) == ("site 1 (right)", "dB")
+    first, second = site1["assessments"]
+    assert (first["session"], first["session_id"], first["at"]) == (
+        1,
+        "s-1",
+        "2026-11-16T09:00:00Z",
+    )
+    assert (first["value"], first["ci95"], first["ci68"]) == (
+        -16.2,
+        FIRST_SITE0,
+        [-17.125, -15.375],
+    )
+    assert (second["session"], second["value"], second["ci95"]) == (4, -20.3, [-21.9, -18.7])
+    assert second["physical"] == {"value": 0.0966, "unit": "g", "ci95": [0.0804, 0.1161]}
+    assert (second["trials"], second["percent_correct"], second["lapse"]) == (50, 78.0, 0.02)
+    assert second["catch_correct"] == {"value": 100.0, "n": 5}
+    assert second["contact_compliance"] == {"value": 96.0, "repeats": 2}
+    assert (second["procedure"], second["interval"]) == (
+        "quest_plus",
+        "posterior credible interval",
+    )
+
+
+def test_clinic_report_sensory_training_is_apart_from_assessments(db: ClinicDB) -> None:
+    fill_sensory(db)
+    series = build_report(db, now=NOW)["stations"][0]["sensory"]["series"]
+    texture, site1, site2 = series
+    assert [
+        (t["session"], t["value"], t["percent_correct"], t["trials"]) for t in site1["training"]
+    ] == [
+        (2, -17.0, 77.0, 30),
+        (3, -18.5, 80.0, 30),
+    ]
+    assert site1["training"][0]["interval"] == "likelihood interval over all trials"
+    assert site2["training"] == []
+    assert (texture["unit"], texture["assessments"]) == ("log10 ratio", [])
+    assert [t["value"] for t in texture["training"]] == [0.3, 0.2]
+
+
+def test_clinic_report_sensory_real_change_in_plain_words(db: ClinicDB) -> None:
+    fill_sensory(db)
+    sens = build_report(db, now=NOW)["stations"][0]["sensory"]
+    assert sens["flags"] == [
+        "site 1 (right): vibration threshold 4.1 dB lower than on 2026-11-16, outside both "
+        "95 % intervals (a real change: better)"
+    ]
+    (unflagged,) = sens["series"][2]["changes"]
+    assert unflagged == {
+        "session_id": "s-4",
+        "flag": False,
+        "text": "site 2 (right): vibration threshold 1.1 dB lower than on 2026-11-16; the "
+        "95 % intervals overlap: not a real change",
+    }
+    assert sens["problems"] == []
+
+
+def test_clinic_report_sensory_text_section(db: ClinicDB) -> None:
+    fill_sensory(db)
+    text = format_text(build_report(db, now=NOW))
+    lines = text.splitlines()
+    start = lines.index(
+        "sensory thresholds (lower thresholds are better: a lower threshold means finer sensation):"
+    )
+    assert lines[start + 1 : start + 5] == [
+        "  texture_discrimination site 1 (right), log10 ratio (log10 of the groove-width ratio):",
+        "    training (2 sessions):",
+        "      #2 2026-11-17  0.3 log10 ratio  68 % [0.265, 0.355]  95 % [0.22, 0.4]; "
+        "30 trials, 77 % correct, contact in band 96 %, 2 repeated",
+        "      #3 2026-11-19  0.2 log10 ratio  68 % [0.165, 0.255]  95 % [0.12, 0.3]; "
+        "30 trials, 80 % correct, contact in band 96 %, 2 repeated",
+    ]
+    assert (
+        "      #4 2026-11-23  -20.3 dB  68 % [-21.1, -19.5]  95 % [-21.9, -18.7]  = 0.0966 g "
+        "(95 % [0.0804, 0.1161]); 50 trials, 78 % correct, catch 100 % of 5, lapse 0.02, "
+        "contact in band 96 %, 2 repeated"
+    ) in lines
+    assert "real-change flags: 1" in lines
+    assert (
+        "  site 1 (right): vibration threshold 4.1 dB lower than on 2026-11-16, outside both "
+        "95 % intervals (a real change: better)"
+    ) in lines
+
+
+def test_clinic_report_sensory_site_metrics_are_not_generic_trends(db: ClinicDB) -> None:
+    """A trend over training and assessment thresholds together would mix two procedures:
+    the per-site metrics are in the sensory section only, the dose stays a trend."""
+    fill_sensory(db)
+    st = build_report(db, now=NOW)["stations"][0]
+    assert sorted({(t["protocol"], t["metric"]) for t in st["trends"]}) == [
+        ("vibration_threshold", "vibration_a8"),
+        ("vibration_threshold", "vibration_time"),
+    ]
+    assert not any(r["metric"].startswith("site") for r in st["latest"])
+
+
+def test_clinic_report_sensory_verdict_against_lower_is_better_is_questioned(
+    db: ClinicDB,
+) -> None:
+    """A station that calls a 4.1 dB lower threshold "worse" has lower = better backwards."""
+    fill_sensory(db, flag_direction="worse")
+    (flag,) = build_report(db, now=NOW)["stations"][0]["sensory"]["flags"]
+    assert flag.endswith(
+        "(a real change: worse); lower is better, so this reads better: check the station"
+    )
+
+
+def test_clinic_report_sensory_inverted_interval_is_left_out_and_said(db: ClinicDB) -> None:
+    """The schema cannot compare an interval's two ends: the report refuses lo > hi."""
+    week = sensory_week()
+    body = week[0][2]
+    body["protocols"][0]["metrics"]["site0_threshold"]["ci95"] = [-14.5, -18.0]
+    with db.transaction():
+        for seq, (_, _, b) in enumerate(week, 1):
+            db.store(envelope("st-0003", seq, b), "summary")
+    sens = build_report(db, now=NOW)["stations"][0]["sensory"]
+    assert sens["series"][1]["assessments"][0]["ci95"] is None
+    assert sens["problems"] == [
+        "session 1 (s-1) vibration_threshold site 1: ci95 [-14.5, -18.0] is not [lo, hi]: left out"
+    ]
+    assert "  left out: session 1 (s-1) vibration_threshold site 1: ci95" in format_text(
+        build_report(db, now=NOW)
+    )
+
+
+def test_clinic_report_sensory_previous_assessment_without_a_date(db: ClinicDB) -> None:
+    week = sensory_week()
+    with db.transaction():
+        for seq, (_, _, body) in enumerate(week, 1):
+            env = envelope("st-0003", seq, body)
+            env["clock_synced"] = seq != 1
+            db.store(env, "summary")
+    (flag,) = build_report(db, now=NOW)["stations"][0]["sensory"]["flags"]
+    assert flag.startswith(
+        "site 1 (right): vibration threshold 4.1 dB lower than in session 1 (s-1, date "
+        "unknown: station clock not synchronised), outside both 95 % intervals"
+    )
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_clinic_report_sensory_plot_per_station(db: ClinicDB, tmp_path: Path) -> None:
+    fill_sensory(db)
+    paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
+    names = [p.name for p in paths]
+    assert "st-0003__sensory__thresholds.png" in names
+    assert not any("site0" in n for n in names)  # no per-metric plot of a sensory site
+    # Two protocols, a panel each: 6.4 x (1.0 + 2 x 2.8) in at 100 dpi.
+    assert png_size(paths[names.index("st-0003__sensory__thresholds.png")]) == (640, 660)
+
+
+def test_clinic_report_sensory_plot_on_a_session_axis_when_undated(
+    db: ClinicDB, tmp_path: Path
+) -> None:
+    with db.transaction():
+        for seq, (_, _, body) in enumerate(sensory_week(), 1):
+            env = envelope("st-0003", seq, body)
+            env["clock_synced"] = False
+            db.store(env, "summary")
+    paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
+    assert png_size(tmp_path / "plots" / "st-0003__sensory__thresholds.png") == (640, 660)
+    assert len(paths) == 3  # the two dose trends and the thresholds
+
+
+def test_clinic_report_command_json_has_the_sensory_section(db: ClinicDB, tmp_path: Path) -> None:
+    fill_sensory(db)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "station",
+            "clinic",
+            "report",
+            "--db",
+            str(db.path),
+            "--plots",
+            str(tmp_path / "p"),
+            "--json",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (st,) = json.loads(proc.stdout)["stations"]
+    assert [a["value"] for a in st["sensory"]["series"][1]["assessments"]] == [-16.2, -20.3]
+    assert len(st["sensory"]["flags"]) == 1
+    assert (tmp_path / "p" / "st-0003__sensory__thresholds.png").is_file()
+
+
+def test_clinic_report_sensory_previous_assessment_not_received(db: ClinicDB) -> None:
+    """The station compared with an assessment the clinic has not (yet) received."""
+    week = sensory_week()[1:]
+    with db.transaction():
+        for seq, (_, _, body) in enumerate(week, 2):
+            db.store(envelope("st-0003", seq, body), "summary")
+    (flag,) = build_report(db, now=NOW)["stations"][0]["sensory"]["flags"]
+    assert flag.startswith(
+        "site 1 (right): vibration threshold 4.1 dB lower than in session s-1 (not in the "
+        "clinic database), outside both 95 % intervals"
+    )
+
+
+def test_clinic_report_sensory_change_held_across_sessions_in_words() -> None:
+    """The second rule, on a ratio scale: the change is given in log10 and as a ratio."""
+    s1 = {"session_id": "s-1", "start": NOW - dt.timedelta(days=14), "dated": True}
+    g = {"protocol": "texture_discrimination", "label": "site 1 (left)", "unit": "log10 ratio"}
+    a = {
+        "value": 0.2,
+        "ci95": [0.12, 0.28],
+        "real_change": {
+            "flag": True,
+            "direction": "better",
+            "previous_session": "s-1",
+            "previous_value": 0.3,
+            "previous_ci95": [0.2, 0.4],
+            "rule": "change held across two sessions",
+        },
+    }
+    assert change_words(g, a, {"s-1": (1, s1)}) == (
+        "site 1 (left): texture discrimination threshold 0.10 log10 (ratio x0.79) lower than "
+        "on 2026-11-12, a change held across two sessions (a real change: better)"
+    )

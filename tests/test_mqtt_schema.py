@@ -22,6 +22,22 @@ def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
     assert schema.errors(PLAN, schema.load("rehab.plan/1")) == []
 
 
+def test_schema_example_plan_is_a_post_operative_sensory_week() -> None:
+    """Sensory training every day, a vibration threshold assessment once a week, no maximal
+    tests (``reference/CLINICAL.md`` §5, §6.3), within the caps of the station's defaults."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    assert PLAN["gates"]["maximal_tests"] is False
+    runs: dict[str, list[tuple[str, str]]] = {d: [] for d in days}
+    for item in PLAN["schedule"]:
+        for d in days if item["days"] == "daily" else item["days"]:
+            runs[d].append((item["protocol"], item["params"]["mode"]))
+    assert all(("texture_discrimination", "training") in r for r in runs.values())
+    assert [d for d, r in runs.items() if ("vibration_threshold", "assessment") in r] == ["mon"]
+    assert all(("vibration_threshold", "training") in r for d, r in runs.items() if d != "mon")
+    assert PLAN["caps"]["max_vibration_g"] <= 3.0  # station.example.toml's hard caps
+    assert PLAN["caps"]["daily_vibration_min"] <= 30
+
+
 #: (instance, schema name) pairs, valid and invalid, on which both validators must agree.
 CORPUS: list[tuple[Any, str]] = [
     (PLAN, "rehab.plan/1"),
@@ -190,6 +206,181 @@ CORPUS += [
         )
     ),
 ]
+
+
+def sensory_protocol(**threshold_over: Any) -> dict[str, Any]:
+    """A vibration_threshold assessment entry as ``docs/mqtt-contract.md`` shows it, with
+    changes to ``site0_threshold`` (the value ``...`` deletes the key)."""
+    threshold: dict[str, Any] = {
+        "value": -21.4,
+        "unit": "dB",
+        "uncertainty": 1.6,
+        "ci68": [-23.0, -19.8],
+        "ci95": [-24.6, -18.1],
+        "interval": "posterior credible interval",
+        "physical": {"value": 0.085, "unit": "g", "ci95": [0.059, 0.124]},
+        "site": 0,
+        "hand": "right",
+        "mode": "assessment",
+        "procedure": "quest_plus",
+        "real_change": {
+            "flag": True,
+            "direction": "better",
+            "previous_session": "s-0",
+            "previous_value": -16.2,
+            "previous_ci95": [-18.0, -14.5],
+            "rule": "95 % intervals do not overlap",
+        },
+    }
+    for key, value in threshold_over.items():
+        if value is ...:
+            del threshold[key]
+        else:
+            threshold[key] = value
+    return {
+        "protocol": "vibration_threshold",
+        "trials": 50,
+        "metrics": {
+            "site0_threshold": threshold,
+            "site0_trials": {"value": 50, "unit": "count"},
+            "site0_percent_correct": {"value": 78.0, "unit": "%", "n": 50},
+            "site0_catch_correct": {"value": 100.0, "unit": "%", "n": 5},
+            "site0_lapse": {"value": 0.02, "unit": "1", "uncertainty": 0.015},
+            "site0_contact_compliance": {"value": 96.4, "unit": "%", "repeats": 2},
+            "vibration_time": {"value": 41.5, "unit": "s"},
+            "vibration_a8": {"value": 0.004, "unit": "m/s2"},
+        },
+    }
+
+
+def sensory_body(**threshold_over: Any) -> dict[str, Any]:
+    return session_body(protocols=[sensory_protocol(**threshold_over)])
+
+
+CORPUS += [
+    (sensory_body(), "rehab.session/1"),
+    (sensory_body(real_change=..., ci68=None, ci95=None, value=None), "rehab.session/1"),
+    (
+        sensory_body(
+            real_change={
+                "flag": False,
+                "direction": None,
+                "previous_session": "s-0",
+                "previous_value": -20.0,
+                "previous_ci95": [-22.0, -18.0],
+                "rule": "intervals overlap",
+            }
+        ),
+        "rehab.session/1",
+    ),
+    (sensory_body(ci95=[-24.6]), "rehab.session/1"),
+    (sensory_body(ci95=[-24.6, -18.1, 0.0]), "rehab.session/1"),
+    (sensory_body(ci95=["-24.6", -18.1]), "rehab.session/1"),
+    (sensory_body(ci95=-24.6), "rehab.session/1"),
+    (sensory_body(physical={"value": 0.085}), "rehab.session/1"),
+    (sensory_body(mode="weekly"), "rehab.session/1"),
+    (sensory_body(procedure="psi"), "rehab.session/1"),
+    (sensory_body(site=-1), "rehab.session/1"),
+    (sensory_body(real_change={"flag": True}), "rehab.session/1"),
+    (
+        sensory_body(
+            real_change={
+                "flag": True,
+                "direction": None,
+                "previous_session": "s-0",
+                "previous_value": -16.2,
+                "previous_ci95": [-18.0, -14.5],
+                "rule": "95 % intervals do not overlap",
+            }
+        ),
+        "rehab.session/1",
+    ),
+    (
+        sensory_body(
+            real_change={
+                "flag": True,
+                "direction": "better",
+                "previous_session": "s-0",
+                "previous_value": -16.2,
+                "previous_ci95": [-18.0, -14.5],
+                "rule": "intervals overlap",
+            }
+        ),
+        "rehab.session/1",
+    ),
+]
+
+
+def test_mqtt_schema_sensory_summary_is_valid() -> None:
+    """A summary with the sensory metrics (intervals, physical units, real change) passes."""
+    assert schema.errors(sensory_body(), schema.load("rehab.session/1")) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        (
+            {"ci95": [-24.6]},
+            "protocols[0].metrics.site0_threshold.ci95: 1 entries, at least 2 required",
+        ),
+        (
+            {"ci95": [-24.6, -18.1, 0.0]},
+            "protocols[0].metrics.site0_threshold.ci95: 3 entries, at most 2 allowed",
+        ),
+        (
+            {"ci95": ["-24.6", -18.1]},
+            'protocols[0].metrics.site0_threshold.ci95[0]: "-24.6" is a string, expected a number',
+        ),
+        (
+            {"ci95": -24.6},
+            "protocols[0].metrics.site0_threshold.ci95: -24.6 is a number, expected an array or",
+        ),
+        (
+            {"physical": {"value": 0.085}},
+            "protocols[0].metrics.site0_threshold.physical: the field 'unit' is required",
+        ),
+        (
+            {"mode": "weekly"},
+            'protocols[0].metrics.site0_threshold.mode: "weekly" is not one of: "training", ',
+        ),
+        (
+            {"real_change": {"flag": True}},
+            "protocols[0].metrics.site0_threshold.real_change: the field 'direction' is required",
+        ),
+    ],
+)
+def test_mqtt_schema_malformed_sensory_metric_is_refused_naming_it(
+    over: dict[str, Any], message: str
+) -> None:
+    errs = schema.errors(sensory_body(**over), schema.load("rehab.session/1"))
+    assert errs, "expected a violation"
+    assert str(errs[0]).startswith(message), str(errs[0])
+
+
+def test_mqtt_schema_real_change_flag_needs_a_direction_and_a_separating_rule() -> None:
+    """A flag raised on overlapping intervals, or without a direction, is refused."""
+    doc = schema.load("rehab.session/1")
+    change = dict(sensory_protocol()["metrics"]["site0_threshold"]["real_change"])
+    assert schema.errors(sensory_body(real_change=change), doc) == []
+    for bad in ({"direction": None}, {"rule": "intervals overlap"}, {"flag": False}):
+        errs = schema.errors(sensory_body(real_change={**change, **bad}), doc)
+        assert [e.path[-1] for e in errs] == ["real_change"], (bad, errs)
+
+
+def test_mqtt_schema_summaries_without_sensory_fields_stay_valid() -> None:
+    """The revision only adds optional keys: a max_grip summary as version 0.1.0 sent it,
+    and metrics carrying unknown extra keys, still validate."""
+    doc = schema.load("rehab.session/1")
+    assert schema.errors(session_body(), doc) == []
+    extra = session_body(
+        protocols=[
+            {
+                "protocol": "max_grip",
+                "metrics": {"f": {"value": 1.0, "unit": "N", "hand": "both", "future": [1]}},
+            }
+        ]
+    )
+    assert schema.errors(extra, doc) == []
 
 
 def test_mqtt_schema_every_schema_is_a_valid_draft_2020_12_schema() -> None:
