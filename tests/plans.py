@@ -1,5 +1,7 @@
-"""The example plan of ``docs/example-plan.json`` (the one the MQTT contract shows), for
-tests to vary: ``example_plan(caps__max_force_n=500)``."""
+"""A plan for tests to vary (``example_plan(caps__max_force_n=500)``): maximal grip on
+Mondays, ``tests/data/grip-plan.json``, addressed to ``st-0001``. The plan clinicians start
+from, the one the MQTT contract shows, is ``docs/example-plan.json``
+(:data:`EXAMPLE_PLAN_FILE`): a post-operative sensory week."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 EXAMPLE_PLAN_FILE = Path(__file__).resolve().parents[1] / "docs" / "example-plan.json"
-PLAN: dict[str, Any] = json.loads(EXAMPLE_PLAN_FILE.read_text(encoding="utf-8"))
+TEST_PLAN_FILE = Path(__file__).resolve().parent / "data" / "grip-plan.json"
+PLAN: dict[str, Any] = json.loads(TEST_PLAN_FILE.read_text(encoding="utf-8"))
 
 
 def example_plan(**changes: Any) -> dict[str, Any]:
