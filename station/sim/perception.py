@@ -36,7 +36,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
 )
 #: Felt level of an interval in which nothing moved (dB re 1 g rms): far below any threshold.
 NOTHING_DB = -120.0
-SUBSAMPLES = 10  # vibration samples per patient step (5 ms apart at a 50 ms step)
+SUBSAMPLES = 5  # vibration samples per patient step (10 ms apart at a 50 ms step)
 
 
 @dataclass(frozen=True)
