@@ -25,16 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from station.sim.perception import FeltVibration, Judge, Sense, default_senses
+from station.sim.perception import FeltVibration, Fingertips, Judge, Sense, default_senses
 
 log = logging.getLogger(__name__)
 
 STEP_S = 0.05  # how often the patient looks at the screen
 PRESS_S = 0.12  # how long a button press lasts
-PAD_PRESS_S = 0.6  # how long a pad press (an answer) lasts
-#: A resting fingertip's force stays in this range (N), inside the protocols' 0.3-3 N band.
-CONTACT_MIN_N, CONTACT_MAX_N = 0.5, 2.0
-SLIP_FORCES_N = (0.1, 4.5)  # a fingertip that slipped: too light, or leaning too hard
 
 
 @dataclass(frozen=True)
@@ -167,10 +163,10 @@ class VirtualPatient:
         self.judge = Judge(abilities.senses, abilities.sensory_lapse, self.rng, weeks)
         self.felt = FeltVibration(world.motors if world is not None else [])
         self._widths_mm: list[float] = list(world.texture_widths_mm) if world is not None else []
-        self.rested: list[int] = []  # pads a fingertip rests on (0-based)
-        self._rest_force_n = 0.0
-        self._touching: int | None = None
-        self._touched: list[int] = []  # pads touched this trial, in order
+        a = abilities
+        self.fingers = Fingertips(
+            pads, clock, self.rng, a.contact_force_n, a.contact_spread_rel, a.contact_slip_rate
+        )
         self._feel_key: str | None = None
         self._feel_t = clock.now()
         #: Every sensory answer: (time, task, option chosen, 0-based; a pad for "which pad").
@@ -191,6 +187,7 @@ class VirtualPatient:
             self._handle.cancel()
             self._handle = None
         self._release()
+        self.fingers.lift_all()
 
     @property
     def gone(self) -> bool:
@@ -288,28 +285,29 @@ class VirtualPatient:
         if key is not None and key != self._feel_key:
             self._stimulus_starts(key)
         window = self._feel_key or key
-        if window is not None and self.rested and now > self._feel_t:
-            self.felt.sample(window, self.rested, self._feel_t, now)
+        if window is not None and self.fingers.rested and now > self._feel_t:
+            self.felt.sample(window, self.fingers.rested, self._feel_t, now)
         self._feel_key, self._feel_t = key, now
 
     def _stimulus_starts(self, key: str) -> None:
         if key in ("1", "where"):
             self.felt.clear()  # the first interval of a trial
-        if self.a.contact_slip_rate > 0.0 and self.rng.random() < self.a.contact_slip_rate:
-            self._hold_rest(self.rng.choice(SLIP_FORCES_N))
+        self.fingers.maybe_slip()
 
     def _act_sensory(self, text: str) -> bool:
         """React to a sensory protocol's screen; False if ``text`` is not one."""
+        fingers = self.fingers
         if m := _PLACE_MANY.search(text):
-            self._rest_on(list(range(int(m.group(1)) - 1, int(m.group(2)))))
+            fingers.rest_on(list(range(int(m.group(1)) - 1, int(m.group(2)))))
             self._press_later("ok", 0.3)
         elif m := _PLACE.search(text):
-            self._rest_on([int(m.group(1)) - 1])
+            fingers.rest_on([int(m.group(1)) - 1])
             self._press_later("ok", 0.3)
         elif _TRIAL.search(text) or "firmer" in text or "lighter" in text:
-            self._new_trial()  # a trial starts, or one starts again
+            self.felt.clear()  # a trial starts, or one starts again
+            fingers.new_trial()
         elif m := _TOUCH.search(text):
-            self._touch(int(m.group(1)) - 1)
+            fingers.touch(int(m.group(1)) - 1)
         elif task := _question(text):
             self._answer(task, text)
         else:
@@ -317,87 +315,34 @@ class VirtualPatient:
         return True
 
     def _answer(self, task: str, text: str) -> None:
-        judge, choice = self.judge, None
+        judge, fingers, choice = self.judge, self.fingers, None
         if task in ("detect", "stronger", "faster"):
             choice = judge.which_interval(task, [self.felt.strongest(k) for k in ("1", "2")])
         elif task == "rougher":
-            pair = self._touched[-2:]
+            pair = fingers.touched[-2:]
             choice = judge.rougher(pair, self._widths_mm) if len(pair) == 2 else None
-        elif task == "where" and self.rested:
-            choice = judge.where(self.rested, self.felt.strongest("where"))
-            self._press_pad(choice)
-        elif task == "odd" and len(self._touched) >= 3:
-            three = self._touched[-3:]
+        elif task == "where" and fingers.rested:
+            choice = judge.where(fingers.rested, self.felt.strongest("where"))
+            fingers.press(choice, self.a.press_force_n)
+        elif task == "odd" and len(fingers.touched) >= 3:
+            three = fingers.touched[-3:]
             choice = three[judge.odd_one(three, self._widths_mm)]
-            self._press_pad(choice)
+            fingers.press(choice, self.a.press_force_n)
         if choice is None:  # nothing to judge (no finger was on a pad): a guess
             choice = self.rng.randrange(2)
         if task in ("detect", "stronger", "faster", "rougher"):
             self._press("left" if (choice == 0) == _first_is_left(text) else "right")
         self.answers.append((self.clock.now(), task, choice))
         self.felt.clear()
-        self._touched = []
-
-    # -- fingertips ----------------------------------------------------------------------
-
-    def _contact_n(self) -> float:
-        """A light contact force for this trial (N), inside the protocols' band."""
-        a = self.a
-        force = a.contact_force_n * math.exp(self.rng.gauss(0.0, a.contact_spread_rel))
-        return min(CONTACT_MAX_N, max(CONTACT_MIN_N, force))
-
-    def _rest_on(self, pads: list[int]) -> None:
-        self._lift_rested()
-        self.rested = [p for p in pads if 0 <= p < len(self.pads)]
-        self._hold_rest(self._contact_n())
-        self.log.append((self.clock.now(), f"rest on pads {[p + 1 for p in self.rested]}"))
-
-    def _hold_rest(self, force_n: float) -> None:
-        self._rest_force_n = force_n
-        for pad in self.rested:
-            self.pads[pad].set_force(force_n)
-
-    def _new_trial(self) -> None:
-        self.felt.clear()
-        self._touched = []
-        if self.rested:
-            self._hold_rest(self._contact_n())
-
-    def _touch(self, pad: int) -> None:
-        if not 0 <= pad < len(self.pads):
-            return
-        self._lift_touch()
-        force = self._contact_n()
-        if self.a.contact_slip_rate > 0.0 and self.rng.random() < self.a.contact_slip_rate:
-            force = self.rng.choice(SLIP_FORCES_N)
-        self.pads[pad].set_force(force)
-        self._touching = pad
-        self._touched.append(pad)
-
-    def _press_pad(self, pad: int) -> None:
-        """Press ``pad`` firmly for :data:`PAD_PRESS_S`, then back to resting on it (or off)."""
-        t0, press_n = self.clock.now(), self.a.press_force_n
-        after_n = self._rest_force_n if pad in self.rested else 0.0
-        self.pads[pad].set_force_profile(lambda t: press_n if t < t0 + PAD_PRESS_S else after_n)
-        self.log.append((t0, f"press pad {pad + 1}"))
+        fingers.touched = []
 
     def _lift(self, text: str) -> None:
         """Lift the fingers the new screen ``text`` no longer asks for."""
         m = _TOUCH.search(text)
-        if self._touching is not None and not (m and int(m.group(1)) - 1 == self._touching):
-            self._lift_touch()
-        if self.rested and _ENDS_BLOCK.search(text):
-            self._lift_rested()
-
-    def _lift_touch(self) -> None:
-        if self._touching is not None:
-            self.pads[self._touching].set_force(0.0)
-            self._touching = None
-
-    def _lift_rested(self) -> None:
-        for pad in self.rested:
-            self.pads[pad].set_force(0.0)
-        self.rested = []
+        if not (m and int(m.group(1)) - 1 == self.fingers.touching):
+            self.fingers.lift_touch()
+        if _ENDS_BLOCK.search(text):
+            self.fingers.lift_rested()
 
     # -- the body ------------------------------------------------------------------------
 

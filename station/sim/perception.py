@@ -1,4 +1,4 @@
-"""What the virtual patient feels, and how it judges it (CLINICAL.md §4, §7.1).
+"""What the virtual patient's fingertips do and feel, and how it judges (CLINICAL.md §4, §7.1).
 
 A :class:`Sense` is the truth of one dimension: a Weibull psychometric function
 (:func:`station.adaptive.psychometric.rising_part`) with a threshold, a slope, per-site
@@ -20,10 +20,11 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from station.adaptive.base import Scale
 from station.adaptive.psychometric import rising_part
+from station.sim.fsr import FsrPad
 from station.sim.motors import SiteMotor
 
 Dimension = Literal["vibration", "amplitude", "frequency", "texture", "localisation"]
@@ -36,6 +37,10 @@ DIMENSIONS: tuple[Dimension, ...] = (
 )
 #: Felt level of an interval in which nothing moved (dB re 1 g rms): far below any threshold.
 NOTHING_DB = -120.0
+#: A resting fingertip's force stays in this range (N), inside the protocols' 0.3-3 N band.
+CONTACT_MIN_N, CONTACT_MAX_N = 0.5, 2.0
+SLIP_FORCES_N = (0.1, 4.5)  # a fingertip that slipped: too light, or leaning too hard
+PAD_PRESS_S = 0.6  # how long pressing a pad (an answer) lasts
 SUBSAMPLES = 5  # vibration samples per patient step (10 ms apart at a 50 ms step)
 
 
@@ -135,6 +140,96 @@ class FeltVibration:
             return None
         _, pad = max(moving)
         return pad, per_pad[pad]
+
+
+class Fingertips:
+    """The fingertips on the world's pads: resting with a light contact force (drawn per
+    trial around ``contact_force_n``, log-normal ``spread_rel``, kept inside the band),
+    touching one pad, pressing one to answer; ``slip_rate`` is the chance per stimulus
+    interval that a resting fingertip slips out of the band until asked to correct it."""
+
+    def __init__(
+        self,
+        pads: Sequence[FsrPad],
+        clock: Any,
+        rng: random.Random,
+        contact_force_n: float = 1.0,
+        spread_rel: float = 0.15,
+        slip_rate: float = 0.0,
+    ) -> None:
+        self.pads = pads
+        self.clock = clock
+        self.rng = rng
+        self.contact_force_n = contact_force_n
+        self.spread_rel = spread_rel
+        self.slip_rate = slip_rate
+        self.rested: list[int] = []  # pads a fingertip rests on (0-based)
+        self.rest_force_n = 0.0
+        self.touching: int | None = None
+        self.touched: list[int] = []  # pads touched this trial, in order
+
+    def __repr__(self) -> str:
+        return f"Fingertips(rested={self.rested}, touching={self.touching})"
+
+    def contact_n(self) -> float:
+        """A light contact force for this trial (N)."""
+        force = self.contact_force_n * math.exp(self.rng.gauss(0.0, self.spread_rel))
+        return min(CONTACT_MAX_N, max(CONTACT_MIN_N, force))
+
+    def rest_on(self, pads: Sequence[int]) -> None:
+        """Rest a fingertip on each of ``pads`` (and lift any other resting one)."""
+        self.lift_rested()
+        self.rested = [p for p in pads if 0 <= p < len(self.pads)]
+        self.hold(self.contact_n())
+
+    def hold(self, force_n: float) -> None:
+        """Rest on the rested pads with ``force_n``."""
+        self.rest_force_n = force_n
+        for pad in self.rested:
+            self.pads[pad].set_force(force_n)
+
+    def new_trial(self) -> None:
+        """A new trial (or a repeat): a fresh contact force, nothing touched yet."""
+        self.touched = []
+        if self.rested:
+            self.hold(self.contact_n())
+
+    def maybe_slip(self) -> None:
+        """At a stimulus interval: with ``slip_rate``, slip too light or too hard."""
+        if self.rested and self.slip_rate > 0.0 and self.rng.random() < self.slip_rate:
+            self.hold(self.rng.choice(SLIP_FORCES_N))
+
+    def touch(self, pad: int) -> None:
+        """Touch ``pad`` lightly (and lift from the one touched before)."""
+        if not 0 <= pad < len(self.pads):
+            return
+        self.lift_touch()
+        force = self.contact_n()
+        if self.slip_rate > 0.0 and self.rng.random() < self.slip_rate:
+            force = self.rng.choice(SLIP_FORCES_N)
+        self.pads[pad].set_force(force)
+        self.touching = pad
+        self.touched.append(pad)
+
+    def press(self, pad: int, force_n: float) -> None:
+        """Press ``pad`` with ``force_n`` for :data:`PAD_PRESS_S`, then rest on it (or off)."""
+        t0 = self.clock.now()
+        after_n = self.rest_force_n if pad in self.rested else 0.0
+        self.pads[pad].set_force_profile(lambda t: force_n if t < t0 + PAD_PRESS_S else after_n)
+
+    def lift_touch(self) -> None:
+        if self.touching is not None:
+            self.pads[self.touching].set_force(0.0)
+            self.touching = None
+
+    def lift_rested(self) -> None:
+        for pad in self.rested:
+            self.pads[pad].set_force(0.0)
+        self.rested = []
+
+    def lift_all(self) -> None:
+        self.lift_touch()
+        self.lift_rested()
 
 
 class Judge:
