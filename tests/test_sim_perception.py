@@ -13,10 +13,12 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
+from stations import sim_config, sim_station
 
 from drivers.sim.clock import SimClock
 from station.adaptive.psychometric import rising_part
@@ -417,6 +419,19 @@ def test_patient_true_thresholds_per_site_and_week() -> None:
     assert late == -20.0  # improves to the typical threshold, not beyond
     with pytest.raises(ValueError, match="dimension"):
         typical.true_threshold("smell", 0)
+
+
+def test_station_patient_feels_the_station_world(tmp_path: Path) -> None:
+    """handles.patient() hands the patient the station's world and the session's day."""
+    cfg = sim_config(["pads", "haptics"])
+    st = sim_station(tmp_path, fitted=["pads", "haptics"])
+    try:
+        p = st.sim.patient("improving", st.clock, cfg["buttons"], seed=1, day=14)
+        assert p.world is st.sim.world
+        assert p.felt.motors is st.sim.world.motors
+        assert p.true_threshold("vibration", 0) == pytest.approx(-5.0 - 2 * 2.5)
+    finally:
+        st.close()
 
 
 def test_patient_numb_site_misses_what_other_sites_feel() -> None:

@@ -413,10 +413,11 @@ _PLACE_MANY = re.compile(r"\bpads (\d+) ?(?:to|-) ?(\d+)\b")
 _TRIAL = re.compile(r"\btrial \d+ of \d+\b")
 _TOUCH = re.compile(r"\btouch pad (\d+)\b")
 _INTERVAL = re.compile(r"\bbuzz (\d+) of \d+\b")
-#: Screens after which no fingertip rests on a pad any longer.
+#: Screens after which no fingertip rests on a pad any longer: a block's end, another
+#: task, the session's end (not a pause, nor a rest, which a block may hold between trials).
 _ENDS_BLOCK = re.compile(
     r"set done|hands off|squeeze|buzzing|all done|stopped|ended|stop for today|"
-    r"over for today|go loose|everything is off|problem|\b(buzz|strength|speed|texture|where) test"
+    r"over for today|problem|\b(buzz|strength|speed|texture|where) test\b"
 )
 _QUESTIONS = (
     ("which one buzzed", "detect"),
