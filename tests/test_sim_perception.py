@@ -23,6 +23,7 @@ from stations import sim_config, sim_station
 from drivers.sim.clock import SimClock
 from station.adaptive.psychometric import rising_part
 from station.sim.patient import NUMB_SITE, VirtualPatient, profile
+from station.sim.perception import Scale, weibull
 from station.sim.world import World
 from ui_lcd.keys import KEYS
 
@@ -173,6 +174,14 @@ def binomial_tolerance(p: float, n: int) -> float:
 
 
 # -- vibration detection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["dB", "log10"])
+def test_patient_weibull_is_the_adaptive_procedures_weibull(scale: Scale) -> None:
+    xs = [-40.0, -25.0, -20.0, -18.5, -10.0, 0.0, 5.0, 300.0]
+    for x in xs:
+        want = float(rising_part(x, -20.0, 3.5, "weibull", scale))
+        assert weibull(x, -20.0, 3.5, scale) == pytest.approx(want, abs=1e-12)
 
 
 def test_patient_rests_a_fingertip_in_the_band_and_presses_ok() -> None:

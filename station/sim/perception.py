@@ -1,8 +1,8 @@
 """What the virtual patient's fingertips do and feel, and how it judges (CLINICAL.md §4, §7.1).
 
 A :class:`Sense` is the truth of one dimension: a Weibull psychometric function
-(:func:`station.adaptive.psychometric.rising_part`) with a threshold, a slope, per-site
-offsets and an optional improvement per week. The felt quantities come from the simulated
+(:func:`weibull`, the form of ``station.adaptive.psychometric``) with a threshold, a slope,
+per-site offsets and an optional improvement per week. The felt quantities come from the simulated
 world only: :class:`FeltVibration` samples the motors under the rested pads
 (``SiteMotor.vibration_at``), the texture judgements take the groove widths of the pads
 actually touched. :class:`Judge` turns what was felt into an answer with a high-threshold
@@ -22,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from station.adaptive.base import Scale
-from station.adaptive.psychometric import rising_part
 from station.sim.fsr import FsrPad
 from station.sim.motors import SiteMotor
 
+Scale = Literal["dB", "log10"]
+#: log10 units per scale unit: 1 for log10, 1/20 for dB (amplitude).
+LOG10_PER_UNIT: dict[str, float] = {"log10": 1.0, "dB": 1.0 / 20.0}
 Dimension = Literal["vibration", "amplitude", "frequency", "texture", "localisation"]
 DIMENSIONS: tuple[Dimension, ...] = (
     "vibration",
@@ -84,6 +85,15 @@ def default_senses() -> dict[str, Sense]:
         "texture": Sense(0.1, 3.0, "log10"),
         "localisation": Sense(-14.0, 3.5, "dB"),
     }
+
+
+def weibull(x: float, threshold: float, slope: float, scale: Scale) -> float:
+    """F(x) = 1 - exp(-10^(slope·u·(x - threshold))), u = 1 per log10 unit, 1/20 per dB:
+    ``station.adaptive.psychometric.rising_part(..., "weibull", scale)``, written out here
+    because the simulated world never imports the station's logic (tests check they agree).
+    """
+    z = slope * LOG10_PER_UNIT[scale] * (x - threshold)
+    return 1.0 if z > 3.0 else -math.expm1(-(10.0**z))  # 10^3: F = 1 - e^-1000
 
 
 def level_db(amplitude_g: float) -> float:
@@ -263,7 +273,7 @@ class Judge:
         """F(x): the probability of detecting ``x`` (scale units) of ``dimension``."""
         s = self.senses[dimension]
         t = self.threshold(dimension, site)
-        return float(rising_part(x, t, s.slope, "weibull", s.scale))
+        return weibull(x, t, s.slope, s.scale)
 
     def choose(self, n: int, felt_answer: int | None, dimension: str, site: int, x: float) -> int:
         """One of ``n`` options: a lapse, the felt answer if ``x`` is detected, or a guess."""
