@@ -22,7 +22,7 @@ from stations import sim_config, sim_station
 
 from drivers.sim.clock import SimClock
 from station.adaptive.psychometric import rising_part
-from station.sim.patient import NUMB_SITE, VirtualPatient, profile
+from station.sim.patient import NUMB_SITE, VirtualPatient, profile, with_site_offsets
 from station.sim.perception import Scale, weibull
 from station.sim.world import World
 from ui_lcd.keys import KEYS
@@ -428,6 +428,10 @@ def test_patient_true_thresholds_per_site_and_week() -> None:
     assert late == -20.0  # improves to the typical threshold, not beyond
     with pytest.raises(ValueError, match="dimension"):
         typical.true_threshold("smell", 0)
+    involved = with_site_offsets(profile("typical"), "vibration", {4: 10.0, 5: 12.0})
+    assert involved.senses["vibration"].threshold_at(5) == -8.0
+    assert involved.senses["vibration"].threshold_at(0) == -20.0
+    assert profile("typical").senses["vibration"].threshold_at(5) == -20.0  # not shared
 
 
 def test_station_patient_feels_the_station_world(tmp_path: Path) -> None:

@@ -103,6 +103,17 @@ PROFILES: dict[str, Abilities] = {
 }
 
 
+def with_site_offsets(abilities: Abilities, dimension: str, offsets: dict[int, float]) -> Abilities:
+    """``abilities`` with ``offsets`` (site -> what it adds to the threshold, in the
+    dimension's units) on ``dimension``: e.g. the involved hand's pads feel less."""
+    if dimension not in abilities.senses:
+        raise ValueError(f"dimension must be one of {sorted(abilities.senses)}, got {dimension!r}")
+    sense = abilities.senses[dimension]
+    for site, offset in offsets.items():
+        sense = sense.with_offset(site, offset)
+    return replace(abilities, senses={**abilities.senses, dimension: sense})
+
+
 def profile(name: str, **overrides: Any) -> Abilities:
     if name not in PROFILES:
         raise ValueError(f"unknown patient profile {name!r} (known: {', '.join(PROFILES)})")
@@ -299,9 +310,11 @@ class VirtualPatient:
         fingers = self.fingers
         if m := _PLACE_MANY.search(text):
             fingers.rest_on(list(range(int(m.group(1)) - 1, int(m.group(2)))))
+            self._note_rest()
             self._press_later("ok", 0.3)
         elif m := _PLACE.search(text):
             fingers.rest_on([int(m.group(1)) - 1])
+            self._note_rest()
             self._press_later("ok", 0.3)
         elif _TRIAL.search(text) or "firmer" in text or "lighter" in text:
             self.felt.clear()  # a trial starts, or one starts again
@@ -333,8 +346,14 @@ class VirtualPatient:
         if task in ("detect", "stronger", "faster", "rougher"):
             self._press("left" if (choice == 0) == _first_is_left(text) else "right")
         self.answers.append((self.clock.now(), task, choice))
+        self.log.append((self.clock.now(), f"answer {task}: {choice}"))
         self.felt.clear()
         fingers.touched = []
+
+    def _note_rest(self) -> None:
+        f = self.fingers
+        pads = ", ".join(str(p + 1) for p in f.rested)
+        self.log.append((self.clock.now(), f"rest on pad(s) {pads} at {f.rest_force_n:.2f} N"))
 
     def _lift(self, text: str) -> None:
         """Lift the fingers the new screen ``text`` no longer asks for."""
