@@ -37,6 +37,15 @@ def test_world_pad_texture_grades_are_known() -> None:
         World(SimClock(), texture_grades=[1, 2])
 
 
+def test_world_texture_widths_default_to_the_grade_ladder() -> None:
+    world = World(SimClock(), texture_grades=[0, 1, 2, 3, 4, 5, 6, 7])
+    assert world.texture_widths_mm == pytest.approx([0.5 * 1.26**g for g in range(8)])
+    with pytest.raises(ValueError, match="8 entries"):
+        World(SimClock(), texture_widths_mm=[1.0, 2.0])
+    with pytest.raises(ValueError, match="> 0"):
+        World(SimClock(), texture_widths_mm=[1.0] * 7 + [0.0])
+
+
 def test_world_supply_reference_reads_half_the_supply(tmp_path: Path) -> None:
     st = sim_station(tmp_path, fitted=["pads"], pads={"supply_ref": True})
     assert st.pads is not None

@@ -42,10 +42,17 @@ class SimHandles:
         return {k: self.pin_factory.pin(buttons_cfg[k]) for k in KEYS}
 
     def patient(
-        self, profile: str, clock: Any, buttons_cfg: dict[str, Any], seed: int = 0, **kw: Any
+        self,
+        profile: str,
+        clock: Any,
+        buttons_cfg: dict[str, Any],
+        seed: int = 0,
+        day: float = 0.0,
+        **kw: Any,
     ) -> VirtualPatient:
-        """A virtual patient with ``profile``'s abilities at this simulated station, acting
-        only through its LCD, buttons and pads (``station.sim.patient``)."""
+        """A virtual patient with ``profile``'s abilities (``kw`` overrides them) at this
+        simulated station, on ``day`` of its programme, acting only through its LCD,
+        buttons and pads and feeling its motors and pad textures (``station.sim.patient``)."""
         from station.sim import patient as patient_mod
 
         return patient_mod.VirtualPatient(
@@ -56,4 +63,6 @@ class SimHandles:
             self.world.pads,
             seed=seed,
             name=profile,
+            world=self.world,
+            day=day,
         )

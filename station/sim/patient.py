@@ -1,23 +1,31 @@
 """The virtual patient: known, true abilities, acting only through the physical channels.
 
 It reads the text the simulated HD44780 shows (its DDRAM, through the chip model), presses
-buttons by driving gpiozero mock pins, and squeezes pads through the FSR model of the
-simulated world. It never calls session code, so a simulated session measures it the way a
-real session measures a person, and tests can compare the measurement with the truth.
+buttons by driving gpiozero mock pins, squeezes, rests on, touches and presses pads through
+the FSR model of the simulated world, and feels the world's motors and pad textures
+(:mod:`station.sim.perception`). It never calls session code nor sees a stimulus value a
+protocol asked for, so a simulated session measures it the way a real session measures a
+person (a miscalibrated motor shows as a shifted threshold), and tests can compare the
+measurement with the truth (:meth:`VirtualPatient.true_threshold`).
 
 Profiles (:data:`PROFILES`): ``typical`` (typical recovery), ``fatigue_prone``,
-``inattentive`` (long reactions, lapses), ``pain_flare`` (pain rises during the session),
-``walks_away`` (stops responding part-way). All randomness comes from one seeded generator.
+``inattentive`` (long reactions, lapses, random sensory answers), ``pain_flare`` (pain rises
+during the session), ``walks_away`` (stops responding part-way), ``improving`` (sensation
+improves week by week from a raised start), ``numb_site`` (pad :data:`NUMB_SITE` feels
+vibration 25 dB less). All randomness comes from one seeded generator.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from station.sim.perception import FeltVibration, Fingertips, Judge, Sense, default_senses
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +50,68 @@ class Abilities:
     new_numbness: bool = False
     wound_problem: bool = False
     walks_away_after_s: float | None = None
-    #: Psychometric functions for later sensory protocols: dimension -> (threshold, slope).
-    psychometric: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: {
-            "vibration_amplitude_db": (-20.0, 3.5),
-            "texture_log_ratio": (0.1, 3.0),
-        }
-    )
+    #: Sensory truth, dimension -> Sense (threshold, slope, per-site offsets, improvement):
+    #: "vibration" dB re 1 g rms at the pad, "amplitude" dB, "frequency" and "texture"
+    #: log10 ratios, "localisation" dB re 1 g rms. Sites are pad indices (0-based).
+    senses: dict[str, Sense] = field(default_factory=default_senses)
+    sensory_lapse: float = 0.02  # chance a sensory answer is a random one
+    improving_since_day: float = 0.0  # senses with ``per_week`` improve from this day
+    tingling_after_vibration: bool = False
+    contact_force_n: float = 1.0  # a fingertip resting on (or touching) a pad
+    contact_spread_rel: float = 0.15  # its trial-to-trial spread (log-normal sd)
+    contact_slip_rate: float = 0.0  # chance per stimulus interval of slipping out of the band
+    press_force_n: float = 5.5  # pressing a pad to answer "which pad"
+
+
+#: The pad whose vibration sense ``numb_site`` has lost.
+NUMB_SITE = 1
+
+
+def _improving_senses() -> dict[str, Sense]:
+    """Raised thresholds that fall week by week to the typical ones (about 6 weeks)."""
+    typical = default_senses()
+    start = {
+        "vibration": (-5.0, 2.5),  # threshold at day 0, improvement per week
+        "amplitude": (6.0, 0.6),
+        "frequency": (math.log10(1.6), 0.02),
+        "texture": (0.25, 0.025),
+        "localisation": (1.0, 2.5),
+    }
+    return {
+        dim: replace(typical[dim], threshold=t0, per_week=rate, best=typical[dim].threshold)
+        for dim, (t0, rate) in start.items()
+    }
+
+
+def _numb_site_senses() -> dict[str, Sense]:
+    senses = default_senses()
+    for dim in ("vibration", "localisation"):
+        senses[dim] = senses[dim].with_offset(NUMB_SITE, 25.0)
+    return senses
 
 
 PROFILES: dict[str, Abilities] = {
     "typical": Abilities(),
     "fatigue_prone": Abilities(fatigue_per_trial=0.14, max_grip_n={"left": 15.0, "right": 10.0}),
-    "inattentive": Abilities(reaction_time_s=0.9, reaction_sd_s=0.3, lapse_rate=0.25),
+    "inattentive": Abilities(
+        reaction_time_s=0.9, reaction_sd_s=0.3, lapse_rate=0.25, sensory_lapse=0.15
+    ),
     "pain_flare": Abilities(pain_before=2, pain_rise_per_check=2),
     "walks_away": Abilities(walks_away_after_s=60.0),
+    "improving": Abilities(senses=_improving_senses()),
+    "numb_site": Abilities(senses=_numb_site_senses()),
 }
+
+
+def with_site_offsets(abilities: Abilities, dimension: str, offsets: dict[int, float]) -> Abilities:
+    """``abilities`` with ``offsets`` (site -> what it adds to the threshold, in the
+    dimension's units) on ``dimension``: e.g. the involved hand's pads feel less."""
+    if dimension not in abilities.senses:
+        raise ValueError(f"dimension must be one of {sorted(abilities.senses)}, got {dimension!r}")
+    sense = abilities.senses[dimension]
+    for site, offset in offsets.items():
+        sense = sense.with_offset(site, offset)
+    return replace(abilities, senses={**abilities.senses, dimension: sense})
 
 
 def profile(name: str, **overrides: Any) -> Abilities:
@@ -71,7 +125,11 @@ class VirtualPatient:
 
     ``read_lcd()`` returns the LCD's visible lines (from the simulated chip's DDRAM);
     ``pins`` maps button names to gpiozero mock pins; ``pads`` are the world's FSR pads,
-    ``grip_pad`` the pad each hand squeezes.
+    ``grip_pad`` the pad each hand squeezes. ``world`` (a :class:`~station.sim.world.World`)
+    gives the senses their channels: its motors and its pads' ``texture_widths_mm``; without
+    it the patient feels nothing. ``day`` is the session's day in the patient's programme
+    (day 0 = its start): senses with a ``per_week`` improvement have improved for
+    ``(day - improving_since_day) / 7`` weeks.
     """
 
     def __init__(
@@ -84,6 +142,8 @@ class VirtualPatient:
         grip_pad: int = 0,
         seed: int = 0,
         name: str = "",
+        world: Any = None,
+        day: float = 0.0,
     ) -> None:
         self.a = abilities
         self.profile_name = name
@@ -108,6 +168,25 @@ class VirtualPatient:
         self.pain_checks = 0
         self.log: list[tuple[float, str]] = []
         self._squeezing = False
+        self.world = world
+        self.day = float(day)
+        weeks = max(0.0, self.day - abilities.improving_since_day) / 7.0
+        self.judge = Judge(abilities.senses, abilities.sensory_lapse, self.rng, weeks)
+        self.felt = FeltVibration(world.motors if world is not None else [])
+        self._widths_mm: list[float] = list(world.texture_widths_mm) if world is not None else []
+        a = abilities
+        self.fingers = Fingertips(
+            pads, clock, self.rng, a.contact_force_n, a.contact_spread_rel, a.contact_slip_rate
+        )
+        self._feel_key: str | None = None
+        self._feel_t = clock.now()
+        #: Every sensory answer: (time, task, option chosen, 0-based; a pad for "which pad").
+        self.answers: list[tuple[float, str, int]] = []
+
+    def true_threshold(self, dimension: str, site: int) -> float:
+        """The true threshold of ``dimension`` at pad ``site`` (0-based) at this session's
+        day, in the units of :attr:`Abilities.senses` (dB re 1 g rms, dB, log10)."""
+        return self.judge.threshold(dimension, site)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -119,6 +198,7 @@ class VirtualPatient:
             self._handle.cancel()
             self._handle = None
         self._release()
+        self.fingers.lift_all()
 
     @property
     def gone(self) -> bool:
@@ -135,6 +215,7 @@ class VirtualPatient:
         # A person reads a screen once it has settled: a glimpse of the LCD mid-resync (its
         # nibble resync passes through one-line mode, rows 2 and 4 dark for an instant) is
         # not a new screen to react to.
+        self._feel(text, now)
         if text != self._glance:
             self._glance, self._glance_t = text, now
         if now - self._glance_t < STEP_S / 2:
@@ -148,6 +229,7 @@ class VirtualPatient:
             self._busy_until = now + delay
             if self._squeezing and not _is_squeeze(text):
                 self._release()
+            self._lift(text)
             return
         if now < self._busy_until or self._acted_on == text or self.gone:
             return
@@ -161,8 +243,12 @@ class VirtualPatient:
         if "pain" in text and (_rating_unset(text) or _rating_value(text) is not None):
             self._answer_rating(text)
             return
-        if "numb" in text or "tingl" in text:
+        if self._act_sensory(text):
+            pass
+        elif "numb" in text:
             self._answer_yes_no(text, self.a.new_numbness)
+        elif "tingl" in text:  # after a vibration block (the check-in's question says "numb")
+            self._answer_yes_no(text, self.a.tingling_after_vibration)
         elif "wound" in text:
             self._answer_yes_no(text, self.a.wound_problem)
         elif re.search(r"\bok\b", text):
@@ -199,6 +285,83 @@ class VirtualPatient:
     def _answer_yes_no(self, text: str, yes: bool) -> None:
         self._press("right" if _yes_is_right(text) == yes else "left")
         self._press_later("ok", 0.4)
+
+    # -- the senses ----------------------------------------------------------------------
+
+    def _feel(self, text: str, now: float) -> None:
+        """Feel the motors under the rested pads over the last step while a stimulus screen
+        shows; the step goes to the screen shown at its start, else to the one at its end
+        (a stimulus starts after its screen is up and may ring on after it is replaced)."""
+        key = _stimulus_key(text)
+        if key is not None and key != self._feel_key:
+            self._stimulus_starts(key)
+        window = self._feel_key or key
+        if window is not None and self.fingers.rested and now > self._feel_t:
+            self.felt.sample(window, self.fingers.rested, self._feel_t, now)
+        self._feel_key, self._feel_t = key, now
+
+    def _stimulus_starts(self, key: str) -> None:
+        if key in ("1", "where"):
+            self.felt.clear()  # the first interval of a trial
+        self.fingers.maybe_slip()
+
+    def _act_sensory(self, text: str) -> bool:
+        """React to a sensory protocol's screen; False if ``text`` is not one."""
+        fingers = self.fingers
+        if m := _PLACE_MANY.search(text):
+            fingers.rest_on(list(range(int(m.group(1)) - 1, int(m.group(2)))))
+            self._note_rest()
+            self._press_later("ok", 0.3)
+        elif m := _PLACE.search(text):
+            fingers.rest_on([int(m.group(1)) - 1])
+            self._note_rest()
+            self._press_later("ok", 0.3)
+        elif _TRIAL.search(text) or "firmer" in text or "lighter" in text:
+            self.felt.clear()  # a trial starts, or one starts again
+            fingers.new_trial()
+        elif m := _TOUCH.search(text):
+            fingers.touch(int(m.group(1)) - 1)
+        elif task := _question(text):
+            self._answer(task, text)
+        else:
+            return False
+        return True
+
+    def _answer(self, task: str, text: str) -> None:
+        judge, fingers, choice = self.judge, self.fingers, None
+        if task in ("detect", "stronger", "faster"):
+            choice = judge.which_interval(task, [self.felt.strongest(k) for k in ("1", "2")])
+        elif task == "rougher":
+            pair = fingers.touched[-2:]
+            choice = judge.rougher(pair, self._widths_mm) if len(pair) == 2 else None
+        elif task == "where" and fingers.rested:
+            choice = judge.where(fingers.rested, self.felt.strongest("where"))
+            fingers.press(choice, self.a.press_force_n)
+        elif task == "odd" and len(fingers.touched) >= 3:
+            three = fingers.touched[-3:]
+            choice = three[judge.odd_one(three, self._widths_mm)]
+            fingers.press(choice, self.a.press_force_n)
+        if choice is None:  # nothing to judge (no finger was on a pad): a guess
+            choice = self.rng.randrange(2)
+        if task in ("detect", "stronger", "faster", "rougher"):
+            self._press("left" if (choice == 0) == _first_is_left(text) else "right")
+        self.answers.append((self.clock.now(), task, choice))
+        self.log.append((self.clock.now(), f"answer {task}: {choice}"))
+        self.felt.clear()
+        fingers.touched = []
+
+    def _note_rest(self) -> None:
+        f = self.fingers
+        pads = ", ".join(str(p + 1) for p in f.rested)
+        self.log.append((self.clock.now(), f"rest on pad(s) {pads} at {f.rest_force_n:.2f} N"))
+
+    def _lift(self, text: str) -> None:
+        """Lift the fingers the new screen ``text`` no longer asks for."""
+        m = _TOUCH.search(text)
+        if not (m and int(m.group(1)) - 1 == self.fingers.touching):
+            self.fingers.lift_touch()
+        if _ENDS_BLOCK.search(text):
+            self.fingers.lift_rested()
 
     # -- the body ------------------------------------------------------------------------
 
@@ -260,3 +423,53 @@ def _yes_is_right(text: str) -> bool:
     """On a two-choice screen, is "yes" the right-hand option?"""
     yes, no = text.rfind("yes"), text.rfind("no")
     return yes > no if yes >= 0 and no >= 0 else True
+
+
+# -- the sensory screens (ui_lcd/messages.py "sense.*", 20x4 and 16x2) ------------------------
+
+_PLACE = re.compile(r"\bon pad (\d+)\b")
+_PLACE_MANY = re.compile(r"\bpads (\d+) ?(?:to|-) ?(\d+)\b")
+_TRIAL = re.compile(r"\btrial \d+ of \d+\b")
+_TOUCH = re.compile(r"\btouch pad (\d+)\b")
+_INTERVAL = re.compile(r"\bbuzz (\d+) of \d+\b")
+#: Screens after which no fingertip rests on a pad any longer: a block's end, another
+#: task, the session's end (not a pause, nor a rest, which a block may hold between trials).
+_ENDS_BLOCK = re.compile(
+    r"set done|hands off|squeeze|buzzing|all done|stopped|ended|stop for today|"
+    r"over for today|problem|\b(buzz|strength|speed|texture|where) test\b"
+)
+_QUESTIONS = (
+    ("which one buzzed", "detect"),
+    ("which buzzed", "detect"),
+    ("which buzz felt stronger", "stronger"),
+    ("which stronger", "stronger"),
+    ("which buzz felt faster", "faster"),
+    ("which faster", "faster"),
+    ("which pad felt rougher", "rougher"),
+    ("which rougher", "rougher"),
+    ("press the pad that buzzed", "where"),
+    ("press the pad that felt different", "odd"),
+    ("press the pad that differs", "odd"),
+)
+
+
+def _stimulus_key(text: str) -> str | None:
+    """The stimulus interval a screen shows: "1", "2".. ("Buzz k of m"), "where", or None."""
+    if m := _INTERVAL.search(text):
+        return m.group(1)
+    if "which pad buzzes" in text or "which buzzes" in text:
+        return "where"
+    return None
+
+
+def _question(text: str) -> str | None:
+    return next((task for phrase, task in _QUESTIONS if phrase in text), None)
+
+
+def _first_is_left(text: str) -> bool:
+    """On a two-choice screen, is "First" the left-hand option?"""
+    first, second = (
+        max(text.rfind("first"), text.rfind("1st")),
+        max(text.rfind("second"), text.rfind("2nd")),
+    )
+    return first < second if first >= 0 and second >= 0 else True

@@ -9,6 +9,7 @@ drive to the motors. Tests and the virtual patient act only through its channels
     world.hand.set_flexion(finger, angle_deg) / set_tremor(freq_hz, amp_deg)
     world.rest_finger(finger, pad)          # the finger's IMU feels that pad's motor
     world.motors[i].vibration_at(t)         # -> (amplitude g rms, frequency Hz)
+    world.texture_widths_mm[i]              # pad i's groove width (what a fingertip feels)
     world.unplug_glove() / plug_glove(); world.pads[i].unplug()
 
 Motor ``i`` sits under pad ``i`` (``haptics.channels``: motor n = pad n). Every random draw
@@ -28,10 +29,22 @@ from station.sim.hand import SEGMENTS, Hand
 from station.sim.motors import MotorParams, SiteAccelerometer, SiteMotor
 
 FloatFn = Callable[[float], float]
+#: Groove width of texture grade 0 (mm) and the ratio per grade (about 0.1 log10).
+GROOVE_BASE_MM, GROOVE_RATIO = 0.5, 1.26
+
+
+def groove_width_mm(grade: int) -> float:
+    """The groove width of a pad of texture ``grade``: 0.5 mm x 1.26^grade."""
+    return GROOVE_BASE_MM * GROOVE_RATIO**grade
 
 
 class World:
-    """Pads, hand and motors on ``clock`` (a SimClock)."""
+    """Pads, hand and motors on ``clock`` (a SimClock).
+
+    ``texture_widths_mm``: each pad's groove width (mm, > 0; config ``pads.textures_mm``);
+    default :func:`groove_width_mm` of the pad's texture grade. Raises ``ValueError`` when
+    a per-pad list has the wrong length or a width is not positive.
+    """
 
     def __init__(
         self,
@@ -45,6 +58,7 @@ class World:
         texture_grades: Sequence[int] | None = None,
         fsr: FsrParams | None = None,
         part_spread: float = 0.06,
+        texture_widths_mm: Sequence[float] | None = None,
     ) -> None:
         self.clock = clock
         self.seed = seed
@@ -57,6 +71,17 @@ class World:
         )
         if len(grades) != n_pads:
             raise ValueError(f"texture_grades needs {n_pads} entries, got {len(grades)}")
+        widths = (
+            [float(w) for w in texture_widths_mm]
+            if texture_widths_mm is not None
+            else [groove_width_mm(g) for g in grades]
+        )
+        if len(widths) != n_pads:
+            raise ValueError(f"texture_widths_mm needs {n_pads} entries, got {len(widths)}")
+        if not all(w > 0.0 for w in widths):
+            raise ValueError(f"texture_widths_mm must all be > 0 mm, got {widths}")
+        #: Groove width of each pad's surface (mm): rougher is wider (CLINICAL.md §4.3).
+        self.texture_widths_mm = widths
         base = fsr or FsrParams()
         self.pads = [
             FsrPad(
