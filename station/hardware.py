@@ -149,6 +149,8 @@ def _build_sim(
         supply_v=config["pads"]["supply_v"],
         divider_ohm=config["pads"]["divider_ohm"],
         texture_grades=texture_grades,
+        # the configured overlays; none set: the world's grades (the standard kit's ladder)
+        texture_widths_mm=config["pads"]["textures_mm"] or None,
     )
     buses = rig.make_buses(clock, config["buses"], bus_roles_in_use(config))
     factory = MockFactory(pin_class=MockPWMPin)

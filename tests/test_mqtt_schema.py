@@ -11,6 +11,12 @@ from plans import EXAMPLE_PLAN_FILE, PLAN
 from plans import example_plan as plan
 
 from mqtt_bridge import schema
+from station import config
+from station import plan as planmod
+from station.catalog import StationAbilities
+from station.protocols import PROTOCOLS
+
+EXAMPLE = json.loads(EXAMPLE_PLAN_FILE.read_text(encoding="utf-8"))
 
 
 def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
@@ -18,29 +24,34 @@ def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
     shows, and the shipped schema accepts it."""
     doc = (EXAMPLE_PLAN_FILE.parent / "mqtt-contract.md").read_text(encoding="utf-8")
     shown = doc.split("## Plans (`rehab.plan/1`", 1)[1].split("```json\n", 1)[1].split("```")[0]
-    assert json.loads(shown) == PLAN
-    assert schema.errors(PLAN, schema.load("rehab.plan/1")) == []
+    assert json.loads(shown) == EXAMPLE
+    assert schema.errors(EXAMPLE, schema.load("rehab.plan/1")) == []
 
 
 def test_schema_example_plan_is_a_post_operative_sensory_week() -> None:
     """Sensory training every day, a vibration threshold assessment once a week, no maximal
     tests (``reference/CLINICAL.md`` §5, §6.3), within the caps of the station's defaults."""
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    assert PLAN["gates"]["maximal_tests"] is False
+    assert EXAMPLE["gates"]["maximal_tests"] is False
     runs: dict[str, list[tuple[str, str]]] = {d: [] for d in days}
-    for item in PLAN["schedule"]:
+    for item in EXAMPLE["schedule"]:
         for d in days if item["days"] == "daily" else item["days"]:
             runs[d].append((item["protocol"], item["params"]["mode"]))
     assert all(("texture_discrimination", "training") in r for r in runs.values())
     assert [d for d, r in runs.items() if ("vibration_threshold", "assessment") in r] == ["mon"]
     assert all(("vibration_threshold", "training") in r for d, r in runs.items() if d != "mon")
-    assert PLAN["caps"]["max_vibration_g"] <= 3.0  # station.example.toml's hard caps
-    assert PLAN["caps"]["daily_vibration_min"] <= 30
+    assert EXAMPLE["caps"]["max_vibration_g"] <= 3.0  # station.example.toml's hard caps
+    assert EXAMPLE["caps"]["daily_vibration_min"] <= 30
+    # the station's own check, against the simulated station's hardware, accepts it
+    cfg = config.validate({})
+    station_plan = planmod.from_dict(EXAMPLE, cfg.station_id, StationAbilities.of(cfg))
+    assert {i.protocol for i in station_plan.schedule} <= set(PROTOCOLS)
 
 
 #: (instance, schema name) pairs, valid and invalid, on which both validators must agree.
 CORPUS: list[tuple[Any, str]] = [
     (PLAN, "rehab.plan/1"),
+    (EXAMPLE, "rehab.plan/1"),
     (plan(caps__max_force_n=500), "rehab.plan/1"),
     (plan(caps__max_force_n=0.4), "rehab.plan/1"),
     (plan(caps__max_force_n="15"), "rehab.plan/1"),
