@@ -27,7 +27,11 @@ from station.catalog import TEXTURE_DISCRIMINATION
 from station.protocols.base import SessionContext
 from station.protocols.sensory import procedure as proc_mod
 from station.protocols.sensory.engine import Block, BlockSetup, Presented, SensoryProtocol
-from station.protocols.sensory.vibration import carried, latest_threshold
+from station.protocols.sensory.vibration import (
+    TRAINING_STEPS_LOG10,
+    carried,
+    latest_threshold,
+)
 
 #: Pause between two touches (s): the finger lifts and moves.
 BETWEEN_S = 0.6
@@ -69,10 +73,10 @@ class TextureDiscrimination(SensoryProtocol, spec=TEXTURE_DISCRIMINATION):
             spec["prior"] = carried(ctx, self.name, block, side, spec)
         else:
             last = latest_threshold(ctx, self.name, block.key, side)
-            start = logs[-1] if last is None else min(logs[-1], last + 0.2)
             bounds = (logs[0], logs[-1]) if len(logs) > 1 else (logs[0] - 0.1, logs[0])
+            start = sum(bounds) / 2 if last is None else min(logs[-1], last + 0.2)
             spec = proc_mod.training_spec(
-                start, bounds, (0.2, 0.1, 0.05), scale="log10", n_afc=n_afc,
+                start, bounds, TRAINING_STEPS_LOG10, scale="log10", n_afc=n_afc,
                 max_trials=self.trials,
             )  # fmt: skip
         spec["task"] = self.task

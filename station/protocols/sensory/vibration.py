@@ -48,8 +48,12 @@ N_LEVELS = 40
 #: QUEST+ stops once its 95 % interval is this narrow (dB; log10 for ratios).
 CI95_DB = 6.0
 CI95_LOG10 = 0.3
-#: Training starts this far above the last threshold (dB) or below the top level.
+#: Training starts this far above the last threshold (dB), or mid-range the first time.
 TRAINING_MARGIN_DB = 10.0
+#: Weighted up-down up steps (dB; a down step is a quarter at 80 %), halved at reversals 2
+#: and 4: 2 dB down per correct answer at first, so a block reaches threshold in ~10 trials.
+TRAINING_STEPS_DB = (8.0, 4.0, 2.0)
+TRAINING_STEPS_LOG10 = (0.4, 0.2, 0.1)
 #: Amplitude discrimination: Δ from 0.5 to 12 dB; the pedestal at least 10 dB over threshold.
 DELTA_DB = (0.5, 12.0)
 MIN_PEDESTAL_DB = 10.0
@@ -95,9 +99,10 @@ class VibrationProtocol(SensoryProtocol):
             spec["prior"] = carried(ctx, self.name, block, side, spec)
             return spec
         last = latest_threshold(ctx, self.name, block.key, side)
-        start = top - TRAINING_MARGIN_DB if last is None else min(top, last + TRAINING_MARGIN_DB)
+        # The first time, mid-range: a descent from the top would take most of a block.
+        start = (lo + top) / 2 if last is None else min(top, last + TRAINING_MARGIN_DB)
         return proc_mod.training_spec(
-            start, (lo, top), (4.0, 2.0, 1.0), scale="dB", n_afc=n_afc, max_trials=self.trials
+            start, (lo, top), TRAINING_STEPS_DB, scale="dB", n_afc=n_afc, max_trials=self.trials
         )
 
     def interval(
@@ -183,7 +188,7 @@ class AmplitudeDiscrimination(VibrationProtocol, spec=AMPLITUDE_DISCRIMINATION):
             last = latest_threshold(ctx, self.name, block.key, side)
             start = 1.0 if last is None else min(hi, last + 0.3)
             spec = proc_mod.training_spec(
-                start, (lo, hi), (0.2, 0.1, 0.05), scale="log10", n_afc=2,
+                start, (lo, hi), TRAINING_STEPS_LOG10, scale="log10", n_afc=2,
                 max_trials=self.trials,
             )  # fmt: skip
         spec["pedestal_db"] = round(pedestal, 2)
