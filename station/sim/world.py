@@ -34,8 +34,9 @@ GROOVE_BASE_MM, GROOVE_RATIO = 0.5, 1.26
 
 
 def groove_width_mm(grade: int) -> float:
-    """The groove width of a pad of texture ``grade``: 0.5 mm x 1.26^grade."""
-    return GROOVE_BASE_MM * GROOVE_RATIO**grade
+    """The groove width of a pad of texture ``grade``: 0.5 mm x 1.26^grade, to the micron
+    (the standard kit, ``station.config.STANDARD_TEXTURE_MM``)."""
+    return round(GROOVE_BASE_MM * GROOVE_RATIO**grade, 3)
 
 
 class World:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sensors.dose import a8_ms2
 from sensors.haptics import VibrationCapReached
 from station.catalog import TRIALS_BY_MODE
 from station.journal import Trial
@@ -81,7 +82,6 @@ class Presented:
     #: Median contact force on the stimulated pad while the stimulus played, and its verdict.
     contact_n: float | None
     contact: str = "ok"  # "ok", "light" or "hard"
-    vibration_s: float = 0.0
 
 
 @dataclass
@@ -104,6 +104,8 @@ class SensoryProtocol(ProtocolBase):
         super().__init__(params)
         self.mode: str = self.params["mode"]
         self.role: str = self.params["hand"]
+        #: The vibration of the trial in progress, as the dose counts it: seconds, energy.
+        self._dose = [0.0, 0.0]
         if self.spec is not None and self.spec.params_check is not None:
             wrong = self.spec.params_check(self.params)
             if wrong is not None:
@@ -187,6 +189,7 @@ class SensoryProtocol(ProtocolBase):
             ctx.ui.progress("sense.progress", scored + 1, total)
             ctx.wait(PROGRESS_S)
             pauses, t0 = ctx.pauses, ctx.clock.now()
+            self._dose = [0.0, 0.0]  # this trial's vibration: seconds and energy, as dosed
             try:
                 shown = self.present(ctx, block, setup, x)
             except VibrationCapReached as exc:
@@ -196,6 +199,7 @@ class SensoryProtocol(ProtocolBase):
                     DecisionKind.VIBRATION_DOSE, Scope.VIBRATION, str(exc), {"block": block.key}
                 )
                 ctx.safety.decision(decision, Code.PROTOCOL)
+                ctx.vibration_allowed = False  # no other vibration protocol today either
                 raise ProtocolStop(decision, journalled=True) from exc
             quality = self._quality(shown, paused=ctx.pauses != pauses)
             self._journal(ctx, block, side, index, setup, first, x, catch, shown, t0, quality)
@@ -248,7 +252,9 @@ class SensoryProtocol(ProtocolBase):
             stimulus["procedure"] = setup.spec
         if shown is not None:
             stimulus.update(shown.stimulus)
-            stimulus["vibration_s"] = round(shown.vibration_s, 3)
+        if self.uses_vibration:
+            stimulus["vibration_s"] = round(self._dose[0], 4)
+            stimulus["dose_energy_m2s3"] = round(self._dose[1], 6)
         ctx.record_trial(
             Trial(
                 protocol=self.name,
@@ -360,7 +366,18 @@ class SensoryProtocol(ProtocolBase):
         """Play ``stimulus`` on ``motor`` through the haptics caps and the daily dose, the
         session's checks running throughout; (played s, amplitude g, frequency Hz,
         capped)."""
-        result = ctx.haptics.play(motor, stimulus, until=functools.partial(_checked, ctx))
+        dosed = ctx.haptics.ledger.session
+        before = (dosed.vibration_s, dosed.energy_m2s3)
+        try:
+            result = ctx.haptics.play(motor, stimulus, until=functools.partial(_checked, ctx))
+        finally:  # what the dose counted, a stimulus cut short by Stop included
+            dosed = ctx.haptics.ledger.session
+            self._dose[0] += dosed.vibration_s - before[0]
+            self._dose[1] += dosed.energy_m2s3 - before[1]
+        if result.shortened:  # the day's vibration time ran out during it: not a stimulus
+            raise VibrationCapReached(
+                f"daily vibration time ({ctx.haptics.caps.daily_vibration_min:g} min) used up"
+            )
         return result.played_s, result.amplitude_g, result.frequency_hz, result.capped
 
     # -- metrics ---------------------------------------------------------------------------
@@ -368,12 +385,14 @@ class SensoryProtocol(ProtocolBase):
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         out: dict[str, Any] = {}
         history = _history(ctx, self.name)
-        vib_s = 0.0
         for key, block_trials in _by_block(trials).items():
-            vib_s += sum(float(t.stimulus.get("vibration_s") or 0.0) for t in block_trials)
             out.update(self._block_metrics(key, block_trials, history))
         if self.uses_vibration:
+            # the dose as the daily cap counts it (sensors.dose), trial by trial
+            vib_s = sum(float(t.stimulus.get("vibration_s") or 0.0) for t in trials)
+            energy = sum(float(t.stimulus.get("dose_energy_m2s3") or 0.0) for t in trials)
             out["vibration_time"] = metric(vib_s, "s")
+            out["vibration_a8"] = metric(a8_ms2(energy), "m/s2", formula="ISO 5349-1 A(8)")
         return out
 
     def _block_metrics(

@@ -140,15 +140,13 @@ class VibrationThreshold(VibrationProtocol, spec=VIBRATION_THRESHOLD):
         target = ctx.rng.randrange(2)
         stim = Stimulus(self.stimulus_s, amplitude_db=x, ramp_s=RAMP_S)
         got = [self.interval(ctx, k, pad, stim if k == target else None) for k in range(2)]
-        played, amp, freq, (contact_n, verdict) = got[target]
+        _, amp, freq, (contact_n, verdict) = got[target]
         verdict = verdict if verdict != "ok" else got[1 - target][3][1]
         presented = {"interval": target, "amplitude_g": _r(amp), "frequency_hz": _r(freq)}
         if verdict != "ok":
-            return Presented(False, presented, {}, None, contact_n, verdict, played)
+            return Presented(False, presented, {}, None, contact_n, verdict)
         choice, rt = self.two_choice(ctx, "sense.which_buzz")
-        return Presented(
-            choice == target, presented, {"choice": choice}, rt, contact_n, "ok", played
-        )
+        return Presented(choice == target, presented, {"choice": choice}, rt, contact_n, "ok")
 
     def physical(self, x: float, spec: dict[str, Any]) -> tuple[float, str]:
         return float(spec.get("reference_g", 1.0)) * 10 ** (x / 20), "g"
@@ -205,7 +203,6 @@ class AmplitudeDiscrimination(VibrationProtocol, spec=AMPLITUDE_DISCRIMINATION):
             self.interval(ctx, k, pad, Stimulus(self.stimulus_s, amplitude_db=lv, ramp_s=RAMP_S))
             for k, lv in enumerate(levels)
         ]
-        played = sum(g[0] for g in got)
         verdicts = [g[3] for g in got]
         bad = next((v for v in verdicts if v[1] != "ok"), None)
         presented = {
@@ -216,11 +213,10 @@ class AmplitudeDiscrimination(VibrationProtocol, spec=AMPLITUDE_DISCRIMINATION):
             "frequency_hz": [_r(g[2]) for g in got],
         }
         if bad is not None:
-            return Presented(False, presented, {}, None, bad[0], bad[1], played)
+            return Presented(False, presented, {}, None, bad[0], bad[1])
         choice, rt = self.two_choice(ctx, "sense.which_stronger")
         contact_n = verdicts[strong][0]
-        answer = {"choice": choice}
-        return Presented(choice == strong, presented, answer, rt, contact_n, "ok", played)
+        return Presented(choice == strong, presented, {"choice": choice}, rt, contact_n, "ok")
 
     def reported(self, x: float, spec: dict[str, Any]) -> tuple[float, str]:
         return 10**x, "dB"
@@ -255,19 +251,17 @@ class Localisation(VibrationProtocol, spec=LOCALISATION):
         ctx.ui.prompt("sense.feel_where")
         ctx.wait(LEAD_S)
         t0 = ctx.clock.now()
-        played, amp, freq, _ = self.play(
+        _, amp, freq, _ = self.play(
             ctx, target, Stimulus(self.stimulus_s, amplitude_db=x, ramp_s=RAMP_S)
         )
         contact_n, verdict = self.contact(ctx, target, ctx.clock.now() - t0)
         ctx.wait(TAIL_S)
         presented = {"pad": target, "amplitude_g": _r(amp), "frequency_hz": _r(freq)}
         if verdict != "ok":
-            return Presented(False, presented, {}, None, contact_n, verdict, played)
+            return Presented(False, presented, {}, None, contact_n, verdict)
         ctx.ui.prompt("sense.press_where")
         pressed, rt = self.pressed_pad(ctx, block.pads)
-        return Presented(
-            pressed == target, presented, {"pad": pressed}, rt, contact_n, "ok", played
-        )
+        return Presented(pressed == target, presented, {"pad": pressed}, rt, contact_n, "ok")
 
     def physical(self, x: float, spec: dict[str, Any]) -> tuple[float, str]:
         refs = spec.get("reference_g") or [1.0]
