@@ -6,8 +6,9 @@ as weaker), the groove widths of the pads it touches; it answers on the buttons 
 pads. Its true thresholds are known, so what a session measures is checked against them.
 
 The station here is a smaller configuration of the product (one ADS1115 with four pads at
-50 Hz, no glove): the sensory tasks need the four pads with motors and the contact force,
-and the smaller station runs about twice as fast on the simulator.
+25 Hz, no glove): the sensory tasks need the four pads with motors and the contact force
+over a stimulus (12 samples in 0.5 s), and the smaller station runs about three times as
+fast on the simulator.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def light_config(buzzer: bool = False) -> config_mod.Config:
     return config_mod.validate(
         {
             "glove": {"fitted": False},
-            "pads": {"adc_addresses": [0x48], "rate_hz": 50, "data_rate_sps": 250},
+            "pads": {"adc_addresses": [0x48], "rate_hz": 25, "data_rate_sps": 128},
             "buzzer": {"fitted": buzzer},
         }
     )
@@ -224,7 +225,7 @@ def test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped(
     stations: Stations,
 ) -> None:
     app = stations.open()
-    plan = sensory_plan(app, item("vibration_threshold", mode="assessment", sites=[0, 1]))
+    plan = sensory_plan(app, item("vibration_threshold", mode="assessment", sites=[1]))
     p = patient(app)
     first = run(app, plan)
     p.stop()
@@ -234,19 +235,19 @@ def test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped(
     trials = app.journal.trials(second.session_id, "vibration_threshold")
     uid = app.journal.session(first.session_id)["session_uid"]
     priors = [t.stimulus["procedure"]["prior"] for t in trials if "procedure" in t.stimulus]
-    assert [pr["from"] for pr in priors] == [uid, uid]
+    assert [pr["from"] for pr in priors] == [uid]
     m1, m2 = metrics(first, "vibration_threshold"), metrics(second, "vibration_threshold")
-    for s in (0, 1):  # a stable patient: no slower, intervals no wider, no real change
+    for s in (1,):  # a stable patient: no slower, intervals no wider, no real change
         assert m2[f"site{s}_trials"]["value"] <= m1[f"site{s}_trials"]["value"]
         change = m2[f"site{s}_threshold"]["real_change"]
         assert change["previous_session"] == uid and change["flag"] is False
     # the patient's sensation improved by 8 dB: the carried prior does not hold it back
     senses = dict(p.a.senses)
-    senses["vibration"] = senses["vibration"].with_offset(0, -8.0).with_offset(1, -8.0)
+    senses["vibration"] = senses["vibration"].with_offset(1, -8.0)
     p = patient(app, seed=SEED + 2, senses=senses)
     third = run(app, plan)
     m3 = metrics(third, "vibration_threshold")
-    for s in (0, 1):
+    for s in (1,):
         value, lo, hi = db_re_1g(m3[f"site{s}_threshold"])
         truth = p.true_threshold("vibration", s)
         assert abs(value - truth) <= 3.0 and lo <= truth + 1.0 and truth - 1.0 <= hi

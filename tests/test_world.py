@@ -13,6 +13,7 @@ from stations import sim_station
 
 from drivers.sim.clock import SimClock
 from drivers.sim.lsm6dsox import SimLSM6DSOX
+from station import config as cfgmod
 from station.sim.hand import Hand
 from station.sim.motors import MotorParams, SiteMotor, lra_response
 from station.sim.world import World
@@ -39,7 +40,9 @@ def test_world_pad_texture_grades_are_known() -> None:
 
 def test_world_texture_widths_default_to_the_grade_ladder() -> None:
     world = World(SimClock(), texture_grades=[0, 1, 2, 3, 4, 5, 6, 7])
-    assert world.texture_widths_mm == pytest.approx([0.5 * 1.26**g for g in range(8)])
+    # the standard kit: 0.5 mm x 1.26^grade to the micron, as the station's config has it
+    assert world.texture_widths_mm == pytest.approx([0.5 * 1.26**g for g in range(8)], abs=5e-4)
+    assert world.texture_widths_mm == list(cfgmod.STANDARD_TEXTURE_MM)
     with pytest.raises(ValueError, match="8 entries"):
         World(SimClock(), texture_widths_mm=[1.0, 2.0])
     with pytest.raises(ValueError, match="> 0"):
