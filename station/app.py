@@ -250,6 +250,7 @@ class App:
             haptics=st.haptics,
             sensory=self.config["sensory"],
             texture_widths_mm=texture_widths_mm(self.config),
+            seed=self.seed if self.sim else None,
         )
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:

@@ -96,6 +96,7 @@ class SessionRunner:
         haptics: Any = None,
         sensory: dict[str, Any] | None = None,
         texture_widths_mm: Sequence[float] = (),
+        seed: int | None = None,
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -119,6 +120,9 @@ class SessionRunner:
         )
         self.max_contact_repeats = int(sensory.get("max_contact_repeats", 8))
         self.texture_widths_mm = tuple(texture_widths_mm)
+        #: Seeds each session's random choices with its journal id (the simulator: runs
+        #: repeat); None: from the session's random uid (a real station: unpredictable).
+        self.seed = seed
         self.checks = PatientChecks(ui, journal, safety, self.caps, self.no_response_s)
         self.ends = SessionEnds(safety, ui)
 
@@ -204,7 +208,11 @@ class SessionRunner:
             no_response_s=self.no_response_s,
             after_trial=self.after_trial,
             haptics=self.haptics,
-            rng=random.Random(self.journal.session(sid)["session_uid"]),
+            rng=random.Random(
+                self.journal.session(sid)["session_uid"]
+                if self.seed is None
+                else f"{self.seed}-{sid}"
+            ),
             contact_band_n=self.contact_band_n,
             max_contact_repeats=self.max_contact_repeats,
             texture_widths_mm=self.texture_widths_mm,
