@@ -17,7 +17,17 @@ if TYPE_CHECKING:  # the app and its parts load only when a command runs (a fast
     from station.runner import Outcome
     from ui_lcd.frame import Frame
 
-PROFILES = ("typical", "fatigue_prone", "inattentive", "pain_flare", "walks_away")
+#: The virtual patient's profiles (``station.sim.patient.PROFILES``; kept here so that
+#: ``--help`` does not import the simulator).
+PROFILES = (
+    "typical",
+    "fatigue_prone",
+    "inattentive",
+    "pain_flare",
+    "walks_away",
+    "improving",
+    "numb_site",
+)
 
 
 def add_sim_options(p: argparse.ArgumentParser, default_speed: float) -> None:
