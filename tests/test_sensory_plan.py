@@ -173,3 +173,32 @@ def test_sensory_run_sim_plan_refuses_an_invalid_plan_file_naming_the_problem(tm
     assert r.returncode == 2
     assert "plan refused" in r.stderr and "trials" in r.stderr
     assert not (tmp_path / "d").exists() or not list((tmp_path / "d").iterdir())
+
+
+def test_sensory_run_sim_plan_runs_todays_session_of_the_file(tmp_path) -> None:
+    """A clinician tries a plan on the simulator: the file's protocols run with the virtual
+    patient and the summary reports them (a four-pad station without glove: quicker)."""
+    import json
+
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(
+        "[glove]\nfitted = false\n[pads]\nadc_addresses = [0x48]\nrate_hz = 25\n"
+        "data_rate_sps = 128\n",
+        encoding="utf-8",
+    )
+    good = tmp_path / "plan.json"
+    good.write_text(
+        json.dumps(plan(item("texture_discrimination", pads=[0, 1, 2, 3], trials=20))),
+        encoding="utf-8",
+    )
+    r = rehab_station(
+        "--config", str(cfg), "--data-dir", str(tmp_path / "d"),
+        "run", "--sim", "--speed", "0", "--plan", str(good), "--json",
+        timeout_s=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["plan_version"] == 7 and summary["state"] == "complete"
+    (texture,) = summary["protocols"]
+    assert texture["protocol"] == "texture_discrimination" and texture["trials"] == 20
+    assert texture["metrics"]["site0_trials"]["value"] == 20
