@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import SimCalibrations
+from test_session_e2e import Stations
 
 from mqtt_bridge import schema
 from mqtt_bridge.clinic_db import ClinicDB
@@ -58,28 +58,9 @@ def calibrated(sim_calibrations: SimCalibrations) -> Path:
     return sim_calibrations.records(light_config(), SEED)
 
 
-class Stations:
-    def __init__(self, tmp_path: Path, calibration: Path) -> None:
-        self.tmp_path = tmp_path
-        self.calibration = calibration
-        self.apps: list[App] = []
-
-    def open(self, cfg: config_mod.Config | None = None, name: str = "data") -> App:
-        d = self.tmp_path / name
-        if not (d / "calibration").exists():
-            shutil.copytree(self.calibration, d / "calibration")
-        app = App(cfg or light_config(), d, sim=True, seed=SEED).open()
-        self.apps.append(app)
-        return app
-
-    def close(self) -> None:
-        for app in self.apps:
-            app.close()
-
-
 @pytest.fixture
 def stations(tmp_path: Path, calibrated: Path) -> Iterator[Stations]:
-    s = Stations(tmp_path, calibrated)
+    s = Stations(tmp_path, calibrated, light_config(), SEED)
     try:
         yield s
     finally:

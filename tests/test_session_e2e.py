@@ -82,18 +82,27 @@ def sim_config(glove: bool = False, **safety: Any) -> config_mod.Config:
 
 
 class Stations:
-    """Opens apps in a calibrated data dir and closes them all at the end of the test."""
+    """Opens apps in a calibrated data dir and closes them all at the end of the test
+    (``default``: the config when ``open`` is given none; :func:`sim_config` unless set)."""
 
-    def __init__(self, tmp_path: Path, calibration: Path) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        calibration: Path,
+        default: config_mod.Config | None = None,
+        seed: int = SEED,
+    ) -> None:
         self.tmp_path = tmp_path
         self.calibration = calibration
+        self.default = default
+        self.seed = seed
         self.apps: list[App] = []
 
     def open(self, cfg: config_mod.Config | None = None, name: str = "data") -> App:
         d = self.tmp_path / name
         if not (d / "calibration").exists():
             shutil.copytree(self.calibration, d / "calibration")
-        app = App(cfg or sim_config(), d, sim=True, seed=SEED).open()
+        app = App(cfg or self.default or sim_config(), d, sim=True, seed=self.seed).open()
         self.apps.append(app)
         return app
 
