@@ -9,7 +9,7 @@ the simulated technician) and a virtual patient whose vibration threshold at eac
 drawn uniformly from -30 to -10 dB re 1 g rms; the session runs ``vibration_threshold`` in
 assessment mode (QUEST+) on the four sites, the patient feeling the simulated motors. In
 half of the sessions motors 2 and 3 are 3 dB weaker than their calibration says. Printed:
-the coverage of the 68 % and 95 % intervals (with a binomial 95 % range), the median
+the coverage of the 68 % and 95 % intervals (with its Wilson 95 % range), the median
 absolute error and the bias of the intact sites, the shift the weak motors show, the
 trials per assessment and the CPU time per assessment. Figures only: nothing passes or
 fails.
@@ -121,11 +121,13 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     weak = [r for r in rows if r["weak"]]
 
     def coverage(key: str) -> dict[str, Any]:
+        """The share covered, with its Wilson score 95 % range (sound at 0 % and 100 %)."""
         k = sum(r[key] for r in rows)
-        p = k / n
-        half = 1.96 * math.sqrt(p * (1 - p) / n)
-        return {"covered": k, "of": n, "rate": round(p, 3), "range95": [round(p - half, 3),
-                round(p + half, 3)]}  # fmt: skip
+        p, z = k / n, 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return {"covered": k, "of": n, "rate": round(p, 3),
+                "range95": [round(centre - half, 3), round(centre + half, 3)]}  # fmt: skip
 
     errs = [r["value"] - r["truth"] for r in intact]
     shifts = [r["value"] - r["truth"] for r in weak]
@@ -158,7 +160,7 @@ def main() -> int:
     c95, c68 = figures["coverage95"], figures["coverage68"]
     print(f"{figures['assessments']} assessments (QUEST+, 4 sites x {args.sessions} sessions)")
     print(f"  95 % interval covers the truth: {c95['covered']}/{c95['of']} = {c95['rate']:.1%} "
-          f"(binomial 95 % range {c95['range95'][0]:.1%}-{c95['range95'][1]:.1%})")  # fmt: skip
+          f"(Wilson 95 % range {c95['range95'][0]:.1%}-{c95['range95'][1]:.1%})")  # fmt: skip
     print(f"  68 % interval covers the truth: {c68['covered']}/{c68['of']} = {c68['rate']:.1%}")
     print(f"  intact motors: median |error| {figures['median_abs_error_db']} dB, "
           f"bias {figures['bias_db']:+} dB")  # fmt: skip
