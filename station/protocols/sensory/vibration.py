@@ -37,9 +37,8 @@ from station.protocols.sensory.engine import (
     BlockSetup,
     Presented,
     SensoryProtocol,
-    last_assessment,
-    replay_block,
 )
+from station.protocols.sensory.results import NOT_SCORED, last_assessment, replay_block
 from station.safety import Decision
 
 #: Levels a detection block spans below the motor's top level (dB), and how many.
@@ -301,8 +300,7 @@ def latest_threshold(ctx: SessionContext, protocol: str, key: str, side: str) ->
         try:
             done = replay_block(
                 first.stimulus["procedure"],
-                [t for t in block if not {"contact_light", "contact_hard", "paused",
-                                          "vibration_cap"} & set(t.quality)],
+                [t for t in block if not NOT_SCORED & set(t.quality)],
             )  # fmt: skip
         except (KeyError, TypeError, ValueError):
             continue
