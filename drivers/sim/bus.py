@@ -69,8 +69,17 @@ class SimI2CBus:
         #: answering, whether it acts on STOP). Only while no fault is armed, the bus is
         #: open and its switches keep their channels: emptied when any of that changes.
         self._shortcuts: dict[int, tuple[int, SimChip, bool]] = {}
-        #: Moves on when a switch on this bus re-routes (``routing_changed``).
+        #: The routing state of this bus's switches (``routing_changed``): a small number
+        #: per state its switches describe (:meth:`SimChip.route_state`), so that the routes
+        #: and shortcuts worked out for a selection are found again when it comes back (a
+        #: glove drain switches the mux back and forth); a fresh number for a state that
+        #: a switch does not describe.
         self._epoch = 0
+        self._epochs = 0
+        #: Route state -> (its number, its routes, its shortcuts), while ROUTING's epoch is
+        #: ``_states_epoch`` (chips plugged, attached or detached void them all).
+        self._states: dict[object, tuple[int, dict, dict]] = {}
+        self._states_epoch = -1
         self._faults = FaultPlan()
         # On a SimClock the bus takes the clock's lock for a transaction and counts the
         # wire time on its time cell in the same hold, so it never waits for one lock while
@@ -104,9 +113,37 @@ class SimI2CBus:
         ROUTING.changed()
 
     def routing_changed(self) -> None:
-        """A switch on this bus selected other channels: its cached routes are void."""
-        self._epoch += 1
+        """A switch on this bus selected other channels: the routes cached for the previous
+        selection are put aside, and those of this one (if it was seen before) taken up."""
+        key = self._route_state()
+        epoch = ROUTING.epoch
+        if epoch != self._states_epoch:
+            self._states.clear()
+            self._states_epoch = epoch
+        state = self._states.get(key) if key is not None else None
+        if state is None:
+            self._epochs += 1
+            state = (self._epochs, {}, {})
+            if key is not None:
+                self._states[key] = state
+        self._epoch, self._routes, self._shortcuts = state
+
+    def _route_state(self) -> object:
+        """What the switches on this bus route now, hashable; None if one cannot say."""
+        states = []
+        for chips in self._chips.values():
+            for chip in chips:
+                state = chip.route_state()
+                if state is None:
+                    return None
+                states.append(state)
+        return tuple(states)
+
+    def _drop_shortcuts(self) -> None:
+        """Forget every shortcut (of every routing state): a fault or closing voids them."""
         self._shortcuts.clear()
+        for _, _, shortcuts in self._states.values():
+            shortcuts.clear()
 
     @property
     def closed(self) -> bool:
@@ -116,7 +153,7 @@ class SimI2CBus:
     @closed.setter
     def closed(self, value: bool) -> None:
         self._closed = value
-        self._shortcuts.clear()
+        self._drop_shortcuts()
 
     def chips_at(self, address: int) -> list[SimChip]:
         """Present chips answering ``address`` now (direct and through enabled switches)."""
@@ -128,13 +165,13 @@ class SimI2CBus:
         """Make ``address`` fail (NACK by default) on every transaction, or ``times`` times."""
         with self._lock:
             self._faults.nack(errno or self.nack_errno, address, times)
-            self._shortcuts.clear()  # every transaction goes through the fault check now
+            self._drop_shortcuts()  # every transaction goes through the fault check now
 
     def fail_nth(self, n: int, errno: int = _errno.EIO, address: int | None = None) -> None:
         """Raise ``OSError(errno)`` on the ``n``-th transaction from now (1 = the next)."""
         with self._lock:
             self._faults.fail_nth(n, errno, address)
-            self._shortcuts.clear()
+            self._drop_shortcuts()
 
     def fail_randomly(
         self,
@@ -146,7 +183,7 @@ class SimI2CBus:
         """Raise ``OSError(errno)`` on each transaction with ``probability`` (seeded)."""
         with self._lock:
             self._faults.fail_randomly(probability, errno, seed, address)
-            self._shortcuts.clear()
+            self._drop_shortcuts()
 
     def clear_faults(self) -> None:
         self._faults.clear()
