@@ -1,9 +1,11 @@
 """Shared fixtures: a simulated clock and station bus for the driver tests; calibration
-records of simulated stations, made once per test process; MQTT: a real mosquitto per test
+records of simulated stations, made once per test run; MQTT: a real mosquitto per test
 (``tests/mqtt_broker.py``)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -195,10 +197,15 @@ class SimCalibrations:
         key = hashlib.sha256(text.encode()).hexdigest()[:16]
         if key not in self._made:
             d = self.root / f"seed{seed}-{key}"
-            App(cfg, d, sim=True, seed=seed).open().close()
-            records = d / "calibration"
-            assert any(records.glob("pad-*.json")), sorted(records.iterdir())
-            self._made[key] = records
+            with _locked(self.root / f"seed{seed}-{key}.lock"):  # another worker's, once
+                done = d / ".made"
+                if not done.exists():
+                    shutil.rmtree(d, ignore_errors=True)  # half made by a worker that died
+                    App(cfg, d, sim=True, seed=seed).open().close()
+                    records = d / "calibration"
+                    assert any(records.glob("pad-*.json")), sorted(records.iterdir())
+                    done.touch()
+            self._made[key] = d / "calibration"
         return self._made[key]
 
     def data_dir(self, data_dir: Path, cfg: config_mod.Config, seed: int) -> Path:
@@ -210,9 +217,26 @@ class SimCalibrations:
 
 @pytest.fixture(scope="session")
 def sim_calibrations(tmp_path_factory: pytest.TempPathFactory) -> SimCalibrations:
-    """Calibration records of simulated stations, made once per test process (per xdist
-    worker) for each config and seed asked for."""
+    """Calibration records of simulated stations, made once per test run for each config
+    and seed asked for: under xdist in a directory the workers share, the first worker to
+    need a station's records makes them while the others wait."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = base.parent / "sim-calibrations"  # the run's directory, above the workers'
+        root.mkdir(exist_ok=True)
+        return SimCalibrations(root)
     return SimCalibrations(tmp_path_factory.mktemp("sim-calibrations"))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) across processes."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _start(make: object) -> Broker:
