@@ -34,21 +34,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
     Each worker imports every test module, and pytest's assert rewriting costs ~5 s of CPU
     a process: with four workers on two cores that alone delayed the first test by ~10 s.
-    The workers and this (controlling) process share a bytecode cache in
-    ``.pytest_cache/pycache`` (``sys.pycache_prefix``: also when the environment sets
-    PYTHONDONTWRITEBYTECODE, which keeps pytest from writing one), which the controller
-    fills before the workers start, on every core. A pyc is checked against its source's
-    hash when read, so a stale one is rewritten as usual."""
+    The workers and this (controlling) process keep the rewritten modules in
+    ``.pytest_cache/rewritten`` (also when the environment sets PYTHONDONTWRITEBYTECODE,
+    which keeps pytest from writing its cache), which the controller fills before the
+    workers start, on every core. A pyc is checked against its source's hash when read, so
+    a stale one is rewritten as usual."""
     xdist = getattr(config.option, "numprocesses", None)
     worker = hasattr(config, "workerinput")
     if not (worker or xdist):
         return
-    sys.pycache_prefix = str(config.rootpath / ".pytest_cache" / "pycache")
-    if not worker:
-        try:
+    try:
+        from _pytest.assertion import rewrite
+
+        cache = config.rootpath / ".pytest_cache" / "rewritten"
+        default = rewrite.get_cache_dir
+
+        def get_cache_dir(file_path: Path) -> Path:
+            if file_path.is_relative_to(config.rootpath):
+                return cache / file_path.parent.relative_to(config.rootpath)
+            return default(file_path)
+
+        rewrite.get_cache_dir = get_cache_dir  # only where pytest keeps rewritten modules
+        if not worker:
             _rewrite_test_modules(config)
-        except Exception as exc:  # only a speed-up: the workers rewrite as usual
-            print(f"conftest: test modules not rewritten ahead ({exc!r})", file=sys.stderr)
+    except Exception as exc:  # only a speed-up: the workers rewrite as usual
+        print(f"conftest: test modules not rewritten ahead ({exc!r})", file=sys.stderr)
 
 
 def _rewrite_test_modules(config: pytest.Config) -> None:
@@ -59,7 +69,7 @@ def _rewrite_test_modules(config: pytest.Config) -> None:
         _rewrite_test,
         _write_pyc,
         assertstate_key,
-        get_cache_dir,
+        get_cache_dir,  # the one pytest_configure put in
     )
 
     if assertstate_key not in config.stash:  # --assert=plain: nothing is rewritten
