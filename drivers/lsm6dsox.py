@@ -415,8 +415,8 @@ class LSM6DSOX:
         pend_cnt, pend_a, pend_g = self._pend_cnt, self._pend_a, self._pend_g
         accel, gyro = batch.accel_g, batch.gyro_dps
         unpaired = other = 0
-        for i in range(0, 4 * k, 4):
-            tag_byte = vals[i]
+        words = iter(vals)  # a word at a time: (tag byte, x, y, z)
+        for tag_byte, x, y, z in zip(words, words, words, words):  # noqa: B905 (MicroPython)
             tag = tag_byte >> 3
             if tag in (_TAG_GYRO_NC, _TAG_XL_NC):
                 cnt = (tag_byte >> 1) & 0x03
@@ -428,21 +428,24 @@ class LSM6DSOX:
                 if tag == _TAG_GYRO_NC:
                     if pend_g is not None:
                         unpaired += 1
-                    pend_g = (vals[i + 1] * g, vals[i + 2] * g, vals[i + 3] * g)
+                    pend_g = (x * g, y * g, z * g)
+                    if pend_a is None:
+                        continue
                 else:
                     if pend_a is not None:
                         unpaired += 1
-                    pend_a = (vals[i + 1] * a, vals[i + 2] * a, vals[i + 3] * a)
-                if pend_a is not None and pend_g is not None:
-                    accel.append(pend_a)
-                    gyro.append(pend_g)
-                    pend_cnt, pend_a, pend_g = -1, None, None
+                    pend_a = (x * a, y * a, z * a)
+                    if pend_g is None:
+                        continue
+                accel.append(pend_a)
+                gyro.append(pend_g)
+                pend_cnt, pend_a, pend_g = -1, None, None
                 continue
             other += 1
             if tag == _TAG_TEMPERATURE:
-                batch.temperature_c.append(vals[i + 1] / 256.0 + 25.0)
+                batch.temperature_c.append(x / 256.0 + 25.0)
             elif tag == _TAG_TIMESTAMP:
-                ticks = (vals[i + 1] & 0xFFFF) | ((vals[i + 2] & 0xFFFF) << 16)
+                ticks = (x & 0xFFFF) | ((y & 0xFFFF) << 16)
                 batch.timestamps_s.append(ticks * _TIMESTAMP_LSB_S)
         batch.words += k
         batch.unpaired += unpaired

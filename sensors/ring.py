@@ -33,7 +33,18 @@ class Ring:
     def append(self, t: np.ndarray, *blocks: np.ndarray) -> None:
         """Rows at times ``t``; ``blocks`` (``(len(t), w)`` arrays) side by side fill the
         ``width`` columns, e.g. accel, gyro and quaternion (no temporary ``hstack``)."""
-        cap, n = len(self.t), len(t)
+        cap, n = self.capacity, len(t)
+        start = self.n % cap
+        if n <= cap - start:  # no wrap (nearly every drain): no slices of the blocks
+            end = start + n
+            self.t[start:end] = t
+            data, col = self.data, 0
+            for b in blocks:
+                width = b.shape[1]
+                data[start:end, col : col + width] = b
+                col += width
+            self.n += n
+            return
         if n > cap:  # only the newest ``cap`` rows would survive
             skip = n - cap
             self.n += skip

@@ -147,3 +147,70 @@ def test_sim_bus_mux_on_one_bus_leaves_another_bus_routes_alone() -> None:
     adc.unplug()
     with pytest.raises(OSError):
         read(station, 0x48)
+
+
+class CountingMux(SimTCA9548A):
+    """A TCA9548A that counts how often a bus asks it for routes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    def routes(self, address: int) -> list[SimChip]:
+        self.asked += 1
+        return super().routes(address)
+
+
+def test_sim_bus_keeps_the_routes_of_a_selection_that_comes_back(bus: SimI2CBus) -> None:
+    mux = bus.attach(MUX, CountingMux())
+    mux.attach(0, DEV, Echo(0x11))
+    mux.attach(1, DEV, Echo(0x22))
+    one, two = (b"\x01", 0x11), (b"\x02", 0x22)
+    for select, reply in (one, two, one):
+        bus.writeto(MUX, select)
+        assert read(bus) == reply
+    assert mux.asked > 0
+    mux.asked = 0
+    for select, reply in (two, one, two):
+        bus.writeto(MUX, select)  # a selection seen before: its routes are kept
+        assert read(bus) == reply
+    assert mux.asked == 0
+    mux.attach(2, DEV, Echo(0x33))  # wiring changed: every kept route is void
+    bus.writeto(MUX, b"\x04")
+    assert read(bus) == 0x33 and mux.asked > 0
+
+
+class ReportingSwitch(SilentSwitch):
+    """A switch that reports its changes (its routes may be cached) but cannot describe its
+    state: a bus must not take up the routes of an earlier selection for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parents: list[SimI2CBus] = []
+
+    def wired_to(self, parent: object) -> None:
+        self.parents.append(parent)  # type: ignore[arg-type]
+
+    def routes_cacheable(self) -> bool:
+        return True
+
+    def select(self, chip: SimChip | None) -> None:
+        self.selected = chip
+        for parent in self.parents:
+            parent.routing_changed()
+
+
+def test_sim_bus_does_not_reuse_routes_of_a_switch_that_cannot_say_its_state(
+    bus: SimI2CBus,
+) -> None:
+    switch = bus.attach(MUX, ReportingSwitch())
+    first, second = Echo(0x77), Echo(0x88)
+    switch.select(first)
+    assert read(bus) == 0x77
+    switch.select(second)
+    assert read(bus) == 0x88
+    switch.select(first)
+    assert read(bus) == 0x77
+    switch.select(None)
+    with pytest.raises(OSError):
+        read(bus)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 
 from drivers.sim.bus_faults import FaultPlan
@@ -55,13 +56,18 @@ class SimI2CBus:
         if speed_hz <= 0:
             raise ValueError(f"speed_hz must be > 0, got {speed_hz}")
         self.clock = clock
+        #: Shortcut transactions' (bits, bytes, wire seconds) by their key (see _simple),
+        #: and how many of each went through since the stats were reset.
+        self._wire: dict[int, tuple[int, int, float]] = {}
+        self._wire_s: dict[int, float] = {}
+        self._tally: defaultdict[int, int] = defaultdict(int)
         self.speed_hz = speed_hz
         self.name = name
         self.nack_errno = nack_errno
         self.host_overhead_s = host_overhead_s
         self.read_must_be_last = read_must_be_last
         self.log = TransactionLog(log_size)
-        self.stats = BusStats()
+        self._stats = BusStats()  # the transfer path's; the shortcut's are in _tally
         self._chips: dict[int, list[SimChip]] = {}
         #: address -> (routing epoch, this bus's epoch, present chips answering it).
         self._routes: dict[int, tuple[int, int, list[SimChip]]] = {}
@@ -69,8 +75,17 @@ class SimI2CBus:
         #: answering, whether it acts on STOP). Only while no fault is armed, the bus is
         #: open and its switches keep their channels: emptied when any of that changes.
         self._shortcuts: dict[int, tuple[int, SimChip, bool]] = {}
-        #: Moves on when a switch on this bus re-routes (``routing_changed``).
+        #: The routing state of this bus's switches (``routing_changed``): a small number
+        #: per state its switches describe (:meth:`SimChip.route_state`), so that the routes
+        #: and shortcuts worked out for a selection are found again when it comes back (a
+        #: glove drain switches the mux back and forth); a fresh number for a state that
+        #: a switch does not describe.
         self._epoch = 0
+        self._epochs = 0
+        #: Route state -> (its number, its routes, its shortcuts), while ROUTING's epoch is
+        #: ``_states_epoch`` (chips plugged, attached or detached void them all).
+        self._states: dict[object, tuple[int, dict, dict]] = {}
+        self._states_epoch = -1
         self._faults = FaultPlan()
         # On a SimClock the bus takes the clock's lock for a transaction and counts the
         # wire time on its time cell in the same hold, so it never waits for one lock while
@@ -78,6 +93,40 @@ class SimI2CBus:
         self._time = time_cell(clock)
         self._lock = clock.lock if self._time is not None else threading.Lock()
         self._closed = False
+
+    @property
+    def speed_hz(self) -> int:
+        """The bus clock (SCL), Hz: wire time is counted at it."""
+        return self._speed_hz
+
+    @speed_hz.setter
+    def speed_hz(self, value: int) -> None:
+        if getattr(self, "_tally", None):
+            self._stats = self.stats  # what went through so far, at the old speed
+            self._tally.clear()
+        self._speed_hz = value
+        self._wire, self._wire_s = {}, {}
+
+    @property
+    def stats(self) -> BusStats:
+        """What the bus carried since it was made or its stats were reset (a snapshot)."""
+        s = self._stats
+        out = BusStats(
+            s.transactions,
+            s.bytes,
+            s.bits,
+            s.wire_s,
+            s.errors,
+            s.collisions,
+            dict(s.errors_by_errno),
+        )
+        for key, count in self._tally.items():
+            bits, nbytes, wire_s = self._wire[key]
+            out.transactions += count
+            out.bits += bits * count
+            out.bytes += nbytes * count
+            out.wire_s += wire_s * count
+        return out
 
     def __repr__(self) -> str:
         return f"SimI2CBus({self.name}, {self.speed_hz} Hz, {len(self._chips)} addresses)"
@@ -104,9 +153,37 @@ class SimI2CBus:
         ROUTING.changed()
 
     def routing_changed(self) -> None:
-        """A switch on this bus selected other channels: its cached routes are void."""
-        self._epoch += 1
+        """A switch on this bus selected other channels: the routes cached for the previous
+        selection are put aside, and those of this one (if it was seen before) taken up."""
+        key = self._route_state()
+        epoch = ROUTING.epoch
+        if epoch != self._states_epoch:
+            self._states.clear()
+            self._states_epoch = epoch
+        state = self._states.get(key) if key is not None else None
+        if state is None:
+            self._epochs += 1
+            state = (self._epochs, {}, {})
+            if key is not None:
+                self._states[key] = state
+        self._epoch, self._routes, self._shortcuts = state
+
+    def _route_state(self) -> object:
+        """What the switches on this bus route now, hashable; None if one cannot say."""
+        states = []
+        for chips in self._chips.values():
+            for chip in chips:
+                state = chip.route_state()
+                if state is None:
+                    return None
+                states.append(state)
+        return tuple(states)
+
+    def _drop_shortcuts(self) -> None:
+        """Forget every shortcut (of every routing state): a fault or closing voids them."""
         self._shortcuts.clear()
+        for _, _, shortcuts in self._states.values():
+            shortcuts.clear()
 
     @property
     def closed(self) -> bool:
@@ -116,7 +193,7 @@ class SimI2CBus:
     @closed.setter
     def closed(self, value: bool) -> None:
         self._closed = value
-        self._shortcuts.clear()
+        self._drop_shortcuts()
 
     def chips_at(self, address: int) -> list[SimChip]:
         """Present chips answering ``address`` now (direct and through enabled switches)."""
@@ -128,13 +205,13 @@ class SimI2CBus:
         """Make ``address`` fail (NACK by default) on every transaction, or ``times`` times."""
         with self._lock:
             self._faults.nack(errno or self.nack_errno, address, times)
-            self._shortcuts.clear()  # every transaction goes through the fault check now
+            self._drop_shortcuts()  # every transaction goes through the fault check now
 
     def fail_nth(self, n: int, errno: int = _errno.EIO, address: int | None = None) -> None:
         """Raise ``OSError(errno)`` on the ``n``-th transaction from now (1 = the next)."""
         with self._lock:
             self._faults.fail_nth(n, errno, address)
-            self._shortcuts.clear()
+            self._drop_shortcuts()
 
     def fail_randomly(
         self,
@@ -146,7 +223,7 @@ class SimI2CBus:
         """Raise ``OSError(errno)`` on each transaction with ``probability`` (seeded)."""
         with self._lock:
             self._faults.fail_randomly(probability, errno, seed, address)
-            self._shortcuts.clear()
+            self._drop_shortcuts()
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -276,35 +353,30 @@ class SimI2CBus:
                 reply = None
                 wrote = False
                 try:
-                    if data is not None:
+                    # ``key``: the bytes moved, doubled, plus one for a write-then-read
+                    # (the _wire table's index).
+                    if data is None:
+                        reply = chip.read(n)  # type: ignore[arg-type]
+                        key = len(reply) << 1
+                    else:
                         chip.write(data)
                         wrote = True
-                    if n is not None:
-                        reply = chip.read(n)
+                        if n is None:
+                            key = len(data) << 1
+                        else:
+                            reply = chip.read(n)
+                            key = (len(data) + len(reply)) << 1 | 1
                 except BaseException as exc:
-                    chip.stop()
-                    done: list[WireSegment] = []
-                    if wrote and data is not None:
-                        done.append((addr, "W", data))
-                    errno = exc.errno if isinstance(exc, OSError) else None
-                    owed = self._account(t0, (data is not None) + (n is not None), done, errno)
+                    owed = self._abandoned(chip, t0, addr, data, wrote, n, exc)
                     raise
                 if shortcut[2]:
                     chip.stop()
-                # _account, for a transaction that went through (the shortcut's job).
-                if data is None:
-                    segments, nbytes = 1, len(reply)  # type: ignore[arg-type]
-                elif reply is None:
-                    segments, nbytes = 1, len(data)
-                else:
-                    segments, nbytes = 2, len(data) + len(reply)
-                bits = _SEGMENT_BITS * segments + BITS_PER_BYTE * nbytes + STOP_BITS
-                wire_s = bits / self.speed_hz
-                st = self.stats
-                st.transactions += 1
-                st.bits += bits
-                st.bytes += nbytes + segments
-                st.wire_s += wire_s
+                # _account, for a transaction that went through (the shortcut's job): counted
+                # by kind, the stats are worked out when read.
+                wire_s = self._wire_s.get(key)
+                if wire_s is None:
+                    wire_s = self._wire_for(key)
+                self._tally[key] += 1
                 self.log.append((t0, addr, data, reply, wire_s))
                 if time is not None:
                     time.s += wire_s + self.host_overhead_s  # under the clock's lock
@@ -322,6 +394,35 @@ class SimI2CBus:
             segments_.append((addr, "R", n))
         reads = self.transfer(segments_)
         return reads[0] if reads else b""
+
+    def _wire_for(self, key: int) -> float:
+        """(Bus lock held.) The wire seconds of a shortcut transaction of ``key`` (see
+        _simple); its bits, bytes (address bytes included) and seconds kept in ``_wire``."""
+        segments, data_bytes = 1 + (key & 1), key >> 1
+        bits = _SEGMENT_BITS * segments + BITS_PER_BYTE * data_bytes + STOP_BITS
+        wire_s = bits / self.speed_hz
+        self._wire[key] = (bits, data_bytes + segments, wire_s)
+        self._wire_s[key] = wire_s
+        return wire_s
+
+    def _abandoned(
+        self,
+        chip: SimChip,
+        t0: float,
+        addr: int,
+        data: bytes | None,
+        wrote: bool,
+        n: int | None,
+        exc: BaseException,
+    ) -> float:
+        """(Bus lock held.) A shortcut transaction whose chip raised: STOP, and the
+        transaction accounted as failed, with its write if that went through."""
+        chip.stop()
+        done: list[WireSegment] = []
+        if wrote and data is not None:
+            done.append((addr, "W", data))
+        errno = exc.errno if isinstance(exc, OSError) else None
+        return self._account(t0, (data is not None) + (n is not None), done, errno)
 
     def _shortcut(self, addr: int) -> tuple[int, SimChip, bool] | None:
         """(Bus lock held.) The shortcut to ``addr``: (routing epoch, the one chip answering,
@@ -348,7 +449,7 @@ class SimI2CBus:
         """A read segment: the reply of the one chip addressed, or of several wired-AND."""
         data = chips[0].read(n)
         if len(chips) > 1:
-            self.stats.collisions += 1
+            self._stats.collisions += 1
             for chip in chips[1:]:
                 other = chip.read(n)
                 data = bytes(a & b for a, b in zip(data, other, strict=True))
@@ -391,7 +492,7 @@ class SimI2CBus:
         # START (or repeated START) and address byte per segment, the data, one STOP.
         bits = segments * (START_BITS + BITS_PER_BYTE) + BITS_PER_BYTE * data_bytes + STOP_BITS
         wire_s = bits / self.speed_hz
-        st = self.stats
+        st = self._stats
         st.transactions += 1
         st.bits += bits
         st.bytes += data_bytes + segments
@@ -403,7 +504,8 @@ class SimI2CBus:
         return wire_s + self.host_overhead_s
 
     def reset_stats(self) -> None:
-        self.stats = BusStats()
+        self._stats = BusStats()
+        self._tally.clear()
         self.log.clear()
 
 

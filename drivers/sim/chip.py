@@ -15,9 +15,10 @@ Route caching: a bus resolves an address to its chips once and keeps the answer 
 routing changes: anywhere when a chip is plugged, unplugged, attached or detached
 (:data:`ROUTING`'s epoch moves on), on that bus when a switch on it selects other channels
 (the switch calls ``routing_changed()`` on the parents it was wired to, see
-:meth:`SimChip.wired_to`). A switch whose routes depend on state it does not report (any
-``routes`` override that does not also override :meth:`SimChip.routes_cacheable`) is
-asked on every transaction.
+:meth:`SimChip.wired_to`). The routes of a selection are kept apart, by the switches'
+:meth:`SimChip.route_state`, and used again when that selection comes back. A switch whose
+routes depend on state it does not report (any ``routes`` override that does not also
+override :meth:`SimChip.routes_cacheable`) is asked on every transaction.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ class SimChip:
         """Whether a bus may keep what :meth:`routes` answers until the routing epoch moves:
         true for a chip that routes nothing; a switch says so by overriding this."""
         return type(self).routes is SimChip.routes
+
+    def route_state(self) -> object:
+        """What this chip routes now, as a hashable value equal whenever the routes are the
+        same (a bus keys its cached routes by it): ``()`` for a chip that routes nothing;
+        None, "cannot say", for a switch that does not override this."""
+        return () if type(self).routes is SimChip.routes else None
 
     def unplug(self) -> None:
         self.present = False

@@ -187,25 +187,25 @@ def gyro_accel_block(
     (mg, ax, ay, az), (mdps, gx, gy, gz) = scaling
     tag_g, tag_xl = TAG_BYTE[1], TAG_BYTE[2]
     vals: list[int] = []
-    a = g = (0.0, 0.0, 0.0)
+    a0 = a1 = a2 = g0 = g1 = g2 = 0.0
     draws = iter(z)
-    for (accel, gyro), head, z0, z1, z2, z3, z4, z5 in zip(
+    # Components in locals, unpacked by the loop: no tuple made or indexed per sample.
+    for ((m0, m1, m2), (r0, r1, r2)), head, z0, z1, z2, z3, z4, z5 in zip(
         motions, heads, draws, draws, draws, draws, draws, draws, strict=False
     ):
-        a = (accel[0] + ab0 + (0 + z0 * an), accel[1] + ab1 + (0 + z1 * an),
-             accel[2] + ab2 + (0 + z2 * an))  # fmt: skip
-        g = (gyro[0] + gb0 + (0 + z3 * gn), gyro[1] + gb1 + (0 + z4 * gn),
-             gyro[2] + gb2 + (0 + z5 * gn))  # fmt: skip
+        a0, a1, a2 = m0 + ab0 + (0 + z0 * an), m1 + ab1 + (0 + z1 * an), m2 + ab2 + (0 + z2 * an)
+        g0, g1, g2 = r0 + gb0 + (0 + z3 * gn), r1 + gb1 + (0 + z4 * gn), r2 + gb2 + (0 + z5 * gn)
         vals += (
             tag_g[head],
-            round((g[0] + gx) * 1000 / mdps),
-            round((g[1] + gy) * 1000 / mdps),
-            round((g[2] + gz) * 1000 / mdps),
+            round((g0 + gx) * 1000 / mdps),
+            round((g1 + gy) * 1000 / mdps),
+            round((g2 + gz) * 1000 / mdps),
             tag_xl[head],
-            round((a[0] * 1000 + ax) / mg),
-            round((a[1] * 1000 + ay) / mg),
-            round((a[2] * 1000 + az) / mg),
+            round((a0 * 1000 + ax) / mg),
+            round((a1 * 1000 + ay) / mg),
+            round((a2 * 1000 + az) / mg),
         )
+    a, g = (a0, a1, a2), (g0, g1, g2)
     words = 2 * len(motions)
     try:
         return _words_struct(words).pack(*vals), (a, g)

@@ -209,8 +209,14 @@ class SimLSM6DSOX(SimChip):
 
     def read(self, n: int) -> bytes:
         self._catch_up(self.clock.now())
-        if self._ptr == FIFO_DATA_OUT_TAG and n % WORD_BYTES == 0 and self.regs[CTRL3_C] & IF_INC:
-            return self._read_fifo_words(n // WORD_BYTES)
+        ptr = self._ptr
+        if self.regs[CTRL3_C] & IF_INC:
+            if ptr == FIFO_DATA_OUT_TAG and n % WORD_BYTES == 0:
+                return self._read_fifo_words(n // WORD_BYTES)
+            if ptr == FIFO_STATUS1 and n == 2:  # a drain's status read, byte by byte below
+                level = len(self._fifo) & 0xFF
+                self._ptr = FIFO_STATUS2 + 1
+                return bytes((level, self._fifo_status2()))
         out = bytearray(n)
         for i in range(n):
             out[i] = self._read_reg(self._ptr)

@@ -224,6 +224,18 @@ class SimTCA9548A(SimChip):
         self._sync_memo()
         return self._cacheable
 
+    def route_state(self) -> object:
+        """The control register and the state of the switches behind it (None if one of
+        them cannot say)."""
+        nested = []
+        for _, _, chip in self._downstream:
+            state = chip.route_state()
+            if state is None:
+                return None
+            if state != ():
+                nested.append(state)
+        return (self._register, *nested) if nested else self._register
+
     def _sync_memo(self) -> None:
         """Forget the routes worked out before the routing epoch last moved."""
         epoch = ROUTING.epoch
