@@ -130,6 +130,12 @@ LONG_TESTS = {
     "tests/test_run_service.py::test_run_service_menu_session_and_sigterm": 7,
     "tests/test_session_e2e.py::"
     "test_inattentive_patient_gets_a_missed_try_again_and_reacts_slower": 6,
+    "tests/test_sensory_session.py::"
+    "test_sensory_assessment_measures_the_true_threshold_and_a_weak_motor_shows": 9,
+    "tests/test_sensory_session.py::"
+    "test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped": 8,
+    "tests/test_sensory_session.py::"
+    "test_sensory_training_gives_feedback_and_works_near_80_percent": 4,
 }
 
 
