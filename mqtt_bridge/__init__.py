@@ -6,7 +6,8 @@ station-to-clinic message), :mod:`schema` and ``schemas/`` (JSON Schemas of ever
 and :mod:`client` (the paho client that drains the outbox and receives plans and acks;
 its threads talk through :mod:`events`, its sender thread runs :mod:`sender` and
 :mod:`publisher`). Clinic side: :mod:`clinic`, :mod:`clinic_db`, :mod:`clinic_report`
-(with :mod:`clinic_sensory` for the sensory thresholds), :mod:`sendplan`. Both sides read time through :mod:`clocks` (injected, never slept on).
+(with :mod:`clinic_sensory` for the sensory thresholds), :mod:`sendplan`. Both sides read
+time through :mod:`clocks` (injected, never slept on).
 
 This package imports only the standard library and paho-mqtt; it knows nothing of
 ``station``, ``sensors`` or ``ui_lcd``. The contract is documented in
