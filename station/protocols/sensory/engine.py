@@ -300,30 +300,22 @@ class SensoryProtocol(ProtocolBase):
 
     def contact(self, ctx: SessionContext, pad: int, seconds: float) -> tuple[float | None, str]:
         """Median contact force on ``pad`` over the last ``seconds``, and its verdict."""
-        assert ctx.forces is not None
-        _, f = ctx.forces.window_n(pad, seconds)
-        f = np.asarray(f, dtype=float)
-        f = f[np.isfinite(f)]
+        f = _forces(ctx, pad, seconds)
         if f.size == 0:
             return None, "light"
         median = float(np.median(f))
-        lo, hi = ctx.contact_band_n
-        return median, ("light" if median < lo else "hard" if median > hi else "ok")
+        return median, _verdict(median, ctx.contact_band_n)
 
     def touched(self, ctx: SessionContext, pad: int, seconds: float) -> tuple[float | None, str]:
         """Contact on ``pad`` while the patient touched it during the last ``seconds``: the
         median of the samples in contact (a touch starts after a reaction time); too
         little contact time is "light"."""
-        assert ctx.forces is not None
-        _, f = ctx.forces.window_n(pad, seconds)
-        f = np.asarray(f, dtype=float)
-        f = f[np.isfinite(f)]
-        lo, hi = ctx.contact_band_n
-        on = f[f >= lo / 2]
+        f = _forces(ctx, pad, seconds)
+        on = f[f >= ctx.contact_band_n[0] / 2]
         if f.size == 0 or on.size < 0.4 * f.size:
             return (float(np.median(on)) if on.size else None), "light"
         median = float(np.median(on))
-        return median, ("light" if median < lo else "hard" if median > hi else "ok")
+        return median, _verdict(median, ctx.contact_band_n)
 
     def two_choice(self, ctx: SessionContext, question: str) -> tuple[int, float]:
         """Ask a First/Second question; the chosen interval (0/1) and the reaction time."""
@@ -381,6 +373,17 @@ class SensoryProtocol(ProtocolBase):
 
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         return results.metrics(self, trials, ctx)
+
+
+def _forces(ctx: SessionContext, pad: int, seconds: float) -> np.ndarray:
+    """The pad's calibrated forces (N) over the last ``seconds``, gaps left out."""
+    assert ctx.forces is not None
+    f = np.asarray(ctx.forces.window_n(pad, seconds)[1], dtype=float)
+    return f[np.isfinite(f)]
+
+
+def _verdict(median_n: float, band: tuple[float, float]) -> str:
+    return "light" if median_n < band[0] else "hard" if median_n > band[1] else "ok"
 
 
 def _checked(ctx: SessionContext) -> bool:

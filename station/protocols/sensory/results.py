@@ -8,8 +8,9 @@ is replayed from its journalled procedure spec and scored trials
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sensors.dose import a8_ms2
@@ -39,7 +40,8 @@ class Reporter(Protocol):
 def metrics(proto: Reporter, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
     """A sensory protocol's summary metrics, from its journalled trials alone."""
     out: dict[str, Any] = {}
-    history = _history(ctx, proto.name)
+    # read from the journal only when an assessment block needs its past
+    history = functools.cache(functools.partial(_history, ctx, proto.name))
     for key, block_trials in _by_block(trials).items():
         out.update(_block_metrics(proto, key, block_trials, history))
     if proto.uses_vibration:
@@ -55,7 +57,7 @@ def _block_metrics(
     proto: Reporter,
     key: str,
     trials: list[Trial],
-    history: list[tuple[str, str, list[Trial]]],
+    history: Callable[[], list[tuple[str, str, list[Trial]]]],
 ) -> dict[str, Any]:
     first = trials[0]
     spec = first.stimulus.get("procedure")
@@ -123,13 +125,13 @@ def _real_change(
     hand: str | None,
     now: tuple[float, float, float],
     spec: dict[str, Any],
-    history: list[tuple[str, str, list[Trial]]],
+    history: Callable[[], list[tuple[str, str, list[Trial]]]],
 ) -> dict[str, Any] | None:
     """Compared with the last assessments of this block and hand: a real change when the
     95 % intervals do not overlap, or when the last two both lie beyond the 95 %
     interval of the one before them, on the same side."""
     past = []
-    for uid, started, trials in history:
+    for uid, started, trials in history():
         got = last_assessment(trials, key, hand)
         if got is not None and got[1].estimate is not None:
             spec_then = got[0]
@@ -175,24 +177,35 @@ def replay_block(spec: dict[str, Any], scored: Sequence[Trial]) -> proc_mod.Repl
     return proc_mod.replay(spec, outcomes)
 
 
-def last_assessment(
-    trials: Sequence[Trial], key: str, hand: str | None
+def last_block(
+    trials: Sequence[Trial], key: str, hand: str | None, mode: str | None = None
 ) -> tuple[dict[str, Any], proc_mod.Replayed] | None:
-    """A session's assessment block ``key`` for ``hand``, replayed: (spec, replayed)."""
+    """A session's last block ``key`` for ``hand`` (of ``mode``, or either), replayed from
+    the trial that journalled its spec on: (spec, replayed); None when there is none."""
     mine = [
         t
         for t in trials
         if t.stimulus.get("block") == key
         and t.hand == hand
-        and t.stimulus.get("mode") == "assessment"
+        and mode in (None, t.stimulus.get("mode"))
     ]
-    if not mine or not isinstance(mine[0].stimulus.get("procedure"), dict):
+    starts = [t for t in mine if isinstance(t.stimulus.get("procedure"), dict)]
+    if not starts:
         return None
-    spec = mine[0].stimulus["procedure"]
+    first = starts[-1]
+    spec = first.stimulus["procedure"]
+    block = [t for t in mine if t.trial_index >= first.trial_index]
     try:
-        return spec, replay_block(spec, [t for t in mine if not NOT_SCORED & set(t.quality)])
+        return spec, replay_block(spec, [t for t in block if not NOT_SCORED & set(t.quality)])
     except (KeyError, TypeError, ValueError):
-        return None  # an older or damaged record: no prior from it
+        return None  # an older or damaged record: nothing to build on
+
+
+def last_assessment(
+    trials: Sequence[Trial], key: str, hand: str | None
+) -> tuple[dict[str, Any], proc_mod.Replayed] | None:
+    """A session's assessment block ``key`` for ``hand``, replayed: (spec, replayed)."""
+    return last_block(trials, key, hand, "assessment")
 
 
 def _by_block(trials: Sequence[Trial]) -> dict[str, list[Trial]]:
@@ -218,4 +231,11 @@ def _lapse_sd(procedure: Any) -> float | None:
     return math.sqrt(max(0.0, float(p @ (lapses - mean) ** 2)))
 
 
-__all__ = ["NOT_SCORED", "Reporter", "last_assessment", "metrics", "replay_block"]
+__all__ = [
+    "NOT_SCORED",
+    "Reporter",
+    "last_assessment",
+    "last_block",
+    "metrics",
+    "replay_block",
+]

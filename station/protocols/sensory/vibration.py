@@ -38,7 +38,7 @@ from station.protocols.sensory.engine import (
     Presented,
     SensoryProtocol,
 )
-from station.protocols.sensory.results import NOT_SCORED, last_assessment, replay_block
+from station.protocols.sensory.results import last_assessment, last_block
 from station.safety import Decision
 
 #: Levels a detection block spans below the motor's top level (dB), and how many.
@@ -291,21 +291,9 @@ def latest_threshold(ctx: SessionContext, protocol: str, key: str, side: str) ->
     sessions = [("", "", ctx.journal.trials(ctx.session_id, protocol))]
     sessions += ctx.journal.previous_trials(protocol, ctx.session_id)
     for _, _, trials in sessions:
-        mine = [t for t in trials if t.stimulus.get("block") == key and t.hand == side]
-        specs = [t for t in mine if isinstance(t.stimulus.get("procedure"), dict)]
-        if not specs:
-            continue
-        first = specs[-1]  # the last block of that session
-        block = [t for t in mine if t.trial_index >= first.trial_index]
-        try:
-            done = replay_block(
-                first.stimulus["procedure"],
-                [t for t in block if not NOT_SCORED & set(t.quality)],
-            )  # fmt: skip
-        except (KeyError, TypeError, ValueError):
-            continue
-        if done.estimate is not None:
-            return float(done.estimate.threshold)
+        got = last_block(trials, key, side)
+        if got is not None and got[1].estimate is not None:
+            return float(got[1].estimate.threshold)
     return None
 
 
