@@ -94,6 +94,12 @@ _SENSORY_COMMON: dict[str, Param] = {
 }
 _STIMULUS_S = NumberParam(0.2, 2.0, default=0.5, unit="s")
 _ABOVE_DB = NumberParam(10.0, 25.0, default=18.0, unit="dB")
+#: The params of a vibrotactile task run on each of its sites in turn.
+_ONE_SITE_VIBRATION: dict[str, Param] = {
+    **_SENSORY_COMMON,
+    "sites": PadsParam(1, 4, default=(0,)),
+    "stimulus_s": _STIMULUS_S,
+}
 
 
 #: Trials per block by mode: the range, and the default when the plan gives 0.
@@ -149,9 +155,7 @@ def _texture_check(params: dict[str, Any], station: StationAbilities) -> str | N
 VIBRATION_THRESHOLD = ProtocolSpec(
     "vibration_threshold",
     {
-        **_SENSORY_COMMON,
-        "sites": PadsParam(1, 4, default=(0,)),
-        "stimulus_s": _STIMULUS_S,
+        **_ONE_SITE_VIBRATION,
     },
     uses_vibration=True,
     station_check=_motors_check,
@@ -160,9 +164,7 @@ VIBRATION_THRESHOLD = ProtocolSpec(
 AMPLITUDE_DISCRIMINATION = ProtocolSpec(
     "amplitude_discrimination",
     {
-        **_SENSORY_COMMON,
-        "sites": PadsParam(1, 4, default=(0,)),
-        "stimulus_s": _STIMULUS_S,
+        **_ONE_SITE_VIBRATION,
         "above_threshold_db": _ABOVE_DB,
     },
     uses_vibration=True,
@@ -172,9 +174,7 @@ AMPLITUDE_DISCRIMINATION = ProtocolSpec(
 FREQUENCY_DISCRIMINATION = ProtocolSpec(
     "frequency_discrimination",
     {
-        **_SENSORY_COMMON,
-        "sites": PadsParam(1, 4, default=(0,)),
-        "stimulus_s": _STIMULUS_S,
+        **_ONE_SITE_VIBRATION,
         "above_threshold_db": _ABOVE_DB,
         "base_hz": NumberParam(50.0, 300.0, default=150.0, unit="Hz"),
     },
