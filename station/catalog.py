@@ -36,6 +36,8 @@ class StationAbilities:
     frequency_control: bool = False
     #: Groove width (mm) of each pad's overlay.
     texture_widths_mm: tuple[float, ...] = ()
+    #: The IMU glove is fitted (finger range of motion needs it).
+    glove: bool = False
 
     @classmethod
     def of(cls, config: Any) -> StationAbilities:
@@ -51,6 +53,7 @@ class StationAbilities:
             n_motors=motors,
             actuator=hap["actuator"] if hap["fitted"] else "",
             texture_widths_mm=tuple(texture_widths_mm(config)),
+            glove=bool(config["glove"]["fitted"]),
         )
 
 
@@ -206,6 +209,144 @@ LOCALISATION = ProtocolSpec(
     params_check=_localisation_params,
 )
 
+# -- motor relearning (CLINICAL.md §2-3, §5, §6; docs/motor.md) ---------------------------
+
+_HAND = OneOfParam(("involved", "uninvolved"), default="involved")
+#: Every motor task: the working hand, its pad, and priming (a short vibration block on
+#: ``priming_sites`` just before the task; 0 s: none).
+_MOTOR_COMMON: dict[str, Param] = {
+    "hand": _HAND,
+    "pad": IntParam(0, 15, default=0),
+    "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
+    "priming_sites": PadsParam(1, 4, default=(0,)),
+}
+
+
+def _pad_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    pads = [params[k] for k in ("pad", "left_pad", "right_pad") if k in params]
+    missing = [p for p in pads if p >= station.n_pads]
+    if missing:
+        return f"pad {missing[0]} is not fitted (this station has pads 0-{station.n_pads - 1})"
+    return None
+
+
+def _motor_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    """The task's pads fitted, and motors under the priming sites when it primes."""
+    wrong = _pad_check(params, station)
+    if wrong is None and params.get("priming_s", 0.0) > 0:
+        wrong = _motors_check({"sites": params["priming_sites"]}, station)
+        if wrong is not None:
+            wrong = f"priming: {wrong}"
+    return wrong
+
+
+def _glove_check(params: dict[str, Any], station: StationAbilities) -> str | None:
+    if not station.glove:
+        return "needs the IMU glove (glove.fitted is false on this station)"
+    return _motor_check(params, station)
+
+
+FORCE_STEADINESS = ProtocolSpec(
+    "force_steadiness",
+    {
+        **_MOTOR_COMMON,
+        # -- force_steadiness params --
+        "level_pct": NumberParam(2.0, 40.0, default=10.0, unit="%"),
+        "hold_s": NumberParam(8.0, 30.0, default=12.0, unit="s"),
+        "trials": IntParam(1, 6, default=3),
+    },
+    uses_force=True,
+    station_check=_motor_check,
+)
+FORCE_TRACKING = ProtocolSpec(
+    "force_tracking",
+    {
+        **_MOTOR_COMMON,
+        # -- force_tracking params --
+        "profiles": ChoicesParam(("ramp", "sine", "steps"), default=("ramp", "sine", "steps")),
+        "level_pct": NumberParam(5.0, 40.0, default=20.0, unit="%"),
+        "band_pct": NumberParam(2.0, 20.0, default=10.0, unit="%"),
+        "duration_s": NumberParam(10.0, 40.0, default=20.0, unit="s"),
+    },
+    uses_force=True,
+    station_check=_motor_check,
+)
+RATE_OF_FORCE_DEVELOPMENT = ProtocolSpec(
+    "rate_of_force_development",
+    {
+        **_MOTOR_COMMON,
+        # -- rate_of_force_development params --
+        "trials": IntParam(3, 8, default=5),
+    },
+    maximal=True,
+    uses_force=True,
+    station_check=_motor_check,
+)
+GRIP_RELEASE = ProtocolSpec(
+    "grip_release",
+    {
+        **_MOTOR_COMMON,
+        # -- grip_release params --
+        "trials": IntParam(1, 3, default=2),
+        "duration_s": NumberParam(5.0, 15.0, default=10.0, unit="s"),
+    },
+    uses_force=True,
+    station_check=_motor_check,
+)
+SUSTAINED_HOLD = ProtocolSpec(
+    "sustained_hold",
+    {
+        **_MOTOR_COMMON,
+        # -- sustained_hold params --
+        "mode": OneOfParam(("intermittent", "sustained"), default="intermittent"),
+        "reps": IntParam(4, 12, default=12),
+        "hold_s": NumberParam(10.0, 60.0, default=30.0, unit="s"),
+    },
+    maximal=True,
+    uses_force=True,
+    station_check=_motor_check,
+)
+BILATERAL = ProtocolSpec(
+    "bilateral",
+    {
+        "left_pad": IntParam(0, 15, default=0),
+        "right_pad": IntParam(0, 15, default=1),
+        "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
+        "priming_sites": PadsParam(1, 4, default=(0,)),
+        # -- bilateral params --
+        "level_pct": NumberParam(5.0, 40.0, default=20.0, unit="%"),
+        "hold_s": NumberParam(5.0, 20.0, default=8.0, unit="s"),
+        "trials": IntParam(1, 6, default=3),
+        "lead": OneOfParam(("together", "uninvolved"), default="together"),
+    },
+    uses_force=True,
+    station_check=_motor_check,
+)
+FINGER_ROM = ProtocolSpec(
+    "finger_rom",
+    {
+        "hand": _HAND,
+        "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
+        "priming_sites": PadsParam(1, 4, default=(0,)),
+        # -- finger_rom params --
+        "fingers": ChoicesParam(
+            ("thumb", "index", "middle", "ring", "little"),
+            default=("thumb", "index", "middle", "ring", "little"),
+        ),
+        "tries": IntParam(1, 5, default=3),
+    },
+    station_check=_glove_check,
+)
+MOTOR_IMAGERY = ProtocolSpec(
+    "motor_imagery",
+    {
+        "hand": _HAND,
+        # -- motor_imagery params --
+        "script": OneOfParam(("grip", "fingers", "reach"), default="grip"),
+        "minutes": NumberParam(1.0, 15.0, default=5.0, unit="min"),
+    },
+)
+
 #: Every protocol this software version runs, by plan name.
 CATALOG: Mapping[str, ProtocolSpec] = {
     spec.name: spec
@@ -216,16 +357,32 @@ CATALOG: Mapping[str, ProtocolSpec] = {
         FREQUENCY_DISCRIMINATION,
         TEXTURE_DISCRIMINATION,
         LOCALISATION,
+        FORCE_STEADINESS,
+        FORCE_TRACKING,
+        RATE_OF_FORCE_DEVELOPMENT,
+        GRIP_RELEASE,
+        SUSTAINED_HOLD,
+        BILATERAL,
+        FINGER_ROM,
+        MOTOR_IMAGERY,
     )
 }
 
 
 __all__ = [
     "AMPLITUDE_DISCRIMINATION",
+    "BILATERAL",
     "CATALOG",
+    "FINGER_ROM",
+    "FORCE_STEADINESS",
+    "FORCE_TRACKING",
     "FREQUENCY_DISCRIMINATION",
+    "GRIP_RELEASE",
     "LOCALISATION",
     "MAX_GRIP",
+    "MOTOR_IMAGERY",
+    "RATE_OF_FORCE_DEVELOPMENT",
+    "SUSTAINED_HOLD",
     "TEXTURE_DISCRIMINATION",
     "VIBRATION_THRESHOLD",
     "ProtocolSpec",

@@ -217,6 +217,7 @@ class SessionRunner:
             max_contact_repeats=self.max_contact_repeats,
             texture_widths_mm=self.texture_widths_mm,
             vibration_allowed=not self._tingling_today(),
+            maximal_tests=self.plan.maximal_tests,
         )
 
     def _tingling_today(self) -> bool:

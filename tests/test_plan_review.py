@@ -25,11 +25,13 @@ def test_plan_review_maximal_grip_without_maximal_tests_runs_nothing() -> None:
 
 
 def test_plan_review_unknown_protocol_runs_nothing_and_would_be_refused() -> None:
-    d = example_plan(schedule__0__protocol="force_tracking")
-    assert idle_days(d) == {
-        day: ["force_tracking is not a protocol this software version runs"]
-        for day in ("mon", "wed", "fri")
-    }
+    # In the catalogue (so a plan may name it), but no station this version supports runs it.
+    d = example_plan(schedule__0__protocol="frequency_discrimination", schedule__0__params={})
+    why = "frequency_discrimination is not a protocol this software version runs"
+    assert idle_days(d) == {day: [why] for day in ("mon", "wed", "fri")}
+    assert review(d, "st-0001") == [f"it runs nothing on mon, wed, fri: {why}"]
+    # Not in the catalogue at all (a newer version's protocol): refused as a whole.
+    d = example_plan(schedule__0__protocol="pinch_tracking")
     (problem,) = review(d, "st-0001")
     assert problem.startswith("a station on this software version would refuse it: ")
     assert "schedule[0].protocol" in problem

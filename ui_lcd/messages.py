@@ -16,8 +16,9 @@ registers it in :data:`LANGUAGES`; a key missing from a translation falls back t
 so a patient never sees a key name.
 
 Wording rules: short, kind, plain words; say what to do; never diagnose. The virtual
-patient (``station/sim/patient.py``) reads these texts, so: only the squeeze screen says
-"squeeze"; pain questions before the session say "today", later ones do not; yes/no
+patient (``station/sim/patient.py``) reads these texts, so: only screens that show the
+force bar say "squeeze" (and none of them "rest"); "on pad N" asks for a resting fingertip
+(a hand on the grip pad is "on grip pad N"); pain questions before the session say "today", later ones do not; yes/no
 questions mention what they ask about ("numb", "wound").
 """
 
@@ -280,6 +281,35 @@ EN: dict[str, Msg] = {
         variants={"16x2": "Set done.\n{correct}/{total} correct"},
         longest={"correct": 999, "total": 999},
     ),
+    # -- motor relearning: shared (station/protocols/motor/common.py) ---------------------
+    # Only screens that ask for a squeeze say "squeeze" (the virtual patient reads them).
+    "motor.place": Msg(
+        "Put your {hand} hand on grip pad {pad}.\nPress OK when ready, STOP if it hurts.",
+        variants={"16x2": "Use {hand} hand\non grip pad {pad}."},
+        longest={**_HAND, "pad": 16},
+    ),
+    "motor.priming_place": Msg(
+        "Warm-up: rest your fingertips on pad {pad}.\nPress OK when ready.",
+        variants={"16x2": "Warm-up: finger\non pad {pad}. OK?"},
+        longest={"pad": 16},
+    ),
+    "motor.priming": Msg(
+        "Warm-up buzz\nKeep your fingers still and feel it.",
+        variants={"16x2": "Warm-up buzz\nKeep still."},
+    ),
+    "motor.ready": Msg(
+        "Get ready\nRelax your shoulders.", "countdown", variants={"16x2": "Get ready"}
+    ),
+    "motor.comfortable": Msg(
+        "Squeeze firmly,\n{hand} hand. Not hard.",
+        "bar",
+        variants={"16x2": "Squeeze firmly"},
+        longest=_HAND,
+    ),
+    # -- motor: steadiness and tracking ----------------------------------------------------
+    # -- motor: fast squeezes, grip-release, sustained hold --------------------------------
+    # -- motor: bilateral --------------------------------------------------------------------
+    # -- motor: finger range of motion and imagery ------------------------------------------
     # -- rest and encouragement ------------------------------------------------------------
     "rest.title": Msg("Rest\nLet your hand go loose.", "countdown", variants={"16x2": "Rest"}),
     "rest.over": Msg(

@@ -12,11 +12,11 @@ from typing import Any
 
 from station.protocols.base import Protocol
 from station.protocols.max_grip import MaxGrip
+from station.protocols.motor import MOTOR
 from station.protocols.sensory import SENSORY
 
 #: Protocols this station can run, by plan name: ``factory(params)`` checks the params
 #: (``ValueError`` naming the param) and returns the protocol. A catalogue entry without
 #: one (``frequency_discrimination``) is refused on arrival by its station check.
-PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {
-    cls.name: cls for cls in (MaxGrip, *SENSORY)
-}
+_CLASSES: tuple[type[Protocol], ...] = (MaxGrip, *SENSORY, *MOTOR)
+PROTOCOLS: dict[str, Callable[[dict[str, Any]], Protocol]] = {cls.name: cls for cls in _CLASSES}

@@ -98,6 +98,9 @@ class SessionContext:
     no_response_s: float
     data_quality: dict[str, Any] = field(default_factory=dict)
     vibration_allowed: bool = True
+    #: The plan's ``gates.maximal_tests``: a motor task may take its reference from a
+    #: maximal grip only then (else it measures a comfortable effort).
+    maximal_tests: bool = False
     trials_done: int = 0
     #: Raises a sensor fault the acquisition loop found (``Acquisition.check``).
     monitor: Callable[[], None] | None = None

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from station.sim.motor_acts import ACTS, MotorAbilities, wobble_profile
 from station.sim.perception import FeltVibration, Fingertips, Judge, Sense, default_senses
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Abilities:
     contact_spread_rel: float = 0.15  # its trial-to-trial spread (log-normal sd)
     contact_slip_rate: float = 0.0  # chance per stimulus interval of slipping out of the band
     press_force_n: float = 5.5  # pressing a pad to answer "which pad"
+    #: Motor truth beyond maximal grip (steadiness, tracking, speed, fatigue, fingers).
+    motor: MotorAbilities = field(default_factory=MotorAbilities)
 
 
 #: The pad whose vibration sense ``numb_site`` has lost.
@@ -168,6 +171,8 @@ class VirtualPatient:
         self.pain_checks = 0
         self.log: list[tuple[float, str]] = []
         self._squeezing = False
+        #: The hand the last screen that named one asked for (a short screen may not).
+        self.hand_seen = "right"
         self.world = world
         self.day = float(day)
         weeks = max(0.0, self.day - abilities.improving_since_day) / 7.0
@@ -182,6 +187,8 @@ class VirtualPatient:
         self._feel_t = clock.now()
         #: Every sensory answer: (time, task, option chosen, 0-based; a pad for "which pad").
         self.answers: list[tuple[float, str, int]] = []
+        #: The motor acts (``station.sim.motor_acts``), tried before the other reactions.
+        self.acts = [act(self) for act in ACTS]
 
     def true_threshold(self, dimension: str, site: int) -> float:
         """The true threshold of ``dimension`` at pad ``site`` (0-based) at this session's
@@ -222,11 +229,16 @@ class VirtualPatient:
             return
         if text != self._screen:
             self._screen = text
+            if m := _HAND_WORD.search(text):
+                self.hand_seen = m.group(1)
             self._acted_on = ""
             delay = max(0.15, self.rng.gauss(self.a.reaction_time_s, self.a.reaction_sd_s))
             if self.rng.random() < self.a.lapse_rate:
                 delay += self.a.lapse_s
             self._busy_until = now + delay
+            for act in self.acts:
+                if act.active and not act.claims(text):
+                    act.end()
             if self._squeezing and not _is_squeeze(text):
                 self._release()
             self._lift(text)
@@ -236,6 +248,12 @@ class VirtualPatient:
         self._act(text)
 
     def _act(self, text: str) -> None:
+        act = next((a for a in self.acts if a.claims(text)), None)
+        if act is not None:
+            if not act.active:
+                act.start(text)
+            self._acted_on = text
+            return
         if _is_squeeze(text):
             self._squeeze(text)
             self._acted_on = text
@@ -390,6 +408,19 @@ class VirtualPatient:
         self._squeezing = True
         self.log.append((t_start, f"squeeze {hand} {target:.2f} N"))
 
+    def squeeze_to(self, target_n: float, hand: str, what: str, rise_s: float = 0.35) -> None:
+        """Squeeze the grip pad up to ``target_n`` with the hand's wobble (a motor act)."""
+        rng = random.Random(self.rng.random())
+        t_start = self.clock.now()
+        profile = wobble_profile(rng, target_n, self.a.steadiness_cv, t_start, rise_s)
+        self.pads[self.grip_pad].set_force_profile(profile)
+        self._squeezing = True
+        self.log.append((t_start, f"{what} {target_n:.2f} N"))
+
+    def release(self) -> None:
+        """Let go of the grip pad."""
+        self._release()
+
     def _release(self) -> None:
         if self._squeezing:
             self.pads[self.grip_pad].set_force(0.0)
@@ -427,6 +458,7 @@ def _yes_is_right(text: str) -> bool:
 
 # -- the sensory screens (ui_lcd/messages.py "sense.*", 20x4 and 16x2) ------------------------
 
+_HAND_WORD = re.compile(r"\b(left|right)\b")
 _PLACE = re.compile(r"\bon pad (\d+)\b")
 _PLACE_MANY = re.compile(r"\bpads (\d+) ?(?:to|-) ?(\d+)\b")
 _TRIAL = re.compile(r"\btrial \d+ of \d+\b")

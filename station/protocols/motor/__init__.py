@@ -1,0 +1,14 @@
+"""The motor-relearning protocols: force-control training with biofeedback, fast and
+repeated squeezes, fatigue, both hands together, finger range of motion with the glove,
+and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
+(``reference/CLINICAL.md`` §2-3, §5, §6; docs/motor.md).
+"""
+
+from __future__ import annotations
+
+from station.protocols.motor.common import MotorProtocol
+
+#: The motor protocol classes, each named after its catalogue entry.
+MOTOR: tuple[type[MotorProtocol], ...] = ()
+
+__all__ = ["MOTOR", "MotorProtocol"]

@@ -1,0 +1,318 @@
+"""What every motor-relearning protocol shares: the working hand and pad, priming, the
+biofeedback loop, the reference force, progression between sessions, a word after each
+block, and metrics kept apart for primed and unprimed blocks.
+
+A protocol (``force_steadiness``, ``force_tracking``, ...) subclasses
+:class:`MotorProtocol` and writes :meth:`MotorProtocol.practise` (the task itself, straight
+line code over the :class:`~station.protocols.base.SessionContext`) and
+:meth:`MotorProtocol.task_metrics` (its metrics from the journalled trials);
+:meth:`MotorProtocol.run` primes first when the plan asks for it, and
+:meth:`MotorProtocol.metrics` splits the trials by priming.
+
+Forces are calibrated pad newtons (``reference/CLINICAL.md`` §2.6): every force metric
+carries the pad's calibration tolerance in its uncertainty.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sensors.faults import PadGap
+from sensors.haptics import Stimulus, VibrationCapReached
+from station.journal import Trial
+from station.kinds import DecisionKind, Scope
+from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
+from station.protocols.base import Protocol as ProtocolBase
+from station.protocols.metrics import metric
+from station.safety import Decision, clamp_force_target
+
+#: Biofeedback refresh: one pad sample period at the default 100 Hz per pad. The bar is
+#: redrawn only when it changes (the display writes only what changed), so a steady hold
+#: costs little bus time; see ``rehab-station bench`` for the force-to-LCD latency.
+FEEDBACK_S = 0.01
+#: Priming: a vibration this far above the motor's reference level (dB), felt clearly.
+PRIMING_DB = 0.0
+#: The comfortable sub-maximal effort that stands in for a maximal reference when the plan
+#: does not allow maximal tests: its length and the window its plateau is read from.
+COMFORTABLE_S = 4.0
+COMFORTABLE_PLATEAU = (1.5, 3.5)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The force a task's targets are a percentage of, and where it came from.
+
+    ``source``: ``max_grip`` (the mean of the last maximal grip trials of that hand, this
+    session or an earlier one) or ``comfortable`` (a firm, comfortable squeeze the protocol
+    measured itself, when the plan keeps maximal tests closed)."""
+
+    force_n: float
+    uncertainty_n: float
+    source: str
+    session: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "force_n": round(self.force_n, 3),
+            "uncertainty_n": round(self.uncertainty_n, 3),
+            "source": self.source,
+            "session": self.session,
+        }
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one biofeedback run recorded: sample times (s from ``t0``), forces (N), the
+    target shown at each sample time (N; NaN where none), whether the force cap ended it."""
+
+    t0: float
+    t_s: np.ndarray
+    force_n: np.ndarray
+    target_n: np.ndarray
+    at_cap: bool
+    gaps: int
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.isfinite(self.force_n)
+
+
+TargetFn = Callable[[float], float | None]
+
+
+class MotorProtocol(ProtocolBase):
+    """Base of the motor protocols: ``hand``, ``pad`` and ``priming_s`` params (the ones
+    a protocol declares), priming, and the shared pieces below."""
+
+    #: Message key of the task's introduction (OK to start, Back to decline).
+    intro_key = "motor.intro"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        if self.spec is not None and self.spec.params_check is not None:
+            from station.protocol_params import ParamError
+
+            wrong = self.spec.params_check(self.params)
+            if wrong is not None:
+                raise ParamError(*wrong)
+        self.role: str = self.params.get("hand", "involved")
+        self.pad: int = self.params.get("pad", 0)
+        self.priming_s: float = float(self.params.get("priming_s", 0.0))
+        self.priming_sites: list[int] = list(self.params.get("priming_sites", [self.pad]))
+
+    def pads_used(self) -> tuple[int, ...]:
+        return (self.pad,)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, ctx: SessionContext) -> None:
+        side = ctx.hands[self.role]
+        ask = functools.partial(ctx.ui.ask_ok, self.intro_key, ctx.no_response_s, hand=side)
+        if not ctx.answer(ask):
+            raise ProtocolStop(declined(self.name, side))
+        primed = self.prime(ctx, side)
+        self.practise(ctx, side, primed)
+
+    def practise(self, ctx: SessionContext, side: str, primed: bool) -> None:
+        """The task itself; every trial journalled with ``primed`` in its stimulus."""
+        raise NotImplementedError
+
+    def prime(self, ctx: SessionContext, side: str) -> bool:
+        """A short vibration block on the working hand's sites just before the task when
+        the plan asks for it (``priming_s``), counted in the dose; whether it ran. No
+        vibration today (a stop rule, the daily dose used up, no motors) leaves the task
+        unprimed, and its trials say so."""
+        if self.priming_s <= 0 or not ctx.vibration_allowed or ctx.haptics is None:
+            return False
+        sites = [s for s in self.priming_sites if s in ctx.haptics.curves]
+        if not sites:
+            return False
+        ask = functools.partial(ctx.ui.ask_ok, "motor.priming_place", ctx.no_response_s,
+                                pad=sites[0] + 1)  # fmt: skip
+        if not ctx.answer(ask):
+            return False
+        ctx.ui.prompt("motor.priming")
+        each = self.priming_s / len(sites)
+        try:
+            for site in sites:
+                ctx.haptics.play(
+                    site,
+                    Stimulus(each, amplitude_db=PRIMING_DB, ramp_s=min(0.05, each / 2)),
+                    until=functools.partial(_checked, ctx),
+                )
+        except VibrationCapReached:
+            return False
+        finally:
+            ctx.haptics.stop_all()
+        return True
+
+    # -- shared pieces ---------------------------------------------------------------------
+
+    def place(self, ctx: SessionContext, side: str, key: str = "motor.place") -> None:
+        """Ask for the hand on the pad; Back (or nobody) declines the protocol."""
+        ask = functools.partial(ctx.ui.ask_ok, key, ctx.no_response_s, hand=side,
+                                pad=self.pad + 1)  # fmt: skip
+        if not ctx.answer(ask):
+            raise ProtocolStop(declined(self.name, side))
+
+    def block_done(self, ctx: SessionContext, key: str, **params: Any) -> None:
+        """The block's result in the patient's terms, then a short word of encouragement."""
+        ctx.ui.prompt(key, **params)
+        ctx.wait(2.5)
+        ctx.ui.prompt(ctx.rng.choice(("encourage.well_done", "encourage.steady")))
+        ctx.wait(1.5)
+
+    def reference(self, ctx: SessionContext, side: str) -> Reference:
+        """The force the targets are a percentage of (see :class:`Reference`); measures a
+        comfortable squeeze when no maximal grip may stand in."""
+        if ctx.maximal_tests:
+            found = last_max_grip(ctx, side)
+            if found is not None:
+                return found
+        return self.comfortable(ctx, side)
+
+    def comfortable(self, ctx: SessionContext, side: str) -> Reference:
+        """A firm, comfortable squeeze (never a maximal effort): the median of its plateau."""
+        assert ctx.forces is not None
+        ctx.ui.countdown("motor.ready", 3, ctx.wait)
+        full_scale = self.full_scale(ctx)
+        trace = follow(ctx, self.pad, COMFORTABLE_S, "motor.comfortable", full_scale, hand=side)
+        ctx.ui.prompt("grip.relax")
+        ctx.wait(2.0)
+        lo, hi = COMFORTABLE_PLATEAU
+        keep = trace.valid & (trace.t_s >= lo) & (trace.t_s <= hi)
+        if not np.any(keep) or float(np.median(trace.force_n[keep])) < 1.0:
+            raise ProtocolStop(no_effort(self.name, side))
+        value = float(np.median(trace.force_n[keep]))
+        return Reference(value, value * 0.1, "comfortable")
+
+    def full_scale(self, ctx: SessionContext) -> float:
+        """The bar's full scale: the pads' range, never far above the force cap."""
+        assert ctx.forces is not None
+        return min(ctx.forces.full_scale_n(), ctx.caps.max_force_n * 1.25)
+
+    def capped_target(
+        self, ctx: SessionContext, target_n: float, other_hand_n: float | None
+    ) -> float:
+        """A target no plan pushes past the caps (``max_force_n``, % of the other hand)."""
+        return clamp_force_target(target_n, ctx.caps, other_hand_n)
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
+        """The task's metrics; primed and unprimed trials apart when both are present
+        (``primed_`` prefixes the primed ones), and a ``primed`` flag on each metric."""
+        primed = [t for t in trials if t.stimulus.get("primed")]
+        plain = [t for t in trials if not t.stimulus.get("primed")]
+        out: dict[str, Any] = {}
+        for group, flag, prefix in ((plain, False, ""), (primed, True, "primed_" if plain else "")):
+            if not group:
+                continue
+            for name, value in self.task_metrics(group, ctx).items():
+                if isinstance(value, dict):
+                    value = {**value, "primed": flag}
+                out[prefix + name] = value
+        return out
+
+    def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def follow(
+    ctx: SessionContext,
+    pad: int,
+    seconds: float,
+    title_key: str,
+    full_scale_n: float,
+    target: TargetFn | None = None,
+    band_n: float | None = None,
+    stop_at_cap: bool = True,
+    **params: Any,
+) -> Trace:
+    """Show ``pad``'s force on the bar for ``seconds`` (with ``target(t)`` ± ``band_n`` as
+    the band, t from the start), then the samples of that time with the target at each.
+
+    The bar is refreshed every :data:`FEEDBACK_S`; a sample that read open (a pad glitch)
+    skips one refresh, as in maximal grip. At the force cap the run ends early (the caps
+    hold whatever the target)."""
+    assert ctx.forces is not None
+    cap = ctx.caps.max_force_n
+    t0 = ctx.clock.now()
+    at_cap = False
+    while (now := ctx.clock.now()) - t0 < seconds:
+        goal = None if target is None else target(now - t0)
+        band = None
+        if goal is not None and band_n is not None:
+            band = (max(0.0, goal - band_n), goal + band_n)
+        try:
+            force = ctx.forces.latest_n(pad)
+        except PadGap:
+            ctx.wait(FEEDBACK_S)
+            continue
+        ctx.ui.biofeedback(title_key, force, full_scale_n, band, **params)
+        if stop_at_cap and force >= cap:
+            at_cap = True
+            break
+        ctx.wait(FEEDBACK_S)
+    t, f = ctx.forces.window_n(pad, ctx.clock.now() - t0 + 0.05)
+    t, f = np.asarray(t, dtype=float), np.asarray(f, dtype=float)
+    keep = t >= t0
+    t, f = t[keep] - t0, f[keep]
+    gaps = int(np.count_nonzero(~np.isfinite(f)))
+    if target is None:
+        goal_at = np.full(len(t), math.nan)
+    else:
+        goal_at = np.array([_nan(target(x)) for x in t], dtype=float)
+    return Trace(t0, t, f, goal_at, at_cap, gaps)
+
+
+def last_max_grip(ctx: SessionContext, side: str) -> Reference | None:
+    """The mean peak of the last maximal grip trials of ``side`` (this session first, then
+    the latest earlier session that has any), or None."""
+    here = ctx.journal.trials(ctx.session_id, "max_grip")
+    sessions: list[tuple[str | None, Sequence[Trial]]] = [(None, here)]
+    for past_uid, _started, past in ctx.journal.previous_trials("max_grip", ctx.session_id):
+        sessions.append((past_uid, past))
+    for uid, trials in sessions:
+        peaks = [
+            t.response["peak_force_n"]
+            for t in trials
+            if t.hand == side
+            and t.response.get("peak_force_n") is not None
+            and "no_effort" not in t.quality
+            and "paused" not in t.quality
+        ]
+        if peaks:
+            m = sum(peaks) / len(peaks)
+            return Reference(m, m * 0.1, "max_grip", uid)
+    return None
+
+
+def force_metric(value_n: float | None, relative_u: float, **extra: Any) -> dict[str, Any]:
+    """A force in N with the calibration tolerance as its uncertainty."""
+    return metric(value_n, "N", None if value_n is None else abs(value_n) * relative_u, **extra)
+
+
+def declined(name: str, side: str) -> Decision:
+    reason = f"{name}: {side} hand declined or no answer"
+    return Decision(DecisionKind.DECLINED, Scope.FORCE, reason, {"hand": side, "protocol": name})
+
+
+def no_effort(name: str, side: str) -> Decision:
+    reason = f"{name}: no squeeze ({side} hand)"
+    return Decision(DecisionKind.NO_EFFORT, Scope.FORCE, reason, {"hand": side, "protocol": name})
+
+
+def _checked(ctx: SessionContext) -> bool:
+    ctx.check()
+    return False
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
