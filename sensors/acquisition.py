@@ -245,6 +245,9 @@ class Acquisition:
     def latest_n(self, pad: int) -> float:
         return self.readings.latest_n(pad)
 
+    def latest_t_s(self, pad: int) -> float | None:
+        return self.readings.latest_t_s(pad)
+
     def window_n(self, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
         return self.readings.window_n(pad, seconds)
 

@@ -76,6 +76,12 @@ class Readings:
             raise PadFault(pad, None, f"newest reading is {age * 1000:.0f} ms old")
         return s.force_n
 
+    def latest_t_s(self, pad: int) -> float | None:
+        """Time (clock s) of ``pad``'s newest sample, readable or not; None before the first.
+        Lets a display loop redraw as soon as a new sample arrives."""
+        s = self.store.latest_pad(pad)
+        return None if s is None else s.t_s
+
     def window_n(self, pad: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
         """``pad``'s sample times (s) and forces (N) of the last ``seconds``."""
         w = self.store.pad_window(pad, self.clock.now() - seconds)

@@ -254,6 +254,12 @@ FORCE_STEADINESS = ProtocolSpec(
         "level_pct": NumberParam(2.0, 40.0, default=10.0, unit="%"),
         "hold_s": NumberParam(8.0, 30.0, default=12.0, unit="s"),
         "trials": IntParam(1, 6, default=3),
+        "band_pct": NumberParam(2.0, 30.0, default=10.0, unit="%"),  # of the target
+        "rest_s": NumberParam(3.0, 60.0, default=10.0, unit="s"),
+        "step_pct": NumberParam(0.0, 10.0, default=2.5, unit="%"),  # points per session
+        "max_level_pct": NumberParam(2.0, 40.0, default=25.0, unit="%"),
+        "advance_cv_pct": NumberParam(1.0, 20.0, default=5.0, unit="%"),
+        "plateau_sessions": IntParam(2, 8, default=3),
     },
     uses_force=True,
     station_check=_motor_check,
@@ -267,6 +273,11 @@ FORCE_TRACKING = ProtocolSpec(
         "level_pct": NumberParam(5.0, 40.0, default=20.0, unit="%"),
         "band_pct": NumberParam(2.0, 20.0, default=10.0, unit="%"),
         "duration_s": NumberParam(10.0, 40.0, default=20.0, unit="s"),
+        "rest_s": NumberParam(3.0, 60.0, default=10.0, unit="s"),
+        "step_pct": NumberParam(0.0, 10.0, default=2.5, unit="%"),  # points per session
+        "max_level_pct": NumberParam(5.0, 40.0, default=30.0, unit="%"),
+        "advance_in_band_pct": NumberParam(30.0, 100.0, default=70.0, unit="%"),
+        "plateau_sessions": IntParam(2, 8, default=3),
     },
     uses_force=True,
     station_check=_motor_check,

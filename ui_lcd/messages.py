@@ -307,6 +307,42 @@ EN: dict[str, Msg] = {
         longest=_HAND,
     ),
     # -- motor: steadiness and tracking ----------------------------------------------------
+    # The hold and tracking screens are the only ones the virtual patient reads the bar's
+    # band on: "keep ... band" (a steady hold) and "follow the band" (a moving target).
+    "steady.intro": Msg(
+        "Steady hold\nHold the bar inside the band. OK to start.",
+        variants={"16x2": "Steady hold\nOK to start."},
+    ),
+    "steady.hold": Msg(
+        "Steady squeeze\nKeep the bar in the band, {hand} hand.",
+        "bar",
+        variants={"16x2": "Keep in band"},
+        longest=_HAND,
+    ),
+    "steady.result": Msg(
+        "Hold done.\nSteady within {wobble} %.",
+        variants={"16x2": "Hold done.\nWithin {wobble} %"},
+        longest={"wobble": 99.9},
+    ),
+    "track.intro": Msg(
+        "Tracking\nThe band will move: stay with it. OK to start.",
+        variants={"16x2": "Tracking\nOK to start."},
+    ),
+    "track.follow": Msg(
+        "Squeeze to follow\nthe band as it moves, {hand} hand.",
+        "bar",
+        variants={"16x2": "Follow the band"},
+        longest=_HAND,
+    ),
+    "track.result": Msg(
+        "Tracking done.\nIn the band {in_band} % of the time.",
+        variants={"16x2": "Tracking done.\nIn band {in_band} %"},
+        longest={"in_band": 100},
+    ),
+    "motor.again": Msg(
+        "Let's try again.\nPress OK when ready.",
+        variants={"16x2": "Try again?\nPress OK."},
+    ),
     # -- motor: fast squeezes, grip-release, sustained hold --------------------------------
     # -- motor: bilateral --------------------------------------------------------------------
     # -- motor: finger range of motion and imagery ------------------------------------------

@@ -37,6 +37,12 @@ class SimHandles:
         """The text the simulated LCD shows (its DDRAM, read through the chip model)."""
         return list(self.chips.lcd.lines()) if self.chips.lcd is not None else []
 
+    def lcd_glyphs(self) -> list[tuple[int, ...]]:
+        """The LCD's 8 custom characters (CGRAM, 8 rows of 5 bits each), as the chip holds
+        them: with :meth:`lcd_lines`, what a person sees of a bar."""
+        lcd = self.chips.lcd
+        return [lcd.glyph(slot) for slot in range(8)] if lcd is not None else []
+
     def button_pins(self, buttons_cfg: dict[str, Any]) -> dict[str, MockPin]:
         """The mock pins of the buttons, to press them as a person would."""
         return {k: self.pin_factory.pin(buttons_cfg[k]) for k in KEYS}
@@ -65,4 +71,5 @@ class SimHandles:
             name=profile,
             world=self.world,
             day=day,
+            read_glyphs=self.lcd_glyphs,
         )

@@ -26,6 +26,16 @@ class MotorAbilities:
     # -- a comfortable effort, steadiness and tracking -------------------------------------
     #: A firm, comfortable squeeze as a fraction of the hand's maximal grip.
     comfortable_fraction: float = 0.5
+    #: Visuomotor delay from what the eyes see on the bar to the force (s): the tracking
+    #: lag a tracking task should measure once the station's own latency is taken out.
+    tracking_lag_s: float = 0.15
+    #: Relative force wobble (SD / force) while following a moving band.
+    tracking_noise_cv: float = 0.03
+    #: Growth of the steadiness wobble (``Abilities.steadiness_cv``) from one hold to the
+    #: next in a session, relative (1.0: each hold twice as wobbly as the one before).
+    steadiness_rise_per_hold: float = 0.0
+    #: Force produced / force aimed at on the bar: 1 matches the band, 0 is no squeeze.
+    force_match: float = 1.0
     # -- fast squeezes, grip-release, sustained hold ---------------------------------------
     # -- bilateral -------------------------------------------------------------------------
     # -- fingers and imagery ---------------------------------------------------------------
@@ -73,8 +83,14 @@ class Comfortable(Act):
         self.p.release()
 
 
+def _acts() -> tuple[type[Act], ...]:
+    from station.sim.motor_track import SteadyHold, Tracking
+
+    return (Comfortable, SteadyHold, Tracking)
+
+
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable,)
+ACTS: tuple[type[Act], ...] = _acts()
 
 
 def wobble_profile(

@@ -147,8 +147,11 @@ class VirtualPatient:
         name: str = "",
         world: Any = None,
         day: float = 0.0,
+        read_glyphs: Callable[[], list[tuple[int, ...]]] | None = None,
     ) -> None:
         self.a = abilities
+        #: The LCD's custom characters (CGRAM bitmaps): with ``read_lcd``, the bar as seen.
+        self.read_glyphs = read_glyphs or (lambda: [])
         self.profile_name = name
         self.clock = clock
         self.read_lcd = read_lcd

@@ -7,8 +7,10 @@ and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
 from __future__ import annotations
 
 from station.protocols.motor.common import MotorProtocol
+from station.protocols.motor.steadiness import ForceSteadiness
+from station.protocols.motor.tracking import ForceTracking
 
 #: The motor protocol classes, each named after its catalogue entry.
-MOTOR: tuple[type[MotorProtocol], ...] = ()
+MOTOR: tuple[type[MotorProtocol], ...] = (ForceSteadiness, ForceTracking)
 
 __all__ = ["MOTOR", "MotorProtocol"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,11 +30,13 @@ from station.kinds import DecisionKind, Scope
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.metrics import metric
+from station.protocols.motor.feedback import FrameLog, wait_for_sample
 from station.safety import Decision, clamp_force_target
 
-#: Biofeedback refresh: one pad sample period at the default 100 Hz per pad. The bar is
-#: redrawn only when it changes (the display writes only what changed), so a steady hold
-#: costs little bus time; see ``rehab-station bench`` for the force-to-LCD latency.
+#: Biofeedback: the bar is redrawn as soon as the pad has a new sample
+#: (:mod:`station.protocols.motor.feedback`); this is the pad sample period at the default
+#: 100 Hz per pad, when the next sample is due, and the fixed refresh for a force port that
+#: does not know its sample times. ``rehab-station bench`` measures force-to-LCD latency.
 FEEDBACK_S = 0.01
 #: Priming: a vibration this far above the motor's reference level (dB), felt clearly.
 PRIMING_DB = 0.0
@@ -69,7 +71,9 @@ class Reference:
 @dataclass(frozen=True)
 class Trace:
     """What one biofeedback run recorded: sample times (s from ``t0``), forces (N), the
-    target shown at each sample time (N; NaN where none), whether the force cap ended it."""
+    target shown at each sample time (N; NaN where none), whether the force cap ended it,
+    and its bar frames (rows of force sample, drawing start, last byte on the LCD bus; s
+    from ``t0``: :func:`station.protocols.motor.feedback.latency`)."""
 
     t0: float
     t_s: np.ndarray
@@ -77,6 +81,7 @@ class Trace:
     target_n: np.ndarray
     at_cap: bool
     gaps: int
+    frames: np.ndarray = field(default_factory=lambda: np.empty((0, 3)))
 
     @property
     def valid(self) -> np.ndarray:
@@ -238,28 +243,41 @@ def follow(
     """Show ``pad``'s force on the bar for ``seconds`` (with ``target(t)`` ± ``band_n`` as
     the band, t from the start), then the samples of that time with the target at each.
 
-    The bar is refreshed every :data:`FEEDBACK_S`; a sample that read open (a pad glitch)
-    skips one refresh, as in maximal grip. At the force cap the run ends early (the caps
+    The bar is redrawn as soon as the pad has a new sample (at most :data:`FEEDBACK_S`
+    after one was due), the target as of the redraw; a sample that read open (a pad
+    glitch) is not drawn, as in maximal grip. At the force cap the run ends early (the caps
     hold whatever the target)."""
     assert ctx.forces is not None
+    forces = ctx.forces
     cap = ctx.caps.max_force_n
     t0 = ctx.clock.now()
     at_cap = False
+    newest = getattr(forces, "latest_t_s", None)
+
+    def newest_t() -> float | None:
+        return None if newest is None else newest(pad)
+
+    log = FrameLog()
+    drawn: float | None = None
     while (now := ctx.clock.now()) - t0 < seconds:
+        sample_t = newest_t()
+        try:
+            force = forces.latest_n(pad)
+        except PadGap:
+            drawn = sample_t if sample_t is not None else drawn
+            wait_for_sample(ctx.clock, newest_t, drawn, FEEDBACK_S, ctx.check)
+            continue
         goal = None if target is None else target(now - t0)
         band = None
         if goal is not None and band_n is not None:
             band = (max(0.0, goal - band_n), goal + band_n)
-        try:
-            force = ctx.forces.latest_n(pad)
-        except PadGap:
-            ctx.wait(FEEDBACK_S)
-            continue
         ctx.ui.biofeedback(title_key, force, full_scale_n, band, **params)
+        log.add(sample_t, now, ctx.clock.now())
         if stop_at_cap and force >= cap:
             at_cap = True
             break
-        ctx.wait(FEEDBACK_S)
+        drawn = sample_t
+        wait_for_sample(ctx.clock, newest_t, drawn, FEEDBACK_S, ctx.check)
     t, f = ctx.forces.window_n(pad, ctx.clock.now() - t0 + 0.05)
     t, f = np.asarray(t, dtype=float), np.asarray(f, dtype=float)
     keep = t >= t0
@@ -269,7 +287,7 @@ def follow(
         goal_at = np.full(len(t), math.nan)
     else:
         goal_at = np.array([_nan(target(x)) for x in t], dtype=float)
-    return Trace(t0, t, f, goal_at, at_cap, gaps)
+    return Trace(t0, t, f, goal_at, at_cap, gaps, log.array(t0))
 
 
 def last_max_grip(ctx: SessionContext, side: str) -> Reference | None:
