@@ -53,6 +53,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                 figures["lcd"] = bench.lcd(app)
             if ctx.sim:
                 figures["biofeedback"] = bench.biofeedback_latency(app)
+                figures["biofeedback_fixed_50ms"] = bench.biofeedback_latency(app, paced=False)
+                figures["tracking"] = bench.tracking_latency(app)
                 figures["session"] = bench.session(app)
         finally:
             app.close()
@@ -103,10 +105,26 @@ def _print(f: dict[str, Any]) -> None:
     if "biofeedback" in f:
         b = f["biofeedback"]
         print(
-            f"  biofeedback latency (force step to bar on the LCD, {b['steps']} steps): first "
-            f"cell p50 {b['first_cell']['p50_ms']:.0f} ms, 90 % of the bar p50 "
-            f"{b['ninety_percent']['p50_ms']:.0f} ms, max {b['ninety_percent']['max_ms']:.0f}"
-            f" ms (goal {b['goal_ms']:.0f} ms)"
+            f"  biofeedback latency ({b['loop']}; force step to bar on the LCD, {b['steps']} "
+            f"steps): first cell p50 {b['first_cell']['p50_ms']:.0f} ms, 90 % of the bar p50 "
+            f"{b['ninety_percent']['p50_ms']:.0f} ms, p99 {b['ninety_percent']['p99_ms']:.0f}"
+            f" ms ({b['p99_ratio_to_wire_limit']:.2f} x the {b['wire_limit_ms']:.0f} ms wire "
+            f"limit; goal {b['goal_ms']:.0f} ms)"
+        )
+    if "biofeedback_fixed_50ms" in f:
+        b = f["biofeedback_fixed_50ms"]["ninety_percent"]
+        print(f"    maximal grip's fixed 50 ms loop: 90 % of the bar p50 {b['p50_ms']:.0f} ms, "
+              f"p99 {b['p99_ms']:.0f} ms")  # fmt: skip
+    if "tracking" in f:
+        t = f["tracking"]
+        lat = t["force_to_lcd"]
+        print(
+            f"  tracking ({t['profile']}, perfect virtual patient): force to LCD p50 "
+            f"{lat['force_p50_ms']:.1f} ms, p99 {lat['force_p99_ms']:.1f} ms "
+            f"({t['p99_ratio_to_wire_limit']:.2f} x the {t['wire_limit_ms']:.0f} ms wire limit;"
+            f" goal p50 < {t['goal_p50_ms']:.0f}, p99 < {t['goal_p99_ms']:.0f} ms), target age "
+            f"{lat['target_ms']:.1f} ms; error the station adds "
+            f"{t['added_error_pct_of_rms']:.1f} % of the target's RMS (goal < 5 %)"
         )
     if "session" in f:
         s = f["session"]

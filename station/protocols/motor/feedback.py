@@ -28,12 +28,16 @@ def wait_for_sample(
     period_s: float,
     check: Callable[[], None],
 ) -> None:
-    """Sleep until the pad has a sample newer than ``drawn_t`` (the one last drawn), at most
-    ``period_s`` past when it was due; ``check()`` (Stop, pause, the session cap) between
-    sleeps. ``newest_t()`` returning None (a port that does not know sample times, or no
-    sample yet) makes this a fixed ``period_s`` wait."""
+    """Sleep until the pad has a sample newer than ``drawn_t`` (the one last drawn) and
+    taken within ``period_s`` of now, at most ``period_s`` past when it was due;
+    ``check()`` (Stop, pause, the session cap) between sleeps. A long LCD write (a new
+    screen: about 70 ms) holds the acquisition loop back; the conversion it then reads
+    first is as old as the write, so the loop waits for the next. ``newest_t()`` returning
+    None (a port that does not know sample times, or no sample yet) makes this a fixed
+    ``period_s`` wait."""
     start = clock.now()
-    due = start + period_s if drawn_t is None else max(start, drawn_t + period_s)
+    after = start - period_s if drawn_t is None else max(drawn_t, start - period_s)
+    due = max(start, after + period_s)
     give_up = due + period_s
     check()
     if due > start + POLL_S:
@@ -43,7 +47,7 @@ def wait_for_sample(
         if t is None:
             if clock.now() >= due:
                 return
-        elif drawn_t is None or t > drawn_t:
+        elif t > after:
             return
         if clock.now() >= give_up:
             return
