@@ -19,6 +19,10 @@ import numpy as np
 
 #: How often the loop looks for a new sample once one is due (s): well under a pad period.
 POLL_S = 0.001
+#: Pad periods to wait past a due sample before drawing without one: after a long LCD
+#: write the acquisition loop drops the conversion it could not read in time and starts
+#: the chip's inputs over (up to one pad period), then converts.
+GIVE_UP = 3
 
 
 def wait_for_sample(
@@ -29,7 +33,7 @@ def wait_for_sample(
     check: Callable[[], None],
 ) -> None:
     """Sleep until the pad has a sample newer than ``drawn_t`` (the one last drawn) and
-    taken within ``period_s`` of now, at most ``period_s`` past when it was due;
+    taken within ``period_s`` of now, at most :data:`GIVE_UP` periods past when it was due;
     ``check()`` (Stop, pause, the session cap) between sleeps. A long LCD write (a new
     screen: about 70 ms) holds the acquisition loop back; the conversion it then reads
     first is as old as the write, so the loop waits for the next. ``newest_t()`` returning
@@ -38,7 +42,7 @@ def wait_for_sample(
     start = clock.now()
     after = start - period_s if drawn_t is None else max(drawn_t, start - period_s)
     due = max(start, after + period_s)
-    give_up = due + period_s
+    give_up = due + GIVE_UP * period_s
     check()
     if due > start + POLL_S:
         clock.sleep(due - start - POLL_S / 2)
