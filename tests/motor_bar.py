@@ -10,11 +10,16 @@ the summary.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from test_session_e2e import make_plan, patient, run
+import pytest
+from conftest import SimCalibrations
+from test_session_e2e import SEED, Stations, make_plan, patient, run
 
+from station import config as config_mod
 from station.app import App
 from station.journal import Trial
 from station.runner import Outcome
@@ -25,6 +30,25 @@ from station.sim.patient import VirtualPatient
 #: A patient strong enough that sub-maximal targets sit well above the FSR's break force:
 #: a comfortable squeeze of 15 N.
 STRONG: dict[str, Any] = {"max_grip_n": {"left": 30.0, "right": 30.0}}
+
+
+def bar_config() -> config_mod.Config:
+    """A station with the one pad these tasks use (one ADS1115, one input), no glove: the
+    same product, a fifth of the acquisition's simulation cost of the default 8 pads."""
+    return config_mod.validate(
+        {"glove": {"fitted": False}, "pads": {"adc_addresses": [0x48], "pads_per_adc": 1}}
+    )
+
+
+@pytest.fixture
+def bar_stations(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[Stations]:
+    """Apps of :func:`bar_config`'s station, calibrated once by the simulated technician."""
+    cfg = bar_config()
+    s = Stations(tmp_path, sim_calibrations.records(cfg, SEED), default=cfg)
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 def ideal_pad(app: App, pad: int = 0) -> None:

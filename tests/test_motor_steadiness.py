@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from motor_bar import (
+from motor_bar import (  # noqa: F401  (bar_stations: a fixture)
+    bar_stations,
     followers,
     ideal_pad,
     item,
@@ -18,14 +19,7 @@ from motor_bar import (
     trials,
     true_force,
 )
-from test_session_e2e import (  # noqa: F401  (calibrated, stations: fixtures)
-    Stations,
-    calibrated,
-    events,
-    press,
-    stations,
-    when_lcd_shows,
-)
+from test_session_e2e import Stations, events, press, when_lcd_shows
 
 HOLDS = {"trials": 2, "hold_s": 8.0, "level_pct": 25.0, "rest_s": 3.0}
 #: A hold's measured CV against the patient's true CV over the same window (relative).
@@ -36,9 +30,9 @@ CV_NOMINAL_TOL_REL = 0.3
 
 
 def test_steadiness_measures_each_holds_true_cv_and_reports_its_setting(
-    stations: Stations,
+    bar_stations: Stations,
 ) -> None:
-    app = stations.open()
+    app = bar_stations.open()
     ideal_pad(app)
     outcome, p = session(app, [item("force_steadiness", **HOLDS)], steadiness_cv=0.04)
     assert outcome.state == "complete"  # CV never doubled: no stop rule fired
@@ -74,12 +68,12 @@ def test_steadiness_measures_each_holds_true_cv_and_reports_its_setting(
 
 
 def test_steadiness_a_cv_that_doubles_stops_force_work_and_a_paused_hold_does_not_count(
-    stations: Stations,
+    bar_stations: Stations,
 ) -> None:
     """Each hold of this patient is 50 % wobblier than the one before: the third hold's CV
     is more than twice the first's (§6.4), and force work stops. The second hold, paused
     by the patient, is kept out of the rule and of the metrics."""
-    app = stations.open()
+    app = bar_stations.open()
     ideal_pad(app)
     st = app.station
     assert st is not None
@@ -107,8 +101,8 @@ def test_steadiness_a_cv_that_doubles_stops_force_work_and_a_paused_hold_does_no
     assert m["holds"]["value"] == 2  # the paused one is not a measurement
 
 
-def test_steadiness_no_squeeze_twice_stops_the_task_as_no_effort(stations: Stations) -> None:
-    app = stations.open()
+def test_steadiness_no_squeeze_twice_stops_the_task_as_no_effort(bar_stations: Stations) -> None:
+    app = bar_stations.open()
     outcome, _p = session(app, [item("force_steadiness", **HOLDS)], motor=motor(force_match=0.0))
     got = trials(app, outcome, "force_steadiness")
     assert [t.quality for t in got] == [("no_effort",), ("no_effort",)]
@@ -119,12 +113,12 @@ def test_steadiness_no_squeeze_twice_stops_the_task_as_no_effort(stations: Stati
 
 
 def test_steadiness_the_ceiling_caps_the_target_and_the_force_cap_ends_a_hold(
-    stations: Stations,
+    bar_stations: Stations,
 ) -> None:
     """The plan allows 10 % of the other hand's maximal grip: the target is clamped to it
     (the summary says so). A patient who squeezes far past the band reaches the force cap:
     the hold ends there and is no measurement."""
-    app = stations.open()
+    app = bar_stations.open()
     outcome, _p = session(
         app,
         [

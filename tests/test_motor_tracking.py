@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from motor_bar import (
+from motor_bar import (  # noqa: F401  (bar_stations: a fixture)
+    bar_stations,
     followers,
     ideal_pad,
     item,
@@ -19,14 +20,7 @@ from motor_bar import (
     trials,
     true_force,
 )
-from test_session_e2e import (  # noqa: F401  (calibrated, stations: fixtures)
-    Stations,
-    calibrated,
-    events,
-    press,
-    stations,
-    when_lcd_shows,
-)
+from test_session_e2e import Stations, events, press, when_lcd_shows
 
 from station.protocols.motor import analysis, tracking
 
@@ -50,9 +44,9 @@ def _true_error(trial, follower) -> tuple[float, float]:
 
 
 def test_tracking_measures_the_patients_lag_and_error_without_the_stations_latency(
-    stations: Stations,
+    bar_stations: Stations,
 ) -> None:
-    app = stations.open()
+    app = bar_stations.open()
     ideal_pad(app)
     outcome, p = session(
         app,
@@ -91,13 +85,13 @@ def test_tracking_measures_the_patients_lag_and_error_without_the_stations_laten
 
 
 def test_bar_tasks_on_the_fsr_pad_its_hysteresis_shrinks_the_cv_and_adds_lag(
-    stations: Stations,
+    bar_stations: Stations,
 ) -> None:
     """The simulated FSR's hysteresis (±10 % play, HARDWARE.md §6) answers a small force
     swing along a flat inner loop: a hold's CV reads about a third of the true one, and a
     0.25 Hz sine's force shows about 0.1 s later than it was. This pins that bias
     (docs/motor.md: validity); the tests above check the analysis on a pad without it."""
-    app = stations.open()
+    app = bar_stations.open()
     outcome, p = session(
         app,
         [
@@ -118,8 +112,8 @@ def test_bar_tasks_on_the_fsr_pad_its_hysteresis_shrinks_the_cv_and_adds_lag(
     assert 0.04 <= excess <= 0.2
 
 
-def test_tracking_declined_at_its_introduction_journals_no_trial(stations: Stations) -> None:
-    app = stations.open()
+def test_tracking_declined_at_its_introduction_journals_no_trial(bar_stations: Stations) -> None:
+    app = bar_stations.open()
     when_lcd_shows(app, "Tracking", lambda _t: press(app, "back"))
     outcome, _p = session(app, [item("force_tracking", profiles=["sine"], **TRACK)])
     assert trials(app, outcome, "force_tracking") == []
