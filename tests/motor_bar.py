@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 from conftest import SimCalibrations
 from test_session_e2e import SEED, Stations, make_plan, patient, run
 
@@ -40,9 +39,9 @@ def bar_config() -> config_mod.Config:
     )
 
 
-@pytest.fixture
-def bar_stations(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[Stations]:
-    """Apps of :func:`bar_config`'s station, calibrated once by the simulated technician."""
+def bar_station_set(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[Stations]:
+    """Apps of :func:`bar_config`'s station, calibrated once by the simulated technician
+    (each test module's ``bar_stations`` fixture)."""
     cfg = bar_config()
     s = Stations(tmp_path, sim_calibrations.records(cfg, SEED), default=cfg)
     try:

@@ -6,10 +6,14 @@ no squeeze, the clinician's ceiling and the force cap) each with the input that 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
-from motor_bar import (  # noqa: F401  (bar_stations: a fixture)
-    bar_stations,
+from conftest import SimCalibrations
+from motor_bar import (
+    bar_station_set,
     followers,
     ideal_pad,
     item,
@@ -27,6 +31,11 @@ CV_TOL_REL = 0.15
 #: The mean CV of a session against the patient's nominal wobble (relative): the wobble of
 #: one 5-s window varies about its nominal SD.
 CV_NOMINAL_TOL_REL = 0.3
+
+
+@pytest.fixture
+def bar_stations(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[Stations]:
+    yield from bar_station_set(tmp_path, sim_calibrations)
 
 
 def test_steadiness_measures_each_holds_true_cv_and_reports_its_setting(

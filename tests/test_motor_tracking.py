@@ -7,10 +7,14 @@ bar tasks, and a declined task.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
-from motor_bar import (  # noqa: F401  (bar_stations: a fixture)
-    bar_stations,
+from conftest import SimCalibrations
+from motor_bar import (
+    bar_station_set,
     followers,
     ideal_pad,
     item,
@@ -20,7 +24,7 @@ from motor_bar import (  # noqa: F401  (bar_stations: a fixture)
     trials,
     true_force,
 )
-from test_session_e2e import Stations, events, press, when_lcd_shows
+from test_session_e2e import Stations, press, when_lcd_shows
 
 from station.protocols.motor import analysis, tracking
 
@@ -31,6 +35,11 @@ LAG_S = 0.2
 LAG_TOL_S = 0.025
 #: Measured relative tracking error against the patient's true force's (relative).
 REL_ERR_TOL = 0.15
+
+
+@pytest.fixture
+def bar_stations(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[Stations]:
+    yield from bar_station_set(tmp_path, sim_calibrations)
 
 
 def _true_error(trial, follower) -> tuple[float, float]:
