@@ -40,18 +40,18 @@ def wait_for_sample(
     None (a port that does not know sample times, or no sample yet) makes this a fixed
     ``period_s`` wait."""
     start = clock.now()
+    check()
+    if newest_t() is None:
+        clock.sleep(period_s)
+        return
     after = start - period_s if drawn_t is None else max(drawn_t, start - period_s)
     due = max(start, after + period_s)
     give_up = due + GIVE_UP * period_s
-    check()
     if due > start + POLL_S:
         clock.sleep(due - start - POLL_S / 2)
     while True:
         t = newest_t()
-        if t is None:
-            if clock.now() >= due:
-                return
-        elif t > after:
+        if t is not None and t > after:
             return
         if clock.now() >= give_up:
             return
