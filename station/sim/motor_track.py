@@ -163,7 +163,12 @@ class Follower:
 
 
 class _BarAct(Act):
-    """Squeeze the grip pad as a :class:`Follower` of the bar while the screen shows."""
+    """Squeeze the grip pad as a :class:`Follower` of the bar while the screen shows;
+    ``followers``: one per showing, in order (the truth of each trial)."""
+
+    def __init__(self, patient: Any) -> None:
+        super().__init__(patient)
+        self.followers: list[Follower] = []
 
     def cv(self) -> float:
         raise NotImplementedError
@@ -202,10 +207,6 @@ class SteadyHold(_BarAct):
     """Keep the bar in a fixed band: the wobble is the hand's steadiness, which may grow
     from hold to hold (``steadiness_rise_per_hold``)."""
 
-    def __init__(self, patient: Any) -> None:
-        super().__init__(patient)
-        self.followers: list[Follower] = []
-
     def claims(self, text: str) -> bool:
         return "band" in text and ("keep the bar in" in text or "keep in band" in text)
 
@@ -216,10 +217,6 @@ class SteadyHold(_BarAct):
 
 class Tracking(_BarAct):
     """Follow a moving band, with the hand's tracking noise."""
-
-    def __init__(self, patient: Any) -> None:
-        super().__init__(patient)
-        self.followers: list[Follower] = []
 
     def claims(self, text: str) -> bool:
         return "follow the band" in text

@@ -76,7 +76,7 @@ class Hold:
     mad_n: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out = {k: _r(v) for k, v in self.__dict__.items() if k != "window_s"}
+        out: dict[str, Any] = {k: _r(v) for k, v in self.__dict__.items() if k != "window_s"}
         out["window_s"] = None if self.window_s is None else [_r(x) for x in self.window_s]
         return out
 
