@@ -28,6 +28,8 @@ BIOFEEDBACK_GOAL_S = 0.100
 PACED_GOAL_P50_S, PACED_GOAL_P99_S = 0.030, 0.050
 #: The wire limit: one pad sample period (100 Hz) and one bar update (about 5 ms).
 WIRE_LIMIT_S = 0.015
+#: How often the benchmark's perfect patient looks at the bar (as the virtual patient).
+LOOK_S = 0.01
 #: Resident memory goal for the whole station process on a Pi.
 RSS_GOAL_MIB = 80.0
 
@@ -174,7 +176,6 @@ def tracking_latency(app: Any, seconds: float = 20.0, profile: str = "sine", see
     from sensors.faults import PadGap
     from station.protocols.motor import feedback as fb
     from station.protocols.motor import tracking
-    from station.sim.motor_track import LOOK_S, Follower, read_bar
 
     st, ui = app.station, app.ui
     assert st.sim is not None, "the perfect patient reads the simulated LCD"
@@ -184,10 +185,7 @@ def tracking_latency(app: Any, seconds: float = 20.0, profile: str = "sine", see
     full = min(acq.full_scale_n(), app.config["safety"]["max_force_n"] * 1.25)
     centre, band = 0.4 * full, 0.08 * full
     goal = tracking.target_fn(profile, centre, seconds)
-    patient = Follower(
-        lambda: read_bar(sim.lcd_lines(), sim.lcd_glyphs()), clock, random.Random(seed),
-        lag_s=0.0, cv=0.0, match=1.0, feel_n_per_s=0.5 * centre, most_n=full,
-    )  # fmt: skip
+    patient = sim.bar_follower(clock, feel_n_per_s=0.5 * centre, most_n=full, seed=seed)
     pad = sim.world.pads[0]
     pad.set_force_profile(patient.force)
     eyes = clock.every(LOOK_S, patient.look, "perfect-patient")

@@ -136,6 +136,10 @@ LONG_TESTS = {
     "test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped": 8,
     "tests/test_sensory_session.py::"
     "test_sensory_training_gives_feedback_and_works_near_80_percent": 4,
+    "tests/test_motor_tracking.py::"
+    "test_tracking_measures_the_patients_lag_and_error_without_the_stations_latency": 3,
+    "tests/test_motor_steadiness.py::"
+    "test_steadiness_a_cv_that_doubles_stops_force_work_and_a_paused_hold_does_not_count": 3,
 }
 
 

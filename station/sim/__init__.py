@@ -5,7 +5,3 @@ tests (``tests/stations.py``), one wiring for both. Modules here may import ``dr
 and never the session logic (runner, protocols, safety, app, ui): the virtual patient
 sees the station only as a person would.
 """
-
-# The motor acts register the acts of station.sim.motor_track, which subclass their Act:
-# loading them first lets motor_track be imported on its own (the bench's perfect patient).
-from station.sim import motor_acts as _motor_acts  # noqa: F401

@@ -9,6 +9,7 @@ act on the station through it, as a person or a technician with a probe would.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from ui_lcd.buttons import KEYS
 if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory, MockPin
 
+    from station.sim.motor_track import Follower
     from station.sim.patient import VirtualPatient
 
 
@@ -42,6 +44,33 @@ class SimHandles:
         them: with :meth:`lcd_lines`, what a person sees of a bar."""
         lcd = self.chips.lcd
         return [lcd.glyph(slot) for slot in range(8)] if lcd is not None else []
+
+    def bar_follower(
+        self,
+        clock: Any,
+        feel_n_per_s: float,
+        most_n: float,
+        lag_s: float = 0.0,
+        cv: float = 0.0,
+        seed: int = 0,
+    ) -> Follower:
+        """A hand that follows the band of this LCD's bar (read off DDRAM and CGRAM,
+        :mod:`station.sim.motor_track`) with visuomotor delay ``lag_s`` and wobble ``cv``:
+        the perfect patient of the latency benchmark (0, 0). Drive a pad with it
+        (``world.pads[i].set_force_profile(f.force)``) and let it look
+        (``clock.every(0.01, f.look)``)."""
+        from station.sim.motor_track import Follower, read_bar
+
+        return Follower(
+            lambda: read_bar(self.lcd_lines(), self.lcd_glyphs()),
+            clock,
+            random.Random(seed),
+            lag_s=lag_s,
+            cv=cv,
+            match=1.0,
+            feel_n_per_s=feel_n_per_s,
+            most_n=most_n,
+        )
 
     def button_pins(self, buttons_cfg: dict[str, Any]) -> dict[str, MockPin]:
         """The mock pins of the buttons, to press them as a person would."""

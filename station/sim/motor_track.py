@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from station.sim.motor_acts import Act
+from station.sim.act import Act
 
 #: How often the patient looks at the bar (s); what it saw between two looks is
 #: interpolated, so the look rate adds no lag on average.
