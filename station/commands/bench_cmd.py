@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
                 figures["lcd"] = bench.lcd(app)
             if ctx.sim:
                 figures["biofeedback"] = bench.biofeedback_latency(app)
-                figures["tracking"] = bench.tracking_latency(app, seconds=10.0)
+                figures["tracking"] = bench.tracking_latency(app, seconds=6.0)
                 figures["session"] = bench.session(app)
         finally:
             app.close()
