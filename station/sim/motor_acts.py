@@ -27,6 +27,21 @@ class MotorAbilities:
     #: A firm, comfortable squeeze as a fraction of the hand's maximal grip.
     comfortable_fraction: float = 0.5
     # -- fast squeezes, grip-release, sustained hold ---------------------------------------
+    #: A fast squeeze rises as ``peak (1 - exp(-t / rfd_tau_s))`` from rest: its true RFD
+    #: over a window is the profile's slope there (``station.sim.motor_fast.true_rfd``).
+    rfd_tau_s: float = 0.08
+    #: A fast squeeze's peak as a fraction of the hand's maximal grip.
+    rfd_fraction: float = 0.9
+    #: Force kept on the pad while told to keep the hand loose (N; 0: complete rest).
+    rfd_pretension_n: float = 0.0
+    #: One grip-and-release cycle (s), a raised cosine from 0 to its peak and back.
+    release_cycle_s: float = 0.5
+    #: Each grip's peak as a fraction of the hand's maximal grip.
+    release_fraction: float = 0.6
+    #: Fraction of the first peak lost per maximal contraction of an intermittent set.
+    fatigue_per_rep: float = 0.025
+    #: Fraction of the maximum lost per second of a sustained maximal hold (linear).
+    fatigue_per_hold_s: float = 0.02
     # -- bilateral -------------------------------------------------------------------------
     # -- fingers and imagery ---------------------------------------------------------------
 
@@ -73,8 +88,14 @@ class Comfortable(Act):
         self.p.release()
 
 
+def _fast_acts() -> tuple[type[Act], ...]:
+    from station.sim.motor_fast import FAST_ACTS
+
+    return FAST_ACTS
+
+
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable,)
+ACTS: tuple[type[Act], ...] = (Comfortable, *_fast_acts())
 
 
 def wobble_profile(
