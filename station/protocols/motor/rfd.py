@@ -32,10 +32,10 @@ from station.protocols.metrics import metric
 from station.protocols.motor.common import FEEDBACK_S, MotorProtocol, Trace, force_metric
 from station.protocols.motor.squeezes import Effort, Missed, effort, median3, stop_on_pad_gaps
 
-#: The get-ready countdown (s); the burst runs from its start, so its end is the baseline.
+#: The get-ready countdown (s); the burst runs from its last second (the baseline's).
 READY_S = 3
-#: The squeeze after the go cue (s): a reaction and 200 ms of rise fit with room to spare.
-SQUEEZE_S = 1.5
+#: The squeeze after the go cue (s): a reaction (0.2-0.8 s) and 200 ms of rise.
+SQUEEZE_S = 1.2
 #: The baseline: the mean force over this long before the go cue (s).
 BASELINE_S = 0.3
 #: Onset: the force this far above the baseline (N; a few % of a pad grip, §3.3).
@@ -74,7 +74,10 @@ class Rapid:
         flags = {
             "pretension": self.pretension,
             "countermovement": self.countermovement,
-            "no_onset": self.onset_s is None and self.peak_n is not None,
+            # a squeeze, but no crossing of the threshold from below after the cue
+            "no_onset": self.onset_s is None
+            and self.peak_n is not None
+            and self.peak_n >= self.baseline_n + ONSET_N,
         }
         return tuple(f for f, on in flags.items() if on)
 
@@ -196,10 +199,11 @@ class RateOfForceDevelopment(MotorProtocol, spec=RATE_OF_FORCE_DEVELOPMENT):
         pauses = ctx.pauses
         focus = getattr(ctx.forces, "focus", None)
         burst = focus(self.pad) if focus is not None else contextlib.nullcontext()
-        with burst:
-            ctx.ui.countdown("rfd.ready", READY_S, ctx.wait)
-            t_go = ctx.clock.now()
+        ctx.ui.countdown("rfd.ready", READY_S - 1, ctx.wait)
+        with burst:  # from the countdown's last second: the baseline, then the squeeze
+            ctx.ui.countdown("rfd.ready", 1, ctx.wait)
             trace = fast_squeeze(ctx, self.pad, full_scale, side)
+            t_go = trace.t0  # the cue: the go screen is up
             t, f = ctx.forces.window_n(self.pad, ctx.clock.now() - t_go + BASELINE_S + 0.01)
         ctx.ui.prompt("grip.relax")
         e = effort(trace, paused=ctx.pauses != pauses)
