@@ -196,18 +196,22 @@ def test_rfd_declined_at_the_start_runs_no_squeeze(app: App) -> None:
     when_lcd_shows(app, "Quick grips", lambda t: clock.call_later(0.2, lambda: press(app, "back")))
     outcome, trials, p = session(app, [item(trials=1)])
     assert trials == [] and not next(a for a in p.acts if isinstance(a, FastSqueeze)).done
+    assert events(outcome)[0] == ("declined", "S-PROTO")
     # the Back press still held at the runner's next check reads as a pause (the runner's
     # behaviour after any decline, not this task's)
-    assert events(outcome)[0] == ("declined", "S-PROTO")
     assert {e for e, _ in events(outcome)[1:]} <= {"paused", "resumed"}
     assert outcome.reason.endswith("right hand declined or no answer")
 
 
 def test_rfd_no_squeeze_twice_ends_the_task(app: App) -> None:
+    """The patient barely touches the pad (0.45 N): asked once to try again, the second
+    miss ends the task as no effort."""
+    again = when_lcd_shows(app, "try again", lambda t: None)
     outcome, trials, _ = session(app, [item(trials=2)], max_grip_n={"left": 0.5, "right": 0.5})
     assert [t.quality for t in trials] == [("no_effort",), ("no_effort",)]
     assert events(outcome) == [("no_effort", "S-PROTO")]
     assert outcome.reason.endswith("no squeeze (right hand)")
+    assert again
 
 
 def test_rfd_a_pad_open_for_most_of_the_burst_stops_as_a_pad_problem(app: App) -> None:
