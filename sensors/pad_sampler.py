@@ -11,6 +11,10 @@ not done is left for the next tick (``late_conversions``); one not done
 :data:`CONVERSION_TIMEOUT` worst cases after its start is a failure (ETIMEDOUT). Samples are
 stamped at the conversion's end and kept in the :class:`~sensors.ring.SampleStore`.
 
+A focused burst (:meth:`PadSampler.begin_focus`, rate of force development) serves one pad
+alone on its chip at :data:`FOCUS_RATE_SPS`, ticked by the loop every 1.1/860 s +
+:data:`FOCUS_MARGIN_S`; the chip's other inputs pause until :meth:`PadSampler.end_focus`.
+
 Faults: ``fault_after`` consecutive failures of a pad (bus errors, or inputs at the rail)
 raise :class:`~sensors.faults.PadFault`; ``fault_after`` supply reference readings in a row
 that fail or that :meth:`ForcePads.update_supply` refuses raise

@@ -136,6 +136,8 @@ LONG_TESTS = {
     "test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped": 8,
     "tests/test_sensory_session.py::"
     "test_sensory_training_gives_feedback_and_works_near_80_percent": 4,
+    "tests/test_motor_sustained.py::"
+    "test_sustained_hold_fatigue_resistance_then_fatigue_index_to_the_hard_limit": 4,
 }
 
 

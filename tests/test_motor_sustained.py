@@ -67,8 +67,8 @@ def test_sustained_hold_fatigue_resistance_then_fatigue_index_to_the_hard_limit(
 ) -> None:
     """One session, two items. A sustained hold losing 8 % of the maximum per second:
     FR75 = 3.1 s, FR50 = 6.25 s from the maximum; the FSR reads a falling force high
-    (unloading-branch hysteresis +10 %, creep), so the measured times are late by about
-    18 %, held to ±25 % of that (docs/motor.md). Then intermittent grips losing 20 % each:
+    (unloading-branch hysteresis +10 %, creep), so the measured times are late
+    (docs/motor.md). Then intermittent grips losing 20 % each:
     the 3rd is 40 % down, past the session's 25 % rule, and the set goes on; the 4th
     (60 % down) passes the set's 50 % hard limit, which ends it as a fatigue stop. The FI
     of the grips done is the truth within FI_TOL."""
@@ -83,8 +83,10 @@ def test_sustained_hold_fatigue_resistance_then_fatigue_index_to_the_hard_limit(
     hold, *trials = app.journal.trials(outcome.session_id, "sustained_hold")
     # the hold
     r = hold.response
-    assert r["fr75_s"] == pytest.approx(0.25 / rate * 1.18, rel=0.25)
-    assert r["fr50_s"] == pytest.approx(0.5 / rate * 1.18, rel=0.25)
+    # late, never early: by up to 60 % at 75 % (the max read late under creep and the
+    # change of branch) and 30 % at 50 % (measured: +43 % and +13 %)
+    assert 0.25 / rate <= r["fr75_s"] <= 0.25 / rate * 1.6
+    assert 0.5 / rate <= r["fr50_s"] <= 0.5 / rate * 1.3
     assert r["held_s"] < 20.0  # ended a second after the force fell to half
     assert r["held_s"] == pytest.approx(r["t_max_s"] + r["fr50_s"] + 1.0, abs=0.6)
     body = assert_summarised(app, outcome)
