@@ -18,8 +18,9 @@ so a patient never sees a key name.
 Wording rules: short, kind, plain words; say what to do; never diagnose. The virtual
 patient (``station/sim/patient.py``) reads these texts, so: only screens that show the
 force bar say "squeeze" (and none of them "rest"); "on pad N" asks for a resting fingertip
-(a hand on the grip pad is "on grip pad N"); pain questions before the session say "today", later ones do not; yes/no
-questions mention what they ask about ("numb", "wound").
+(a hand on the grip pad is "on grip pad N"); pain questions before the session say
+"today", later ones do not; yes/no questions mention what they ask about ("numb",
+"wound").
 """
 
 from __future__ import annotations
