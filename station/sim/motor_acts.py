@@ -16,7 +16,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+
+from station.sim.act import Act
+from station.sim.motor_fast import FAST_ACTS
 
 
 @dataclass(frozen=True)
@@ -46,30 +48,6 @@ class MotorAbilities:
     # -- fingers and imagery ---------------------------------------------------------------
 
 
-class Act:
-    """One kind of motor act; subclasses set :attr:`words` or override :meth:`claims`."""
-
-    #: The act claims a screen whose words contain all of these.
-    words: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, patient: Any) -> None:
-        #: The :class:`~station.sim.patient.VirtualPatient` whose hands act (its truth
-        #: ``p.a``, clock, pads, ``squeeze_to``/``release``, seeded ``rng``, ``log``).
-        self.p = patient
-        self.active = False
-
-    def claims(self, text: str) -> bool:
-        return bool(self.words) and all(w in text for w in self.words)
-
-    def start(self, text: str) -> None:
-        """The patient has read ``text`` (a screen this act claims) and reacts."""
-        self.active = True
-
-    def end(self) -> None:
-        """A screen this act does not claim replaced its screen."""
-        self.active = False
-
-
 class Comfortable(Act):
     """A firm, comfortable squeeze (not a maximal one) on the grip pad, with the hand's
     wobble: ``comfortable_fraction`` of the hand's maximal grip."""
@@ -88,14 +66,10 @@ class Comfortable(Act):
         self.p.release()
 
 
-def _fast_acts() -> tuple[type[Act], ...]:
-    from station.sim.motor_fast import FAST_ACTS
-
-    return FAST_ACTS
-
-
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable, *_fast_acts())
+ACTS: tuple[type[Act], ...] = (Comfortable, *FAST_ACTS)
+
+__all__ = ["ACTS", "Act", "Comfortable", "MotorAbilities", "wobble_profile"]
 
 
 def wobble_profile(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from station.sim.motor_acts import Act
+from station.sim.act import Act
 
 
 def true_rfd(peak_n: float, tau_s: float, onset_n: float, window_s: float) -> float:

@@ -197,6 +197,8 @@ class RateOfForceDevelopment(MotorProtocol, spec=RATE_OF_FORCE_DEVELOPMENT):
         """One fast squeeze in a focused burst, journalled as it ends."""
         assert ctx.forces is not None
         pauses = ctx.pauses
+        # A force port without focused bursts (not the acquisition) samples at its normal
+        # rate: the trial journals the rate it got and the samples in each window.
         focus = getattr(ctx.forces, "focus", None)
         burst = focus(self.pad) if focus is not None else contextlib.nullcontext()
         ctx.ui.countdown("rfd.ready", READY_S - 1, ctx.wait)
@@ -218,7 +220,7 @@ class RateOfForceDevelopment(MotorProtocol, spec=RATE_OF_FORCE_DEVELOPMENT):
         side: str,
         primed: bool,
         index: int,
-        trace: Any,
+        trace: Trace,
         e: Effort,
         r: Rapid,
     ) -> Trial:

@@ -12,7 +12,7 @@ import numpy as np
 
 from station.kinds import DecisionKind, Scope
 from station.protocols.base import ProtocolStop, SessionContext
-from station.protocols.motor.common import Trace, no_effort
+from station.protocols.motor.common import Trace, declined, no_effort
 from station.safety import Decision
 
 #: A squeeze whose peak stays below this is no squeeze (looked away), not a 0 N result.
@@ -62,23 +62,23 @@ def effort(trace: Trace, paused: bool) -> Effort:
 
 
 class Missed:
-    """Squeezes without effort in a row: the second ends the task (``no_effort``)."""
+    """Squeezes without effort in a row: the first asks to try again (Back declines the
+    task), the second ends it (``no_effort``). A paused squeeze neither counts nor resets."""
 
     def __init__(self, name: str, side: str) -> None:
         self.name, self.side, self.count = name, side, 0
 
     def add(self, ctx: SessionContext, e: Effort) -> None:
-        """Count ``e``; a miss asks to try again (Back declines), the second stops."""
-        if not e.no_effort or e.paused:
-            self.count = 0 if not e.paused else self.count
+        if e.paused:
+            return
+        if not e.no_effort:
+            self.count = 0
             return
         self.count += 1
         if self.count >= MAX_MISSED:
             raise ProtocolStop(no_effort(self.name, self.side))
         ask = functools.partial(ctx.ui.ask_ok, "grip.again", ctx.no_response_s)
         if not ctx.answer(ask):
-            from station.protocols.motor.common import declined
-
             raise ProtocolStop(declined(self.name, self.side))
 
 

@@ -36,6 +36,7 @@ from station.protocols.motor.common import (
     Trace,
     follow,
     force_metric,
+    no_effort,
 )
 from station.protocols.motor.squeezes import Effort, Missed, effort, moving_mean, stop_on_pad_gaps
 from station.safety import Decision
@@ -171,7 +172,8 @@ class SustainedHold(MotorProtocol, spec=SUSTAINED_HOLD):
         }
         ctx.record_trial(self._journalled(ctx, side, primed, 0, trace, e, extra))
         stop_on_pad_gaps(ctx, e, self.pad, side)
-        Missed(self.name, side).add(ctx, e)
+        if e.no_effort:  # one hold, one try: a second would not be a fresh maximum
+            raise ProtocolStop(no_effort(self.name, side))
         ctx.wait(1.0)
         self.block_done(ctx, "hold.result_long", seconds=round(extra["held_s"] or 0.0))
 
