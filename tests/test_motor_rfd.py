@@ -252,3 +252,33 @@ def test_rfd_the_force_cap_ends_a_squeeze_from_pre_tension_at_once(app: App) -> 
     m = metrics(app, outcome)
     assert m["trials_valid"]["value"] == 0 and m["trials_discarded"]["value"] == 1
     assert "rfd_0_50" not in m
+
+
+def test_rfd_a_pause_in_the_burst_discards_the_squeeze_and_the_burst_ends(app: App) -> None:
+    """Back held as the squeeze rises: the pause screen comes up inside the focused burst,
+    the patient resumes with OK; the squeeze is journalled as paused, left out of the
+    metrics, and the loop is back in its rotation."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    sim, clock = st.sim, st.clock
+    back = sim.button_pins(app.config["buttons"])["back"]
+    held: list[float] = []
+
+    def look() -> None:
+        if sim.world.pads[0].force_at(clock.now()) > 2.0:  # the fast squeeze rising
+            held.append(clock.now())
+            back.drive_low()
+            clock.call_later(0.3, back.drive_high, "release-back")
+            watch.cancel()
+
+    watch = clock.every(0.005, look, "watch-squeeze")
+    outcome, trials, _ = session(app, [item(trials=1)])
+    assert held
+    (trial,) = trials
+    assert "paused" in trial.quality
+    assert [e for e, _ in events(outcome)] == ["paused", "resumed"]
+    m = metrics(app, outcome)
+    assert m["trials_valid"]["value"] == 0 and m["trials_discarded"]["value"] == 1
+    acq = st.acquisition
+    assert acq is not None and acq.sampler is not None and acq.sampler.focus is None
+    assert acq.running and acq.period_s == pytest.approx(0.0025)
