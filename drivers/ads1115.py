@@ -171,6 +171,23 @@ class ADS1115:
         confirm the OS bit before reading when that time is not clearly past."""
         return OSCILLATOR_MARGIN / self.data_rate_sps
 
+    def set_data_rate(self, data_rate_sps: int) -> None:
+        """Convert at ``data_rate_sps`` (8..860, as in the constructor) from the next start.
+
+        No bus traffic: every start writes the whole config word (DR bits 7:5, SBAS444
+        §9.6.3), so the next :meth:`start_single` applies it; a conversion in progress ends
+        at the rate it started with. A focused burst (one input at 860 SPS) uses it."""
+        if data_rate_sps not in DR_CODES:
+            raise ValueError(
+                "data_rate_sps must be one of 8, 16, 32, 64, 128, 250, 475, 860, got %r"
+                % (data_rate_sps,)
+            )
+        self.data_rate_sps = data_rate_sps
+        self._base = (PGA_CODES[self.pga_v] << CFG_PGA_SHIFT) | (
+            DR_CODES[data_rate_sps] << CFG_DR_SHIFT
+        )
+        self._set_comp(self._comp)
+
     def start_single(self, channel: int) -> None:
         """Start one conversion of AIN``channel`` (0..3) against GND: one config write."""
         if not isinstance(channel, int) or not 0 <= channel <= 3:

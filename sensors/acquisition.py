@@ -12,6 +12,9 @@ the simulated one, so the same code runs on a Pi and in tests), every
 * both keep samples in a :class:`~sensors.ring.SampleStore` (``buffer_s`` deep) and their
   faults, events and counters in a :class:`~sensors.fault_book.FaultBook`.
 
+:meth:`Acquisition.focus` runs a focused burst (rate of force development): one pad alone
+on its ADS1115 at 860 SPS on a faster tick, the regular tick served on its own period.
+
 :class:`~sensors.readings.Readings` is the read side the protocols use (this class serves
 it too), and the procedures that need the loop running (tare, still pose) are here.
 
@@ -26,9 +29,11 @@ at a time, a reader for one copy; never across bus I/O or ``on_fault``.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import numpy as np
@@ -39,7 +44,7 @@ from sensors.force_pads import FLAG_OPEN, ForcePads, PadSample
 from sensors.fusion import TremorEstimate
 from sensors.glove import Glove
 from sensors.imu_drainer import ImuDrainer
-from sensors.pad_sampler import PadSampler
+from sensors.pad_sampler import Focus, PadSampler
 from sensors.readings import Readings
 from sensors.ring import ImuWindow, SampleStore, Window
 
@@ -265,3 +270,67 @@ class Acquisition:
 
     def tremor(self, seconds: float = 4.0, segment: str = "back") -> TremorEstimate:
         return self.readings.tremor(seconds, segment)
+
+    # -- a focused burst (sensors.pad_sampler.PadSampler.begin_focus) ----------------------
+
+    @contextlib.contextmanager
+    def focus(self, pad: int) -> Iterator[Focus]:
+        """Sample ``pad`` alone on its ADS1115 at 860 SPS while the ``with`` block runs
+        (``reference/CLINICAL.md`` §3.3: RFD needs one channel at the maximum rate).
+
+        The loop ticks every ``Focus.period_s`` (1.58 ms: 632 samples/s on a 400 kHz bus)
+        for that chip and serves the regular tick (the other chips, the IMUs) every few
+        ticks (every 3.2 ms at the defaults: 79 Hz per pad); the chip's other pads
+        pause, and the time they are paused does not age their newest reading (see
+        :meth:`Readings.pause_pads`). On every exit path, an exception included, the chip
+        goes back to its rotation and data rate and the loop to its own schedule. Raises
+        ValueError for a pad that is not fitted."""
+        if self.sampler is None:
+            raise ValueError("no force pads to focus")
+        sampler = self.sampler
+        if sampler.focus is not None:
+            raise ValueError(f"pad {sampler.focus.pad} is already focused")
+        was_running = self.running
+        self.stop()  # one schedule at a time: the burst's tick replaces the loop's
+        paused: tuple[int, ...] = ()
+        try:
+            focus = sampler.begin_focus(pad)
+            paused = focus.paused
+            self.readings.pause_pads(paused)
+            if was_running:
+                tick = self._focused_tick(focus)
+                self._handle = self.clock.every(focus.period_s, tick, "acquisition-focus")
+            yield focus
+        finally:
+            self.stop()
+            sampler.end_focus()
+            self.readings.resume_pads(paused)
+            if was_running:
+                self.start()
+
+    def _focused_tick(self, focus: Focus) -> Callable[[], None]:
+        """The loop's tick during a burst: the focused chip every tick, the regular tick
+        (the other chips, the IMUs) every ``k`` ticks, the fewest that are at least its own
+        period (so their conversions are done when read: 2 ticks, 3.2 ms, at the defaults).
+        Late ticks are counted as overruns, as :meth:`poll` counts them."""
+        assert self.sampler is not None
+        sampler = self.sampler
+        k = max(1, math.ceil(self.period_s / focus.period_s - 1e-9))
+        n = 0
+        last = self.clock.now()
+
+        def tick() -> None:
+            nonlocal n, last
+            now = self.clock.now()
+            if now - last > 1.5 * focus.period_s:
+                lost = round((now - last) / focus.period_s) - 1
+                self.book.count("overrun_ticks", lost)
+                self.book.event("overrun", "loop", detail=f"{lost} focused ticks late")
+            last = now
+            sampler.poll_focused()
+            n += 1
+            if n % k == 0:
+                self._last_poll = None  # its cadence is the focused tick's, checked above
+                self.poll()
+
+        return tick

@@ -11,6 +11,10 @@ not done is left for the next tick (``late_conversions``); one not done
 :data:`CONVERSION_TIMEOUT` worst cases after its start is a failure (ETIMEDOUT). Samples are
 stamped at the conversion's end and kept in the :class:`~sensors.ring.SampleStore`.
 
+A focused burst (:meth:`PadSampler.begin_focus`, rate of force development) serves one pad
+alone on its chip at :data:`FOCUS_RATE_SPS`, ticked by the loop every 1.1/860 s +
+:data:`FOCUS_MARGIN_S`; the chip's other inputs pause until :meth:`PadSampler.end_focus`.
+
 Faults: ``fault_after`` consecutive failures of a pad (bus errors, or inputs at the rail)
 raise :class:`~sensors.faults.PadFault`; ``fault_after`` supply reference readings in a row
 that fail or that :meth:`ForcePads.update_supply` refuses raise
@@ -31,6 +35,26 @@ from sensors.ring import SampleStore
 #: A conversion still not done this many worst-case conversion times (1.1/DR) after its
 #: start is a fault (errno ETIMEDOUT), counted like a failed read.
 CONVERSION_TIMEOUT = 3.0
+#: A focused burst's data rate: the ADS1115's fastest (SBAS444 §9.6.3, DR = 111).
+FOCUS_RATE_SPS = 860
+#: A focused tick's period beyond the worst-case conversion: the bus time of the OS read,
+#: the result read and the next start (0.29 ms at 400 kHz, HARDWARE.md §4.1) and a margin.
+FOCUS_MARGIN_S = 0.0003
+
+
+@dataclass(slots=True)
+class Focus:
+    """A focused burst: ``pad`` alone on ``chip`` (its rotation ``inputs`` and ``next``
+    and data rate ``rate_sps`` kept to return to), the chip's other pads ``paused``, and
+    the tick period that serves it (s)."""
+
+    pad: int
+    chip: _Chip
+    rate_sps: int
+    inputs: list[tuple[PadChannel | None, int]]
+    next: int
+    paused: tuple[int, ...]
+    period_s: float
 
 
 @dataclass(slots=True)
@@ -47,6 +71,9 @@ class _Chip:
     pending: bool = False
     channel: PadChannel | None = None
     t_started: float = 0.0
+    #: When the conversion in progress ends (s): its start plus 1/DR at the rate it
+    #: started with (a focused burst changes the rate between a start and its read).
+    t_done: float = 0.0
 
 
 class PadSampler:
@@ -72,6 +99,7 @@ class PadSampler:
         self._parts = [pad_key(p) for p in range(pads.n_pads)]
         self._pad_fail = [0] * pads.n_pads  # consecutive failures of each pad
         self._supply_fail = 0  # consecutive refused or failed supply reference readings
+        self.focus: Focus | None = None  # a focused burst in progress
 
     def __repr__(self) -> str:
         return f"PadSampler({len(self._chips)} ADCs, {self.inputs_per_chip} inputs each)"
@@ -82,9 +110,12 @@ class PadSampler:
         return max(len(chip.inputs) for chip in self._chips)
 
     def poll(self) -> None:
-        """One tick: every chip's finished conversion read, its next one started."""
+        """One tick: every chip's finished conversion read, its next one started (a chip in
+        a focused burst is served by :meth:`poll_focused` instead)."""
+        focused = self.focus.chip if self.focus is not None else None
         for chip in self._chips:
-            self._poll_chip(chip)
+            if chip is not focused:
+                self._poll_chip(chip)
 
     def _poll_chip(self, chip: _Chip) -> None:
         adc = self.pads.adcs[chip.index]
@@ -118,7 +149,7 @@ class PadSampler:
                     self._supply_result(counts)
                 else:  # a pad's conversion, stamped at its end (inline: once per sample)
                     pad = channel.pad
-                    s = self.pads.sample(pad, chip.t_started + 1.0 / adc.data_rate_sps, counts)
+                    s = self.pads.sample(pad, chip.t_done, counts)
                     self.store.put_pad(
                         s,
                         (FLAG_CONTACT if s.contact else 0)
@@ -148,6 +179,45 @@ class PadSampler:
         chip.pending = True
         chip.channel = channel
         chip.t_started = self.clock.now()
+        chip.t_done = chip.t_started + 1.0 / adc.data_rate_sps
+
+    # -- a focused burst: one pad alone on its chip at the fastest data rate --------------
+
+    def begin_focus(self, pad: int) -> Focus:
+        """Sample ``pad`` alone on its ADS1115 at :data:`FOCUS_RATE_SPS` from its next
+        start; the chip's other inputs pause. The caller ticks :meth:`poll_focused` every
+        ``Focus.period_s`` and calls :meth:`end_focus` on every exit path. Raises
+        ValueError for a pad that is not fitted or a burst already in progress."""
+        if self.focus is not None:
+            raise ValueError(f"pad {self.focus.pad} is already focused")
+        channel = next((c for c in self.pads.layout if c.pad == pad), None)
+        if channel is None:
+            raise ValueError(f"pad {pad} is not fitted (pads 0-{self.pads.n_pads - 1})")
+        chip = self._chips[channel.adc]
+        adc = self.pads.adcs[chip.index]
+        paused = tuple(c.pad for c, _ in chip.inputs if c is not None and c.pad != pad)
+        self.focus = Focus(pad, chip, adc.data_rate_sps, chip.inputs, chip.next, paused, 0.0)
+        adc.set_data_rate(FOCUS_RATE_SPS)
+        chip.inputs, chip.n_inputs, chip.next = [(channel, channel.ain)], 1, 0
+        # A tick must come after the worst-case conversion (1.1/DR) and the next start's
+        # bus time, or every read would find the conversion still running.
+        self.focus.period_s = adc.conversion_time_s() + FOCUS_MARGIN_S
+        return self.focus
+
+    def poll_focused(self) -> None:
+        """One tick of the focused chip (its conversion read, the focused input started)."""
+        if self.focus is not None:
+            self._poll_chip(self.focus.chip)
+
+    def end_focus(self) -> None:
+        """Back to the chip's rotation at its own data rate, where it left off. Idempotent;
+        touches no bus (the next start writes the whole config word)."""
+        focus, self.focus = self.focus, None
+        if focus is None:
+            return
+        chip = focus.chip
+        self.pads.adcs[chip.index].set_data_rate(focus.rate_sps)
+        chip.inputs, chip.n_inputs, chip.next = focus.inputs, len(focus.inputs), focus.next
 
     def _pad_open(self, pad: int) -> None:
         """Pad ``pad`` read at the rail: ``fault_after`` in a row are a fault."""

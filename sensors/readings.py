@@ -47,6 +47,8 @@ class Readings:
         self.glove = glove
         self.stale_after_s = stale_after_s
         self.max_pair_gap_s = max_pair_gap_s
+        #: pad -> (start, end or None) of its last pause by a focused burst (s).
+        self._paused: dict[int, tuple[float, float | None]] = {}
 
     def __repr__(self) -> str:
         return f"Readings({self.store!r}, stale after {self.stale_after_s:g} s)"
@@ -70,7 +72,7 @@ class Readings:
             raise PadFault(pad, None, "no calibrated reading yet")
         if math.isnan(s.force_n):
             raise PadGap(pad)
-        age = self.clock.now() - s.t_s
+        age = self._age_s(pad, s.t_s)
         if age > self.stale_after_s:
             # A stopped or starved loop: an old reading is not today's force.
             raise PadFault(pad, None, f"newest reading is {age * 1000:.0f} ms old")
@@ -150,6 +152,33 @@ class Readings:
         assert self.glove is not None
         w = self.imu_window(segment, seconds)
         return tremor_band(w.gyro_dps, self.glove.odr_hz)
+
+    # -- pads paused by a focused burst (sensors.pad_sampler.PadSampler.begin_focus) -------
+
+    def pause_pads(self, pads: tuple[int, ...]) -> None:
+        """``pads`` stop being sampled now (their chip serves one pad alone)."""
+        now = self.clock.now()
+        for pad in pads:
+            self._paused[pad] = (now, None)
+
+    def resume_pads(self, pads: tuple[int, ...]) -> None:
+        """``pads`` are sampled again from now."""
+        now = self.clock.now()
+        for pad in pads:
+            start, _ = self._paused.get(pad, (now, None))
+            self._paused[pad] = (start, now)
+
+    def _age_s(self, pad: int, t_s: float) -> float:
+        """How old a reading of ``pad`` taken at ``t_s`` is, the time the pad was paused by
+        a burst left out: a pad nobody samples on purpose is not a stopped loop. Its last
+        reading before the pause still ages by the time before and after it."""
+        now = self.clock.now()
+        age = now - t_s
+        span = self._paused.get(pad)
+        if span is not None:
+            start, end = span
+            age -= max(0.0, min(now if end is None else end, now) - max(start, t_s))
+        return age
 
 
 def nearest(t_ref: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -287,7 +287,7 @@ RATE_OF_FORCE_DEVELOPMENT = ProtocolSpec(
     {
         **_MOTOR_COMMON,
         # -- rate_of_force_development params --
-        "trials": IntParam(3, 8, default=5),
+        "trials": IntParam(1, 8, default=5),
     },
     maximal=True,
     uses_force=True,

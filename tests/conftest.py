@@ -140,6 +140,8 @@ LONG_TESTS = {
     "test_tracking_measures_the_patients_lag_and_error_without_the_stations_latency": 3,
     "tests/test_motor_steadiness.py::"
     "test_steadiness_a_cv_that_doubles_stops_force_work_and_a_paused_hold_does_not_count": 3,
+    "tests/test_motor_sustained.py::"
+    "test_sustained_hold_fatigue_resistance_then_fatigue_index_to_the_hard_limit": 4,
 }
 
 

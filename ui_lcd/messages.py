@@ -18,8 +18,9 @@ so a patient never sees a key name.
 Wording rules: short, kind, plain words; say what to do; never diagnose. The virtual
 patient (``station/sim/patient.py``) reads these texts, so: only screens that show the
 force bar say "squeeze" (and none of them "rest"); "on pad N" asks for a resting fingertip
-(a hand on the grip pad is "on grip pad N"); pain questions before the session say "today",
-later ones do not; yes/no questions mention what they ask about ("numb", "wound").
+(a hand on the grip pad is "on grip pad N"); pain questions before the session say
+"today", later ones do not; yes/no questions mention what they ask about ("numb",
+"wound").
 """
 
 from __future__ import annotations
@@ -344,6 +345,86 @@ EN: dict[str, Msg] = {
         variants={"16x2": "Try again?\nPress OK."},
     ),
     # -- motor: fast squeezes, grip-release, sustained hold --------------------------------
+    # The virtual patient's acts claim the bar screens by their words ("squeeze fast",
+    # "squeeze and let go", "squeeze hard"), so no other screen says them.
+    "rfd.intro": Msg(
+        "Quick grips\nFast, hard grips, {hand} hand, from loose. OK to start.",
+        variants={"16x2": "Quick grips\nPress OK."},
+        longest=_HAND,
+    ),
+    "rfd.progress": Msg(
+        "Quick grip {trial} of {total}\nYour {hand} hand.",
+        variants={"16x2": "Quick grip {trial}/{total}\nHand: {hand}"},
+        longest={**_TRIALS, **_HAND},
+    ),
+    "rfd.ready": Msg(
+        "Get ready\nHand loose, then go fast.",
+        "countdown",
+        variants={"16x2": "Hand loose"},
+    ),
+    "rfd.go": Msg(
+        "Squeeze fast and hard!\n{hand} hand",
+        "bar",
+        variants={"16x2": "Squeeze fast!"},
+        longest=_HAND,
+    ),
+    "rfd.result": Msg(
+        "Quick grips done.\n{done} of {total}. Well done!",
+        variants={"16x2": "Quick grips done\n{done} of {total}"},
+        longest={"done": 99, "total": 99},
+    ),
+    "release.intro": Msg(
+        "Grip and let go\nOpen and close your {hand} hand fast. OK to start.",
+        variants={"16x2": "Grip and let go\nPress OK."},
+        longest={**_HAND, "seconds": 15},
+    ),
+    "release.progress": Msg(
+        "Set {trial} of {total}\nYour {hand} hand. Grip and open fully.",
+        variants={"16x2": "Set {trial} of {total}\nHand: {hand}"},
+        longest={**_TRIALS, **_HAND},
+    ),
+    "release.go": Msg(
+        "Squeeze and let go,\nagain and again!",
+        "bar",
+        variants={"16x2": "Squeeze, let go!"},
+    ),
+    "release.result": Msg(
+        "{cycles} grips in {seconds} s.\nWell done!",
+        variants={"16x2": "{cycles} grips\nin {seconds} s."},
+        longest={"cycles": 99, "seconds": 15},
+    ),
+    "hold.intro": Msg(
+        "Strength over time\nHard grips, short rests, {hand} hand.\nPress OK to start.",
+        variants={"16x2": "Hard grips\nPress OK."},
+        longest=_HAND,
+    ),
+    "hold.intro_long": Msg(
+        "One long grip\nGrip hard and keep it up, {hand} hand.\nPress OK to start.",
+        variants={"16x2": "One long grip\nPress OK."},
+        longest=_HAND,
+    ),
+    "hold.rep": Msg(
+        "Squeeze hard!\nGrip {rep} of {reps}",
+        "bar",
+        variants={"16x2": "Squeeze hard!"},
+        longest={"rep": 12, "reps": 12},
+    ),
+    "hold.rest": Msg("Let go\nShort rest.", "countdown", variants={"16x2": "Let go"}),
+    "hold.hold": Msg(
+        "Squeeze hard and hold!\nKeep it up.",
+        "bar",
+        variants={"16x2": "Squeeze and hold"},
+    ),
+    "hold.result": Msg(
+        "Set done.\n{done} hard grips. Thank you!",
+        variants={"16x2": "Set done.\n{done} hard grips"},
+        longest={"done": 12},
+    ),
+    "hold.result_long": Msg(
+        "Done.\nYou held on for {seconds} s. Thank you!",
+        variants={"16x2": "Done.\nHeld {seconds} s."},
+        longest={"seconds": 60},
+    ),
     # -- motor: bilateral --------------------------------------------------------------------
     # -- motor: finger range of motion and imagery ------------------------------------------
     # -- rest and encouragement ------------------------------------------------------------

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from station.sim.act import Act
+from station.sim.motor_fast import FAST_ACTS
 from station.sim.motor_track import SteadyHold, Tracking
 
 
@@ -39,6 +40,21 @@ class MotorAbilities:
     #: Force produced / force aimed at on the bar: 1 matches the band, 0 is no squeeze.
     force_match: float = 1.0
     # -- fast squeezes, grip-release, sustained hold ---------------------------------------
+    #: A fast squeeze rises as ``peak (1 - exp(-t / rfd_tau_s))`` from rest: its true RFD
+    #: over a window is the profile's slope there (``station.sim.motor_fast.true_rfd``).
+    rfd_tau_s: float = 0.08
+    #: A fast squeeze's peak as a fraction of the hand's maximal grip.
+    rfd_fraction: float = 0.9
+    #: Force kept on the pad while told to keep the hand loose (N; 0: complete rest).
+    rfd_pretension_n: float = 0.0
+    #: One grip-and-release cycle (s), a raised cosine from 0 to its peak and back.
+    release_cycle_s: float = 0.5
+    #: Each grip's peak as a fraction of the hand's maximal grip.
+    release_fraction: float = 0.6
+    #: Fraction of the first peak lost per maximal contraction of an intermittent set.
+    fatigue_per_rep: float = 0.025
+    #: Fraction of the maximum lost per second of a sustained maximal hold (linear).
+    fatigue_per_hold_s: float = 0.02
     # -- bilateral -------------------------------------------------------------------------
     # -- fingers and imagery ---------------------------------------------------------------
 
@@ -62,7 +78,9 @@ class Comfortable(Act):
 
 
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable, SteadyHold, Tracking)
+ACTS: tuple[type[Act], ...] = (Comfortable, SteadyHold, Tracking, *FAST_ACTS)
+
+__all__ = ["ACTS", "Act", "Comfortable", "MotorAbilities", "wobble_profile"]
 
 
 def wobble_profile(

@@ -7,10 +7,19 @@ and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
 from __future__ import annotations
 
 from station.protocols.motor.common import MotorProtocol
+from station.protocols.motor.grip_release import GripRelease
+from station.protocols.motor.rfd import RateOfForceDevelopment
 from station.protocols.motor.steadiness import ForceSteadiness
+from station.protocols.motor.sustained import SustainedHold
 from station.protocols.motor.tracking import ForceTracking
 
 #: The motor protocol classes, each named after its catalogue entry.
-MOTOR: tuple[type[MotorProtocol], ...] = (ForceSteadiness, ForceTracking)
+MOTOR: tuple[type[MotorProtocol], ...] = (
+    ForceSteadiness,
+    ForceTracking,
+    RateOfForceDevelopment,
+    GripRelease,
+    SustainedHold,
+)
 
 __all__ = ["MOTOR", "MotorProtocol"]
