@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
@@ -28,6 +28,12 @@ class MotorAbilities:
     comfortable_fraction: float = 0.5
     # -- fast squeezes, grip-release, sustained hold ---------------------------------------
     # -- bilateral -------------------------------------------------------------------------
+    #: Where each hand holds its bar on a two-bar screen, as a fraction of its band's
+    #: middle (1.0: on target; 0.85: 15 % short; 0: no effort on that hand).
+    bilateral_hold: dict[str, float] = field(default_factory=lambda: {"left": 1.0, "right": 1.0})
+    #: How long the following hand takes to start once its marks appear (s), copying the
+    #: other hand that already holds.
+    follow_lag_s: float = 0.4
     # -- fingers and imagery ---------------------------------------------------------------
 
 
@@ -73,8 +79,10 @@ class Comfortable(Act):
         self.p.release()
 
 
+from station.sim.motor_bilateral import BilateralHold  # noqa: E402  (acts use Act above)
+
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable,)
+ACTS: tuple[type[Act], ...] = (Comfortable, BilateralHold)
 
 
 def wobble_profile(

@@ -6,9 +6,10 @@ and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
 
 from __future__ import annotations
 
+from station.protocols.motor.bilateral import Bilateral
 from station.protocols.motor.common import MotorProtocol
 
 #: The motor protocol classes, each named after its catalogue entry.
-MOTOR: tuple[type[MotorProtocol], ...] = ()
+MOTOR: tuple[type[MotorProtocol], ...] = (Bilateral,)
 
 __all__ = ["MOTOR", "MotorProtocol"]

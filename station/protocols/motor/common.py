@@ -125,32 +125,91 @@ class MotorProtocol(ProtocolBase):
 
     def prime(self, ctx: SessionContext, side: str) -> bool:
         """A short vibration block on the working hand's sites just before the task when
-        the plan asks for it (``priming_s``), counted in the dose; whether it ran. No
-        vibration today (a stop rule, the daily dose used up, no motors) leaves the task
-        unprimed, and its trials say so."""
-        if self.priming_s <= 0 or not ctx.vibration_allowed or ctx.haptics is None:
+        the plan asks for it (``priming_s``), counted in the dose; whether it ran in full.
+
+        No vibration today (a stop rule, the daily dose used up, no calibrated motor under
+        the sites) leaves the task unprimed: the patient is told so, and the block is
+        journalled (a trial with ``stimulus.block == "priming"``, index -1) with what
+        played and why not, the moment it ends, so the app stores the dose then too. The
+        motors are off after it, whatever ended it."""
+        if self.priming_s <= 0:
             return False
-        sites = [s for s in self.priming_sites if s in ctx.haptics.curves]
-        if not sites:
+        sites = [] if ctx.haptics is None else [
+            s for s in self.priming_sites if s in ctx.haptics.curves
+        ]  # fmt: skip
+        why = None
+        if not ctx.vibration_allowed:
+            why = "no vibration today (a stop rule)"
+        elif not sites:
+            why = "no calibrated motor under the priming sites"
+        elif ctx.haptics.remaining_s() <= 0:
+            why = "daily vibration dose used up"
+        if why is not None:
+            self._primed(ctx, side, sites, 0.0, ctx.clock.now(), why)
+            ctx.ui.prompt("motor.priming_skipped")
+            ctx.wait(2.5)
             return False
         ask = functools.partial(ctx.ui.ask_ok, "motor.priming_place", ctx.no_response_s,
                                 pad=sites[0] + 1)  # fmt: skip
+        t0 = ctx.clock.now()
         if not ctx.answer(ask):
+            self._primed(ctx, side, sites, 0.0, t0, "declined")
             return False
         ctx.ui.prompt("motor.priming")
         each = self.priming_s / len(sites)
+        played = 0.0
+        t0 = ctx.clock.now()
+        pauses = ctx.pauses
         try:
             for site in sites:
-                ctx.haptics.play(
+                result = ctx.haptics.play(
                     site,
                     Stimulus(each, amplitude_db=PRIMING_DB, ramp_s=min(0.05, each / 2)),
                     until=functools.partial(_checked, ctx),
                 )
+                played += result.played_s
+                if result.shortened:
+                    why = "daily vibration dose used up"
+                    break
+                if result.stopped_early:
+                    why = "paused" if ctx.pauses != pauses else "stopped"
+                    break
         except VibrationCapReached:
-            return False
+            why = "daily vibration dose used up"
         finally:
             ctx.haptics.stop_all()
-        return True
+        self._primed(ctx, side, sites, played, t0, why)
+        return why is None
+
+    def _primed(
+        self,
+        ctx: SessionContext,
+        side: str,
+        sites: list[int],
+        played_s: float,
+        t0: float,
+        why: str | None,
+    ) -> None:
+        """Journal the priming block (what played, and why not in full)."""
+        ctx.record_trial(
+            Trial(
+                protocol=self.name,
+                trial_index=-1,
+                hand=side,
+                stimulus={
+                    "block": "priming",
+                    "sites": sites,
+                    "priming_s": self.priming_s,
+                    "amplitude_db": PRIMING_DB,
+                },
+                response={"played_s": round(played_s, 3), "primed": why is None, "not_primed": why},
+                reaction_time_s=None,
+                contact_force_n=None,
+                t_start_s=round(t0, 4),
+                t_end_s=round(ctx.clock.now(), 4),
+                quality=() if why is None else ("not_primed",),
+            )
+        )
 
     # -- shared pieces ---------------------------------------------------------------------
 
@@ -207,9 +266,12 @@ class MotorProtocol(ProtocolBase):
 
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         """The task's metrics; primed and unprimed trials apart when both are present
-        (``primed_`` prefixes the primed ones), and a ``primed`` flag on each metric."""
-        primed = [t for t in trials if t.stimulus.get("primed")]
-        plain = [t for t in trials if not t.stimulus.get("primed")]
+        (``primed_`` prefixes the primed ones), a ``primed`` flag on each metric, and the
+        priming blocks themselves (``priming``: seconds played, and why not where not)."""
+        blocks = [t for t in trials if is_priming(t)]
+        task = [t for t in trials if not is_priming(t)]
+        primed = [t for t in task if t.stimulus.get("primed")]
+        plain = [t for t in task if not t.stimulus.get("primed")]
         out: dict[str, Any] = {}
         for group, flag, prefix in ((plain, False, ""), (primed, True, "primed_" if plain else "")):
             if not group:
@@ -218,6 +280,14 @@ class MotorProtocol(ProtocolBase):
                 if isinstance(value, dict):
                     value = {**value, "primed": flag}
                 out[prefix + name] = value
+        if blocks:
+            played = sum(float(t.response.get("played_s") or 0.0) for t in blocks)
+            why = sorted({t.response["not_primed"] for t in blocks if t.response.get("not_primed")})
+            # played time is counted on the clock in drive steps of 10 ms
+            out["priming"] = metric(
+                played, "s", 0.01 * len(blocks), blocks=len(blocks),
+                primed=sum(1 for t in blocks if t.response.get("primed")), not_primed=why,
+            )  # fmt: skip
         return out
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
@@ -292,6 +362,12 @@ def last_max_grip(ctx: SessionContext, side: str) -> Reference | None:
             m = sum(peaks) / len(peaks)
             return Reference(m, m * 0.1, "max_grip", uid)
     return None
+
+
+def is_priming(trial: Trial) -> bool:
+    """Whether ``trial`` is a priming block (journalled by :meth:`MotorProtocol.prime`)
+    rather than one of the task's own trials: leave it out of a task's figures."""
+    return trial.stimulus.get("block") == "priming"
 
 
 def force_metric(value_n: float | None, relative_u: float, **extra: Any) -> dict[str, Any]:
