@@ -124,12 +124,15 @@ MARK_START, MARK_END = "[", "]"
 
 def marked_glyphs() -> dict[int, tuple[int, ...]]:
     """The fixed fill glyphs of :func:`marked_bar_row` (rows 1-5 lit, as :func:`bar_row`)."""
-    glyphs = {}
-    for columns in range(1, 6):
-        bits = (0x1F << (5 - columns)) & 0x1F
-        rows = tuple(bits if r in FILL_ROWS else 0 for r in range(8))
-        glyphs[SLOT_MARKED_FULL if columns == 5 else columns] = rows
-    return glyphs
+    return dict(_MARKED_GLYPHS)
+
+
+def _fill_glyph(columns: int) -> tuple[int, ...]:
+    bits = (0x1F << (5 - columns)) & 0x1F
+    return tuple(bits if r in FILL_ROWS else 0 for r in range(8))
+
+
+_MARKED_GLYPHS = {SLOT_MARKED_FULL if c == 5 else c: _fill_glyph(c) for c in range(1, 6)}
 
 
 def marked_bar_row(

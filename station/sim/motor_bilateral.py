@@ -88,12 +88,12 @@ class BilateralHold(Act):
         if not self.pads:
             self.p.log.append((self.p.clock.now(), "two bars, but which pads? (no act)"))
             return
-        rng = random.Random(self.p.rng.random())
-        cv = self.p.a.steadiness_cv
+        if not self.drives:  # one drive a hand for the whole session: its past is the truth
+            rng = random.Random(self.p.rng.random())
+            cv = self.p.a.steadiness_cv
+            self.drives = {side: HandDrive(rng, cv) for side in self.pads}
         for side, pad in self.pads.items():
-            drive = HandDrive(rng, cv)
-            self.drives[side] = drive
-            self.p.pads[pad].set_force_profile(drive.force)
+            self.p.pads[pad].set_force_profile(self.drives[side].force)
         self._waiting_since, self._next_fix = {}, {}
         self._look = self.p.clock.every(LOOK_S, self.look, name="bilateral-look")
         self.look()
@@ -145,11 +145,18 @@ class BilateralHold(Act):
             if abs(ratio - 1.0) > DEAD_BAND:
                 drive.set(now, drive.goal_n * min(2.0, max(0.5, ratio)) ** 0.6)
 
-    def true_mean(self, side: str, t_from: float, t_to: float, step_s: float = 0.01) -> float:
-        """The mean true force (N) of ``side`` from ``t_from`` to ``t_to`` (clock s)."""
+    def true_forces(
+        self, side: str, t_from: float, t_to: float, step_s: float = 0.01
+    ) -> list[float]:
+        """The true force (N) of ``side`` every ``step_s`` from ``t_from`` to ``t_to``."""
         drive = self.drives[side]
         n = max(1, round((t_to - t_from) / step_s))
-        return sum(drive.force(t_from + i * step_s) for i in range(n + 1)) / (n + 1)
+        return [drive.force(t_from + i * step_s) for i in range(n + 1)]
+
+    def true_mean(self, side: str, t_from: float, t_to: float) -> float:
+        """The mean true force (N) of ``side`` from ``t_from`` to ``t_to`` (clock s)."""
+        forces = self.true_forces(side, t_from, t_to)
+        return sum(forces) / len(forces)
 
 
 class Bar:

@@ -44,15 +44,16 @@ LEAD_S = 2.0
 #: The steady part of a hold: from this long after both hands were cued to this long
 #: before the end (the ramp up and the let-go left out, CLINICAL.md §3.1).
 STEADY_FROM_S, STEADY_END_S = 2.0, 0.5
-#: A hand whose steady mean is below this (N) made no effort on that hold.
-NO_EFFORT_N = 0.5
+#: A hand whose steady mean is below this (N), or below this fraction of its target when
+#: that is lower, made no effort on that hold.
+NO_EFFORT_N, NO_EFFORT_REL = 0.5, 0.25
 #: Holds in a row with no effort on a hand that end the protocol (as maximal grip).
 MAX_MISSED = 2
 #: A hand with more than this fraction of its samples open: a pad problem, not the hand's.
 MAX_GAP_FRACTION = 0.5
 PAD_GAPS_CODE = "E-PAD-000"
 #: Rest between holds (sub-maximal: the ASHT 15 s floor is for maximal trials), s.
-REST_S = 5
+REST_S = 3
 #: Onset of a hand: its force first at this fraction of its target after its cue.
 ONSET_FRACTION = 0.5
 
@@ -123,11 +124,11 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
         targets = self.targets(ctx, refs)
         done = missed = index = 0
         in_band: list[float] = []
+        if self.lead == "uninvolved":
+            unv, inv = ctx.hands["uninvolved"], ctx.hands["involved"]
+            ctx.ui.prompt("bilateral.mirror", lead=unv, follow=inv)
+            ctx.wait(3.0)
         while done < self.trials:
-            if self.lead == "uninvolved":
-                unv, inv = ctx.hands["uninvolved"], ctx.hands["involved"]
-                ctx.ui.prompt("bilateral.mirror", lead=unv, follow=inv)
-                ctx.wait(3.0)
             ctx.ui.countdown("motor.ready", 3, ctx.wait)
             pauses = ctx.pauses
             trial = self.hold(ctx, index, refs, targets, primed, paused_from=pauses)
@@ -166,18 +167,22 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
             return {s: r for s, r in found.items() if r is not None}
         assert ctx.forces is not None
         ctx.ui.countdown("motor.ready", 3, ctx.wait)
-        holds, _cap = self.show_both(ctx, COMFORTABLE_S, lambda _t: ("bilateral.comfortable",
-                                     (None, None), (False, False), {}))  # fmt: skip
-        ctx.ui.prompt("grip.relax")
+        holds, at_cap = self.show_both(ctx, COMFORTABLE_S, lambda _t: ("bilateral.comfortable",
+                                       (None, None), (False, False), {}))  # fmt: skip
+        ctx.ui.prompt("bilateral.too_hard" if at_cap else "grip.relax")
         ctx.wait(2.0)
         lo, hi = COMFORTABLE_PLATEAU
+        cap = ctx.caps.max_force_n
         out = {}
         for side, hold in holds.items():
+            if at_cap:  # cut short: what the hand held since it rose (the cap at most)
+                lo, hi = 0.5, float(hold.t_s[-1]) if len(hold.t_s) else 0.0
             keep = np.isfinite(hold.force_n) & (hold.t_s >= lo) & (hold.t_s <= hi)
-            value = float(np.median(hold.force_n[keep])) if np.any(keep) else 0.0
-            if value < 1.0:
+            value = min(cap, float(np.median(hold.force_n[keep]))) if np.any(keep) else 0.0
+            if value < min(1.0, 0.5 * cap):
                 raise ProtocolStop(no_effort(self.name, side))
-            out[side] = found[side] or Reference(value, value * 0.1, "comfortable")
+            source = "comfortable, cut short at the force cap" if at_cap else "comfortable"
+            out[side] = found[side] or Reference(value, value * 0.1, source)
         return out
 
     def targets(self, ctx: SessionContext, refs: dict[str, Reference]) -> dict[str, float]:
@@ -228,7 +233,8 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
                 quality.add("pad_gaps")
             elif r["gaps"]:
                 quality.add("sensor_gaps")
-            if not at_cap and "pad_gaps" not in quality and r.get("mean_n", 0.0) < NO_EFFORT_N:
+            lazy = r.get("mean_n", 0.0) < min(NO_EFFORT_N, NO_EFFORT_REL * targets[side])
+            if not at_cap and "pad_gaps" not in quality and lazy:
                 quality.add(f"no_effort_{side}")
         if at_cap:
             quality.add("at_force_cap")
