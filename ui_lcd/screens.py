@@ -186,9 +186,9 @@ class Screens:
         not fit, ``ValueError`` for a non-finite fill."""
         text_rows = self.rows - 2
         text = self.text(key, **params)
-        lines = fit(text, self.cols, text_rows) if text.strip() else []
         if text.strip() and text_rows == 0:
             raise TextOverflow(f"{key!r}: a {self.size} has no row for text above two bars")
+        lines = fit(text, self.cols, text_rows) if text.strip() else []
         lines += [""] * (text_rows - len(lines))
         glyphs: dict[int, tuple[int, ...]] = {}
         for label_key, fill, mark in zip(TWO_BAR_LABELS, fills, marked, strict=True):

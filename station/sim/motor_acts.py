@@ -79,10 +79,16 @@ class Comfortable(Act):
         self.p.release()
 
 
-from station.sim.motor_bilateral import BilateralHold  # noqa: E402  (acts use Act above)
+def __getattr__(name: str) -> Any:
+    """``ACTS``: every act, tried in order on a settled screen before the patient's other
+    reactions. Built when first asked for: the acts' own modules import :class:`Act` from
+    here, so this module cannot import them while it loads (PEP 562)."""
+    if name == "ACTS":
+        from station.sim.motor_bilateral import BilateralHold
 
-#: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable, BilateralHold)
+        acts: tuple[type[Act], ...] = (Comfortable, BilateralHold)
+        return acts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def wobble_profile(

@@ -28,7 +28,6 @@ from station.protocols.motor import bilateral_metrics
 from station.protocols.motor.common import (
     COMFORTABLE_PLATEAU,
     COMFORTABLE_S,
-    FEEDBACK_S,
     MotorProtocol,
     Reference,
     declined,
@@ -37,6 +36,9 @@ from station.protocols.motor.common import (
 )
 from station.safety import Decision
 
+#: Refresh of the two bars: an update of both costs about 3.4 ms of a 20x4's bus during a
+#: hold (``tests/test_two_bars.py``), so 50 Hz keeps the LCD at 17 % of its bus.
+FEEDBACK_S = 0.02
 #: The two-bar screen's band: target ±20 % (``station.ui.two_bar_band_rel``, both sizes).
 BAND_REL = 0.2
 #: ``lead: uninvolved``: the uninvolved hand holds alone this long before the other copies.
@@ -116,8 +118,10 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
         self.practise(ctx, involved, primed)
 
     def practise(self, ctx: SessionContext, side: str, primed: bool) -> None:
-        labels = {side: pad + 1 for side, pad in self.pads.items()}
-        ask = functools.partial(ctx.ui.ask_ok, "bilateral.place", ctx.no_response_s, **labels)
+        left, right = self.pads["left"] + 1, self.pads["right"] + 1  # the pads' labels
+        ask = functools.partial(
+            ctx.ui.ask_ok, "bilateral.place", ctx.no_response_s, left=left, right=right
+        )
         if not ctx.answer(ask):
             raise ProtocolStop(declined(self.name, "both"))
         refs = self.references(ctx)
