@@ -16,6 +16,7 @@ carries the pad's calibration tolerance in its uncertainty.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from station.kinds import DecisionKind, Scope
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.metrics import metric
-from station.safety import Decision, clamp_force_target
+from station.safety import Decision, SessionStop, clamp_force_target
+
+log = logging.getLogger(__name__)
 
 #: Biofeedback refresh: one pad sample period at the default 100 Hz per pad. The bar is
 #: redrawn only when it changes (the display writes only what changed), so a steady hold
@@ -157,8 +160,8 @@ class MotorProtocol(ProtocolBase):
             return False
         ctx.ui.prompt("motor.priming")
         each = self.priming_s / len(sites)
-        played = 0.0
         t0 = ctx.clock.now()
+        dose0 = ctx.haptics.ledger.vibration_s_today()
         pauses = ctx.pauses
         try:
             for site in sites:
@@ -167,7 +170,6 @@ class MotorProtocol(ProtocolBase):
                     Stimulus(each, amplitude_db=PRIMING_DB, ramp_s=min(0.05, each / 2)),
                     until=functools.partial(_checked, ctx),
                 )
-                played += result.played_s
                 if result.shortened:
                     why = "daily vibration dose used up"
                     break
@@ -176,8 +178,19 @@ class MotorProtocol(ProtocolBase):
                     break
         except VibrationCapReached:
             why = "daily vibration dose used up"
+        except (Exception, SessionStop):
+            # Stop, a fault: the motors are off (play stops them, and the finally below);
+            # journal what played, best effort, and let it end the session as it would.
+            played = ctx.haptics.ledger.vibration_s_today() - dose0
+            try:
+                self._primed(ctx, side, sites, played, t0, "stopped")
+            except Exception:
+                log.exception("could not journal the priming block cut short")
+            raise
         finally:
             ctx.haptics.stop_all()
+        # What the dose ledger counted is what played (a block cut short included).
+        played = ctx.haptics.ledger.vibration_s_today() - dose0
         self._primed(ctx, side, sites, played, t0, why)
         return why is None
 
