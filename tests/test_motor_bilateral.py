@@ -34,8 +34,8 @@ from station.protocols.motor.bilateral import BAND_REL, LEAD_S, PAD_GAPS_CODE
 from station.protocols.motor.bilateral_metrics import DOMINANCE_PCT, expected_lsi
 from station.protocols.motor.common import is_priming
 from station.sim.fsr import FLOATING_INPUT_V
-from station.sim.motor_acts import MotorAbilities
-from station.sim.motor_bilateral import BilateralHold
+from station.sim.motor_acts import BilateralHold, MotorAbilities
+from station.sim.motor_bilateral import TwoBarHands
 from station.sim.patient import VirtualPatient
 
 #: A hand's measured steady mean against its true mean force over the same window. The FSR
@@ -89,8 +89,9 @@ def motor(**fields: Any) -> MotorAbilities:
     return MotorAbilities(**fields)
 
 
-def hold_act(p: VirtualPatient) -> BilateralHold:
-    return next(a for a in p.acts if isinstance(a, BilateralHold))
+def hold_act(p: VirtualPatient) -> TwoBarHands:
+    """The patient's two hands on the two-bar screens (their true forces)."""
+    return next(a for a in p.acts if isinstance(a, BilateralHold)).hands
 
 
 def holds(app: App, session_id: int) -> list[Trial]:
@@ -103,7 +104,7 @@ def metrics_of(outcome: Any) -> dict[str, Any]:
     return result["metrics"]
 
 
-def true_means(act: BilateralHold, trial: Trial) -> dict[str, float]:
+def true_means(act: TwoBarHands, trial: Trial) -> dict[str, float]:
     w0, w1 = trial.stimulus["window_s"]
     t0 = trial.t_start_s
     return {s: act.true_mean(s, t0 + w0, t0 + w1) for s in ("left", "right")}

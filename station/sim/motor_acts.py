@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from station.sim.motor_bilateral import TwoBarHands
+
 
 @dataclass(frozen=True)
 class MotorAbilities:
@@ -79,16 +81,28 @@ class Comfortable(Act):
         self.p.release()
 
 
-def __getattr__(name: str) -> Any:
-    """``ACTS``: every act, tried in order on a settled screen before the patient's other
-    reactions. Built when first asked for: the acts' own modules import :class:`Act` from
-    here, so this module cannot import them while it loads (PEP 562)."""
-    if name == "ACTS":
-        from station.sim.motor_bilateral import BilateralHold
+class BilateralHold(Act):
+    """Both hands on a two-bar screen (the ``bilateral`` task): the hands of
+    :class:`~station.sim.motor_bilateral.TwoBarHands`, which read both bars."""
 
-        acts: tuple[type[Act], ...] = (Comfortable, BilateralHold)
-        return acts
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __init__(self, patient: Any) -> None:
+        super().__init__(patient)
+        self.hands = TwoBarHands(patient)
+
+    def claims(self, text: str) -> bool:
+        return self.hands.claims(text)
+
+    def start(self, text: str) -> None:
+        super().start(text)
+        self.hands.start()
+
+    def end(self) -> None:
+        super().end()
+        self.hands.end()
+
+
+#: Every act, tried in order on a settled screen before the patient's other reactions.
+ACTS: tuple[type[Act], ...] = (Comfortable, BilateralHold)
 
 
 def wobble_profile(

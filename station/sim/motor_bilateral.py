@@ -5,14 +5,16 @@ R: pad 2"), then on a screen with two labelled bars (``L`` above, ``R`` below) i
 each bar as a person does: the bar's length from the lit pixel columns of the glyphs in
 that row (DDRAM codes, CGRAM bitmaps through the simulated chip) and its band from the
 ``[`` ``]`` marks. A bar without marks on both rows asks for a firm, comfortable grip
-(:attr:`MotorAbilities.comfortable_fraction` of the hand's maximal grip); a bar with marks
-is held with the bar's tip at :attr:`MotorAbilities.bilateral_hold` of the band's middle,
+(``MotorAbilities.comfortable_fraction`` of the hand's maximal grip); a bar with marks is
+held with the bar's tip at ``MotorAbilities.bilateral_hold`` of the band's middle,
 corrected by eye every :data:`CORRECT_S`; a hand whose bar has no marks while the other's
-has waits, and starts :attr:`MotorAbilities.follow_lag_s` after its marks appear. It never
-sees a target in newtons, only the bars.
+has waits, and starts ``MotorAbilities.follow_lag_s`` after its marks appear. It never sees
+a target in newtons, only the bars.
 
-:attr:`BilateralHold.drives` keeps each hand's true force over time (the truth a session's
-per-hand forces are checked by: :meth:`BilateralHold.true_mean`).
+:attr:`TwoBarHands.drives` keeps each hand's true force over time (the truth a session's
+per-hand forces are checked by: :meth:`TwoBarHands.true_mean`). The act registered in
+``station.sim.motor_acts.ACTS`` (``BilateralHold``) delegates to :class:`TwoBarHands`, so
+this module needs nothing from that one.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import bisect
 import random
 import re
 from typing import Any
-
-from station.sim.motor_acts import Act
 
 #: How often the patient looks at the bars, and how often it corrects a hand by eye (s).
 LOOK_S = 0.05
@@ -66,11 +66,14 @@ class HandDrive:
         return max(0.0, self.level_at(t) * (1.0 + self.wobble[int(t * 20) % 64]))
 
 
-class BilateralHold(Act):
-    """Both hands on a two-bar screen (see the module docstring)."""
+class TwoBarHands:
+    """Both hands on a two-bar screen (see the module docstring): what the act
+    ``station.sim.motor_acts.BilateralHold`` does. ``p`` is the
+    :class:`~station.sim.patient.VirtualPatient` whose hands act."""
 
     def __init__(self, patient: Any) -> None:
-        super().__init__(patient)
+        self.p = patient
+        self.active = False
         self.pads: dict[str, int] = {}
         self.drives: dict[str, HandDrive] = {}
         self._look: Any = None
@@ -83,8 +86,9 @@ class BilateralHold(Act):
                 self.pads = {"left": int(m.group(1)) - 1, "right": int(m.group(2)) - 1}
         return bars_seen(self.p) is not None
 
-    def start(self, text: str) -> None:
-        super().start(text)
+    def start(self) -> None:
+        """The patient has read a two-bar screen and reacts."""
+        self.active = True
         if not self.pads:
             self.p.log.append((self.p.clock.now(), "two bars, but which pads? (no act)"))
             return
@@ -99,7 +103,8 @@ class BilateralHold(Act):
         self.look()
 
     def end(self) -> None:
-        super().end()
+        """The two-bar screen is gone: both hands let go."""
+        self.active = False
         if self._look is not None:
             self._look.cancel()
             self._look = None
