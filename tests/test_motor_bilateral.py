@@ -279,21 +279,27 @@ class OpenInput:
         return FLOATING_INPUT_V if self.n % 3 else self.volts(t)
 
 
-def test_bilateral_a_pad_open_for_most_of_a_hold_stops_as_a_pad_problem(
-    stations: Stations,
+@pytest.mark.parametrize("during", ["Grip both", "Keep both"])  # the reference, a hold
+def test_bilateral_a_pad_open_for_most_of_a_grip_stops_as_a_pad_problem(
+    stations: Stations, during: str
 ) -> None:
     app = stations.open()
-    gap = OpenInput(app, 1, "Keep both")
+    gap = OpenInput(app, 1, during)
     shown = when_lcd_shows(app, f"Code {PAD_GAPS_CODE}", lambda _t: None)
     patient(app)
     out = run(app, make_plan(app, [bilateral_item(trials=2)], maximal=False))
     assert gap.on and shown
-    (trial,) = holds(app, out.session_id)
-    assert "pad_gaps" in trial.quality and not any("no_effort" in q for q in trial.quality)
-    assert trial.response["right"]["gaps"] > trial.response["right"]["samples"] / 2
     assert out.state == "incomplete"  # the station's problem, not the patient's
     (event,) = [e for e in out.summary["safety_events"] if e["kind"] == "pad_gaps"]
     assert (event["detail"]["pad"], event["detail"]["hand"]) == (1, "right")
+    assert event["detail"]["gaps"] > event["detail"]["samples"] / 2
+    assert not [e for e in out.summary["safety_events"] if e["kind"] == "no_effort"]
+    if during == "Grip both":  # no reference, so no hold
+        assert holds(app, out.session_id) == []
+        return
+    (trial,) = holds(app, out.session_id)
+    assert "pad_gaps" in trial.quality and not any("no_effort" in q for q in trial.quality)
+    assert trial.response["right"]["gaps"] > trial.response["right"]["samples"] / 2
     assert metrics_of(out)["holds"]["value"] == 0
 
 

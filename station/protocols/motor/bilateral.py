@@ -164,8 +164,9 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
         self.block_done(ctx, "bilateral.result", pct=pct)
 
     def references(self, ctx: SessionContext) -> dict[str, Reference]:
-        """Each hand's reference: its last maximal grip where the plan allows one, else one
-        firm, comfortable grip of both hands together, measured here."""
+        """Each hand's reference: its last maximal grip where the plan allows one and both
+        hands have one (the two from one kind of effort, or the LSI compares unlike
+        things), else one firm, comfortable grip of both hands together, measured here."""
         found = {s: last_max_grip(ctx, s) if ctx.maximal_tests else None for s in self.pads}
         if all(r is not None for r in found.values()):
             return {s: r for s, r in found.items() if r is not None}
@@ -181,12 +182,17 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
         for side, hold in holds.items():
             if at_cap:  # cut short: what the hand held since it rose (the cap at most)
                 lo, hi = 0.5, float(hold.t_s[-1]) if len(hold.t_s) else 0.0
-            keep = np.isfinite(hold.force_n) & (hold.t_s >= lo) & (hold.t_s <= hi)
+            valid = np.isfinite(hold.force_n)
+            if not len(valid) or np.count_nonzero(~valid) > MAX_GAP_FRACTION * len(valid):
+                ctx.ui.error("error.pads", PAD_GAPS_CODE)
+                ctx.wait(5.0)
+                raise ProtocolStop(_gaps(self.pads[side], side, len(valid), int(np.sum(~valid))))
+            keep = valid & (hold.t_s >= lo) & (hold.t_s <= hi)
             value = min(cap, float(np.median(hold.force_n[keep]))) if np.any(keep) else 0.0
             if value < min(1.0, 0.5 * cap):
                 raise ProtocolStop(no_effort(self.name, side))
             source = "comfortable, cut short at the force cap" if at_cap else "comfortable"
-            out[side] = found[side] or Reference(value, value * 0.1, source)
+            out[side] = Reference(value, value * 0.1, source)
         return out
 
     def targets(self, ctx: SessionContext, refs: dict[str, Reference]) -> dict[str, float]:
@@ -314,15 +320,15 @@ class Bilateral(MotorProtocol, spec=BILATERAL):
 
 
 def _pad_gaps(trial: Trial) -> Decision:
-    sides = [
-        s
-        for s in ("left", "right")
-        if trial.response[s]["gaps"] > MAX_GAP_FRACTION * max(1, trial.response[s]["samples"])
-        or trial.response[s]["samples"] == 0
-    ]
-    side = sides[0] if sides else "left"
-    r = trial.response[side]
-    pad = trial.stimulus["pads"][side]
-    reason = f"pad {pad} gave no force for {r['gaps']} of {r['samples']} samples of a hold"
-    detail = {"pad": pad, "hand": side, "samples": r["samples"], "gaps": r["gaps"]}
+    """The pad-gap decision of a hold (the first hand whose pad read open for most of it)."""
+    for side in ("left", "right"):
+        r = trial.response[side]
+        if r["samples"] == 0 or r["gaps"] > MAX_GAP_FRACTION * r["samples"]:
+            return _gaps(trial.stimulus["pads"][side], side, r["samples"], r["gaps"])
+    raise ValueError("no pad of this hold read open for most of it")
+
+
+def _gaps(pad: int, side: str, samples: int, gaps: int) -> Decision:
+    reason = f"pad {pad} gave no force for {gaps} of {samples} samples of a hold"
+    detail = {"pad": pad, "hand": side, "samples": samples, "gaps": gaps}
     return Decision(DecisionKind.PAD_GAPS, Scope.FORCE, reason, detail)

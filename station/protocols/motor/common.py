@@ -16,7 +16,6 @@ carries the pad's calibration tolerance in its uncertainty.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,15 +24,14 @@ from typing import Any
 import numpy as np
 
 from sensors.faults import PadGap
-from sensors.haptics import Stimulus, VibrationCapReached
 from station.journal import Trial
 from station.kinds import DecisionKind, Scope
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.metrics import metric
-from station.safety import Decision, SessionStop, clamp_force_target
-
-log = logging.getLogger(__name__)
+from station.protocols.motor import priming
+from station.protocols.motor.priming import is_priming
+from station.safety import Decision, clamp_force_target
 
 #: Biofeedback refresh: one pad sample period at the default 100 Hz per pad. The bar is
 #: redrawn only when it changes (the display writes only what changed), so a steady hold
@@ -128,101 +126,10 @@ class MotorProtocol(ProtocolBase):
 
     def prime(self, ctx: SessionContext, side: str) -> bool:
         """A short vibration block on the working hand's sites just before the task when
-        the plan asks for it (``priming_s``), counted in the dose; whether it ran in full.
-
-        No vibration today (a stop rule, the daily dose used up, no calibrated motor under
-        the sites) leaves the task unprimed: the patient is told so, and the block is
-        journalled (a trial with ``stimulus.block == "priming"``, index -1) with what
-        played and why not, the moment it ends, so the app stores the dose then too. The
-        motors are off after it, whatever ended it."""
-        if self.priming_s <= 0:
-            return False
-        sites = [] if ctx.haptics is None else [
-            s for s in self.priming_sites if s in ctx.haptics.curves
-        ]  # fmt: skip
-        why = None
-        if not ctx.vibration_allowed:
-            why = "no vibration today (a stop rule)"
-        elif not sites:
-            why = "no calibrated motor under the priming sites"
-        elif ctx.haptics.remaining_s() <= 0:
-            why = "daily vibration dose used up"
-        if why is not None:
-            self._primed(ctx, side, sites, 0.0, ctx.clock.now(), why)
-            ctx.ui.prompt("motor.priming_skipped")
-            ctx.wait(2.5)
-            return False
-        ask = functools.partial(ctx.ui.ask_ok, "motor.priming_place", ctx.no_response_s,
-                                pad=sites[0] + 1)  # fmt: skip
-        t0 = ctx.clock.now()
-        if not ctx.answer(ask):
-            self._primed(ctx, side, sites, 0.0, t0, "declined")
-            return False
-        ctx.ui.prompt("motor.priming")
-        each = self.priming_s / len(sites)
-        t0 = ctx.clock.now()
-        dose0 = ctx.haptics.ledger.vibration_s_today()
-        pauses = ctx.pauses
-        try:
-            for site in sites:
-                result = ctx.haptics.play(
-                    site,
-                    Stimulus(each, amplitude_db=PRIMING_DB, ramp_s=min(0.05, each / 2)),
-                    until=functools.partial(_checked, ctx),
-                )
-                if result.shortened:
-                    why = "daily vibration dose used up"
-                    break
-                if result.stopped_early:
-                    why = "paused" if ctx.pauses != pauses else "stopped"
-                    break
-        except VibrationCapReached:
-            why = "daily vibration dose used up"
-        except (Exception, SessionStop):
-            # Stop, a fault: the motors are off (play stops them, and the finally below);
-            # journal what played, best effort, and let it end the session as it would.
-            played = ctx.haptics.ledger.vibration_s_today() - dose0
-            try:
-                self._primed(ctx, side, sites, played, t0, "stopped")
-            except Exception:
-                log.exception("could not journal the priming block cut short")
-            raise
-        finally:
-            ctx.haptics.stop_all()
-        # What the dose ledger counted is what played (a block cut short included).
-        played = ctx.haptics.ledger.vibration_s_today() - dose0
-        self._primed(ctx, side, sites, played, t0, why)
-        return why is None
-
-    def _primed(
-        self,
-        ctx: SessionContext,
-        side: str,
-        sites: list[int],
-        played_s: float,
-        t0: float,
-        why: str | None,
-    ) -> None:
-        """Journal the priming block (what played, and why not in full)."""
-        ctx.record_trial(
-            Trial(
-                protocol=self.name,
-                trial_index=-1,
-                hand=side,
-                stimulus={
-                    "block": "priming",
-                    "sites": sites,
-                    "priming_s": self.priming_s,
-                    "amplitude_db": PRIMING_DB,
-                },
-                response={"played_s": round(played_s, 3), "primed": why is None, "not_primed": why},
-                reaction_time_s=None,
-                contact_force_n=None,
-                t_start_s=round(t0, 4),
-                t_end_s=round(ctx.clock.now(), 4),
-                quality=() if why is None else ("not_primed",),
-            )
-        )
+        the plan asks for it (``priming_s``), counted in the dose; whether it ran in full
+        (:func:`station.protocols.motor.priming.prime`: a day without vibration leaves the
+        task unprimed and says so; every block is journalled; the motors are off after)."""
+        return priming.prime(ctx, self.name, side, self.priming_s, self.priming_sites, PRIMING_DB)
 
     # -- shared pieces ---------------------------------------------------------------------
 
@@ -294,13 +201,7 @@ class MotorProtocol(ProtocolBase):
                     value = {**value, "primed": flag}
                 out[prefix + name] = value
         if blocks:
-            played = sum(float(t.response.get("played_s") or 0.0) for t in blocks)
-            why = sorted({t.response["not_primed"] for t in blocks if t.response.get("not_primed")})
-            # played time is counted on the clock in drive steps of 10 ms
-            out["priming"] = metric(
-                played, "s", 0.01 * len(blocks), blocks=len(blocks),
-                primed=sum(1 for t in blocks if t.response.get("primed")), not_primed=why,
-            )  # fmt: skip
+            out["priming"] = priming.priming_metric(blocks)
         return out
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
@@ -377,12 +278,6 @@ def last_max_grip(ctx: SessionContext, side: str) -> Reference | None:
     return None
 
 
-def is_priming(trial: Trial) -> bool:
-    """Whether ``trial`` is a priming block (journalled by :meth:`MotorProtocol.prime`)
-    rather than one of the task's own trials: leave it out of a task's figures."""
-    return trial.stimulus.get("block") == "priming"
-
-
 def force_metric(value_n: float | None, relative_u: float, **extra: Any) -> dict[str, Any]:
     """A force in N with the calibration tolerance as its uncertainty."""
     return metric(value_n, "N", None if value_n is None else abs(value_n) * relative_u, **extra)
@@ -396,11 +291,6 @@ def declined(name: str, side: str) -> Decision:
 def no_effort(name: str, side: str) -> Decision:
     reason = f"{name}: no squeeze ({side} hand)"
     return Decision(DecisionKind.NO_EFFORT, Scope.FORCE, reason, {"hand": side, "protocol": name})
-
-
-def _checked(ctx: SessionContext) -> bool:
-    ctx.check()
-    return False
 
 
 def _nan(value: float | None) -> float:
