@@ -251,6 +251,7 @@ class App:
             sensory=self.config["sensory"],
             texture_widths_mm=texture_widths_mm(self.config),
             seed=self.seed if self.sim else None,
+            dominant=dominant_hand(self.config["station"]["handedness"]),
         )
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:
@@ -355,3 +356,8 @@ def _age_days(date: str, now: dt.datetime) -> float | None:
     except ValueError:
         return None
     return round((now - when).total_seconds() / 86400.0, 1)
+
+
+def dominant_hand(handedness: str) -> str | None:
+    """The dominant hand of config ``station.handedness``; None for ambidextrous."""
+    return handedness if handedness in ("left", "right") else None

@@ -97,6 +97,7 @@ class SessionRunner:
         sensory: dict[str, Any] | None = None,
         texture_widths_mm: Sequence[float] = (),
         seed: int | None = None,
+        dominant: str | None = None,
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -109,7 +110,8 @@ class SessionRunner:
         self.hands = hands
         self.enqueue = enqueue
         self.data_quality = data_quality or (lambda: {})
-        self.metrics_context = MetricsContext(hands, calibration_tolerance)
+        self.dominant = dominant
+        self.metrics_context = MetricsContext(hands, calibration_tolerance, dominant=dominant)
         self.monitor = monitor
         self.after_trial = after_trial
         self.haptics = haptics
@@ -218,6 +220,7 @@ class SessionRunner:
             texture_widths_mm=self.texture_widths_mm,
             vibration_allowed=not self._tingling_today(),
             maximal_tests=self.plan.maximal_tests,
+            dominant=self.dominant,
         )
 
     def _tingling_today(self) -> bool:

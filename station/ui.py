@@ -15,10 +15,11 @@ import logging
 from collections.abc import Callable, Collection
 from typing import Any
 
+from ui_lcd.bar import band_centre, band_half_width
 from ui_lcd.buttons import Buttons, Event, StopPressed
 from ui_lcd.cues import Cues
 from ui_lcd.frame import Frame
-from ui_lcd.screens import Screens
+from ui_lcd.screens import TWO_BAR_BAND, Screens
 from ui_lcd.widgets import Rating, YesNo
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,31 @@ class SessionUi:
             self.screens.force_bar(title_key, max(0.0, force_n), full_scale_n, band, **params)
         )
 
+    def biofeedback2(
+        self,
+        title_key: str,
+        forces_n: tuple[float, float],
+        targets_n: tuple[float | None, float | None],
+        full_scale_n: float,
+        shown: tuple[bool, bool] = (True, True),
+        **params: Any,
+    ) -> None:
+        """Both hands' forces (left, right) on the two-bar screen. A bar with a target is
+        scaled so that the target sits in the middle of its band (shown where ``shown``),
+        so the two bands line up whatever the hands' targets; a bar without one shows its
+        force of ``full_scale_n``. Raises ``ValueError`` for a scale or target <= 0."""
+        fills = []
+        for force, target in zip(forces_n, targets_n, strict=True):
+            scale = full_scale_n if target is None else target / two_bar_centre(self.screens)
+            if not scale > 0:
+                raise ValueError(f"a bar's scale must be > 0 N, got {scale}")
+            fills.append(max(0.0, force) / scale)
+        marked = (
+            shown[0] and targets_n[0] is not None,
+            shown[1] and targets_n[1] is not None,
+        )
+        self.show(self.screens.two_bars(title_key, (fills[0], fills[1]), marked, **params))
+
     def cue(self, name: str) -> None:
         if self.cues is not None:
             self.cues.play(name)
@@ -168,3 +194,13 @@ class SessionUi:
                 raise
             if ev is not None:
                 return ev
+
+
+def two_bar_centre(screens: Screens) -> float:
+    """Where a target sits on a two-bar screen's bar (fraction of its scale)."""
+    return band_centre(screens.cols - 3, TWO_BAR_BAND)
+
+
+def two_bar_band_rel(screens: Screens) -> float:
+    """The two-bar band's half-width relative to the target (0.2: target ±20 %)."""
+    return band_half_width(screens.cols - 3, TWO_BAR_BAND) / two_bar_centre(screens)

@@ -111,3 +111,65 @@ def bar_row(
         glyphs[slot] = tuple(rows)
         chars.append(chr(slot))
     return "".join(chars), glyphs
+
+
+# -- two bars at once (bilateral biofeedback) -------------------------------------------------
+
+#: Glyph slots of the two-bar screen: 0 a full cell, 1-4 a cell with 1-4 columns lit. Both
+#: bars share them and no bitmap depends on the fill, so a moving bar rewrites character
+#: codes only and CGRAM is written once per screen change. Slots 5-7 stay free.
+SLOT_MARKED_FULL = 0
+MARK_START, MARK_END = "[", "]"
+
+
+def marked_glyphs() -> dict[int, tuple[int, ...]]:
+    """The fixed fill glyphs of :func:`marked_bar_row` (rows 1-5 lit, as :func:`bar_row`)."""
+    return dict(_MARKED_GLYPHS)
+
+
+def _fill_glyph(columns: int) -> tuple[int, ...]:
+    bits = (0x1F << (5 - columns)) & 0x1F
+    return tuple(bits if r in FILL_ROWS else 0 for r in range(8))
+
+
+_MARKED_GLYPHS = {SLOT_MARKED_FULL if c == 5 else c: _fill_glyph(c) for c in range(1, 6)}
+
+
+def marked_bar_row(
+    cols: int, fill: float, band: tuple[int, int], show_band: bool = True
+) -> tuple[str, dict[int, tuple[int, ...]]]:
+    """A bar in ``cols`` cells whose target band is marked by ``[`` and ``]`` in cells of
+    their own, so that no glyph depends on where the band is.
+
+    ``band`` is ``(first, count)`` in bar cells: the bar has ``cols - 2`` cells (the two
+    marker cells are not part of it, shown or not, so a bar keeps its scale whether its band
+    shows) and the band is bar cells ``first`` .. ``first + count - 1``, between the
+    markers. ``fill`` (0..1, clamped) is of the bar's ``5 * (cols - 2)`` pixel columns.
+    ``show_band`` False leaves spaces where the markers go. Raises ``ValueError`` for a
+    non-finite fill or a band that does not fit."""
+    cells = cols - 2
+    first, count = band
+    if cells < 1 or first < 0 or count < 1 or first + count > cells:
+        raise ValueError(f"band {band!r} does not fit a bar of {cells} cells")
+    level = round(_fraction("fill", fill) * cells * 5)
+    out: list[str] = []
+    for cell in range(cells):
+        if cell == first:
+            out.append(MARK_START if show_band else " ")
+        lit = min(5, max(0, level - cell * 5))
+        out.append(" " if lit == 0 else chr(SLOT_MARKED_FULL if lit == 5 else lit))
+        if cell == first + count - 1:
+            out.append(MARK_END if show_band else " ")
+    return "".join(out), marked_glyphs()
+
+
+def band_centre(cells: int, band: tuple[int, int]) -> float:
+    """Where the middle of ``band`` (``(first, count)`` bar cells) sits on a bar of
+    ``cells`` cells, as a fraction of the bar (0..1)."""
+    first, count = band
+    return (first + count / 2) / cells
+
+
+def band_half_width(cells: int, band: tuple[int, int]) -> float:
+    """Half the band's width as a fraction of the bar."""
+    return band[1] / 2 / cells

@@ -36,6 +36,7 @@ LAYOUTS = {
     "countdown": "text, then a row with the seconds left",
     "progress": "text, then a progress bar row",
     "bar": "text, then the force bar row",
+    "bars": "text, then two force bar rows (16x2: no text, the variant is empty)",
     "rating": "question, then a '< 3 >  OK' row",
     "yes_no": "question, then a '< No  Yes >' row",
     "choice": "question, then a '< Left  Right >' row",
@@ -426,6 +427,51 @@ EN: dict[str, Msg] = {
         longest={"seconds": 60},
     ),
     # -- motor: bilateral --------------------------------------------------------------------
+    # Two-bar screens ("bars"): left hand on the top bar, right below, each band between
+    # [ and ]; a 16x2 has no row for their text. They never say "squeeze" (a "bar" word).
+    "bilateral.intro": Msg(
+        "Both hands together\nKeep each bar between its [ ] marks. Press OK.",
+        variants={"16x2": "Both hands\nPress OK."},
+    ),
+    "bilateral.place": Msg(
+        "Hands on grip pads\nL: pad {left}, R: pad {right}\nPress OK when ready.",
+        variants={"16x2": "Grip pads {left}+{right}\nPress OK."},
+        longest={"left": 16, "right": 16},
+    ),
+    "bilateral.comfortable": Msg("Grip both firmly.\nNot hard.", "bars", variants={"16x2": ""}),
+    "bilateral.hold": Msg("Keep both bars\nin their [ ] marks.", "bars", variants={"16x2": ""}),
+    "bilateral.mirror": Msg(
+        "Your {lead} hand leads.\nThen copy it with your {follow} hand.",
+        variants={"16x2": "{lead} leads,\nthen copy it."},
+        longest={"lead": "right", "follow": "right"},
+    ),
+    "bilateral.lead": Msg(
+        "{hand} hand first:\ninto the [ ] marks.", "bars", variants={"16x2": ""}, longest=_HAND
+    ),
+    "bilateral.copy": Msg(
+        "Copy your other hand\nwith your {hand} hand",
+        "bars",
+        variants={"16x2": ""},
+        longest=_HAND,
+    ),
+    "bilateral.again": Msg(
+        "Let's try again.\nUse both hands when the bars show. Press OK.",
+        variants={"16x2": "Try again?\nPress OK."},
+    ),
+    "bilateral.too_hard": Msg(
+        "Gently!\nThat was harder than needed.", variants={"16x2": "Gently!\nNot so hard."}
+    ),
+    "bilateral.result": Msg(
+        "Set done!\nBoth bars in their marks {pct}% of the time.",
+        variants={"16x2": "Set done!\nIn marks {pct}%"},
+        longest={"pct": 100},
+    ),
+    "bars.left": Msg("L", "line"),
+    "bars.right": Msg("R", "line"),
+    # Priming (MotorProtocol.prime): a day without vibration runs the task unprimed.
+    "motor.priming_skipped": Msg(
+        "No warm-up buzz today.\nWe go straight on.", variants={"16x2": "No warm-up today"}
+    ),
     # -- motor: finger range of motion and imagery ------------------------------------------
     # -- rest and encouragement ------------------------------------------------------------
     "rest.title": Msg("Rest\nLet your hand go loose.", "countdown", variants={"16x2": "Rest"}),

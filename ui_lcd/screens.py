@@ -31,13 +31,18 @@ import re
 from typing import Any
 
 from ui_lcd import messages
-from ui_lcd.bar import bar_row
+from ui_lcd.bar import bar_row, marked_bar_row
 from ui_lcd.frame import SIZES, Frame
 from ui_lcd.widgets import Menu, Rating, YesNo
 
 #: Technician codes: letter, dash, 2-5 letters/digits, optional dash and 2-3 digits
 #: ("E-BUS-121", "E-SW-01", "E-GLOVE-05").
 CODE_RE = re.compile(r"^[A-Z]-[A-Z0-9]{2,5}(-[0-9]{2,3})?$")
+#: The two-bar screen's band, ``(first, count)`` in bar cells: the same cells on both sizes
+#: (17 bar cells on a 20x4, 13 on a 16x2), so a target at the band's middle reads the same.
+TWO_BAR_BAND = (6, 3)
+#: Label keys of the two bars, top row first (one character each).
+TWO_BAR_LABELS = ("bars.left", "bars.right")
 
 
 class TextOverflow(ValueError):
@@ -166,6 +171,34 @@ class Screens:
         row, glyphs = bar_row(self.cols, force_n / full_scale_n, band)
         return self._with_control_row(key, row, glyphs, **params)
 
+    def two_bars(
+        self,
+        key: str,
+        fills: tuple[float, float],
+        marked: tuple[bool, bool] = (True, True),
+        **params: Any,
+    ) -> Frame:
+        """Text, then two labelled bars (left hand above, right below) on the last two rows,
+        each ``fills`` (0..1 of its own scale) with its band (:data:`TWO_BAR_BAND`) marked
+        by ``[`` ``]`` where ``marked`` (:func:`~ui_lcd.bar.marked_bar_row`: fixed glyphs,
+        so two bars fit the 8 CGRAM slots). A 16x2 has no row for text: its variant of
+        ``key`` must be empty. Raises :class:`TextOverflow` for text or a label that does
+        not fit, ``ValueError`` for a non-finite fill."""
+        text_rows = self.rows - 2
+        text = self.text(key, **params)
+        if text.strip() and text_rows == 0:
+            raise TextOverflow(f"{key!r}: a {self.size} has no row for text above two bars")
+        lines = fit(text, self.cols, text_rows) if text.strip() else []
+        lines += [""] * (text_rows - len(lines))
+        glyphs: dict[int, tuple[int, ...]] = {}
+        for label_key, fill, mark in zip(TWO_BAR_LABELS, fills, marked, strict=True):
+            label = self._line(label_key)
+            if len(label) != 1:
+                raise TextOverflow(f"{label_key!r} must be one character, got {label!r}")
+            row, glyphs = marked_bar_row(self.cols - 1, fill, TWO_BAR_BAND, mark)
+            lines.append(label + row)
+        return _frame(lines, self.cols, self.rows, glyphs)
+
     def rating(self, key: str, state: Rating, **params: Any) -> Frame:
         """Question, then ``<  3 >`` centred with ``OK`` at the right; unset, ``< -- >``
         and no ``OK`` (it does nothing until the patient has chosen a value)."""
@@ -230,6 +263,8 @@ class Screens:
             return self.progress(key, int(p.pop("done")), int(p.pop("total")), **p)
         if layout == "bar":
             return self.force_bar(key, 5.0, 10.0, (4.0, 6.0), **p)
+        if layout == "bars":
+            return self.two_bars(key, (0.45, 1.0), (True, False), **p)
         if layout == "rating":
             return self.rating(key, Rating(10), **p)
         if layout == "yes_no":

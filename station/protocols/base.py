@@ -80,6 +80,15 @@ class UiPort(TypingProtocol):
         band: tuple[float, float] | None = None,
         **params: Any,
     ) -> None: ...
+    def biofeedback2(
+        self,
+        title_key: str,
+        forces_n: tuple[float, float],
+        targets_n: tuple[float | None, float | None],
+        full_scale_n: float,
+        shown: tuple[bool, bool] = (True, True),
+        **params: Any,
+    ) -> None: ...
     def cue(self, name: str) -> None: ...
     def error(self, key: str, code: str) -> None: ...
 
@@ -119,6 +128,9 @@ class SessionContext:
     max_contact_repeats: int = 8
     #: Groove width (mm) of each pad's texture overlay (``pads.textures_mm``).
     texture_widths_mm: Sequence[float] = ()
+    #: The patient's dominant hand (config ``station.handedness``): "left", "right", or
+    #: None (ambidextrous), for symmetry indices (``reference/CLINICAL.md`` §2.4).
+    dominant: str | None = None
 
     def wait(self, seconds: float) -> None:
         """Sleep on the clock in short slices: heartbeat, Stop, session-length cap."""
@@ -193,6 +205,9 @@ class MetricsContext:
     #: ``history(protocol)``: ``(session uid, started_at, trials)`` of that protocol in the
     #: sessions before this one, newest first (``Journal.previous_trials``); None: no past.
     history: Callable[[str], list[tuple[str, str, list[Trial]]]] | None = None
+    #: The patient's dominant hand ("left", "right"; None: ambidextrous), as in
+    #: :attr:`SessionContext.dominant`.
+    dominant: str | None = None
 
 
 class Protocol:

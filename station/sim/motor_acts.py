@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from station.sim.act import Act
+from station.sim.motor_bilateral import TwoBarHands
 from station.sim.motor_fast import FAST_ACTS
 from station.sim.motor_track import SteadyHold, Tracking
 
@@ -56,6 +58,12 @@ class MotorAbilities:
     #: Fraction of the maximum lost per second of a sustained maximal hold (linear).
     fatigue_per_hold_s: float = 0.02
     # -- bilateral -------------------------------------------------------------------------
+    #: Where each hand holds its bar on a two-bar screen, as a fraction of its band's
+    #: middle (1.0: on target; 0.85: 15 % short; 0: no effort on that hand).
+    bilateral_hold: dict[str, float] = field(default_factory=lambda: {"left": 1.0, "right": 1.0})
+    #: How long the following hand takes to start once its marks appear (s), copying the
+    #: other hand that already holds.
+    follow_lag_s: float = 0.4
     # -- fingers and imagery ---------------------------------------------------------------
 
 
@@ -77,8 +85,28 @@ class Comfortable(Act):
         self.p.release()
 
 
+class BilateralHold(Act):
+    """Both hands on a two-bar screen (the ``bilateral`` task): the hands of
+    :class:`~station.sim.motor_bilateral.TwoBarHands`, which read both bars."""
+
+    def __init__(self, patient: Any) -> None:
+        super().__init__(patient)
+        self.hands = TwoBarHands(patient)
+
+    def claims(self, text: str) -> bool:
+        return self.hands.claims(text)
+
+    def start(self, text: str) -> None:
+        super().start(text)
+        self.hands.start()
+
+    def end(self) -> None:
+        super().end()
+        self.hands.end()
+
+
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable, SteadyHold, Tracking, *FAST_ACTS)
+ACTS: tuple[type[Act], ...] = (Comfortable, SteadyHold, Tracking, *FAST_ACTS, BilateralHold)
 
 __all__ = ["ACTS", "Act", "Comfortable", "MotorAbilities", "wobble_profile"]
 

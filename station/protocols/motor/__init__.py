@@ -6,6 +6,7 @@ and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
 
 from __future__ import annotations
 
+from station.protocols.motor.bilateral import Bilateral
 from station.protocols.motor.common import MotorProtocol
 from station.protocols.motor.grip_release import GripRelease
 from station.protocols.motor.rfd import RateOfForceDevelopment
@@ -20,6 +21,7 @@ MOTOR: tuple[type[MotorProtocol], ...] = (
     RateOfForceDevelopment,
     GripRelease,
     SustainedHold,
+    Bilateral,
 )
 
 __all__ = ["MOTOR", "MotorProtocol"]

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 from sensors.faults import PadGap
-from sensors.haptics import Stimulus, VibrationCapReached
 from station.journal import Trial
 from station.kinds import DecisionKind, Scope
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.metrics import metric
+from station.protocols.motor import priming
 from station.protocols.motor.feedback import FrameLog, wait_for_sample
+from station.protocols.motor.priming import is_priming
 from station.safety import Decision, clamp_force_target
 
 #: Biofeedback: the bar is redrawn as soon as the pad has a new sample
@@ -130,32 +131,10 @@ class MotorProtocol(ProtocolBase):
 
     def prime(self, ctx: SessionContext, side: str) -> bool:
         """A short vibration block on the working hand's sites just before the task when
-        the plan asks for it (``priming_s``), counted in the dose; whether it ran. No
-        vibration today (a stop rule, the daily dose used up, no motors) leaves the task
-        unprimed, and its trials say so."""
-        if self.priming_s <= 0 or not ctx.vibration_allowed or ctx.haptics is None:
-            return False
-        sites = [s for s in self.priming_sites if s in ctx.haptics.curves]
-        if not sites:
-            return False
-        ask = functools.partial(ctx.ui.ask_ok, "motor.priming_place", ctx.no_response_s,
-                                pad=sites[0] + 1)  # fmt: skip
-        if not ctx.answer(ask):
-            return False
-        ctx.ui.prompt("motor.priming")
-        each = self.priming_s / len(sites)
-        try:
-            for site in sites:
-                ctx.haptics.play(
-                    site,
-                    Stimulus(each, amplitude_db=PRIMING_DB, ramp_s=min(0.05, each / 2)),
-                    until=functools.partial(_checked, ctx),
-                )
-        except VibrationCapReached:
-            return False
-        finally:
-            ctx.haptics.stop_all()
-        return True
+        the plan asks for it (``priming_s``), counted in the dose; whether it ran in full
+        (:func:`station.protocols.motor.priming.prime`: a day without vibration leaves the
+        task unprimed and says so; every block is journalled; the motors are off after)."""
+        return priming.prime(ctx, self.name, side, self.priming_s, self.priming_sites, PRIMING_DB)
 
     # -- shared pieces ---------------------------------------------------------------------
 
@@ -212,9 +191,12 @@ class MotorProtocol(ProtocolBase):
 
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
         """The task's metrics; primed and unprimed trials apart when both are present
-        (``primed_`` prefixes the primed ones), and a ``primed`` flag on each metric."""
-        primed = [t for t in trials if t.stimulus.get("primed")]
-        plain = [t for t in trials if not t.stimulus.get("primed")]
+        (``primed_`` prefixes the primed ones), a ``primed`` flag on each metric, and the
+        priming blocks themselves (``priming``: seconds played, and why not where not)."""
+        blocks = [t for t in trials if is_priming(t)]
+        task = [t for t in trials if not is_priming(t)]
+        primed = [t for t in task if t.stimulus.get("primed")]
+        plain = [t for t in task if not t.stimulus.get("primed")]
         out: dict[str, Any] = {}
         for group, flag, prefix in ((plain, False, ""), (primed, True, "primed_" if plain else "")):
             if not group:
@@ -223,6 +205,8 @@ class MotorProtocol(ProtocolBase):
                 if isinstance(value, dict):
                     value = {**value, "primed": flag}
                 out[prefix + name] = value
+        if blocks:
+            out["priming"] = priming.priming_metric(blocks)
         return out
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
@@ -325,11 +309,6 @@ def declined(name: str, side: str) -> Decision:
 def no_effort(name: str, side: str) -> Decision:
     reason = f"{name}: no squeeze ({side} hand)"
     return Decision(DecisionKind.NO_EFFORT, Scope.FORCE, reason, {"hand": side, "protocol": name})
-
-
-def _checked(ctx: SessionContext) -> bool:
-    ctx.check()
-    return False
 
 
 def _nan(value: float | None) -> float:
