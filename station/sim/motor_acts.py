@@ -29,6 +29,22 @@ class MotorAbilities:
     # -- fast squeezes, grip-release, sustained hold ---------------------------------------
     # -- bilateral -------------------------------------------------------------------------
     # -- fingers and imagery ---------------------------------------------------------------
+    #: Each finger's furthest active flexion (deg, relative to the back of the hand), in the
+    #: order thumb, index, middle, ring, little.
+    finger_flexion_deg: tuple[float, ...] = (50.0, 80.0, 85.0, 78.0, 72.0)
+    #: Each finger's furthest active extension, as a flexion angle (deg): negative past
+    #: straight, positive when the finger cannot straighten fully (a lag).
+    finger_extension_deg: tuple[float, ...] = (-8.0, -15.0, 5.0, -12.0, -20.0)
+    #: How long a finger takes to reach its furthest flexion or extension (s).
+    finger_move_s: float = 0.6
+    #: Each try falls short of the furthest range by up to this much (deg, uniform).
+    finger_shortfall_deg: float = 0.0
+    #: Postural tremor while the hand is held up unsupported (none while it rests on the
+    #: table): frequency (Hz) and peak rotation about the hand's flexion axis (deg).
+    tremor_hz: float = 0.0
+    tremor_deg: float = 0.0
+    #: Imagery rounds after which the patient presses Back (None: goes on when asked).
+    imagery_rounds: int | None = None
 
 
 class Act:
@@ -73,8 +89,11 @@ class Comfortable(Act):
         self.p.release()
 
 
+# The acts of each group, in their own modules (they subclass Act, defined above).
+from station.sim.motor_fingers import FINGER_ACTS  # noqa: E402
+
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable,)
+ACTS: tuple[type[Act], ...] = (Comfortable, *FINGER_ACTS)
 
 
 def wobble_profile(

@@ -7,8 +7,10 @@ and motor imagery, on the shared pieces of :mod:`station.protocols.motor.common`
 from __future__ import annotations
 
 from station.protocols.motor.common import MotorProtocol
+from station.protocols.motor.finger_rom import FingerRom
+from station.protocols.motor.imagery import MotorImagery
 
 #: The motor protocol classes, each named after its catalogue entry.
-MOTOR: tuple[type[MotorProtocol], ...] = ()
+MOTOR: tuple[type[MotorProtocol], ...] = (FingerRom, MotorImagery)
 
 __all__ = ["MOTOR", "MotorProtocol"]
