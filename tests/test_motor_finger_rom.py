@@ -3,8 +3,8 @@ world's hand (each finger to its true furthest flexion and extension, the hand r
 or without a tremor) and the glove's IMUs feel it; what the session measured is checked
 against that truth. The glove unplugged mid-protocol ends only this protocol.
 
-One station for the module (a glove-fitted simulated station costs about 0.05 s of CPU a
-simulated second): each session runs once, in order, and the tests look at what it did.
+A glove-fitted simulated station costs about 0.05 s of CPU a simulated second: each
+session test is one short session, with all it checks of that session.
 """
 
 from __future__ import annotations
@@ -44,88 +44,41 @@ ANGLE_TOL_DEG = GLOVE_ACCURACY_DEG
 ROM_TOL_DEG = GLOVE_ACCURACY_DEG * math.sqrt(2.0)
 #: Tremor: frequency within two of its stated uncertainties, amplitude within 15 %.
 TREMOR_HZ_TOL, TREMOR_AMP_REL_TOL = 0.5, 0.15
-TREMOR = {"tremor_hz": 6.0, "tremor_deg": 0.5}
+TREMOR_HZ, TREMOR_DEG = 6.0, 0.5
 
 
-class Sessions:
-    """The module's glove-fitted station and the sessions run on it, once each."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.done: dict[str, tuple[Outcome, VirtualPatient, list[Trial]]] = {}
-
-    def patient(self, **motor: Any) -> VirtualPatient:
-        st = self.app.station
-        assert st is not None and st.sim is not None
-        truth = dataclasses.replace(MotorAbilities(), **motor)
-        p = st.sim.patient("typical", st.clock, self.app.config["buttons"], seed=SEED, motor=truth)
-        p.start()
-        return p
-
-    def run(self, name: str, items: list[dict], maximal: bool = False, **motor: Any):
-        if name not in self.done:
-            p = self.patient(**motor)
-            try:
-                outcome = self.app.run_session(make_plan(self.app, items, maximal=maximal))
-            finally:
-                p.stop()
-            assert outcome is not None and self.app.journal is not None
-            trials = self.app.journal.trials(outcome.session_id, "finger_rom")
-            self.done[name] = (outcome, p, trials)
-        return self.done[name]
-
-
-@pytest.fixture(scope="module")
-def sessions(
-    tmp_path_factory: pytest.TempPathFactory, sim_calibrations: SimCalibrations
-) -> Iterator[Sessions]:
+@pytest.fixture
+def app(tmp_path: Path, sim_calibrations: SimCalibrations) -> Iterator[App]:
+    """The simulated station with the glove, calibrated (records shared with the other
+    glove tests of this seed)."""
     cfg = config.validate({"glove": {"fitted": True}})
-    data: Path = sim_calibrations.data_dir(tmp_path_factory.mktemp("finger-rom"), cfg, SEED)
+    data = sim_calibrations.data_dir(tmp_path / "data", cfg, SEED)
     app = App(cfg, data, sim=True, seed=SEED).open()
     try:
-        yield Sessions(app)
+        yield app
     finally:
         app.close()
 
 
+def run(
+    app: App, items: list[dict], maximal: bool = False, **motor: Any
+) -> tuple[Outcome, VirtualPatient, list[Trial]]:
+    """One session with a virtual patient of ``motor`` truth; its finger_rom trials."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    truth = dataclasses.replace(MotorAbilities(), **motor)
+    p = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED, motor=truth)
+    p.start()
+    try:
+        outcome = app.run_session(make_plan(app, items, maximal=maximal))
+    finally:
+        p.stop()
+    assert outcome is not None and app.journal is not None
+    return outcome, p, app.journal.trials(outcome.session_id, "finger_rom")
+
+
 def rom_item(**params: Any) -> dict:
     return {"protocol": "finger_rom", "days": "daily", "params": params}
-
-
-def all_fingers(s: Sessions):
-    """Every finger, one try each, with a tremor when the hand is raised."""
-    return s.run("all", [rom_item(tries=1, hold_s=2.0)], **TREMOR)
-
-
-def glove_pulled(s: Sessions):
-    """Two fingers, two tries each (falling short by up to 10°), no tremor; the glove is
-    unplugged as the middle finger's first bend shows, then a grip protocol follows."""
-    if "pulled" in s.done:
-        return s.done["pulled"]
-    st = s.app.station
-    assert st is not None and st.sim is not None
-    sim = st.sim
-
-    def watch() -> None:
-        if "middle" in " ".join(sim.lcd_lines()).lower() and not unplugged:
-            sim.world.unplug_glove()
-            unplugged.append(st.clock.now())
-
-    unplugged: list[float] = []
-    handle = st.clock.every(0.05, watch, "unplug-glove")
-    try:
-        grip = {
-            "protocol": "max_grip",
-            "days": "daily",
-            "params": {"hands": ["involved"], "trials_per_hand": 1},
-        }
-        items = [rom_item(fingers=["index", "middle"], tries=2, hold_s=2.0), grip]
-        result = s.run("pulled", items, maximal=True, finger_shortfall_deg=10.0)
-    finally:
-        handle.cancel()
-        sim.world.plug_glove()
-    assert len(unplugged) == 1
-    return result
 
 
 # -- the held angle of one try --------------------------------------------------------------
@@ -152,8 +105,11 @@ def test_finger_rom_a_tremor_amplitude_is_the_peak_of_its_rotation() -> None:
 # -- whole sessions -------------------------------------------------------------------------
 
 
-def test_finger_rom_measures_each_finger_within_the_glove_accuracy(sessions: Sessions) -> None:
-    outcome, _p, trials = all_fingers(sessions)
+def test_finger_rom_measures_each_finger_and_a_tremor_within_tolerance(app: App) -> None:
+    """Every finger, one try each; the hand raised shows a 6 Hz, 0.5° tremor."""
+    outcome, _p, trials = run(
+        app, [rom_item(tries=1, hold_s=2.0)], tremor_hz=TREMOR_HZ, tremor_deg=TREMOR_DEG
+    )
     assert (outcome.state, outcome.reason) == ("complete", "")
     m = outcome.summary["protocols"][0]["metrics"]
     truth = MotorAbilities()
@@ -171,34 +127,73 @@ def test_finger_rom_measures_each_finger_within_the_glove_accuracy(sessions: Ses
     assert trials[0].stimulus["task"] == "tremor" and len(trials) == 11
     assert holds == [(f, d) for f in FINGERS for d in ("flexion", "extension")]
     assert all(t.quality == () for t in trials)
-
-
-def test_finger_rom_reports_a_tremor_that_is_there(sessions: Sessions) -> None:
-    outcome, _p, _trials = all_fingers(sessions)
-    m = outcome.summary["protocols"][0]["metrics"]
+    # the tremor that is there, with its units
     assert m["tremor_present"]["value"] == 1.0
-    assert m["tremor_frequency"]["value"] == pytest.approx(TREMOR["tremor_hz"], abs=TREMOR_HZ_TOL)
+    assert m["tremor_frequency"]["value"] == pytest.approx(TREMOR_HZ, abs=TREMOR_HZ_TOL)
     amp = m["tremor_amplitude"]
     assert amp["unit"] == "deg" and amp["uncertainty"] > 0
-    assert amp["value"] == pytest.approx(TREMOR["tremor_deg"], rel=TREMOR_AMP_REL_TOL)
+    assert amp["value"] == pytest.approx(TREMOR_DEG, rel=TREMOR_AMP_REL_TOL)
     assert m["tremor_band_power"]["unit"] == "dps2" and m["tremor_band_power"]["value"] > 0
 
 
-def test_finger_rom_reports_no_tremor_when_there_is_none(sessions: Sessions) -> None:
-    outcome, _p, _trials = glove_pulled(sessions)
-    m = outcome.summary["protocols"][0]["metrics"]
-    assert m["tremor_present"]["value"] == 0.0
-    assert m["tremor_present"]["band_rms_dps"] < TREMOR_FLOOR_DPS / 5
-    assert not {"tremor_frequency", "tremor_band_power", "tremor_amplitude"} & set(m)
+def test_finger_rom_a_hand_that_cannot_keep_still_ends_it_after_a_second_try(app: App) -> None:
+    """A tremor even at rest: the reference pose is refused (the gyros move), asked for
+    once more, then the protocol ends; nothing is measured against a wrong zero."""
+    outcome, _p, trials = run(
+        app, [rom_item(fingers=["index"], tries=1)], tremor_hz=6.0, rest_tremor_deg=0.3
+    )
+    assert outcome.state == "stopped"
+    assert outcome.reason == "finger_rom: the hand did not keep still for the reference pose"
+    (event,) = outcome.summary["safety_events"]
+    assert (event["kind"], event["detail"]["scope"]) == (DecisionKind.NOT_STILL, Scope.PROTOCOL)
+    assert event["detail"]["tries"] == 2
+    assert trials == [] and outcome.summary["protocols"][0]["metrics"] == {}
 
 
-def test_finger_rom_takes_the_best_of_the_tries(sessions: Sessions) -> None:
-    outcome, p, trials = glove_pulled(sessions)
-    m = outcome.summary["protocols"][0]["metrics"]
+def test_finger_rom_the_glove_unplugged_ends_only_this_protocol(app: App) -> None:
+    """Two fingers, two tries each (each falling short by up to 10°), no tremor; the glove
+    is unplugged as the middle finger's first bend shows; a grip protocol follows. What was
+    measured before is kept (the best of the index finger's tries, no tremor), and the
+    grip work runs."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    sim = st.sim
+    unplugged: list[float] = []
+
+    def watch() -> None:
+        if "middle" in " ".join(sim.lcd_lines()).lower() and not unplugged:
+            sim.world.unplug_glove()
+            unplugged.append(st.clock.now())
+
+    handle = st.clock.every(0.05, watch, "unplug-glove")
+    grip = {
+        "protocol": "max_grip",
+        "days": "daily",
+        "params": {"hands": ["involved"], "trials_per_hand": 1},
+    }
+    items = [rom_item(fingers=["index", "middle"], tries=2, hold_s=2.0), grip]
+    try:
+        outcome, p, trials = run(app, items, maximal=True, finger_shortfall_deg=10.0)
+    finally:
+        handle.cancel()
+    assert len(unplugged) == 1
+    # finger_rom ended on the glove (the station's problem), and the grip work still ran
+    assert outcome.state == "incomplete"
+    assert outcome.reason.startswith("finger_rom: glove_unplugged")
+    (event,) = outcome.summary["safety_events"]
+    assert event["kind"] == DecisionKind.GLOVE_FAULT
+    assert (event["detail"]["scope"], event["detail"]["part"]) == (Scope.PROTOCOL, "glove")
+    rom, grip_result = outcome.summary["protocols"]
+    assert grip_result["metrics"]["involved_trials"]["value"] == 1
+    assert any("glove" in f for f in outcome.summary["data_quality"]["sensor_faults"])
+    # what was measured before the fault is kept: the index finger, nothing of the middle
+    assert [t.stimulus.get("finger") for t in trials] == [None, *["index"] * 4]
+    m = rom["metrics"]
+    assert "index_active_rom" in m and "middle_flexion" not in m
+    # the best of the index finger's two tries, each checked against what the hand did
     act = next(a for a in p.acts if isinstance(a, FingerMove))
     for direction, best in (("flexion", max), ("extension", min)):
         tries = [t for t in trials if t.stimulus.get("direction") == direction]
-        tries = [t for t in tries if t.stimulus["finger"] == "index"]
         assert len(tries) == 2
         chosen = best(tries, key=lambda t: t.response["angle_deg"])
         got = m[f"index_{direction}"]
@@ -209,18 +204,7 @@ def test_finger_rom_takes_the_best_of_the_tries(sessions: Sessions) -> None:
         )
         true_best = best(a for f, d, a in act.reached if (f, d) == ("index", direction))
         assert got["value"] == pytest.approx(true_best, abs=ANGLE_TOL_DEG)
-
-
-def test_finger_rom_the_glove_unplugged_ends_only_this_protocol(sessions: Sessions) -> None:
-    outcome, _p, trials = glove_pulled(sessions)
-    # finger_rom ended on the glove (the station's problem), and the grip work still ran
-    assert outcome.state == "incomplete"
-    assert outcome.reason.startswith("finger_rom: glove_unplugged")
-    (event,) = [e for e in outcome.summary["safety_events"] if e["kind"] != "paused"]
-    assert event["kind"] == DecisionKind.GLOVE_FAULT
-    assert (event["detail"]["scope"], event["detail"]["part"]) == (Scope.PROTOCOL, "glove")
-    rom, grip = outcome.summary["protocols"]
-    assert grip["metrics"]["involved_trials"]["value"] == 1
-    # what was measured before the fault is kept: the index finger, nothing of the middle
-    assert [t.stimulus.get("finger") for t in trials] == [None, *["index"] * 4]
-    assert "index_active_rom" in rom["metrics"] and "middle_flexion" not in rom["metrics"]
+    # no tremor reported where there is none
+    assert m["tremor_present"]["value"] == 0.0
+    assert m["tremor_present"]["band_rms_dps"] < TREMOR_FLOOR_DPS / 5
+    assert not {"tremor_frequency", "tremor_band_power", "tremor_amplitude"} & set(m)

@@ -311,8 +311,8 @@ EN: dict[str, Msg] = {
     # -- motor: bilateral --------------------------------------------------------------------
     # -- motor: finger range of motion and imagery ------------------------------------------
     # Finger screens name the finger ("thumb", "index", ...). The virtual patient bends on
-    # "bend", lifts back on "lift", and holds its hand up (tremor) on "raise"; no glove
-    # screen says "pad" or "squeeze".
+    # "bend", lifts back on "lift", holds its hand up (tremor) on "raise", rests it on "hand
+    # still"; no glove screen says "pad" or "squeeze".
     "fingers.intro": Msg(
         "Finger movement\nPut the glove on your {hand} hand. Press OK.",
         variants={"16x2": "Finger movement\nGlove on? OK"},
@@ -323,8 +323,8 @@ EN: dict[str, Msg] = {
         variants={"16x2": "Hand flat, then\npress OK."},
     ),
     "fingers.keep_still": Msg(
-        "Keep still\nThe glove is learning your straight hand.",
-        variants={"16x2": "Keep still..."},
+        "Keep your hand still.\nThe glove is learning your hand.",
+        variants={"16x2": "Keep your hand\nstill..."},
     ),
     "fingers.not_still": Msg(
         "A little movement there.\nLet's try that again.",

@@ -16,7 +16,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+
+from station.sim.act import Act
+from station.sim.motor_fingers import FINGER_ACTS
 
 
 @dataclass(frozen=True)
@@ -43,32 +45,10 @@ class MotorAbilities:
     #: table): frequency (Hz) and peak rotation about the hand's flexion axis (deg).
     tremor_hz: float = 0.0
     tremor_deg: float = 0.0
+    #: Tremor (deg, at ``tremor_hz``) even while the hand rests flat: it cannot keep still.
+    rest_tremor_deg: float = 0.0
     #: Imagery rounds after which the patient presses Back (None: goes on when asked).
     imagery_rounds: int | None = None
-
-
-class Act:
-    """One kind of motor act; subclasses set :attr:`words` or override :meth:`claims`."""
-
-    #: The act claims a screen whose words contain all of these.
-    words: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, patient: Any) -> None:
-        #: The :class:`~station.sim.patient.VirtualPatient` whose hands act (its truth
-        #: ``p.a``, clock, pads, ``squeeze_to``/``release``, seeded ``rng``, ``log``).
-        self.p = patient
-        self.active = False
-
-    def claims(self, text: str) -> bool:
-        return bool(self.words) and all(w in text for w in self.words)
-
-    def start(self, text: str) -> None:
-        """The patient has read ``text`` (a screen this act claims) and reacts."""
-        self.active = True
-
-    def end(self) -> None:
-        """A screen this act does not claim replaced its screen."""
-        self.active = False
 
 
 class Comfortable(Act):
@@ -88,9 +68,6 @@ class Comfortable(Act):
         super().end()
         self.p.release()
 
-
-# The acts of each group, in their own modules (they subclass Act, defined above).
-from station.sim.motor_fingers import FINGER_ACTS  # noqa: E402
 
 #: Every act, tried in order on a settled screen before the patient's other reactions.
 ACTS: tuple[type[Act], ...] = (Comfortable, *FINGER_ACTS)

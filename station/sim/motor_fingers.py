@@ -5,6 +5,7 @@
   until the screen moves on, then relaxes to straight; the glove's IMUs feel it.
 * :class:`HandRaised`: "raise" your hand: the hand, unsupported, shows its postural tremor
   (none while it rests on the table) until the screen moves on.
+* :class:`HandResting`: "keep your hand still": still, or shaking with a tremor at rest.
 * :class:`ImageryRound`: the end of an imagery round: OK to go on, or Back once the patient
   has done its ``imagery_rounds``.
 
@@ -17,7 +18,7 @@ import re
 from typing import Any
 
 from station.sim.hand import FINGERS
-from station.sim.motor_acts import Act
+from station.sim.act import Act
 
 _FINGER = re.compile(r"\b(thumb|index|middle|ring|little)\b")
 _ROUND = re.compile(r"\bround (\d+) done\b")
@@ -74,6 +75,23 @@ class HandRaised(Act):
         self.p.world.hand.set_tremor(0.0, 0.0)
 
 
+class HandResting(Act):
+    """The hand flat on the table for the glove's reference pose: still, unless the patient
+    has a tremor at rest."""
+
+    words = ("keep your hand still",)
+
+    def start(self, text: str) -> None:
+        super().start(text)
+        a = self.p.a.motor
+        if a.rest_tremor_deg > 0:
+            self.p.world.hand.set_tremor(a.tremor_hz, a.rest_tremor_deg)
+
+    def end(self) -> None:
+        super().end()
+        self.p.world.hand.set_tremor(0.0, 0.0)
+
+
 class ImageryRound(Act):
     """An imagery round done: OK to go on, Back after ``imagery_rounds`` rounds."""
 
@@ -89,4 +107,4 @@ class ImageryRound(Act):
         self.p._press(key)  # a button, as the patient's other answers press it
 
 
-FINGER_ACTS: tuple[type[Act], ...] = (FingerMove, HandRaised, ImageryRound)
+FINGER_ACTS: tuple[type[Act], ...] = (FingerMove, HandRaised, HandResting, ImageryRound)
