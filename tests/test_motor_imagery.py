@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,8 +23,14 @@ from test_session_e2e import (  # noqa: F401  (calibrated: a fixture)
 )
 
 from station.app import App
+from station.journal import Journal
 from station.kinds import DecisionKind, Scope
-from station.protocols.motor.imagery import LOW_EFFORT_FRACTION, LOW_EFFORT_PAIN_NRS, SCRIPTS
+from station.protocols.motor.imagery import (
+    LOW_EFFORT_FRACTION,
+    LOW_EFFORT_PAIN_NRS,
+    SCRIPTS,
+    MotorImagery,
+)
 from station.runner import Outcome
 from station.sim.motor_acts import MotorAbilities
 
@@ -84,6 +91,34 @@ def steps_of(app: App, outcome: Outcome) -> list[tuple[str, int, float]]:
     assert app.journal is not None
     trials = app.journal.trials(outcome.session_id, "motor_imagery")
     return [(t.stimulus["step"], t.stimulus["round"], t.response["practice_s"]) for t in trials]
+
+
+@pytest.mark.parametrize(
+    ("pain", "fatigue_stop", "plan", "reason"),
+    [
+        (LOW_EFFORT_PAIN_NRS - 1, False, "auto", None),
+        (LOW_EFFORT_PAIN_NRS, False, "auto", "pain"),
+        (LOW_EFFORT_PAIN_NRS - 1, True, "auto", "fatigue"),
+        (0, False, "always", "plan"),
+    ],
+)
+def test_motor_imagery_low_effort_reason_from_the_checkin_the_session_and_the_plan(
+    tmp_path: Path, pain: int, fatigue_stop: bool, plan: str, reason: str | None
+) -> None:
+    """Today's check-in pain and a fatigue stop earlier in the session, as journalled."""
+    journal = Journal(tmp_path / "station.db")
+    try:
+        sid = journal.start_session(1, ["max_grip", "motor_imagery"])
+        other = journal.start_session(1, ["max_grip"])  # another session's stop: not today's
+        journal.record_event(other, DecisionKind.FATIGUE, {"scope": Scope.FORCE})
+        journal.set_checkin(sid, {"pain": pain, "new_numbness": False, "wound_problem": False})
+        if fatigue_stop:
+            journal.record_event(sid, DecisionKind.FATIGUE, {"scope": Scope.FORCE})
+        ctx = SimpleNamespace(journal=journal, session_id=sid)
+        proto = MotorImagery({"low_effort": plan})
+        assert proto.low_effort_reason(ctx) == reason  # type: ignore[arg-type]
+    finally:
+        journal.close()
 
 
 def test_motor_imagery_journals_practice_time_step_by_step(app: App) -> None:

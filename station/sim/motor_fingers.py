@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from station.sim.hand import FINGERS
 from station.sim.act import Act
+from station.sim.hand import FINGERS
 
 _FINGER = re.compile(r"\b(thumb|index|middle|ring|little)\b")
 _ROUND = re.compile(r"\bround (\d+) done\b")
