@@ -136,6 +136,10 @@ LONG_TESTS = {
     "test_sensory_prior_carries_over_and_a_changed_patient_is_not_trapped": 8,
     "tests/test_sensory_session.py::"
     "test_sensory_training_gives_feedback_and_works_near_80_percent": 4,
+    "tests/test_motor_finger_rom.py::"
+    "test_finger_rom_measures_each_finger_and_a_tremor_within_tolerance": 5,
+    "tests/test_motor_finger_rom.py::"
+    "test_finger_rom_the_glove_unplugged_ends_only_this_protocol": 4,
 }
 
 
