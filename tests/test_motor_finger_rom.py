@@ -28,6 +28,7 @@ from station.protocols.motor.finger_results import (
     GLOVE_ACCURACY_DEG,
     TREMOR_FLOOR_DPS,
     extreme,
+    finger_metrics,
     held,
     tremor_amplitude_deg,
 )
@@ -100,6 +101,23 @@ def test_finger_rom_a_tremor_amplitude_is_the_peak_of_its_rotation() -> None:
     """A rotation A·sin(2πft) has a rate of 2πfA·cos(2πft): rms 2πfA/√2."""
     rate_rms = 2 * math.pi * 6.0 * 0.5 / math.sqrt(2.0)
     assert tremor_amplitude_deg(rate_rms, 6.0) == pytest.approx(0.5)
+
+
+def test_finger_rom_a_paused_or_gappy_try_does_not_count() -> None:
+    """The best of the tries is taken over the usable ones: a try with a pause in it (the
+    finger may have moved while the patient was away) or a gap in its samples is kept in
+    the journal but not in the metrics."""
+
+    def hold(k: int, angle: float, quality: tuple[str, ...] = ()) -> Trial:
+        stimulus = {"task": "hold", "finger": "ring", "direction": "flexion", "try": k}
+        response = {"angle_deg": angle, "samples": 300}
+        return Trial("finger_rom", k, "right", stimulus, response, None, None, 0, 1, quality)
+
+    trials = [hold(1, 60.0), hold(2, 95.0, ("paused",)), hold(3, 90.0, ("glove_gaps",))]
+    m = finger_metrics(trials)
+    assert (m["ring_flexion"]["value"], m["ring_flexion"]["best_try"]) == (60.0, 1)
+    assert m["ring_flexion"]["tries"] == 1 and "ring_active_rom" not in m
+    assert finger_metrics([trials[1]])["fingers_measured"]["value"] == 0
 
 
 # -- whole sessions -------------------------------------------------------------------------

@@ -179,6 +179,39 @@ def test_motor_imagery_the_plan_asks_for_the_short_version_and_back_stops_it(
     assert outcome.summary["safety_events"] == []
 
 
+def test_motor_imagery_a_pause_mid_step_flags_that_step_and_the_practice_goes_on(
+    app: App,
+) -> None:
+    """Back held while "imagine holding the cup" shows: the pause screen, OK, and the step
+    finishes; it is journalled as paused, its practice time still counts."""
+    st = app.station
+    assert st is not None and st.sim is not None
+    sim = st.sim
+    back = sim.button_pins(app.config["buttons"])["back"]
+    held: list[float] = []
+
+    def hold_back() -> None:
+        if "Imagine holding the" in " ".join(sim.lcd_lines()) and not held:
+            held.append(st.clock.now())
+            back.drive_low()
+            st.clock.call_later(0.5, back.drive_high)
+
+    handle = st.clock.every(0.05, hold_back, "hold-back")
+    try:
+        outcome, screens = session(app, [imagery(script="grip")], imagery_rounds=1)
+    finally:
+        handle.cancel()
+    assert len(held) == 1 and any(s.startswith("Paused.") for s in screens)
+    assert (outcome.state, outcome.reason) == ("complete", "")
+    assert app.journal is not None
+    trials = app.journal.trials(outcome.session_id, "motor_imagery")
+    assert [t.quality for t in trials] == [(), ("paused",), (), ()]
+    kinds = [e["kind"] for e in outcome.summary["safety_events"]]
+    assert kinds == ["paused", "resumed"]
+    m = outcome.summary["protocols"][0]["metrics"]
+    assert m["practice_minutes"]["value"] == pytest.approx(21 / 60, abs=1e-3)
+
+
 def test_motor_imagery_declined_does_not_stop_the_force_work_after_it(app: App) -> None:
     """Back at the introduction (pressed by the test's hand, as the patient reads it):
     only the imagery ends; the grip protocol after it runs."""
