@@ -334,3 +334,28 @@ class Acquisition:
                 self.poll()
 
         return tick
+
+    # -- the glove for a session protocol (finger_rom) -------------------------------------
+
+    @property
+    def glove_fitted(self) -> bool:
+        return self.glove is not None
+
+    def glove_fault(self) -> SensorFault | None:
+        return self.readings.glove_fault()
+
+    def begin_glove_still(self) -> None:
+        """:meth:`glove_still` in two halves, for a caller that waits in between on its own
+        (a session protocol: heartbeat, Stop and faults checked while the hand is still)."""
+        assert self.glove is not None
+        self.glove.begin_still()
+
+    def end_glove_still(self, reference: bool = True) -> dict[str, Any]:
+        """Raises ``ValueError`` when an IMU moved or gave too few samples (hold still)."""
+        assert self.glove is not None
+        return self.glove.end_still(reference)
+
+    def cancel_glove_still(self) -> None:
+        """Drop a still pose begun with :meth:`begin_glove_still` (the hold was cut short)."""
+        if self.glove is not None:
+            self.glove.cancel_still()

@@ -221,6 +221,11 @@ class Glove:
         """Start collecting a still pose (hand flat on the table, fingers straight)."""
         self._still = {s: _Still() for s in self.imus}
 
+    def cancel_still(self) -> None:
+        """Drop a still pose begun and not finished (the hold was interrupted): nothing is
+        calibrated from it, and the drains stop collecting for it."""
+        self._still = None
+
     def end_still(self, reference: bool = True) -> dict[str, dict[str, list[float]]]:
         """Finish a still pose: gyro biases, accelerometer fit, and (``reference``) the
         zero-flexion pose. Raises ``ValueError`` if an IMU gave too few samples or moved."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sensors.fault_book import GLOVE, SUPPLY_REF, FaultBook, imu_key, pad_key
-from sensors.faults import ImuFault, PadFault, PadGap
+from sensors.faults import ImuFault, PadFault, PadGap, SensorFault
 from sensors.force_pads import ForcePads, PadSample
 from sensors.fusion import TremorEstimate, tremor_band
 from sensors.glove import Glove
@@ -179,6 +179,20 @@ class Readings:
             start, end = span
             age -= max(0.0, min(now if end is None else end, now) - max(start, t_s))
         return age
+
+    # -- the glove's faults, for a protocol that uses it (finger_rom) ----------------------
+
+    def glove_fault(self) -> SensorFault | None:
+        """The glove's active fault (:class:`~sensors.faults.GloveUnplugged`) or that of the
+        first of its IMUs with one (:class:`~sensors.faults.ImuFault`); None when it reads."""
+        if self.glove is None:
+            return None
+        faults = self.book.active_faults
+        for key in (GLOVE, *(imu_key(s) for s in self.glove.segments)):
+            fault = faults.get(key)  # .get(): the loop may clear it meanwhile
+            if fault is not None:
+                return fault
+        return None
 
 
 def nearest(t_ref: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -345,6 +345,7 @@ FINGER_ROM = ProtocolSpec(
             default=("thumb", "index", "middle", "ring", "little"),
         ),
         "tries": IntParam(1, 5, default=3),
+        "hold_s": NumberParam(2.0, 6.0, default=3.0, unit="s"),
     },
     station_check=_glove_check,
 )
@@ -355,6 +356,9 @@ MOTOR_IMAGERY = ProtocolSpec(
         # -- motor_imagery params --
         "script": OneOfParam(("grip", "fingers", "reach"), default="grip"),
         "minutes": NumberParam(1.0, 15.0, default=5.0, unit="min"),
+        # "auto": the short imagery-only version on a day pain or fatigue limits practice;
+        # "always": the short version every time (the clinician's choice).
+        "low_effort": OneOfParam(("auto", "always"), default="auto"),
     },
 )
 

@@ -21,11 +21,13 @@ class SessionState(StrEnum):
 
 
 class Scope(StrEnum):
-    """What a stop rule stops: the whole session, force work, or vibration."""
+    """What a stop rule stops: the whole session, force work, vibration, or one protocol."""
 
     SESSION = "session"
     FORCE = "force"
     VIBRATION = "vibration"
+    #: Only the protocol that met it (a glove task declined, the glove's own fault).
+    PROTOCOL = "protocol"
 
 
 class DecisionKind(StrEnum):
@@ -47,6 +49,8 @@ class DecisionKind(StrEnum):
     PARESTHESIA = "paresthesia"
     VIBRATION_DOSE = "vibration_dose"
     CONTACT_FORCE = "contact_force"
+    GLOVE_FAULT = "glove_fault"
+    NOT_STILL = "not_still"
 
 
 #: Decisions that are the station's problem, not the patient's doing nor a stop rule's:
@@ -57,6 +61,7 @@ STATION_PROBLEMS = frozenset(
         DecisionKind.UNCALIBRATED,
         DecisionKind.PAD_GAPS,
         DecisionKind.NO_MOTORS,
+        DecisionKind.GLOVE_FAULT,
     }
 )
 #: The pain stop rules after the check-in (the summary names the one that fired).

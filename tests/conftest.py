@@ -142,6 +142,10 @@ LONG_TESTS = {
     "test_steadiness_a_cv_that_doubles_stops_force_work_and_a_paused_hold_does_not_count": 3,
     "tests/test_motor_sustained.py::"
     "test_sustained_hold_fatigue_resistance_then_fatigue_index_to_the_hard_limit": 4,
+    "tests/test_motor_finger_rom.py::"
+    "test_finger_rom_measures_each_finger_and_a_tremor_within_tolerance": 5,
+    "tests/test_motor_finger_rom.py::"
+    "test_finger_rom_the_glove_unplugged_ends_only_this_protocol": 4,
 }
 
 

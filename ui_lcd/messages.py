@@ -473,6 +473,138 @@ EN: dict[str, Msg] = {
         "No warm-up buzz today.\nWe go straight on.", variants={"16x2": "No warm-up today"}
     ),
     # -- motor: finger range of motion and imagery ------------------------------------------
+    # Finger screens name the finger ("thumb", "index", ...). The virtual patient bends on
+    # "bend", lifts back on "lift", holds its hand up (tremor) on "raise", rests it on "hand
+    # still"; no glove screen says "pad" or "squeeze".
+    "fingers.intro": Msg(
+        "Finger movement\nPut the glove on your {hand} hand. Press OK.",
+        variants={"16x2": "Finger movement\nGlove on? OK"},
+        longest=_HAND,
+    ),
+    "fingers.flat": Msg(
+        "Lay your hand flat on the table, fingers straight. Press OK.",
+        variants={"16x2": "Hand flat, then\npress OK."},
+    ),
+    "fingers.keep_still": Msg(
+        "Keep your hand still.\nThe glove is learning your hand.",
+        variants={"16x2": "Keep your hand\nstill..."},
+    ),
+    "fingers.not_still": Msg(
+        "A little movement there.\nLet's try that again.",
+        variants={"16x2": "Let's try again."},
+    ),
+    "fingers.raise": Msg(
+        "Raise your hand off the table and hold it still.",
+        "progress",
+        variants={"16x2": "Raise your hand"},
+        longest={"done": 9, "total": 9},
+    ),
+    "fingers.bend": Msg(
+        "Finger: {finger}\nBend it as far as you can. Hold.",
+        "progress",
+        variants={"16x2": "{finger}: bend"},
+        longest={"done": 9, "total": 9, "finger": "middle"},
+    ),
+    "fingers.lift": Msg(
+        "Finger: {finger}\nLift it back as far as you can. Hold.",
+        "progress",
+        variants={"16x2": "{finger}: lift up"},
+        longest={"done": 9, "total": 9, "finger": "middle"},
+    ),
+    "fingers.relax": Msg(
+        "Relax your finger.\nLet it rest.",
+        variants={"16x2": "Relax your\nfinger."},
+    ),
+    "fingers.result": Msg(
+        "Finger set done.\n{done} fingers measured. Thank you!",
+        variants={"16x2": "Fingers done.\n{done} measured."},
+        longest={"done": 5},
+    ),
+    "imagery.intro": Msg(
+        "Imagery practice\nPicture each move in your mind. Press OK.",
+        variants={"16x2": "Imagine moves.\nPress OK."},
+    ),
+    "imagery.easy_day": Msg(
+        "An easy day today.\nLet's just imagine the moves, for a short while. OK?",
+        variants={"16x2": "Easy day: just\nimagine. OK?"},
+    ),
+    "imagery.next": Msg(
+        "Round {done} done.\nPress OK to go on, or Back to stop.",
+        variants={"16x2": "Round {done} done\nOK=on Back=stop"},
+        longest={"done": 99},
+    ),
+    "imagery.result": Msg(
+        "Imagery done.\n{minutes} minutes of practice. Thank you!",
+        variants={"16x2": "Imagery done.\n{minutes} minutes"},
+        longest={"minutes": "15.0"},
+    ),
+    # The scripts: "Imagine ..." screens are imagery, "Watch ..." action observation.
+    "imagery.grip_close": Msg(
+        "Imagine closing your hand slowly around a cup.",
+        "progress",
+        variants={"16x2": "Imagine: close"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.grip_hold": Msg(
+        "Imagine holding the cup. Feel its weight.",
+        "progress",
+        variants={"16x2": "Imagine: hold"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.grip_open": Msg(
+        "Now imagine opening your hand slowly.",
+        "progress",
+        variants={"16x2": "Imagine: open"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.grip_watch": Msg(
+        "Watch your {other} hand close and open slowly.",
+        "progress",
+        variants={"16x2": "Watch {other} hand"},
+        longest={"done": 9, "total": 9, "other": "right"},
+    ),
+    "imagery.fingers_touch": Msg(
+        "Imagine touching your thumb to each fingertip.",
+        "progress",
+        variants={"16x2": "Imagine: touch"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.fingers_spread": Msg(
+        "Imagine spreading your fingers wide, then relaxing.",
+        "progress",
+        variants={"16x2": "Imagine: spread"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.fingers_watch": Msg(
+        "Watch your {other} thumb touch each fingertip.",
+        "progress",
+        variants={"16x2": "Watch {other} hand"},
+        longest={"done": 9, "total": 9, "other": "right"},
+    ),
+    "imagery.reach_out": Msg(
+        "Imagine reaching out for a glass on the table.",
+        "progress",
+        variants={"16x2": "Imagine: reach"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.reach_grasp": Msg(
+        "Imagine your fingers closing around it.",
+        "progress",
+        variants={"16x2": "Imagine: grasp"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.reach_back": Msg(
+        "Now imagine bringing it back to you slowly.",
+        "progress",
+        variants={"16x2": "Imagine: back"},
+        longest={"done": 9, "total": 9},
+    ),
+    "imagery.reach_watch": Msg(
+        "Watch your {other} hand reach out and back.",
+        "progress",
+        variants={"16x2": "Watch {other} hand"},
+        longest={"done": 9, "total": 9, "other": "right"},
+    ),
     # -- rest and encouragement ------------------------------------------------------------
     "rest.title": Msg("Rest\nLet your hand go loose.", "countdown", variants={"16x2": "Rest"}),
     "rest.over": Msg(

@@ -21,6 +21,7 @@ from typing import Any
 from station.sim.act import Act
 from station.sim.motor_bilateral import TwoBarHands
 from station.sim.motor_fast import FAST_ACTS
+from station.sim.motor_fingers import FINGER_ACTS
 from station.sim.motor_track import SteadyHold, Tracking
 
 
@@ -65,6 +66,24 @@ class MotorAbilities:
     #: other hand that already holds.
     follow_lag_s: float = 0.4
     # -- fingers and imagery ---------------------------------------------------------------
+    #: Each finger's furthest active flexion (deg, relative to the back of the hand), in the
+    #: order thumb, index, middle, ring, little.
+    finger_flexion_deg: tuple[float, ...] = (50.0, 80.0, 85.0, 78.0, 72.0)
+    #: Each finger's furthest active extension, as a flexion angle (deg): negative past
+    #: straight, positive when the finger cannot straighten fully (a lag).
+    finger_extension_deg: tuple[float, ...] = (-8.0, -15.0, 5.0, -12.0, -20.0)
+    #: How long a finger takes to reach its furthest flexion or extension (s).
+    finger_move_s: float = 0.6
+    #: Each try falls short of the furthest range by up to this much (deg, uniform).
+    finger_shortfall_deg: float = 0.0
+    #: Postural tremor while the hand is held up unsupported (none while it rests on the
+    #: table): frequency (Hz) and peak rotation about the hand's flexion axis (deg).
+    tremor_hz: float = 0.0
+    tremor_deg: float = 0.0
+    #: Tremor (deg, at ``tremor_hz``) even while the hand rests flat: it cannot keep still.
+    rest_tremor_deg: float = 0.0
+    #: Imagery rounds after which the patient presses Back (None: goes on when asked).
+    imagery_rounds: int | None = None
 
 
 class Comfortable(Act):
@@ -106,7 +125,14 @@ class BilateralHold(Act):
 
 
 #: Every act, tried in order on a settled screen before the patient's other reactions.
-ACTS: tuple[type[Act], ...] = (Comfortable, SteadyHold, Tracking, *FAST_ACTS, BilateralHold)
+ACTS: tuple[type[Act], ...] = (
+    Comfortable,
+    SteadyHold,
+    Tracking,
+    *FAST_ACTS,
+    BilateralHold,
+    *FINGER_ACTS,
+)
 
 __all__ = ["ACTS", "Act", "Comfortable", "MotorAbilities", "wobble_profile"]
 

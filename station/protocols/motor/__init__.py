@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from station.protocols.motor.bilateral import Bilateral
 from station.protocols.motor.common import MotorProtocol
+from station.protocols.motor.finger_rom import FingerRom
 from station.protocols.motor.grip_release import GripRelease
+from station.protocols.motor.imagery import MotorImagery
 from station.protocols.motor.rfd import RateOfForceDevelopment
 from station.protocols.motor.steadiness import ForceSteadiness
 from station.protocols.motor.sustained import SustainedHold
@@ -22,6 +24,8 @@ MOTOR: tuple[type[MotorProtocol], ...] = (
     GripRelease,
     SustainedHold,
     Bilateral,
+    FingerRom,
+    MotorImagery,
 )
 
 __all__ = ["MOTOR", "MotorProtocol"]
