@@ -29,14 +29,14 @@ def check(ctx: CheckContext) -> list[CheckResult]:
         return []
     bus = ctx.station.buses["station"]
     addresses = ctx.config["pads"]["adc_addresses"]
-    return [
-        _check_one(ctx, bus, adc, address) for adc, address in zip(pads.adcs, addresses, strict=True)
-    ]
+    pairs = zip(pads.adcs, addresses, strict=True)
+    return [_check_one(ctx, bus, adc, address) for adc, address in pairs]
 
 
 def _check_one(ctx: CheckContext, bus: Any, adc: Any, address: int) -> CheckResult:
     name = f"adcs.0x{address:02X}"
-    want = OS | MUX_AIN0 | PGA_CODES[adc.pga_v] << 9 | MODE_SINGLE | DR_CODES[adc.data_rate_sps] << 5
+    want = OS | MUX_AIN0 | MODE_SINGLE
+    want |= PGA_CODES[adc.pga_v] << 9 | DR_CODES[adc.data_rate_sps] << 5
     try:
         adc.start_single(0)
         ctx.clock.sleep(adc.conversion_time_s())

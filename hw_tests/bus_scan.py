@@ -89,8 +89,14 @@ def _scan_bus(
             for ch, want in sorted(channels.items()):
                 cname = f"{name}.mux0x{address:02X}.ch{ch}"
                 if saved.get(address, -1) < 0:
-                    results.append(failed(cname, "not scanned: the mux does not answer",
-                                          f"check the mux at 0x{address:02X}", "T-BUS-01"))  # fmt: skip
+                    results.append(
+                        failed(
+                            cname,
+                            "not scanned: the mux does not answer",
+                            f"check the mux at 0x{address:02X}",
+                            "T-BUS-01",
+                        )
+                    )
                     continue
                 switches[address].select(ch)
                 behind = set(bus.scan()) - found

@@ -15,14 +15,14 @@ def check(ctx: CheckContext) -> list[CheckResult]:
     limit = int(ctx.config["calibration"]["max_age_days"])
     now = ctx.wall_clock()
     results = []
-    for kind, part in (("pads", st.pads), ("motors", st.haptics)):
-        if part is None:
-            continue
-        slot = "pad" if kind == "pads" else "motor"
-        n = part.n_pads if kind == "pads" else len(part.motors)
-        for i in range(n):
-            record = part.records.get(i)
-            results.append(_one(f"calibration.{slot}{i}", kind, record, now, limit))
+    if st.pads is not None:
+        for i in range(st.pads.n_pads):
+            record = st.pads.records.get(i)
+            results.append(_one(f"calibration.pad{i}", "pads", record, now, limit))
+    if st.haptics is not None:
+        for i in range(len(st.haptics.motors)):
+            record = st.haptics.records.get(i)
+            results.append(_one(f"calibration.motor{i}", "motors", record, now, limit))
     return results
 
 

@@ -105,22 +105,23 @@ def check_targets(faults: Sequence[Fault], config: Any) -> None:
 
 def inject_chips(faults: Sequence[Fault], config: Any, sim: Any) -> None:
     """Apply the chip-level faults to the simulated station's handles ``sim`` (before the
-    station's drivers start, as ``prepare_sim``)."""
+    station's drivers start, as ``prepare_sim``). A part the station was started without
+    (it did not start: the fault did its work) is passed over."""
     chips, world = sim.chips, sim.world
     layout = pad_layout(config["pads"])[0] if config["pads"]["fitted"] else []
     for f in faults:
-        if f.kind.startswith("motor-"):
+        if f.kind.startswith("motor-") and chips.drvs:
             _motor(chips.drvs[f.index], f.kind)
-        elif f.kind == "pad-unplugged":
+        elif f.kind == "pad-unplugged" and chips.adcs:
             world.pads[f.index].unplug()
-        elif f.kind.startswith("pad-"):
+        elif f.kind.startswith("pad-") and chips.adcs:
             channel = next(c for c in layout if c.pad == f.index)
             _pad_input(f.kind, chips.adcs[channel.adc], channel.ain, world, f.index)
-        elif f.kind == "adc-brownout":
+        elif f.kind == "adc-brownout" and chips.adcs:
             chips.adcs[f.index].brownout_on_start = True
-        elif f.kind.startswith("imu-"):
+        elif f.kind.startswith("imu-") and chips.imus:
             _imu(chips.imus[WIRING[f.index][0]], f.kind)
-        elif f.kind == "lcd-missing":
+        elif f.kind == "lcd-missing" and chips.lcd is not None:
             chips.lcd.unplug()
 
 
@@ -151,7 +152,8 @@ def _pad_input(kind: str, adc: Any, ain: int, world: Any, pad: int) -> None:
         rng = random.Random(pad)
         adc.set_input_source(ain, lambda t: fsr.voltage_at(t) + rng.gauss(0.0, 0.02))
     else:
-        adc.set_input_source(ain, lambda t: fsr.voltage_at(t) + 0.010 * t)
+        t0 = adc.clock.now()
+        adc.set_input_source(ain, lambda t: fsr.voltage_at(t) + 0.010 * max(0.0, t - t0))
 
 
 def _imu(imu: Any, kind: str) -> None:

@@ -26,7 +26,7 @@ def check(ctx: CheckContext) -> list[CheckResult]:
         if error is not None:
             message = str(error)
             detail, _, hint = message.partition(". Check ")
-            hint = f"Check {hint}" if hint else "see the detail"
+            hint = hint.rstrip(".") if hint else "the part named in the detail"
             results.append(failed(name, detail, hint, error.code or "E-BUS-121"))
         else:
             results.append(passed(name, _found(ctx, part)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drivers.drv2605l import DRV2605L
 from hw_tests.context import CheckContext
 from hw_tests.report import CheckResult, failed, passed, skipped
 
@@ -39,13 +38,14 @@ def check(ctx: CheckContext) -> list[CheckResult]:
     return results
 
 
-def _check_motor(ctx: CheckContext, n: int, motor: DRV2605L) -> list[CheckResult]:
+def _check_motor(ctx: CheckContext, n: int, motor: Any) -> list[CheckResult]:
+    """Status, diagnostics and auto-calibration of one :class:`DRV2605L`."""
     base = f"motors.motor{n}"
     actuator = ctx.config["haptics"]["actuator"]
     try:
         status = _flags(f"{base}.status", motor.faults())
         ok = motor.diagnose()
-        over_temp, over_current, _ = motor.faults()
+        _, over_current, _ = motor.faults()
         diag = _diagnostics(f"{base}.diagnostics", ok, over_current)
         autocal = _autocal(f"{base}.autocal", motor.auto_calibrate(), actuator)
     finally:

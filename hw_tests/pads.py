@@ -37,19 +37,38 @@ def check(ctx: CheckContext) -> list[CheckResult]:
     supply = pads.nominal_supply_v
     results = []
     for c in pads.layout:
-        adc = pads.adcs[c.adc]
-        counts = first[c.pad] + second[c.pad]
-        volts = [adc.counts_to_volts(n) for n in counts]
+        adc, base = pads.adcs[c.adc], f"pads.pad{c.pad}"
         where = f"ADS1115 {c.adc} AIN{c.ain}"
-        results.append(_unloaded(f"pads.pad{c.pad}.unloaded", counts, volts, supply, where))
-        results.append(_noise(f"pads.pad{c.pad}.noise", volts, where))
-        half = len(first[c.pad])
-        results.append(_drift(f"pads.pad{c.pad}.drift", volts[:half], volts[half:], where))
+        a, b = first[c.pad], second[c.pad]
+        if isinstance(a, OSError):
+            results.append(_no_reading(base, a, where))
+            continue
+        if isinstance(b, OSError):
+            results.append(_no_reading(base, b, where))
+            continue
+        va = [adc.counts_to_volts(n) for n in a]
+        vb = [adc.counts_to_volts(n) for n in b]
+        results.append(_unloaded(f"{base}.unloaded", a + b, va + vb, supply, where))
+        results.append(_noise(f"{base}.noise", va, vb, where))
+        results.append(_drift(f"{base}.drift", va, vb, where))
     return results
 
 
-def _reads(adc: Any, ain: int) -> list[int]:
-    return [adc.read_single(ain) for _ in range(READS)]
+def _reads(adc: Any, ain: int) -> list[int] | OSError:
+    """``READS`` conversions of AIN``ain``, or the bus error that stopped them."""
+    try:
+        return [adc.read_single(ain) for _ in range(READS)]
+    except OSError as exc:
+        return exc
+
+
+def _no_reading(name: str, exc: OSError, where: str) -> CheckResult:
+    return failed(
+        f"{name}.unloaded",
+        f"no reading ({where}): {exc}",
+        "the ADS1115 the pad is on: see its adcs check, its supply and cable",
+        "T-PAD-06",
+    )
 
 
 def _unloaded(
@@ -81,8 +100,9 @@ def _unloaded(
     return passed(name, shown)
 
 
-def _noise(name: str, volts: list[float], where: str) -> CheckResult:
-    noise = statistics.pstdev(volts)
+def _noise(name: str, before: list[float], after: list[float], where: str) -> CheckResult:
+    # Within each window: a drift between them is the drift check's.
+    noise = (statistics.pstdev(before) + statistics.pstdev(after)) / 2
     shown = f"{noise * 1000:.2f} mV rms ({where})"
     if noise > NOISE_MAX_V:
         return failed(

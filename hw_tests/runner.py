@@ -48,8 +48,12 @@ STEPS = (
     Step("identity", "identity", identities.check, "name every fitted chip that did not start"),
     Step("adcs", "adcs", adcs.check, "read back each ADS1115's config after a conversion"),
     Step("pads", "pads", pads.check, "read each pad unloaded: keep everything off the pads"),
-    Step("motors", "motors", motors.check, "run each motor driver's diagnostics and "
-         "auto-calibration: the motors buzz"),  # fmt: skip
+    Step(
+        "motors",
+        "motors",
+        motors.check,
+        "run each motor driver's diagnostics and auto-calibration: the motors buzz",
+    ),
     Step("motors", "motors.felt", motors.check_felt, "buzz each motor; say if you felt it", True),
     Step("imus", "imus", imus.check, "self-test each glove IMU: leave the glove flat and still"),
     Step("lcd", "lcd", lcd.check, "write a test pattern to the LCD"),
