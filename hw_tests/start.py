@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from station import hardware
+import station.hardware as hardware
 from station.config import Config
 from station.hardware import HardwareError, Station
 

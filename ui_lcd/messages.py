@@ -362,7 +362,7 @@ EN: dict[str, Msg] = {
         "yes_no",
         variants={"16x2": "Motor {motor} buzz?"},
         longest={"motor": 7},
-    ),  # fmt: skip
+    ),
     "tech.lcd_pattern": Msg(
         "Blocks, letters and digits right?", "yes_no", variants={"16x2": "Pattern right?"}
     ),

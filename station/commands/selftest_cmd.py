@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -264,8 +265,15 @@ def _send(ctx: Any, data_dir: Path, body: dict[str, Any], client: Any, out: _Out
     from mqtt_bridge import outbox
     from station.paths import station_db
 
-    with outbox.Outbox(station_db(data_dir), max_rows=ctx.config["mqtt"]["outbox_max_rows"]) as ob:
-        ob.enqueue("rehab.selftest/1", body)
+    try:
+        max_rows = ctx.config["mqtt"]["outbox_max_rows"]
+        with outbox.Outbox(station_db(data_dir), max_rows=max_rows) as ob:
+            ob.enqueue("rehab.selftest/1", body)
+    except (sqlite3.DatabaseError, outbox.OutboxFull) as exc:
+        print(f"rehab-station selftest: report not queued for the clinic: {exc}", file=sys.stderr)
+        if client is not None:
+            client.close()
+        return
     if client is None:
         out.say("report queued in the outbox (MQTT is off)")
         return
