@@ -7,6 +7,8 @@ from hw_tests.report import CheckResult, failed, passed
 from ui_lcd.keys import KEYS
 
 PRESS_TIMEOUT_S = 20.0
+#: A button still down this long after the check starts is stuck (not a finger leaving it).
+STUCK_S = 1.0
 LABELS = {"ok": "OK", "back": "Back", "left": "Left", "right": "Right", "stop": "Stop"}
 
 
@@ -15,7 +17,11 @@ def check(ctx: CheckContext) -> list[CheckResult]:
     buttons = ctx.station.buttons
     if buttons is None:
         return []
+    deadline = ctx.clock.now() + STUCK_S
     buttons.poll()
+    while any(buttons.is_pressed(k) for k in KEYS) and ctx.clock.now() < deadline:
+        ctx.clock.sleep(0.05)
+        buttons.poll()
     results = []
     for key in KEYS:
         name = f"buttons.{key}.released"
@@ -24,7 +30,7 @@ def check(ctx: CheckContext) -> list[CheckResult]:
             results.append(
                 failed(
                     name,
-                    f"the {LABELS[key]} button (GPIO {pin}) reads pressed with nobody on it",
+                    f"the {LABELS[key]} button (GPIO {pin}) stays pressed with nobody on it",
                     "a stuck switch or a short to ground on its lead (buttons.* pins)",
                     "T-KEY-01",
                 )

@@ -278,7 +278,7 @@ def _send(ctx: Any, data_dir: Path, body: dict[str, Any], client: Any, out: _Out
         out.say("report queued in the outbox (MQTT is off)")
         return
     clock = MonotonicClock()
-    end = clock.now() + 5.0
+    end = clock.now() + (5.0 if client.connected else 0.0)  # down: it goes next start
     while clock.now() < end and client.counts().pending > 0:
         clock.sleep(0.05)
     counts = client.counts()
