@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selftest_technician import Technician
 from stations import sim_station
 
 from hw_tests import runner
 from hw_tests.ask import Asker
 from hw_tests.context import CheckContext
 from hw_tests.report import CheckResult
+from hw_tests.sim_technician import SimTechnician as Technician
 from ui_lcd.screens import Screens
 
 FITTED = ("pads", "haptics", "lcd")
