@@ -4,6 +4,10 @@ however the self-test ends."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,10 @@ from hw_tests.ask import Asker
 from hw_tests.context import CheckContext
 from hw_tests.report import CheckResult
 from hw_tests.sim_technician import SimTechnician as Technician
+from station import cli, config
+from station.app import App
+from station.commands import run_cmd
+from station.paths import station_db
 from ui_lcd.screens import Screens
 
 FITTED = ("pads", "haptics", "lcd")
@@ -102,3 +110,59 @@ def test_selftest_motors_are_off_when_a_check_raises_mid_buzz(station: Any) -> N
     assert [(r.name, r.status, r.code) for r in results] == [("motors.boom", "ERROR", "T-SW-01")]
     assert "RuntimeError: bus gone" in results[0].detail
     assert motors_still(station)
+
+
+def test_selftest_sim_cli_attended_confirms_and_asks_on_the_station(
+    tmp_path: Path, sim_calibrations: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without -y the simulated station's technician confirms the start and answers."""
+    data_dir = sim_calibrations.data_dir(tmp_path / "data", config.defaults(), 0)
+    argv = ["selftest", "--sim", "--json", "--data-dir", str(data_dir)]
+    rc = cli.main([*argv, "--skip", "pads,imus,storage", "--inject-fault", "motor-open:3"])
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    checks = {c["name"]: c["status"] for c in report["checks"]}
+    assert rc == 1 and report["attended"] is True
+    assert "Station self-test Start it now?" in out.err
+    assert checks["motors.motor3.felt"] == "FAIL" and checks["motors.motor2.felt"] == "PASS"
+    assert checks["lcd.pattern"] == "PASS" and checks["buttons.stop.pressed"] == "PASS"
+    assert "SKIP" not in {s for n, s in checks.items() if n != "broker"}
+
+
+def test_selftest_from_the_service_menu_runs_on_the_lcd_and_queues_the_report(
+    tmp_path: Path, sim_calibrations: Any
+) -> None:
+    cfg = config.validate({"glove": {"fitted": False}})
+    app = App(cfg, sim_calibrations.data_dir(tmp_path, cfg, 5), sim=True, seed=5).open()
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        st = app.station
+        assert st is not None
+        tech = Technician(st)
+        done: list[str] = []
+
+        def look() -> None:
+            text = tech.text()
+            if text.startswith("Choose, then OK") and not done:
+                done.append("chosen")
+                tech.press("right")
+                tech.press("ok", 0.2)
+            if "Self-test passed" in text and done == ["chosen"]:
+                done.append("passed")
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        st.clock.every(0.05, look, "look-at-lcd")
+        assert run_cmd._service(app) == 0
+        assert done == ["chosen", "passed"]
+        with sqlite3.connect(station_db(app.data_dir)) as conn:
+            rows = conn.execute("SELECT schema, body FROM outbox").fetchall()
+        assert [r[0] for r in rows] == ["rehab.selftest/1"]
+        body = json.loads(rows[0][1])
+        checks = {c["name"]: c["status"] for c in body["checks"]}
+        assert body["passed"] is True and body["attended"] is True
+        assert checks["motors.motor0.felt"] == "PASS" and checks["buttons.ok.pressed"] == "PASS"
+        assert motors_still(st)
+    finally:
+        app.close()
+        for s, handler in old.items():
+            signal.signal(s, handler)

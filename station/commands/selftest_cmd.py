@@ -131,10 +131,12 @@ def _selftest(
     except HardwareError as exc:
         print(f"rehab-station selftest: cannot run: {exc}", file=sys.stderr)
         return 2
-    client = None
+    client = technician = None
     try:
         if ctx.sim:
             faults_mod.inject_pins(chip_faults, ctx.config, station.sim)
+            if not args.yes:  # the simulated station's technician answers its questions
+                technician = _sim_technician(station)
         check_ctx = _context(args, ctx, station, left_out, faults, out)
         client = _client(ctx, faults)
         if client is not None:
@@ -147,6 +149,8 @@ def _selftest(
         results = runner.run(check_ctx, steps, progress=lambda r: out.say(r.line()))
         _show_outcome(check_ctx, results)
     finally:
+        if technician is not None:
+            technician.close()
         station.close()
     body = report.report_body(
         results,
@@ -161,6 +165,43 @@ def _selftest(
     else:
         _summary(results, out)
     return report.exit_code(results)
+
+
+def run_on_app(app: Any) -> list[Any]:
+    """The self-test from the service menu, on the running station and its LCD alone:
+    every step (a person is there), the outcome on the LCD, the report in the outbox."""
+    from hw_tests import report, runner
+    from hw_tests.ask import Asker
+    from hw_tests.context import CheckContext, ProbeResult
+    from mqtt_bridge import envelope
+    from mqtt_bridge import outbox as outbox_mod
+
+    st = app.station
+    asker = Asker(app.ui.screens, st.buttons, st.clock, st.display)
+    client = app.client
+    probe = None
+    if client is not None:
+        probe = lambda: ProbeResult(  # noqa: E731
+            client.connected,
+            f"{client.broker}: " + ("connected" if client.connected else "not connected"),
+        )
+    synced: Callable[[], bool] = (lambda: True) if app.sim else envelope.clock_synced
+    check_ctx = CheckContext(st, app.data_dir, asker=asker, broker_probe=probe, clock_synced=synced)
+    asker.tell("selftest.running")
+    results = runner.run(check_ctx, runner.select())
+    _show_outcome(check_ctx, results)
+    body = report.report_body(results, __version__, simulated=app.sim, attended=True)
+    with app.journal.transaction() as conn:
+        outbox_mod.enqueue(
+            conn, "rehab.selftest/1", body, max_rows=app.config["mqtt"]["outbox_max_rows"]
+        )
+    return results
+
+
+def _sim_technician(station: Any) -> Any:
+    from hw_tests.sim_technician import SimTechnician
+
+    return SimTechnician(station)
 
 
 def _sim_first_start(ctx: Any, data_dir: Path, seed: int) -> None:
