@@ -28,6 +28,8 @@ from station.commands import calibrate_cmd
 from station.config import load
 
 CONFIG = 'schema = "rehab.config/1"\n[glove]\nfitted = false\n'
+#: The session tests' simulated world: their records (made once per run) are reused.
+SEED = 3
 
 
 @pytest.fixture
@@ -48,22 +50,23 @@ def files(data_dir: Path) -> dict[str, str]:
 
 
 def test_calibrate_pads_then_a_session_measures_the_true_grip(
-    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, config_file: Path, sim_calibrations: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    data_dir = tmp_path / "data"
-    assert calibrate(config_file, data_dir, "pads", "--pad", "0") == 0
+    # The station as the session tests have it set up (seed 3), pad 0 then recalibrated.
+    cfg = load(config_file, sim=True)
+    data_dir = sim_calibrations.data_dir(tmp_path / "data", cfg, SEED)
+    assert calibrate(config_file, data_dir, "pads", "--pad", "0", "--seed", str(SEED)) == 0
     out = capsys.readouterr().out
     assert "Pad 0 Put the 20 N weight on it, then press OK." in out
-    assert "pad0: saved v1, largest residual" in out and "(its first calibration)" in out
-    record = json.loads((data_dir / "calibration" / "pad-pad0-v1.json").read_text())
+    assert "pad0: saved v2, largest residual" in out and "replaces v1 of " in out
+    record = json.loads((data_dir / "calibration" / "pad-pad0-v2.json").read_text())
     assert [p[0] for p in record["points"]] == [0.5, 1.0, 2.0, 5.0, 10.0, 20.0]
-    assert set(files(data_dir)) == {"pad-pad0-v1.json"}
-    # The station then measures a virtual patient's squeezes on pad 0 with that record
-    # (the simulated technician calibrates the other parts at the first start).
-    app = App(load(config_file, sim=True), data_dir, sim=True, seed=0).open()
+    assert not (data_dir / "calibration" / "pad-pad1-v2.json").exists()
+    # A session then measures a virtual patient's squeezes on pad 0 with that record.
+    app = App(cfg, data_dir, sim=True, seed=SEED).open()
     try:
         assert app.station is not None and app.station.pads is not None
-        assert app.station.pads.records[0].version == 1
+        assert app.station.pads.records[0].version == 2
         assert len(app.station.pads.records[0].points) == 6
         p = patient(app, "typical")
         outcome = run(app, make_plan(app, [grip_item(hands=("involved",), trials=2)]))

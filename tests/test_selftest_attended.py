@@ -116,8 +116,9 @@ def test_selftest_sim_cli_attended_confirms_and_asks_on_the_station(
     tmp_path: Path, sim_calibrations: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Without -y the simulated station's technician confirms the start and answers."""
-    data_dir = sim_calibrations.data_dir(tmp_path / "data", config.defaults(), 0)
-    argv = ["selftest", "--sim", "--json", "--data-dir", str(data_dir)]
+    records = config.validate({"glove": {"fitted": False}})  # the session tests' (seed 3)
+    data_dir = sim_calibrations.data_dir(tmp_path / "data", records, 3)
+    argv = ["selftest", "--sim", "--json", "--data-dir", str(data_dir), "--seed", "3"]
     rc = cli.main([*argv, "--skip", "pads,imus,storage", "--inject-fault", "motor-open:3"])
     out = capsys.readouterr()
     report = json.loads(out.out)
@@ -133,7 +134,7 @@ def test_selftest_from_the_service_menu_runs_on_the_lcd_and_queues_the_report(
     tmp_path: Path, sim_calibrations: Any
 ) -> None:
     cfg = config.validate({"glove": {"fitted": False}})
-    app = App(cfg, sim_calibrations.data_dir(tmp_path, cfg, 5), sim=True, seed=5).open()
+    app = App(cfg, sim_calibrations.data_dir(tmp_path, cfg, 3), sim=True, seed=3).open()
     old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         st = app.station

@@ -14,15 +14,28 @@ from mqtt_bridge import schema
 from station import cli
 from station import config as config_mod
 
+RECORDS_CONFIG = config_mod.validate({"glove": {"fitted": False}})
+SEED = 3
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path, sim_calibrations: Any) -> Path:
-    return sim_calibrations.data_dir(tmp_path / "data", config_mod.defaults(), 0)
+    return sim_calibrations.data_dir(tmp_path / "data", RECORDS_CONFIG, SEED)
 
 
 def selftest(data_dir: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
     capsys.readouterr()
-    argv = ["selftest", "--sim", "-y", "--json", "--data-dir", str(data_dir), *args]
+    argv = [
+        "selftest",
+        "--sim",
+        "-y",
+        "--json",
+        "--data-dir",
+        str(data_dir),
+        "--seed",
+        str(SEED),
+        *args,
+    ]
     rc = cli.main([*argv, "--only", "broker,clock", "--broker-timeout", "2"])
     report = json.loads(capsys.readouterr().out)
     return rc, {c["name"]: c for c in report["checks"]}
