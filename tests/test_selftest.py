@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hw_tests import faults
 from mqtt_bridge import outbox, schema
 from sensors.calibration import CalibrationStore
 from station import cli
@@ -222,3 +223,13 @@ def test_selftest_first_sim_start_calibrates_the_healthy_station_first(
     assert rc == 0, report
     assert [c["name"] for c in report["checks"]] == [f"calibration.pad{i}" for i in range(4)]
     assert len(list((data_dir / "calibration").glob("pad-*.json"))) == 4
+
+
+def test_selftest_inject_fault_help_lists_every_fault(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["selftest", "--sim", "--inject-fault", "help"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list(faults.KNOWN)
+    # every fault the simulated station knows is tested above (broker-down: with mosquitto)
+    assert {f.split(":")[0] for f in FAULTS} | {"broker-down"} == set(faults.KNOWN)

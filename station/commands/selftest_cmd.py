@@ -112,13 +112,50 @@ class _Output:
 def _selftest(
     args: argparse.Namespace, ctx: Any, steps: list[Any], faults: list[Any], out: _Output
 ) -> int:
-    from hw_tests import faults as faults_mod
-    from hw_tests import report, runner, start
-    from station.hardware import HardwareError
+    """Run the checks, queue (and with MQTT on, send) the report; the exit code."""
+    from hw_tests import report
 
     data_dir = ctx.ensure_data_dir()
     if ctx.sim:
         _sim_first_start(ctx, data_dir, args.seed)
+    client = _client(ctx, faults)  # the broker probe, then the report's sender
+    try:
+        results = _checks(args, ctx, data_dir, steps, faults, client, out)
+        if results is None:
+            return 2
+        body = report.report_body(
+            results,
+            __version__,
+            simulated=ctx.sim,
+            attended=not args.yes,
+            faults_injected=[str(f) for f in faults],
+        )
+        _send(ctx, data_dir, body, client, out)
+    finally:
+        if client is not None:
+            client.close()
+    if args.json:
+        print(json.dumps(body, indent=2))
+    else:
+        _summary(results, out)
+    return report.exit_code(results)
+
+
+def _checks(
+    args: argparse.Namespace,
+    ctx: Any,
+    data_dir: Path,
+    steps: list[Any],
+    faults: list[Any],
+    client: Any,
+    out: _Output,
+) -> list[Any] | None:
+    """Start the station (faults injected), run ``steps``, close it: the results, or None
+    when the self-test could not run (the reason printed)."""
+    from hw_tests import faults as faults_mod
+    from hw_tests import runner, start
+    from station.hardware import HardwareError
+
     chip_faults = [f for f in faults if f.kind not in faults_mod.COMMAND_FAULTS]
     try:
         station, left_out = start.start(
@@ -130,41 +167,26 @@ def _selftest(
         )
     except HardwareError as exc:
         print(f"rehab-station selftest: cannot run: {exc}", file=sys.stderr)
-        return 2
-    client = technician = None
+        return None
+    technician = None
     try:
         if ctx.sim:
             faults_mod.inject_pins(chip_faults, ctx.config, station.sim)
             if not args.yes:  # the simulated station's technician answers its questions
                 technician = _sim_technician(station)
         check_ctx = _context(args, ctx, station, left_out, faults, out)
-        client = _client(ctx, faults)
         if client is not None:
             check_ctx.broker_probe = _probe(client, args.broker_timeout)
         if check_ctx.asker is not None and not _confirmed(check_ctx.asker):
-            out.say("not started: nobody confirmed on the station")
-            if client is not None:
-                client.close()
-            return 2
+            print("rehab-station selftest: not started: nobody confirmed", file=sys.stderr)
+            return None
         results = runner.run(check_ctx, steps, progress=lambda r: out.say(r.line()))
         _show_outcome(check_ctx, results)
+        return results
     finally:
         if technician is not None:
             technician.close()
         station.close()
-    body = report.report_body(
-        results,
-        __version__,
-        simulated=ctx.sim,
-        attended=not args.yes,
-        faults_injected=[str(f) for f in faults],
-    )
-    _send(ctx, data_dir, body, client, out)
-    if args.json:
-        print(json.dumps(body, indent=2))
-    else:
-        _summary(results, out)
-    return report.exit_code(results)
 
 
 def run_on_app(app: Any) -> list[Any]:
@@ -312,8 +334,6 @@ def _send(ctx: Any, data_dir: Path, body: dict[str, Any], client: Any, out: _Out
             ob.enqueue("rehab.selftest/1", body)
     except (sqlite3.DatabaseError, outbox.OutboxFull) as exc:
         print(f"rehab-station selftest: report not queued for the clinic: {exc}", file=sys.stderr)
-        if client is not None:
-            client.close()
         return
     if client is None:
         out.say("report queued in the outbox (MQTT is off)")
@@ -323,7 +343,6 @@ def _send(ctx: Any, data_dir: Path, body: dict[str, Any], client: Any, out: _Out
     while clock.now() < end and client.counts().pending > 0:
         clock.sleep(0.05)
     counts = client.counts()
-    client.close()
     state = "queued for the clinic" if counts.pending else "handed to the broker"
     if counts.rejected:
         state = "REFUSED by the broker (its ACL): see 'rehab-station outbox'"
