@@ -351,4 +351,14 @@ SCHEMA_KEYS: dict[str, dict[str, Key]] = {
             max=3600.0,
         ),
     },
+    "calibration": {
+        "max_age_days": Key(
+            int,
+            180,
+            "The self-test fails a pad or motor calibration older than this: recalibrate "
+            "(rehab-station calibrate).",
+            min=1,
+            max=3650,
+        ),
+    },
 }

@@ -57,6 +57,8 @@ ALLOWED_OWN = {
         "mqtt_bridge",
     },
 }
+#: What the command modules (station/commands/) may import besides the station's own.
+COMMANDS_ALSO = {"hw_tests"}
 #: Lazy (function-level) imports allowed for optional extras.
 LAZY_OK = {"mqtt_bridge": {"matplotlib"}}
 #: What a MicroPython-clean driver file may import.
@@ -142,6 +144,8 @@ def test_architecture_arrows(path: Path) -> None:
             continue
         if root in PACKAGES:
             allowed = ALLOWED_OWN[pkg]
+            if rel(path).startswith("station/commands/"):
+                allowed = allowed | COMMANDS_ALSO  # the technician's selftest runs hw_tests
             if not any(module == a or module.startswith(a + ".") for a in allowed):
                 # "from station import config" names station.config: check the full name.
                 pytest.fail(f"{where}: {pkg} may import only {sorted(allowed)}")

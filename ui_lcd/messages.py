@@ -673,6 +673,66 @@ EN: dict[str, Msg] = {
         "error",
         variants={"16x2": "Call technician"},
     ),
+    # -- technician: self-test and calibration (the technician reads these) ---------------
+    "tech.start": Msg(
+        "Station self-test\nStart it now?", "yes_no", variants={"16x2": "Start test?"}
+    ),
+    "tech.motor_buzz": Msg(
+        "Motor {motor}\nFeel for a buzz now.",
+        variants={"16x2": "Motor {motor}\nFeel the buzz."},
+        longest={"motor": 7},
+    ),
+    "tech.motor_felt": Msg(
+        "Did motor {motor} buzz?",
+        "yes_no",
+        variants={"16x2": "Motor {motor} buzz?"},
+        longest={"motor": 7},
+    ),
+    "tech.lcd_pattern": Msg(
+        "Blocks, letters and digits right?", "yes_no", variants={"16x2": "Pattern right?"}
+    ),
+    "tech.press_button": Msg(
+        "Button test\nPlease press {button}.",
+        variants={"16x2": "Press {button}"},
+        longest={"button": "Right"},
+    ),
+    "tech.passed": Msg("Self-test passed.\nAll parts work.", variants={"16x2": "Test passed."}),
+    "tech.failed": Msg(
+        "Self-test: {failed} problem(s).\nSee the report.",
+        variants={"16x2": "{failed} problem(s)\nSee the report."},
+        longest={"failed": 99},
+    ),
+    "tech.put_weight": Msg(
+        "Pad {pad}\nPut the {weight} N weight on it, then press OK.",
+        variants={"16x2": "Pad {pad} {weight} N\nthen OK"},
+        longest={"pad": 15, "weight": "20.5"},
+    ),
+    "tech.remove_weight": Msg(
+        "Pad {pad}\nTake the weight off, then press OK.",
+        variants={"16x2": "Pad {pad} weight\noff, then OK"},
+        longest={"pad": 15},
+    ),
+    "tech.weight_moving": Msg(
+        "Pad {pad}\nThe weight moved. Put it on again, then OK.",
+        variants={"16x2": "Pad {pad} moved\nPut again, OK"},
+        longest={"pad": 15},
+    ),
+    "tech.glove_flat": Msg(
+        "Glove\nLay it flat and still, then press OK.",
+        variants={"16x2": "Glove flat,\nthen OK"},
+    ),
+    "tech.motor_meter": Msg(
+        "Motor {motor}\nPut the meter on pad {motor}, then OK.",
+        variants={"16x2": "Meter on pad {motor}\nthen OK"},
+        longest={"motor": 7},
+    ),
+    "tech.cal_saved": Msg(
+        "Calibration saved.\nThank you!", variants={"16x2": "Saved.\nThank you!"}
+    ),
+    "tech.cal_stopped": Msg(
+        "Calibration stopped.\nNothing was changed.",
+        variants={"16x2": "Stopped.\nNothing changed."},
+    ),
     # -- pieces the screens put on their control rows --------------------------------------
     "ui.ok": Msg("OK", "line"),
     "ui.yes": Msg("Yes", "yes_no_label"),

@@ -27,7 +27,10 @@ What it models, from the datasheet (SBAS444, SBAS563) unless marked as a modelli
   the traditional (hysteresis) or window comparator with the COMP_QUE count (1, 2, 4), the
   polarity bit and the latch, cleared by reading the conversion register.
 * Faults: :attr:`stuck` makes a conversion never finish (OS stays 0), ``unplug()`` drops the
-  chip off the bus with its state kept, :meth:`power_cycle` restores the reset state.
+  chip off the bus with its state kept, :meth:`power_cycle` restores the reset state, and
+  :attr:`brownout_on_start` power-cycles the chip whenever a conversion starts (a supply
+  that sags under the conversion's load): the chip then reads "idle" with the reset config
+  and a zero conversion.
 
 Timing detail: the bus hands a transaction to the chip at its START and only then advances
 the clock by the wire time. With ``bus_hz`` given, a conversion starts where a real chip
@@ -90,6 +93,8 @@ class SimADS1115(SimChip):
         self.bus_hz = bus_hz
         #: Inject "never finishes": a conversion in progress stays in progress.
         self.stuck = False
+        #: Inject a brown-out at every conversion start (power_cycle() right after it).
+        self.brownout_on_start = False
         #: Unspecified traffic seen: "long_read", "short_write", "long_write",
         #: "conversion_write", "os_while_converting".
         self.flags: Counter[str] = Counter()
@@ -254,6 +259,8 @@ class SimADS1115(SimChip):
             self._busy = True
             self._conv_config = config
             self._end_s = start + self._conversion_s[(config >> 5) & 0x7]
+            if self.brownout_on_start:
+                self.power_cycle()
 
     def _advance(self) -> None:
         """Complete every conversion that has ended by now (lazily, on each access)."""

@@ -7,11 +7,22 @@ A module provides ``register(subparsers, parents)`` that adds its parser (with
 
 from station.commands import (
     bench_cmd,
+    calibrate_cmd,
     clinic_cmd,
     config_cmd,
     outbox_cmd,
     run_cmd,
+    selftest_cmd,
     session_cmd,
 )
 
-COMMANDS = [run_cmd, session_cmd, config_cmd, outbox_cmd, bench_cmd, clinic_cmd]
+COMMANDS = [
+    run_cmd,
+    session_cmd,
+    selftest_cmd,
+    calibrate_cmd,
+    config_cmd,
+    outbox_cmd,
+    bench_cmd,
+    clinic_cmd,
+]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the app loads when the command runs (a fast --help)
 
 log = logging.getLogger(__name__)
 
-MENU = ("menu.today",)
+MENU = ("menu.today", "menu.selftest")
 #: How long the end-of-session screen stays before the menu comes back.
 GOODBYE_S = 20.0
 
@@ -95,6 +95,26 @@ def _drain_outbox(app: App, timeout_s: float = 10.0, ack_wait_s: float = 3.0) ->
         clock.sleep(0.05)
 
 
+def _station_check(app: App) -> None:
+    """The technician's self-test from the menu, on the LCD alone; OK goes back."""
+    from station.commands import selftest_cmd
+    from ui_lcd.buttons import StopPressed
+
+    assert app.station is not None and app.ui is not None and app.safety is not None
+    try:
+        selftest_cmd.run_on_app(app)
+    except Exception:
+        log.exception("the self-test failed")
+        app.safety.motors_off("failed self-test")
+        app.ui.error("error.software", "E-SW-01")
+    buttons = app.station.buttons
+    assert buttons is not None
+    try:
+        buttons.wait_for(("ok",), GOODBYE_S)
+    except StopPressed:
+        buttons.clear_stop()
+
+
 class _Exit(BaseException):
     """A signal at the menu (a BaseException: no ``except Exception`` may swallow it)."""
 
@@ -129,6 +149,9 @@ def _service(app: App) -> int:
                 if ev is not None:
                     since = ev.t_s
                     menu = menu.press(ev.key)
+            if menu.chosen == "menu.selftest":
+                _station_check(app)
+                continue
             try:
                 outcome = app.run_session()
             except Exception:
