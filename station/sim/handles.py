@@ -20,7 +20,9 @@ from ui_lcd.buttons import KEYS
 if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory, MockPin
 
+    from station.sim.calibration_watch import CalibrationWatch
     from station.sim.patient import VirtualPatient
+    from station.sim.player import Player
 
 
 @dataclass
@@ -66,3 +68,19 @@ class SimHandles:
             world=self.world,
             day=day,
         )
+
+    def player(self, clock: Any, buttons_cfg: dict[str, Any], **kw: Any) -> Player:
+        """A person at the keyboard as the patient (``station.sim.player``): key actions
+        press these buttons and put force on these pads; ``kw`` goes to the Player."""
+        from station.sim.player import Player
+
+        return Player(
+            clock, self.button_pins(buttons_cfg), self.world.pads, self.world.motors, **kw
+        )
+
+    def watch_calibration(self, report: Any) -> CalibrationWatch:
+        """Report ``report(done, total)`` as the simulated technician calibrates
+        (``station.sim.calibration_watch``)."""
+        from station.sim.calibration_watch import CalibrationWatch
+
+        return CalibrationWatch(self.world, report)
