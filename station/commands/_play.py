@@ -11,6 +11,7 @@ clock's ``--speed``.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
     from station.plan import Plan
     from station.runner import Outcome
 
-#: How often keys are read and the screen redrawn (simulated s).
+#: How often keys are read (simulated s).
 TICK_S = 0.02
-DRAW_EVERY = 2  # ticks: 25 redraws per simulated second
+#: The screen is redrawn when the LCD changes, else at most every REDRAW_S real seconds
+#: (25 a second is smooth for the force figures; more is CPU for nothing at --speed 10).
+REDRAW_S = 0.04
 
 
 class LastFrame:
@@ -66,19 +69,20 @@ def play(app: App, plan: Plan | None, max_force_n: float) -> tuple[Outcome | Non
     player = st.sim.player(st.clock, app.config["buttons"], max_force_n=max_force_n)
     last = LastFrame()
     app.ui.mirrors.append(last)
-    ticks = 0
+    drawn: tuple[Frame | None, float] = (None, -REDRAW_S)
     handle = None
     try:
         with _sigterm_as_interrupt(), PlayScreen() as screen:
 
             def tick() -> None:
-                nonlocal ticks
+                nonlocal drawn
                 for action in screen.actions():
                     player.act(action)
                 player.tick()
-                ticks += 1
-                if ticks % DRAW_EVERY == 1:
+                now = time.monotonic()
+                if last.frame is not drawn[0] or now - drawn[1] >= REDRAW_S:
                     screen.draw(last.frame, player, st.clock.now())
+                    drawn = (last.frame, now)
 
             tick()
             handle = st.clock.every(TICK_S, tick, name="keyboard")

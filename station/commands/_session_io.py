@@ -198,7 +198,10 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
         what = detail.get("reason") or ", ".join(f"{k} {v}" for k, v in detail.items())
         print(f"  safety event: {e['kind']} [{e['code']}] {what}".rstrip())
     print("  summary queued for the clinic (rehab-station outbox shows its delivery)")
-    if extra:
+    if extra and extra.get("player") == "keyboard":
+        shown = ", ".join(f"{f:.2f}" for f in extra["squeeze_peaks_n"]) or "none"
+        print(f"  your Space squeezes' true peak forces on the grip pad (N): {shown}")
+    elif extra:
         peaks = extra["squeeze_peaks_n"]
         for side in ("left", "right"):
             if peaks[side]:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 MENU = ("menu.today",)
 #: Simulated seconds per real second: watching a virtual patient, and playing one.
 SPEED, INTERACTIVE_SPEED = 10.0, 1.0
+#: A session a signal ended (``Outcome.reason``) -> the command's exit code, 128 + signal.
+SIGNAL_EXITS = {"SIGINT received": 130, "SIGTERM received": 143}
 #: The simulated station's log while the terminal shows its LCD (in the data directory).
 SIM_LOG = "sim-run.log"
 #: How long the end-of-session screen stays before the menu comes back.
@@ -116,6 +118,9 @@ def _simulate(args: argparse.Namespace, ctx: Any, plan: Any) -> int:
 
             outcome, player = _play.play(app, plan, args.max_force)
             io.report(outcome, args.json, _play.truth(player))
+            if outcome is not None and outcome.reason in SIGNAL_EXITS:
+                _drain_outbox(app)
+                return SIGNAL_EXITS[outcome.reason]  # Ctrl-C: the shell's convention
         else:
             with quiet_keys:
                 patient = io.start_patient(app, args)

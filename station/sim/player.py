@@ -231,7 +231,7 @@ class Player:
         self._force = min(top, max(0.0, self._force + self._slope * dt))
         self._force_t = now
         squeezing = self._is_held("squeeze")
-        if squeezing and (self._force == 0.0 or not self.squeezes):
+        if squeezing and self._slope <= 0.0 and self._force == 0.0:
             self.squeezes.append(Squeeze(now, 0.0))
         if self.squeezes and (squeezing or self._force > 0.0):
             last = self.squeezes[-1]
