@@ -19,44 +19,14 @@ from pathlib import Path
 
 import pytest
 from ptyterm import PtyTerm
+from small_station import GRIP_PLAN, SMALL_STATION
 
+from station.cli import main
 from station.commands._session_io import calibrate_first
 from station.context import Context
 
 RIGHT, UP, ENTER, CTRL_C = b"\x1bOC", b"\x1bOA", b"\r", b"\x03"
 LEFT = b"\x1bOD"
-SMALL_STATION = """schema = "rehab.config/1"
-[pads]
-adc_addresses = [0x48]
-[haptics]
-fitted = false
-[glove]
-fitted = false
-"""
-GRIP_PLAN = {
-    "schema": "rehab.plan/1",
-    "station_id": "st-sim-0001",
-    "plan_version": 1,
-    "issued_at": "2026-11-20T10:00:00Z",
-    "issued_by": "test",
-    "caps": {
-        "max_vibration_g": 2.0,
-        "daily_vibration_min": 20,
-        "max_force_n": 20.0,
-        "max_session_min": 20,
-        "min_rest_s": 15,
-        "pain_stop_nrs": 5,
-        "pain_rise_stop": 2,
-    },
-    "gates": {"maximal_tests": True},
-    "schedule": [
-        {
-            "protocol": "max_grip",
-            "days": "daily",
-            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 1},
-        }
-    ],
-}
 #: Resting-force steps typed for the left hand's trial (0.25 N each: 6.0 N).
 STEPS = 24
 
@@ -229,3 +199,13 @@ def test_play_screen_gives_the_terminal_back_after_an_exception():
     finally:
         term.close()
     assert "RuntimeError: boom" in term.raw.decode("utf-8", "replace")
+
+
+def test_play_needs_the_simulated_station_and_a_terminal(tmp_path: Path, capsys) -> None:
+    (tmp_path / "station.toml").write_text(SMALL_STATION + '[station]\nid = "st-0001"\n')
+    common = ["--config", str(tmp_path / "station.toml"), "--data-dir", str(tmp_path / "d")]
+    assert main(["run", "--interactive", *common]) == 2
+    assert "--interactive needs --sim" in capsys.readouterr().err
+    assert main(["run", "--sim", "--interactive", *common]) == 2  # pytest's stdout: no tty
+    assert "--interactive needs a terminal" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()  # refused before anything was built or written

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from test_play import GRIP_PLAN, SMALL_STATION
+from small_station import GRIP_PLAN, SMALL_STATION
 
 from station.cli import main
 

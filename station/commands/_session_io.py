@@ -72,9 +72,17 @@ def calibrate_first(args: argparse.Namespace, ctx: Any) -> None:
     motors (tens of seconds of simulated weighing) with a progress bar, unpaced, before
     the app opens and finds the records."""
     from station import hardware
+    from station.storage import StorageError, check_data_dir
 
-    cal = ctx.data_dir / "calibration"
-    if not ctx.sim or (cal.is_dir() and any(cal.iterdir())):
+    if not ctx.sim:
+        return
+    data_dir = ctx.ensure_data_dir()
+    try:  # an unusable data directory is named as the app names it, before any calibration
+        check_data_dir(data_dir)
+    except StorageError as exc:
+        raise SystemExit(f"rehab-station: {exc}") from exc
+    cal = data_dir / "calibration"
+    if cal.is_dir() and any(cal.iterdir()):
         return
     stream = sys.stdout if shows_lcd(args, ctx) else None
     bar = ProgressBar(stream, "calibrating the simulated station (first start)") if stream else None
@@ -87,7 +95,7 @@ def calibrate_first(args: argparse.Namespace, ctx: Any) -> None:
     station = hardware.build(
         ctx.config,
         sim=True,
-        data_dir=ctx.ensure_data_dir(),
+        data_dir=data_dir,
         seed=getattr(args, "seed", 0),
         prepare_sim=watch,
     )

@@ -90,6 +90,9 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         except ValueError as exc:
             print(f"rehab-station: {args.plan}: {exc}", file=sys.stderr)
             return 2
+    if args.interactive and not ctx.sim:
+        print("rehab-station: --interactive needs --sim (the simulated station)", file=sys.stderr)
+        return 2
     if not ctx.sim:
         with io.open_app(args, ctx) as app:
             return _service(app)

@@ -9,6 +9,7 @@ act on the station through it, as a person or a technician with a probe would.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,7 @@ class SimHandles:
             clock, self.button_pins(buttons_cfg), self.world.pads, self.world.motors, **kw
         )
 
-    def watch_calibration(self, report: Any) -> CalibrationWatch:
+    def watch_calibration(self, report: Callable[[int, int], None]) -> CalibrationWatch:
         """Report ``report(done, total)`` as the simulated technician calibrates
         (``station.sim.calibration_watch``)."""
         from station.sim.calibration_watch import CalibrationWatch
