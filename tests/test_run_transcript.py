@@ -33,6 +33,10 @@ def test_run_sim_off_a_terminal_prints_a_transcript_of_the_screens(tmp_path: Pat
         "calibrating the simulated station (first start) ...",
         "calibrating the simulated station (first start): done",
     ]
+    assert lines[2] == (
+        "the virtual patient (typical) at as fast as the host goes: --speed 1 for real time, "
+        "--interactive to be the patient yourself"
+    )
     screens = [m for m in map(SCREEN.fullmatch, lines) if m]
     words = [m.group(2) for m in screens]
     times = [float(m.group(1)) for m in screens]
@@ -47,7 +51,7 @@ def test_run_sim_off_a_terminal_prints_a_transcript_of_the_screens(tmp_path: Pat
     # two trials with a 15 s rest counted down between them: 28 screens, where the
     # boxed frames of every bar and countdown step were over 600 lines
     assert 20 <= len(screens) <= 40, len(screens)
-    assert len(lines) - len(screens) <= 16  # the calibration lines and the summary
+    assert len(lines) - len(screens) == 3 + 14  # calibration, the pace, then the summary
     # the summary names one id, the session's; the log went to a file, named last
     assert len(set(re.findall(UUID, out))) == 1
     assert re.search(rf"^session {UUID}: complete$", out, re.M)

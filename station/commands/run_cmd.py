@@ -112,6 +112,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
 def _simulate(args: argparse.Namespace, ctx: Any, plan: Any) -> int:
     """One session on the simulated station, the virtual patient's or the keyboard's."""
     io.calibrate_first(args, ctx)
+    if io.shows_lcd(args, ctx) and not args.interactive:
+        print(_pace_note(args))
     quiet_keys = keys_unechoed() if sys.stdout.isatty() else contextlib.nullcontext()
     with io.open_app(args, ctx) as app:
         if app.recovered:
@@ -133,6 +135,15 @@ def _simulate(args: argparse.Namespace, ctx: Any, plan: Any) -> int:
             io.report(outcome, args.json, io.truth(patient, hands))
         _drain_outbox(app)
         return 0
+
+
+def _pace_note(args: argparse.Namespace) -> str:
+    """The line above a watched session: whose session, how fast, and the other ways."""
+    pace = f"{args.speed:g}x real time" if args.speed else "as fast as the host goes"
+    return (
+        f"the virtual patient ({args.profile}) at {pace}: --speed 1 for real time, "
+        "--interactive to be the patient yourself"
+    )
 
 
 def _drain_outbox(app: App, timeout_s: float = 10.0, ack_wait_s: float = 3.0) -> None:
