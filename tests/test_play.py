@@ -152,7 +152,8 @@ def test_play_keys_press_buttons_and_squeeze_pads_the_journal_measures(station_f
 def test_play_ctrl_c_gives_the_terminal_back_and_closes_the_session(station_files):
     term = play(station_files, "--speed", "10")
     try:
-        term.wait_for("Pain in your hand")
+        drawn = term.wait_for("Pain in your hand")
+        assert drawn.count("+" + "-" * 20 + "+") == 2  # one LCD, drawn by the play screen only
         assert not echoing(term.modes())  # curses has the terminal
         term.type(CTRL_C)
         assert term.finish() == 130

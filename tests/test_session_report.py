@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from station.commands._session_io import report
@@ -55,3 +57,15 @@ def test_report_without_a_plan_says_so(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().out == (
         "no session: no usable plan, or nothing planned today (the LCD says which)\n"
     )
+
+
+def test_report_prints_a_metric_without_a_value_as_a_dash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = copy.deepcopy(SUMMARY)
+    summary["protocols"][0]["metrics"] = {  # type: ignore[index]
+        "site0_threshold": {"value": None, "unit": "dB", "uncertainty": None}
+    }
+    report(Outcome(7, "incomplete", "SIGINT received", "msg-1", summary), as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert "    site0_threshold                 - dB" in lines

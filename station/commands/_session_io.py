@@ -60,8 +60,8 @@ def shows_lcd(args: argparse.Namespace, ctx: Any) -> bool:
 def mirrors(args: argparse.Namespace, ctx: Any, now: Any) -> list[Any]:
     """The LCD on stdout: redrawn in place on a terminal, else a transcript of the screens
     stamped with ``now()`` (the simulated time)."""
-    if not shows_lcd(args, ctx):
-        return []
+    if not shows_lcd(args, ctx) or getattr(args, "interactive", False):
+        return []  # --interactive: the play screen draws the LCD itself
     if sys.stdout.isatty():
         return [TerminalLCD(sys.stdout, ctx.config["lcd"]["size"], in_place=True)]
     return [Transcript(sys.stdout, now)]
@@ -200,7 +200,9 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
             unc = f" ± {m['uncertainty']:.2f}" if m.get("uncertainty") is not None else ""
             hand = f" ({m['hand']})" if m.get("hand") else ""
             places = 0 if m["unit"] == "count" else 2
-            print(f"    {name:<24}{m['value']:>9.{places}f} {m['unit']}{unc}{hand}")
+            # None: nothing to estimate from (a block cut short): said, not a crash
+            value = "-" if m["value"] is None else f"{m['value']:.{places}f}"
+            print(f"    {name:<24}{value:>9} {m['unit']}{unc}{hand}")
     for e in s["safety_events"]:
         detail = e["detail"] or {}
         what = detail.get("reason") or ", ".join(f"{k} {v}" for k, v in detail.items())
