@@ -38,7 +38,14 @@ class PtyTerm:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            env={**os.environ, "TERM": "xterm", **(env or {})},
+            # the pty's size, not one a test runner put in the environment
+            env={
+                **os.environ,
+                "TERM": "xterm",
+                "COLUMNS": str(cols),
+                "LINES": str(rows),
+                **(env or {}),
+            },
             start_new_session=True,
             # the pty becomes the controlling terminal: ^C on it signals the command
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),

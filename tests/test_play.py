@@ -189,7 +189,8 @@ with PlayScreen() as screen:
 def test_play_screen_gives_the_terminal_back_after_an_exception():
     term = PtyTerm([sys.executable, "-c", SCREEN_THEN_BOOM])
     try:
-        drawn = term.wait_for("|Hello!")
+        # the help lines are drawn last: the whole first frame has arrived
+        drawn = term.wait_for(lambda text: "|Hello!" in text and "Ctrl-C quit" in text)
         assert "< OK >" in drawn  # a button held down is drawn pressed
         buzz = next(line for line in drawn.splitlines() if line.startswith("buzz"))
         assert re.fullmatch(r"buzz {10}~~~~~ *", buzz)  # the mark under pad 2, not pad 1
@@ -210,3 +211,7 @@ def test_play_needs_the_simulated_station_and_a_terminal(tmp_path: Path, capsys)
     assert main(["run", "--sim", "--interactive", *common]) == 2  # pytest's stdout: no tty
     assert "--interactive needs a terminal" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # refused before anything was built or written
+    with pytest.raises(SystemExit) as usage:
+        main(["run", "--sim", "--interactive", "--max-force", "500", *common])
+    assert usage.value.code == 2
+    assert "must be a force in 1..100 N, got '500'" in capsys.readouterr().err

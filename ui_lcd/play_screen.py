@@ -43,13 +43,14 @@ KEYMAP: dict[int, str] = {
 }
 
 HELP = (
-    "Space (hold) squeeze the grip pad    1-8 choose a pad    Up/Down press it harder/softer",
-    "0 lift every finger    Enter OK    Backspace Back    Left/Right    s STOP    Ctrl-C quit",
+    "Space (held)  squeeze the grip pad      1-8  choose a pad",
+    "Up / Down     press it harder / softer  0    lift every finger",
+    "Enter OK    Backspace Back    Left / Right    s STOP    Ctrl-C quit",
 )
 BUTTONS = (("back", "Back"), ("left", " < "), ("ok", " OK "), ("right", " > "), ("stop", "STOP"))
 #: A vibration under a pad shows from this amplitude (g rms): well below any stimulus.
 FELT_G = 0.005
-MIN_COLS, MIN_ROWS = 72, 18
+MIN_COLS, MIN_ROWS = 72, 19
 
 
 class PlayView(Protocol):

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     p.add_argument(
         "--max-force",
-        type=float,
+        type=_max_force_n,
         default=16.0,
         metavar="N",
         help="--interactive: the force a held Space squeeze reaches on the grip pad "
@@ -74,6 +74,17 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "station validates a plan from MQTT",
     )
     p.set_defaults(func=run)
+
+
+def _max_force_n(text: str) -> float:
+    """``--max-force``: newtons in 1..100 (an FSR pad reads up to about 20 N)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be a force in 1..100 N, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace, ctx: Any) -> int:
@@ -104,9 +115,10 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     if not io.shows_lcd(args, ctx) and not args.interactive:
         return _simulate(args, ctx, plan)
     with log_to_file(ctx.ensure_data_dir() / SIM_LOG) as flog:
-        code = _simulate(args, ctx, plan)
-    print(flog.summary())
-    return code
+        try:
+            return _simulate(args, ctx, plan)
+        finally:
+            print(flog.summary())  # named on every way out, a crash's traceback included
 
 
 def _simulate(args: argparse.Namespace, ctx: Any, plan: Any) -> int:

@@ -174,7 +174,8 @@ class Player:
             if action == "back" and not self._down.get("back"):
                 self._pin("back", True)
         elif action in PADS:
-            self.chosen = min(PADS.index(action), len(self.pads) - 1)
+            if PADS.index(action) < len(self.pads):  # a pad not fitted: nothing to choose
+                self.chosen = PADS.index(action)
         elif action == "lift":
             self.rest_n = [0.0] * len(self.pads)
         else:
