@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from station.commands._session_io import report
@@ -45,8 +47,9 @@ def test_report_prints_counts_whole_values_with_units_and_events(
         "    involved_mean_force          9.43 N ± 0.95 (right)",
         "    involved_cv                  1.72 %",
         "  safety event: pain_rise [S-PAIN] pain rose by 2",
-        "  summary queued for the clinic as msg-1",
+        "  summary queued for the clinic (rehab-station outbox shows its delivery)",
     ]
+    assert "msg-1" not in "\n".join(lines)  # one id: the session's, the one the clinic sees
 
 
 def test_report_without_a_plan_says_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,3 +57,15 @@ def test_report_without_a_plan_says_so(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().out == (
         "no session: no usable plan, or nothing planned today (the LCD says which)\n"
     )
+
+
+def test_report_prints_a_metric_without_a_value_as_a_dash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = copy.deepcopy(SUMMARY)
+    summary["protocols"][0]["metrics"] = {  # type: ignore[index]
+        "site0_threshold": {"value": None, "unit": "dB", "uncertainty": None}
+    }
+    report(Outcome(7, "incomplete", "SIGINT received", "msg-1", summary), as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert "    site0_threshold                 - dB" in lines

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import select
+import termios
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,16 @@ from drivers.sim.clock import SimClock
 from ui_lcd.bar import bar_row
 from ui_lcd.frame import Frame
 from ui_lcd.screens import Screens
-from ui_lcd.terminal import FrameLog, TerminalLCD, glyph_char, render_box, text_lines
+from ui_lcd.terminal import (
+    FrameLog,
+    ProgressBar,
+    TerminalLCD,
+    Transcript,
+    glyph_char,
+    keys_unechoed,
+    render_box,
+    text_lines,
+)
 
 
 class Tty(io.StringIO):
@@ -105,3 +117,56 @@ def test_frame_log_appends_timestamped_new_frames(tmp_path: Path) -> None:
         "|      15 s      |\n"
         "+----------------+\n"
     )
+
+
+def test_transcript_one_line_per_screen_whose_words_change() -> None:
+    out, t = io.StringIO(), [0.0]
+    transcript = Transcript(out, lambda: t[0])
+    transcript.show(squeeze_frame(2.0))
+    t[0] = 0.25
+    transcript.show(squeeze_frame(6.3))  # only the bar moved: the same screen
+    t[0] = 1234.56
+    transcript.show(Screens("20x4").prompt("session.nothing_today"))
+    first, second = out.getvalue().splitlines()
+    assert first == "t=    0.0 s  Squeeze, left hand! / As hard as you / comfortably can."
+    assert second.startswith("t= 1234.6 s  ") and "|" not in second
+    assert transcript.lines_written == 2
+
+
+def test_progress_bar_in_place_on_a_tty_two_lines_elsewhere() -> None:
+    tty = Tty()
+    bar = ProgressBar(tty, "calibrating")
+    for done in range(0, 14):
+        bar.update(done, 13)
+    bar.finish()
+    shown = tty.getvalue()
+    assert shown.count("\r") == 14 and "\n" not in shown[:-1]  # one line, redrawn
+    assert shown.endswith("calibrating [" + "#" * 30 + "] 100 % done\n")
+    log = io.StringIO()
+    bar = ProgressBar(log, "calibrating")
+    for done in range(0, 14):
+        bar.update(done, 13)
+    bar.finish()
+    assert log.getvalue() == "calibrating ...\ncalibrating: done\n"
+
+
+def test_keys_unechoed_on_a_terminal_then_modes_back_and_typed_keys_dropped() -> None:
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(os.dup(slave), "r") as stream:
+            before = termios.tcgetattr(slave)
+            assert before[3] & termios.ECHO
+            with keys_unechoed(stream):
+                assert not termios.tcgetattr(slave)[3] & (termios.ECHO | termios.ICANON)
+                os.write(master, b"5 ls\r")  # typed while the LCD is drawn
+                select.select([slave], [], [], 1.0)
+            assert termios.tcgetattr(slave) == before
+            assert select.select([slave], [], [], 0.0)[0] == []  # nothing left for a shell
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_keys_unechoed_is_a_no_op_off_a_terminal() -> None:
+    with keys_unechoed(io.StringIO()):
+        pass

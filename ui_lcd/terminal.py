@@ -1,7 +1,8 @@
-"""Frames drawn as text: a boxed LCD on a terminal, and a timestamped frame log.
+"""Frames drawn as text: a boxed LCD on a terminal, a transcript, and a timestamped frame log.
 
-:class:`TerminalLCD` and :class:`FrameLog` have the Display's ``show(frame)``, so the
-station (``--sim`` demos) can show or record what the patient would see::
+:class:`TerminalLCD`, :class:`Transcript` and :class:`FrameLog` have the Display's
+``show(frame)``, so the station (``--sim`` demos) can show or record what the patient
+would see::
 
     +--------------------+
     |Squeeze, left hand! |
@@ -29,6 +30,9 @@ a glyph slot the frame does not define                 ``?``
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -133,3 +137,107 @@ class FrameLog:
 
     def close(self) -> None:
         """Each write opens and closes the file, so a crash loses at most one frame."""
+
+
+def words(frame: Frame) -> list[str]:
+    """The frame's rows as words: stripped, glyphs (a moving bar) and control bytes dropped."""
+    rows = [line.strip() for line in frame.lines]
+    return [
+        " ".join("".join(c for c in r if c.isascii() and c.isprintable()).split()) for r in rows
+    ]
+
+
+class Transcript:
+    """Writes one line per screen, when its words change, with the time ``now()`` (s)::
+
+        t=   12.4 s  Squeeze, left hand! / As hard as you / comfortably can.
+
+    A moving force bar or a countdown's glyphs alone do not make a new line, so a session
+    reads as the list of screens the patient saw."""
+
+    def __init__(self, stream: TextIO, now: Callable[[], float]) -> None:
+        self.stream = stream
+        self.now = now
+        self._words: list[str] | None = None
+        self.lines_written = 0
+
+    def __repr__(self) -> str:
+        return f"Transcript(lines_written={self.lines_written})"
+
+    def show(self, frame: Frame) -> None:
+        said = words(frame)
+        if said == self._words:
+            return
+        self._words = said
+        text = " / ".join(w for w in said if w)
+        self.stream.write(f"t={self.now():7.1f} s  {text}\n")
+        self.stream.flush()
+        self.lines_written += 1
+
+    def close(self) -> None:
+        """Nothing to release; present so it can stand in for the Display."""
+
+
+class ProgressBar:
+    """A progress bar on ``stream``: redrawn in place on a terminal; elsewhere one line at
+    the start and one at the end (a log, not a flicker)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        isatty = getattr(stream, "isatty", None)
+        self.in_place = bool(isatty is not None and isatty())
+        self._shown = -1
+
+    def __repr__(self) -> str:
+        return f"ProgressBar({self.label!r}, {self._shown} %)"
+
+    def update(self, done: int, total: int) -> None:
+        """``done`` of ``total`` steps (``total`` > 0)."""
+        pct = 100 * min(max(done, 0), total) // max(total, 1)
+        if pct == self._shown:
+            return
+        if self.in_place:
+            fill = self.WIDTH * pct // 100
+            bar = "#" * fill + "." * (self.WIDTH - fill)
+            self.stream.write(f"\r{self.label} [{bar}] {pct:3d} %")
+        elif self._shown < 0:
+            self.stream.write(f"{self.label} ...\n")
+        self.stream.flush()
+        self._shown = pct
+
+    def finish(self, note: str = "done") -> None:
+        if self.in_place:
+            self.update(1, 1)
+            self.stream.write(f" {note}\n")
+        else:
+            self.stream.write(f"{self.label}: {note}\n")
+        self.stream.flush()
+
+
+@contextlib.contextmanager
+def keys_unechoed(stream: TextIO | None = None) -> Iterator[None]:
+    """While the LCD is drawn on a terminal, keys typed are not echoed into the box; on
+    every exit path the terminal's modes come back and keys typed meanwhile are dropped
+    (they would otherwise reach the shell after the command ends)."""
+    stream = sys.stdin if stream is None else stream
+    try:
+        import termios
+
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd) if stream.isatty() else None
+    except (ImportError, OSError, ValueError, AttributeError):
+        saved = None
+    if saved is None:
+        yield
+        return
+    quiet = list(saved)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcflush(fd, termios.TCIFLUSH)
+        termios.tcsetattr(fd, termios.TCSANOW, saved)

@@ -7,15 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from ui_lcd.terminal import TerminalLCD, text_lines
+from ui_lcd.terminal import ProgressBar, TerminalLCD, Transcript
 
 if TYPE_CHECKING:  # the app and its parts load only when a command runs (a fast --help)
     from station.app import App
     from station.plan import Plan
     from station.runner import Outcome
-    from ui_lcd.frame import Frame
 
 #: The virtual patient's profiles (``station.sim.patient.PROFILES``; kept here so that
 #: ``--help`` does not import the simulator).
@@ -30,7 +29,11 @@ PROFILES = (
 )
 
 
-def add_sim_options(p: argparse.ArgumentParser, default_speed: float) -> None:
+def add_sim_options(
+    p: argparse.ArgumentParser, default_speed: float | None, speed_default_note: str = ""
+) -> None:
+    """The ``--sim`` options; ``default_speed`` None: the command decides (and says how in
+    ``speed_default_note``)."""
     g = p.add_argument_group("simulated station (--sim)")
     g.add_argument(
         "--profile",
@@ -39,39 +42,68 @@ def add_sim_options(p: argparse.ArgumentParser, default_speed: float) -> None:
         help="the virtual patient's abilities (default: typical)",
     )
     g.add_argument("--seed", type=int, default=1, help="seed of the simulated world and patient")
+    note = speed_default_note or f"{default_speed:g}"
     g.add_argument(
         "--speed",
         type=float,
         default=default_speed,
-        help=f"simulated seconds per real second, 0 = as fast as possible (default: "
-        f"{default_speed:g})",
+        help=f"simulated seconds per real second, 0 = as fast as possible (default: {note})",
     )
     g.add_argument("--quiet", action="store_true", help="do not draw the LCD in the terminal")
 
 
-class WordsOnly:
-    """A terminal mirror for logs: prints a frame only when its words change (a moving
-    force bar is not a new screen)."""
-
-    def __init__(self, stream: TextIO, size: str) -> None:
-        self.inner = TerminalLCD(stream, size, in_place=False)
-        self._words: list[str] | None = None
-
-    def show(self, frame: Frame) -> None:
-        words = [line.strip() for line in text_lines(frame)]
-        words = ["".join(c for c in w if c.isascii() and c.isprintable()) for w in words]
-        if words != self._words:
-            self._words = words
-            self.inner.show(frame)
+def shows_lcd(args: argparse.Namespace, ctx: Any) -> bool:
+    """Whether this command draws the simulated LCD on stdout."""
+    return ctx.sim and not getattr(args, "quiet", False) and not getattr(args, "json", False)
 
 
-def mirrors(args: argparse.Namespace, ctx: Any) -> list[Any]:
-    if not ctx.sim or getattr(args, "quiet", False) or getattr(args, "json", False):
-        return []
-    size = ctx.config["lcd"]["size"]
+def mirrors(args: argparse.Namespace, ctx: Any, now: Any) -> list[Any]:
+    """The LCD on stdout: redrawn in place on a terminal, else a transcript of the screens
+    stamped with ``now()`` (the simulated time)."""
+    if not shows_lcd(args, ctx) or getattr(args, "interactive", False):
+        return []  # --interactive: the play screen draws the LCD itself
     if sys.stdout.isatty():
-        return [TerminalLCD(sys.stdout, size, in_place=True)]
-    return [WordsOnly(sys.stdout, size)]
+        return [TerminalLCD(sys.stdout, ctx.config["lcd"]["size"], in_place=True)]
+    return [Transcript(sys.stdout, now)]
+
+
+def calibrate_first(args: argparse.Namespace, ctx: Any) -> None:
+    """A simulated station's first start: the simulated technician calibrates the pads and
+    motors (tens of seconds of simulated weighing) with a progress bar, unpaced, before
+    the app opens and finds the records."""
+    from station import hardware
+    from station.storage import StorageError, check_data_dir
+
+    if not ctx.sim:
+        return
+    data_dir = ctx.ensure_data_dir()
+    try:  # an unusable data directory is named as the app names it, before any calibration
+        check_data_dir(data_dir)
+    except StorageError as exc:
+        raise SystemExit(f"rehab-station: {exc}") from exc
+    cal = data_dir / "calibration"
+    if cal.is_dir() and any(cal.iterdir()):
+        return
+    stream = sys.stdout if shows_lcd(args, ctx) else None
+    bar = ProgressBar(stream, "calibrating the simulated station (first start)") if stream else None
+    watches: list[Any] = []
+
+    def watch(handles: Any) -> None:
+        if bar is not None:
+            watches.append(handles.watch_calibration(bar.update))
+
+    station = hardware.build(
+        ctx.config,
+        sim=True,
+        data_dir=data_dir,
+        seed=getattr(args, "seed", 0),
+        prepare_sim=watch,
+    )
+    for w in watches:
+        w.stop()
+    station.close()
+    if bar is not None:
+        bar.finish()
 
 
 def open_app(args: argparse.Namespace, ctx: Any) -> App:
@@ -82,14 +114,12 @@ def open_app(args: argparse.Namespace, ctx: Any) -> App:
 
     speed = getattr(args, "speed", 0.0) or None
     app = App(
-        ctx.config,
-        ctx.ensure_data_dir(),
-        sim=ctx.sim,
-        seed=getattr(args, "seed", 0),
-        speed=speed,
-        mirrors=mirrors(args, ctx),
+        ctx.config, ctx.ensure_data_dir(), sim=ctx.sim, seed=getattr(args, "seed", 0), speed=speed
     )
-    return opened(app)
+    opened(app)
+    if app.ui is not None and app.station is not None:
+        app.ui.mirrors.extend(mirrors(args, ctx, app.station.clock.now))
+    return app
 
 
 def opened(app: App) -> App:
@@ -170,13 +200,18 @@ def report(outcome: Outcome | None, as_json: bool, extra: dict[str, Any] | None 
             unc = f" ± {m['uncertainty']:.2f}" if m.get("uncertainty") is not None else ""
             hand = f" ({m['hand']})" if m.get("hand") else ""
             places = 0 if m["unit"] == "count" else 2
-            print(f"    {name:<24}{m['value']:>9.{places}f} {m['unit']}{unc}{hand}")
+            # None: nothing to estimate from (a block cut short): said, not a crash
+            value = "-" if m["value"] is None else f"{m['value']:.{places}f}"
+            print(f"    {name:<24}{value:>9} {m['unit']}{unc}{hand}")
     for e in s["safety_events"]:
         detail = e["detail"] or {}
         what = detail.get("reason") or ", ".join(f"{k} {v}" for k, v in detail.items())
         print(f"  safety event: {e['kind']} [{e['code']}] {what}".rstrip())
-    print(f"  summary queued for the clinic as {outcome.msg_id}")
-    if extra:
+    print("  summary queued for the clinic (rehab-station outbox shows its delivery)")
+    if extra and extra.get("player") == "keyboard":
+        shown = ", ".join(f"{f:.2f}" for f in extra["squeeze_peaks_n"]) or "none"
+        print(f"  your Space squeezes' true peak forces on the grip pad (N): {shown}")
+    elif extra:
         peaks = extra["squeeze_peaks_n"]
         for side in ("left", "right"):
             if peaks[side]:

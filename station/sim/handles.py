@@ -10,6 +10,7 @@ act on the station through it, as a person or a technician with a probe would.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,10 @@ from ui_lcd.buttons import KEYS
 if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory, MockPin
 
+    from station.sim.calibration_watch import CalibrationWatch
     from station.sim.motor_track import Follower
     from station.sim.patient import VirtualPatient
+    from station.sim.player import Player
 
 
 @dataclass
@@ -102,3 +105,19 @@ class SimHandles:
             day=day,
             read_glyphs=self.lcd_glyphs,
         )
+
+    def player(self, clock: Any, buttons_cfg: dict[str, Any], **kw: Any) -> Player:
+        """A person at the keyboard as the patient (``station.sim.player``): key actions
+        press these buttons and put force on these pads; ``kw`` goes to the Player."""
+        from station.sim.player import Player
+
+        return Player(
+            clock, self.button_pins(buttons_cfg), self.world.pads, self.world.motors, **kw
+        )
+
+    def watch_calibration(self, report: Callable[[int, int], None]) -> CalibrationWatch:
+        """Report ``report(done, total)`` as the simulated technician calibrates
+        (``station.sim.calibration_watch``)."""
+        from station.sim.calibration_watch import CalibrationWatch
+
+        return CalibrationWatch(self.world, report)
