@@ -71,7 +71,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     report.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
     report.add_argument("--station", metavar="ID", help="only this station")
-    report.add_argument("--plots", metavar="DIR", help="write trend plots (PNG) into DIR")
+    report.add_argument(
+        "--plots", metavar="DIR", help="write one page per station (PNG and PDF) into DIR"
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(func=run_report, no_config_needed=True)
 
@@ -152,7 +154,7 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge import clinic_report
+    from mqtt_bridge import clinic_plots, clinic_report, clinic_text
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
     if not Path(args.db).is_file():
@@ -170,7 +172,7 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
     plots: list[Path] = []
     if args.plots:
         try:
-            plots = clinic_report.write_plots(rep, args.plots)
+            plots = clinic_plots.write_plots(rep, args.plots)
         except RuntimeError as exc:
             print(f"rehab-station clinic: {exc}", file=sys.stderr)
             return 1
@@ -178,7 +180,7 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
         rep["plots"] = [str(p) for p in plots]
         print(json.dumps(rep, indent=2, sort_keys=True))
     else:
-        print(clinic_report.format_text(rep))
+        print(clinic_text.format_text(rep))
         for p in plots:
             print(f"plot: {p}")
     return 0
