@@ -622,3 +622,26 @@ def test_clinic_parse_broker_url() -> None:
     assert parse_broker_url("mqtts://h:1234") == ("h", 1234, True)
     with pytest.raises(ValueError, match="mqtt://host"):
         parse_broker_url("http://h")
+
+
+def test_clinic_ingest_seq_beyond_the_contracts_bound_is_rejected_alone(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """The envelope schema did not bound ``seq``: 2**53 was stored, a value that a JSON
+    reader working in doubles (JavaScript, many databases' JSON) cannot tell from 2**53 + 1,
+    so a gap or a duplicate could hide there. Now the schema bounds it to 2**53 - 1: a
+    reject, kept and acknowledged, and the batch goes on."""
+    db_path = tmp_path / "clinic.db"
+    consumer = Consumer(broker.url, db_path)
+    bad, good = envelope(seq=2**53), envelope(seq=2)
+    station.publish("summary", json.dumps(bad))
+    station.publish("summary", json.dumps(good))
+    expected = {bad["msg_id"], good["msg_id"]}
+    assert acked_until(station, expected) == expected
+    stats = consumer.close()
+    assert consumer.error is None
+    assert (stats.stored, stats.rejected) == (1, 1)
+    with ClinicDB(db_path) as db:
+        (rej,) = db.rejected()
+        assert "seq" in rej["reason"] and "9007199254740991" in rej["reason"]
+        assert db.msg_ids() == [good["msg_id"]]
