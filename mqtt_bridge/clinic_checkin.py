@@ -42,9 +42,9 @@ EVENT_WORDS = {
 }
 #: What a signal's name means for the session.
 SIGNAL_WORDS = {
-    "SIGTERM": "the service was stopped (SIGTERM)",
-    "SIGINT": "the program was interrupted (SIGINT)",
-    "KeyboardInterrupt": "the program was interrupted (Ctrl-C)",
+    "SIGTERM": "SIGTERM: the service was stopped",
+    "SIGINT": "SIGINT: the program was interrupted",
+    "KeyboardInterrupt": "Ctrl-C: the program was interrupted",
     "SystemExit": "the program exited",
 }
 #: Event kinds that are stop rules on pain.

@@ -141,7 +141,7 @@ def _calendar(ax: Any, st: dict[str, Any]) -> None:
     grid = [[minutes.get((w["week"], d), 0.0) for d in range(7)] for w in weeks]
     if grid:
         ax.imshow(grid, cmap="Greens", aspect="auto", vmin=0)
-        for y, w in enumerate(weeks):
+        for y in range(len(weeks)):
             for d in range(7):
                 if grid[y][d]:
                     ax.text(d, y, f"{grid[y][d]:.0f}", ha="center", va="center", fontsize="x-small")

@@ -12,6 +12,7 @@ the thresholds). Every figure names its session. The text form is
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from mqtt_bridge import clinic_checkin, clinic_metrics, clinic_sensory, clinic_settings, clocks
@@ -36,38 +37,44 @@ def _weeks_between(a: dt.datetime, b: dt.datetime) -> list[str]:
     return out
 
 
+@dataclass
+class _Week:
+    sessions: int = 0
+    complete: int = 0
+    minutes: float = 0.0
+    days: set[str] = field(default_factory=set)
+    numbers: list[int] = field(default_factory=list)
+
+    def as_json(self, week: str) -> dict[str, Any]:
+        return {
+            "week": week,
+            "sessions": self.sessions,
+            "session_numbers": self.numbers,
+            "complete": self.complete,
+            "minutes": round(self.minutes, 1),
+            "days_active": len(self.days),
+            "completion_pct": round(100.0 * self.complete / self.sessions, 1)
+            if self.sessions
+            else None,
+        }
+
+
 def adherence(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
     """Sessions, minutes, active days and completion per ISO week (every week from the first
     session to ``now``, empty ones too: a missed week shows), totals, and how many sessions
     are dated by the clinic's receipt. Complete means complete with at least one trial."""
-    weeks: dict[str, dict[str, Any]] = {}
+    weeks: dict[str, _Week] = {}
     if ss:
-        for w in _weeks_between(ss[0]["start"], max(now, ss[-1]["start"])):
-            weeks[w] = {"sessions": 0, "complete": 0, "minutes": 0.0, "days": set(), "ids": []}
+        for name in _weeks_between(ss[0]["start"], max(now, ss[-1]["start"])):
+            weeks[name] = _Week()
     for s in ss:
-        w = weeks.setdefault(
-            _week_of(s["start"]),
-            {"sessions": 0, "complete": 0, "minutes": 0.0, "days": set(), "ids": []},
-        )
-        w["sessions"] += 1
-        w["complete"] += 1 if s["complete"] else 0
-        w["minutes"] += s["minutes"]
-        w["days"].add(s["start"].date().isoformat())
-        w["ids"].append(s["number"])
-    per_week = [
-        {
-            "week": k,
-            "sessions": v["sessions"],
-            "session_numbers": v["ids"],
-            "complete": v["complete"],
-            "minutes": round(v["minutes"], 1),
-            "days_active": len(v["days"]),
-            "completion_pct": round(100.0 * v["complete"] / v["sessions"], 1)
-            if v["sessions"]
-            else None,
-        }
-        for k, v in sorted(weeks.items())
-    ]
+        w = weeks.setdefault(_week_of(s["start"]), _Week())
+        w.sessions += 1
+        w.complete += 1 if s["complete"] else 0
+        w.minutes += s["minutes"]
+        w.days.add(s["start"].date().isoformat())
+        w.numbers.append(s["number"])
+    per_week = [v.as_json(k) for k, v in sorted(weeks.items())]
     this_week = weeks.get(_week_of(now))
     total = len(ss)
     done = sum(1 for s in ss if s["complete"])
@@ -77,9 +84,9 @@ def adherence(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
         "no_trial_sessions": sum(1 for s in ss if s["trials"] == 0),
         "completion_pct": round(100.0 * done / total, 1) if total else None,
         "minutes": round(sum(s["minutes"] for s in ss), 1),
-        "days_active_this_week": len(this_week["days"]) if this_week else 0,
-        "sessions_this_week": this_week["sessions"] if this_week else 0,
-        "minutes_this_week": round(this_week["minutes"], 1) if this_week else 0.0,
+        "days_active_this_week": len(this_week.days) if this_week else 0,
+        "sessions_this_week": this_week.sessions if this_week else 0,
+        "minutes_this_week": round(this_week.minutes, 1) if this_week else 0.0,
         "last_session": ref(ss[-1]) if ss else None,
         "receipt_dated_sessions": sum(1 for s in ss if s["time_source"] == CLINIC_RECEIPT),
         "missed_weeks": [w["week"] for w in per_week[:-1] if w["sessions"] == 0],

@@ -4,10 +4,12 @@ The five sensory protocols put per-site metrics in a session summary (``site{n}_
 with its 68 % and 95 % intervals, ``site{n}_trials``, ``site{n}_percent_correct``, ...;
 ``docs/mqtt-contract.md``, "Sensory protocols"). This module gathers them by (protocol,
 site, hand), keeps assessments (QUEST+, a credible interval) apart from training (up-down, a
-likelihood interval), words the station's real-change verdicts (:mod:`mqtt_bridge.clinic_plots` draws them). Lower thresholds are better for every sensory protocol.
+likelihood interval) and words the station's real-change verdicts
+(:mod:`mqtt_bridge.clinic_plots` draws them). Lower thresholds are better for every sensory
+protocol.
 
-It takes the sessions as :mod:`mqtt_bridge.clinic_report` reads them (station order, a start
-time, ``dated`` false when the station's clock was not synchronised).
+It takes the sessions as :mod:`mqtt_bridge.clinic_sessions` reads them (station order, a
+number, a start time and where that time comes from).
 """
 
 from __future__ import annotations

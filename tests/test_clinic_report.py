@@ -19,9 +19,9 @@ from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB, Stored
 from mqtt_bridge.clinic_metrics import slope_per_week
 from mqtt_bridge.clinic_plots import page_name, write_plots
 from mqtt_bridge.clinic_report import build_report
+from mqtt_bridge.clinic_sensory import change_words
 from mqtt_bridge.clinic_sessions import seq_gaps
 from mqtt_bridge.clinic_text import format_text
-from mqtt_bridge.clinic_sensory import change_words
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday, ISO week 2026-W48
 
@@ -226,7 +226,11 @@ def test_clinic_report_latest_values_with_units_and_uncertainty(db: ClinicDB) ->
     grip = by_name["involved_mean_force"]
     assert grip["value"] == pytest.approx(100.0 + 2.0 * 9 / 7, abs=1e-3)
     assert (grip["unit"], grip["uncertainty"], grip["at"]) == ("N", 0.5, "2026-11-25T09:00:00Z")
-    assert (grip["session"], grip["session_id"], grip["older"]) == (5, "s-2026-11-25T09:00:00Z", False)
+    assert (grip["session"], grip["session_id"], grip["older"]) == (
+        5,
+        "s-2026-11-25T09:00:00Z",
+        False,
+    )
     assert by_name["involved_trials"]["value"] == 3
 
 

@@ -74,8 +74,26 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     report.add_argument(
         "--plots", metavar="DIR", help="write one page per station (PNG and PDF) into DIR"
     )
+    report.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="ISO 8601 time the report is made for ('this week', ages; default: now)",
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(func=run_report, no_config_needed=True)
+
+    st = csub.add_parser(
+        "station", parents=parents, help="record what the clinic knows of a station's patient"
+    )
+    st.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    st.add_argument("--station", required=True, metavar="ID", help="station id")
+    st.add_argument(
+        "--handedness",
+        required=True,
+        choices=("right", "left", "ambidextrous"),
+        help="the patient's dominant hand (adjusts the grip symmetry, CLINICAL.md §2.4)",
+    )
+    st.set_defaults(func=run_station, no_config_needed=True)
 
     send = csub.add_parser(
         "send-plan",
@@ -154,15 +172,20 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge import clinic_plots, clinic_report, clinic_text
+    from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clocks
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
     try:
+        now = clocks.parse_iso(args.as_of) if args.as_of else None
+    except ValueError as exc:
+        print(f"rehab-station clinic: --as-of: {exc}", file=sys.stderr)
+        return 2
+    try:
         with ClinicDB(args.db) as db:
-            rep = clinic_report.build_report(db, args.station)
+            rep = clinic_report.build_report(db, args.station, now)
     except ClinicDBError as exc:
         print(f"rehab-station clinic: {exc}", file=sys.stderr)
         return 1
@@ -183,6 +206,20 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
         print(clinic_text.format_text(rep))
         for p in plots:
             print(f"plot: {p}")
+    return 0
+
+
+def run_station(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_settings
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    try:
+        with ClinicDB(args.db) as db:
+            clinic_settings.set_handedness(db, args.station, args.handedness)
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    print(f"station {args.station}: handedness {args.handedness}")
     return 0
 
 
@@ -231,4 +268,4 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
     return True
 
 
-__all__ = ["register", "run_ingest", "run_report", "run_send_plan"]
+__all__ = ["register", "run_ingest", "run_report", "run_send_plan", "run_station"]
