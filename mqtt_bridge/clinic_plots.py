@@ -63,6 +63,7 @@ def _grip(ax: Any, st: dict[str, Any]) -> None:
         ax.legend(fontsize="x-small", loc="best")
     else:
         ax.text(0.5, 0.5, "no grip results", ha="center", transform=ax.transAxes)
+        ax.set_yticks([])
 
 
 def _pain(ax: Any, st: dict[str, Any]) -> None:
@@ -124,6 +125,7 @@ def _sensory(ax: Any, st: dict[str, Any], proto: str | None) -> None:
         ax.legend(fontsize="xx-small", loc="best")
     else:
         ax.text(0.5, 0.5, "no sensory results", ha="center", transform=ax.transAxes)
+        ax.set_yticks([])
 
 
 def _calendar(ax: Any, st: dict[str, Any]) -> None:
@@ -131,6 +133,7 @@ def _calendar(ax: Any, st: dict[str, Any]) -> None:
     import datetime as dt
 
     weeks = st["adherence"]["per_week"]
+    missed = set(st["adherence"]["missed_weeks"])
     minutes: dict[tuple[str, int], float] = {}
     by_number = {s["session"]: s for s in st["sessions"]}
     for w in weeks:
@@ -144,10 +147,19 @@ def _calendar(ax: Any, st: dict[str, Any]) -> None:
         for y in range(len(weeks)):
             for d in range(7):
                 if grid[y][d]:
-                    ax.text(d, y, f"{grid[y][d]:.0f}", ha="center", va="center", fontsize="x-small")
+                    ax.text(
+                        d,
+                        y,
+                        f"{grid[y][d]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize="x-small",
+                        color="white",
+                        fontweight="bold",
+                    )
         ax.set_yticks(range(len(weeks)))
         ax.set_yticklabels(
-            [w["week"] + (" missed" if not w["sessions"] else "") for w in weeks],
+            [w["week"] + (" MISSED" if w["week"] in missed else "") for w in weeks],
             fontsize="x-small",
         )
     ax.set_xticks(range(7))

@@ -350,3 +350,31 @@ def test_clinic_review_attention_flags(clinic_db: Path, capsys: pytest.CaptureFi
     ]
     assert st["adherence"]["missed_weeks"] == ["2026-W48"]
     assert (st["calibration"]["session"], st["calibration"]["oldest_age_days"]) == (6, 61.1)
+
+
+def test_clinic_review_one_page_with_both_hands_pain_and_whole_session_ticks(
+    clinic_db: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Before: one PNG per metric (one hand each), no pain plot, and a session axis with
+    ticks at 1.5, 2.5 when the clock was not synchronised."""
+    out = json.loads(
+        run(capsys, "report", "--db", str(clinic_db), "--json", "--plots", str(tmp_path))
+    )
+    assert [Path(p).name for p in out["plots"]] == [f"{STATION}.png", f"{STATION}.pdf"]
+    assert (tmp_path / f"{STATION}.pdf").read_bytes()[:5] == b"%PDF-"
+    from mqtt_bridge import clinic_plots
+
+    (st,) = out["stations"]
+    fig = clinic_plots.draw(st)
+    grip_ax, pain_ax = fig.axes[0], fig.axes[1]
+    labels = grip_ax.get_legend_handles_labels()[1]
+    assert labels == ["involved (right) ± u", "uninvolved (left) ± u"]
+    for ax in (grip_ax, pain_ax):
+        assert [float(x) for x in ax.get_xticks()] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    ticks = [t.get_text() for t in grip_ax.get_xticklabels()]
+    assert ticks[3] == "#4\n11-16 r"  # the clinic's receipt date, marked
+    assert pain_ax.get_title() == "pain"
+    before = pain_ax.get_lines()[0]
+    assert [float(y) for y in before.get_ydata()] == [2, 2, 2, 2, 2, 2]
+    after = pain_ax.get_lines()[1]
+    assert [float(x) for x in after.get_xdata()] == [1, 2, 3, 4, 6]  # session 5: not asked
