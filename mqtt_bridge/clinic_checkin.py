@@ -57,7 +57,8 @@ def _detail_words(kind: str, detail: Any) -> str:
     parts = []
     reason = detail.get("reason")
     if kind == "signal" and isinstance(reason, str):
-        return SIGNAL_WORDS.get(reason, reason)
+        name = reason.split(" ", 1)[0]
+        return SIGNAL_WORDS.get(name, reason)
     for key in ("protocol", "hand", "pain"):
         if key in detail:
             parts.append(f"{key} {detail[key]}")
