@@ -212,7 +212,7 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
     return rep
 
 
-def _all_stations(db: ClinicDB) -> list[dict[str, Any]]:
+def all_stations(db: ClinicDB) -> list[dict[str, Any]]:
     """Every station with a stored message or status, and every one whose messages were
     all rejected (it must not vanish from the report because nothing of it could be kept)."""
     stations = db.stations()
@@ -230,11 +230,18 @@ def build_report(
 ) -> dict[str, Any]:
     """The report for every station (or one); ``now`` sets "this week" (default: now)."""
     now = now or clocks.utc_now()
-    stations = [s for s in _all_stations(db) if station_id in (None, s["station_id"])]
+    stations = [s for s in all_stations(db) if station_id in (None, s["station_id"])]
     return {
         "generated_at": iso(now),
         "stations": [station_report(db, s, now) for s in stations],
     }
 
 
-__all__ = ["adherence", "attention", "build_report", "calibration", "station_report"]
+__all__ = [
+    "adherence",
+    "all_stations",
+    "attention",
+    "build_report",
+    "calibration",
+    "station_report",
+]

@@ -82,6 +82,19 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(func=run_report, no_config_needed=True)
 
+    export = csub.add_parser(
+        "export", parents=parents, help="export results for a record system (FHIR R4)"
+    )
+    export.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    export.add_argument(
+        "--fhir", action="store_true", required=True, help="FHIR R4 Bundles of Observations"
+    )
+    export.add_argument("--station", metavar="ID", help="only this station")
+    export.add_argument(
+        "--out", metavar="DIR", help="write <station>.fhir.json per station (default: stdout)"
+    )
+    export.set_defaults(func=run_export, no_config_needed=True)
+
     st = csub.add_parser(
         "station", parents=parents, help="record what the clinic knows of a station's patient"
     )
@@ -209,6 +222,40 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_fhir, clinic_report, clinic_sessions, clocks
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    if not Path(args.db).is_file():
+        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+        return 1
+    now = clinic_sessions.iso(clocks.utc_now())
+    try:
+        with ClinicDB(args.db) as db:
+            ids = [s["station_id"] for s in clinic_report.all_stations(db)]
+            bundles = {
+                sid: clinic_fhir.bundle(sid, clinic_sessions.sessions(db, sid), now)
+                for sid in ids
+                if args.station in (None, sid)
+            }
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    if args.station and not bundles:
+        print(f"rehab-station clinic: no station {args.station!r} in {args.db}", file=sys.stderr)
+        return 1
+    if not args.out:
+        print(json.dumps(list(bundles.values()), indent=2))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for sid, b in bundles.items():
+        path = out / f"{sid}.fhir.json"
+        path.write_text(json.dumps(b, indent=2) + "\n")
+        print(f"{path}: {len(b['entry'])} observations")
+    return 0
+
+
 def run_station(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_settings
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
@@ -268,4 +315,4 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
     return True
 
 
-__all__ = ["register", "run_ingest", "run_report", "run_send_plan", "run_station"]
+__all__ = ["register", "run_export", "run_ingest", "run_report", "run_send_plan", "run_station"]
