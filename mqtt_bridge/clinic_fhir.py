@@ -141,9 +141,10 @@ def _sensory(station_id: str, ss: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if pt["value"] is None:
                     continue
                 s = by_number[pt["session"]]
+                scale = clinic_sensory.SCALES[g["protocol"]]
                 code = {
                     "coding": [{"system": METRIC_SYSTEM, "code": f"{g['protocol']}.threshold"}],
-                    "text": f"{what}, {g['label']} ({kind}, {clinic_sensory.SCALES[g['protocol']]})",
+                    "text": f"{what}, {g['label']} ({kind}, {scale})",
                 }
                 key = f"{g['protocol']}/site{g['site']}/{g['hand']}"
                 obs = _observation(station_id, s, key, code, "exam")
