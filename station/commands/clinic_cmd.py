@@ -95,6 +95,28 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     export.set_defaults(func=run_export, no_config_needed=True)
 
+    user = csub.add_parser("user", parents=parents, help="dashboard users")
+    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    uadd = usub.add_parser("add", parents=parents, help="add a user or set a new password")
+    uadd.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    uadd.add_argument("--username", required=True, help="the clinician's user name")
+    uadd.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="environment variable holding the password (default: asked on the terminal)",
+    )
+    uadd.set_defaults(func=run_user_add, no_config_needed=True)
+
+    serve = csub.add_parser(
+        "serve", parents=parents, help="read-only web dashboard (sign-in required)"
+    )
+    serve.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    serve.add_argument("--cert", metavar="FILE", help="TLS certificate (PEM): serve https")
+    serve.add_argument("--key", metavar="FILE", help="TLS private key (PEM)")
+    serve.set_defaults(func=run_serve, no_config_needed=True)
+
     st = csub.add_parser(
         "station", parents=parents, help="record what the clinic knows of a station's patient"
     )
@@ -256,6 +278,83 @@ def run_export(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
+    import getpass
+
+    from mqtt_bridge import clinic_users
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            print(f"rehab-station clinic: ${args.password_env} is not set", file=sys.stderr)
+            return 2
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("rehab-station clinic: the two passwords differ", file=sys.stderr)
+            return 1
+    try:
+        with ClinicDB(args.db) as db:
+            clinic_users.add(db, args.username, password)
+    except (ClinicDBError, ValueError) as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.username}: password set")
+    return 0
+
+
+def run_serve(args: argparse.Namespace, ctx: Any) -> int:
+    import ipaddress
+
+    from mqtt_bridge import clinic_web
+
+    if not Path(args.db).is_file():
+        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+        return 1
+    tls = bool(args.cert and args.key)
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not tls and not loopback:
+        print(
+            f"rehab-station clinic: --host {args.host} without --cert/--key would send "
+            "passwords in clear: serve on 127.0.0.1 behind a TLS proxy, or give --cert and --key",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        app = clinic_web.create_app(args.db, secure_cookies=tls)
+    except ImportError as exc:
+        print(
+            f"rehab-station clinic: the dashboard needs 'rehab-station[clinic]' ({exc})",
+            file=sys.stderr,
+        )
+        return 1
+    server = clinic_web.make_server(app, args.host, args.port)
+    if tls:
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    print(f"serving {args.db} on {scheme}://{args.host}:{server.server_port}/", flush=True)
+
+    def on_signal(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
 def run_station(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_settings
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
@@ -315,4 +414,13 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
     return True
 
 
-__all__ = ["register", "run_export", "run_ingest", "run_report", "run_send_plan", "run_station"]
+__all__ = [
+    "register",
+    "run_export",
+    "run_ingest",
+    "run_report",
+    "run_send_plan",
+    "run_serve",
+    "run_station",
+    "run_user_add",
+]
