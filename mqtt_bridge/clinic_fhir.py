@@ -15,11 +15,14 @@ the message id, so a second export of the same data gives the same ids.
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
-from mqtt_bridge import clinic_sensory
-from mqtt_bridge.clinic_sessions import CLINIC_RECEIPT
+from mqtt_bridge import clinic_report, clinic_sensory, clocks
+from mqtt_bridge.clinic_db import ClinicDB
+from mqtt_bridge.clinic_sessions import CLINIC_RECEIPT, iso, sessions
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -174,4 +177,26 @@ def bundle(station_id: str, ss: list[dict[str, Any]], generated_at: str) -> dict
     }
 
 
-__all__ = ["GRIP_LOINC", "PAIN_LOINC", "bundle"]
+def bundles(db: ClinicDB, station_id: str | None = None) -> dict[str, dict[str, Any]]:
+    """Station id -> its Bundle, for every station in ``db`` (or one)."""
+    now = iso(clocks.utc_now())
+    return {
+        s["station_id"]: bundle(s["station_id"], sessions(db, s["station_id"]), now)
+        for s in clinic_report.all_stations(db)
+        if station_id in (None, s["station_id"])
+    }
+
+
+def write(found: dict[str, dict[str, Any]], out_dir: str | Path) -> list[tuple[Path, int]]:
+    """``<station>.fhir.json`` per bundle in ``out_dir``: (path, observations) each."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for sid, b in found.items():
+        path = out / f"{sid}.fhir.json"
+        path.write_text(json.dumps(b, indent=2) + "\n")
+        written.append((path, len(b["entry"])))
+    return written
+
+
+__all__ = ["GRIP_LOINC", "PAIN_LOINC", "bundle", "bundles", "write"]

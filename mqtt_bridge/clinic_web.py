@@ -31,11 +31,10 @@ DEFAULT_PORT = 8080
 SESSION_MINUTES = 60
 
 
-def create_app(db_path: str | Path, *, secure_cookies: bool = True) -> Any:
-    """The Flask app over the clinic database at ``db_path`` (which must exist).
-
-    ``secure_cookies=False`` lets the session cookie travel over plain HTTP; only for a
-    loopback address (browsers treat http://127.0.0.1 as a secure context anyway)."""
+def create_app(db_path: str | Path) -> Any:
+    """The Flask app over the clinic database at ``db_path`` (which must exist). The
+    session cookie is always Secure: browsers keep it over https, and over plain http only
+    for localhost, the one place this serves without TLS."""
     import datetime as dt
 
     from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
@@ -48,7 +47,7 @@ def create_app(db_path: str | Path, *, secure_cookies: bool = True) -> Any:
         SECRET_KEY=secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=secure_cookies,
+        SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_NAME="rehab_clinic",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=SESSION_MINUTES),
     )
@@ -147,4 +146,48 @@ def make_server(app: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) ->
     return werkzeug_server(host, port, app, threaded=True)
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "make_server"]
+def serve(
+    db_path: str | Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    cert: str | None = None,
+    key: str | None = None,
+) -> int:
+    """Serve the dashboard until SIGTERM or SIGINT; https with ``cert`` and ``key``. Raises
+    ``ValueError`` for an address off this machine without TLS (passwords in clear)."""
+    import ipaddress
+    import signal
+    import ssl
+    import threading
+
+    tls = bool(cert and key)
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not tls and not loopback:
+        raise ValueError(
+            f"--host {host} without --cert/--key would send passwords in clear: serve on "
+            "127.0.0.1 behind a TLS proxy, or give --cert and --key"
+        )
+    server = make_server(create_app(db_path), host, port)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print(f"serving on {'https' if tls else 'http'}://{host}:{server.server_port}/", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "make_server", "serve"]

@@ -175,3 +175,13 @@ def test_clinic_web_session_cookie_is_secure_httponly_strict(site: Site) -> None
     assert status == 200
     for attribute in ("HttpOnly", "Secure", "SameSite=Strict"):
         assert attribute in cookie, cookie
+
+
+def test_clinic_web_binds_to_localhost_and_refuses_clear_text_elsewhere(
+    clinic_db: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = cli.build_parser().parse_args(["clinic", "serve", "--db", str(clinic_db)])
+    assert (args.host, args.port) == ("127.0.0.1", 8080)
+    assert cli.main(["clinic", "serve", "--db", str(clinic_db), "--host", "0.0.0.0"]) == 2
+    assert "would send passwords in clear" in capsys.readouterr().err

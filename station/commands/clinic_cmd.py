@@ -245,21 +245,15 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_export(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge import clinic_fhir, clinic_report, clinic_sessions, clocks
+    from mqtt_bridge import clinic_fhir
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
-    now = clinic_sessions.iso(clocks.utc_now())
     try:
         with ClinicDB(args.db) as db:
-            ids = [s["station_id"] for s in clinic_report.all_stations(db)]
-            bundles = {
-                sid: clinic_fhir.bundle(sid, clinic_sessions.sessions(db, sid), now)
-                for sid in ids
-                if args.station in (None, sid)
-            }
+            bundles = clinic_fhir.bundles(db, args.station)
     except ClinicDBError as exc:
         print(f"rehab-station clinic: {exc}", file=sys.stderr)
         return 1
@@ -269,12 +263,8 @@ def run_export(args: argparse.Namespace, ctx: Any) -> int:
     if not args.out:
         print(json.dumps(list(bundles.values()), indent=2))
         return 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for sid, b in bundles.items():
-        path = out / f"{sid}.fhir.json"
-        path.write_text(json.dumps(b, indent=2) + "\n")
-        print(f"{path}: {len(b['entry'])} observations")
+    for path, n in clinic_fhir.write(bundles, args.out):
+        print(f"{path}: {n} observations")
     return 0
 
 
@@ -305,54 +295,22 @@ def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
-    import ipaddress
-
     from mqtt_bridge import clinic_web
 
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
-    tls = bool(args.cert and args.key)
     try:
-        loopback = ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = args.host == "localhost"
-    if not tls and not loopback:
-        print(
-            f"rehab-station clinic: --host {args.host} without --cert/--key would send "
-            "passwords in clear: serve on 127.0.0.1 behind a TLS proxy, or give --cert and --key",
-            file=sys.stderr,
-        )
+        return clinic_web.serve(args.db, args.host, args.port, args.cert, args.key)
+    except ValueError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
         return 2
-    try:
-        app = clinic_web.create_app(args.db, secure_cookies=tls)
     except ImportError as exc:
         print(
             f"rehab-station clinic: the dashboard needs 'rehab-station[clinic]' ({exc})",
             file=sys.stderr,
         )
         return 1
-    server = clinic_web.make_server(app, args.host, args.port)
-    if tls:
-        import ssl
-
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(args.cert, args.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    scheme = "https" if tls else "http"
-    print(f"serving {args.db} on {scheme}://{args.host}:{server.server_port}/", flush=True)
-
-    def on_signal(signum: int, frame: object) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        for s, h in old.items():
-            signal.signal(s, h)
-    return 0
 
 
 def run_station(args: argparse.Namespace, ctx: Any) -> int:
