@@ -118,6 +118,8 @@ def calibration(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any] | 
             "parts": sorted(cal),
             "oldest_age_days": oldest,
             "old": oldest is not None and oldest > CALIBRATION_OLD_DAYS,
+            # A record dated after the report's time: the station's clock was wrong then.
+            "future": any(age < 0 for age in ages.values()),
         }
     return None
 

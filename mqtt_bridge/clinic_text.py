@@ -130,6 +130,8 @@ def _station(st: dict[str, Any]) -> list[str]:
     cal = st["calibration"]
     if cal is not None:
         old = " (OLD: recalibrate)" if cal["old"] else ""
+        if cal["future"]:
+            old += " (a record is dated after this report: check the station's clock)"
         lines.append(
             f"calibration: {len(cal['parts'])} parts, oldest {fmt(cal['oldest_age_days'])} days"
             f"{old}, as reported by {_session(cal)}"
