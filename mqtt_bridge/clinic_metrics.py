@@ -48,7 +48,7 @@ def not_judged_reason(name: str, m: dict[str, Any]) -> str | None:
     """Why a metric is never flagged, or None."""
     if "fatigue" in name:
         return "sub-maximal fatigue indices are not reliable (CLINICAL.md §11): exploratory only"
-    if "data quality" in str(m.get("note", "")) or name.endswith("_cv"):
+    if "data quality" in str(m.get("note", "")):
         return "the CV across trials is a data-quality note only (CLINICAL.md §2.5)"
     return None
 

@@ -137,10 +137,11 @@ def data_quality(ss: list[dict[str, Any]]) -> list[str]:
             notes.append(f"{where}: {dq['unreadable_rows']} journal rows unreadable, left out")
         if dq.get("pads_tared") is False:
             notes.append(f"{where}: pads not zeroed before force work")
-        if dq.get("simulated"):
-            notes.append(f"{where}: simulated station (not a patient's data)")
         if s["reported_complete"] and s["trials"] == 0:
             notes.append(f"{where}: reported complete but ran no trial: counted as not complete")
+    simulated = [f"#{s['number']}" for s in ss if s["data_quality"].get("simulated")]
+    if simulated:
+        notes.append(f"sessions {', '.join(simulated)}: a simulated station, not a patient's data")
     return notes
 
 

@@ -86,8 +86,18 @@ def _results(st: dict[str, Any]) -> list[str]:
             f"#{t['first']['session']} {fmt(t['first']['value'], t['unit'])} -> "
             f"#{t['last']['session']} {fmt(t['last']['value'], t['unit'])}, slope "
             f"{fmt(t['slope_per_week'], t['unit'] + '/week')}; {t['judgement']}"
+            + _station_verdict(t.get("station_real_change"))
         )
     return lines
+
+
+def _station_verdict(rc: Any) -> str:
+    """The station's own real-change verdict on the last session, when it sent one."""
+    if not isinstance(rc, dict):
+        return ""
+    verdict = "a real change" if rc.get("flag") else "no real change"
+    why = f" ({rc['rule']})" if rc.get("rule") else ""
+    return f"; the station's verdict on its last session: {verdict}{why}"
 
 
 def _symmetry(sym: dict[str, Any]) -> list[str]:

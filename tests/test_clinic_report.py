@@ -898,3 +898,46 @@ def test_clinic_report_sensory_change_held_across_sessions_in_words() -> None:
         "site 1 (left): texture discrimination threshold 0.10 log10 (ratio x0.79) lower than "
         "on 2026-11-12, a change held across two sessions (a real change: better)"
     )
+
+
+def motor_session(day: int, rmse: float, cv: float, flag: bool) -> dict[str, Any]:
+    body = session(f"2026-11-{day:02d}T09:00:00Z", 10.0, 100.0)
+    body["protocols"] = [
+        {
+            "protocol": "force_tracking",
+            "trials": 4,
+            "metrics": {
+                "rmse": {"value": rmse, "unit": "N", "ci95": [rmse - 0.2, rmse + 0.2]},
+                "involved_cv": {"value": cv, "unit": "%", "uncertainty": 0.5},
+                "real_change_probe": {
+                    "value": rmse,
+                    "unit": "N",
+                    "real_change": {"flag": flag, "rule": "95 % intervals do not overlap"},
+                },
+            },
+        }
+    ]
+    return body
+
+
+def test_clinic_report_any_protocols_metrics_generically(db: ClinicDB) -> None:
+    """A protocol the report has never heard of: each metric value ± uncertainty with its
+    unit and session; a 95 % interval alone gives the uncertainty; a steadiness CV is an
+    outcome (only max_grip's CV note says "data quality only"); the station's own verdict
+    is kept and said."""
+    with db.transaction():
+        db.store(envelope("st-0004", 1, motor_session(16, 2.0, 8.0, False)), "summary")
+        db.store(envelope("st-0004", 2, motor_session(23, 1.0, 7.8, True)), "summary")
+    st = build_report(db, now=NOW)["stations"][0]
+    latest = {r["metric"]: r for r in st["latest"]}
+    assert (latest["rmse"]["value"], latest["rmse"]["session"]) == (1.0, 2)
+    assert latest["rmse"]["uncertainty"] == pytest.approx(0.2 / 1.96)
+    trends = {t["metric"]: t for t in st["trends"]}
+    # 1 N less error, beyond 1.96 x hypot(0.102, 0.102) = 0.28 N: real, and better.
+    assert (trends["rmse"]["flag"], trends["rmse"]["reading"]) == (True, "better")
+    assert trends["rmse"]["mdc"] is None and trends["rmse"]["threshold"] == pytest.approx(0.283)
+    assert not trends["involved_cv"]["flag"]
+    assert "within the measurements' interval" in trends["involved_cv"]["judgement"]
+    text = format_text(build_report(db, now=NOW))
+    assert "force_tracking.rmse: 1 ± 0.1 N  from session #2 (2026-11-23)" in text
+    assert "the station's verdict on its last session: a real change (95 % intervals" in text
