@@ -21,6 +21,8 @@ from mqtt_bridge.clinic_sessions import CLINIC_RECEIPT, iso, parse_time, ref, se
 
 #: Days after which a calibration record is reported as old (the pads drift, §2.6).
 CALIBRATION_OLD_DAYS = 90
+#: A station whose oldest unacknowledged message is older than this needs a look.
+OUTBOX_LATE_S = 86400.0
 
 
 def _week_of(t: dt.datetime) -> str:
@@ -178,6 +180,13 @@ def attention(st: dict[str, Any]) -> list[str]:
         out.append("the last self-test failed")
     if st["rejected_messages"]:
         out.append(f"{st['rejected_messages']} messages rejected by the clinic")
+    waiting = (st["status"] or {}).get("outbox_oldest_pending_s")
+    if isinstance(waiting, int | float) and waiting > OUTBOX_LATE_S:
+        depth = (st["status"] or {}).get("outbox_depth")
+        out.append(
+            f"{depth} messages waiting in the station's outbox, the oldest for "
+            f"{waiting / 86400:.1f} days"
+        )
     return out
 
 

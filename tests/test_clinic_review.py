@@ -378,3 +378,25 @@ def test_clinic_review_one_page_with_both_hands_pain_and_whole_session_ticks(
     assert [float(y) for y in before.get_ydata()] == [2, 2, 2, 2, 2, 2]
     after = pain_ax.get_lines()[1]
     assert [float(x) for x in after.get_xdata()] == [1, 2, 3, 4, 6]  # session 5: not asked
+
+
+def test_clinic_review_attention_names_an_outbox_that_does_not_drain(
+    clinic_db: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from mqtt_bridge.clinic_db import ClinicDB
+
+    db = tmp_path / "clinic.db"
+    db.write_bytes(clinic_db.read_bytes())
+    status = {
+        "schema": "rehab.status/1",
+        "station_id": STATION,
+        "state": "online",
+        "outbox_depth": 7,
+        "outbox_oldest_pending_s": 3 * 86400.0,
+    }
+    with ClinicDB(db) as d, d.transaction():
+        d.store_status(STATION, status, at="2026-11-30T09:00:00.000Z")
+    st = report(capsys, db, "--as-of", NOW)
+    assert (
+        st["attention"][-1] == "7 messages waiting in the station's outbox, the oldest for 3.0 days"
+    )
