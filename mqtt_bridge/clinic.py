@@ -33,7 +33,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from mqtt_bridge import clocks, envelope, schema, topics
+from mqtt_bridge import clinic_settings, clocks, envelope, schema, topics
 from mqtt_bridge.clinic_connect import (
     SESSION_EXPIRY_S,
     STOP_TIMEOUT_S,
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 #: self-tests, plan results): whatever leaves a station's outbox needs the clinic's ack.
 SUBSCRIPTIONS = [
     (topics.ALL_STATUS, 1),
+    # The clinic's own retained plans: what each station is asked to do (sessions planned).
+    (f"{topics.ROOT}/+/{topics.PLAN}", 1),
     (topics.ALL_SUMMARY, 1),
     (topics.ALL_SELFTEST, 1),
     (topics.ALL_PLAN_RESULT, 1),
@@ -69,6 +71,7 @@ class IngestStats:
     id_conflicts: int = 0
     rejected: int = 0
     statuses: int = 0
+    plans: int = 0
     acks_published: int = 0
     connects: int = 0
     batches: int = 0
@@ -241,6 +244,10 @@ class Ingest:
         acknowledged, so the message comes back. Database and file errors while checking
         (``sqlite3.Error``, ``OSError``: missing schemas) propagate too."""
         self.stats.received += 1
+        if m.topic.endswith(f"/{topics.PLAN}"):
+            # The clinic's own message, never acknowledged to a station: kept or ignored.
+            self.stats.plans += clinic_settings.keep_plan(self.db, m.topic, m.payload, now)
+            return _Outcome(None, None)
         station_id: str | None = None
         try:
             station_id, kind = topics.parse_station_topic(m.topic)

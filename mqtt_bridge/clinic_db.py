@@ -83,12 +83,19 @@ _SCHEMA_V2 = (
         UNIQUE(msg_id, digest)           -- a redelivery of it is recorded once
     )""",
 )
-#: Version 3: what the clinic knows of each station's patient, and the dashboard's users.
+#: Version 3: what the clinic knows of each station's patient, the plans retained for the
+#: stations, and the dashboard's users.
 _SCHEMA_V3 = (
     """CREATE TABLE IF NOT EXISTS station_settings(
         station_id TEXT PRIMARY KEY,
         handedness TEXT CHECK (handedness IN ('right', 'left', 'ambidextrous')),
         updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS plans(
+        station_id TEXT PRIMARY KEY,     -- the plan retained for it on the broker
+        plan_version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS users(
         username TEXT PRIMARY KEY,

@@ -61,7 +61,9 @@ class _Week:
         }
 
 
-def adherence(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
+def adherence(
+    ss: list[dict[str, Any]], now: dt.datetime, plan: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Sessions, minutes, active days and completion per ISO week (every week from the first
     session to ``now``, empty ones too: a missed week shows), totals, and how many sessions
     are dated by the clinic's receipt. Complete means complete with at least one trial."""
@@ -77,6 +79,9 @@ def adherence(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
         w.days.add(s["start"].date().isoformat())
         w.numbers.append(s["number"])
     per_week = [v.as_json(k) for k, v in sorted(weeks.items())]
+    days = clinic_settings.planned_days(plan) if plan else None
+    for row in per_week:
+        row["planned"] = None if days is None else len(days)
     this_week = weeks.get(_week_of(now))
     total = len(ss)
     done = sum(1 for s in ss if s["complete"])
@@ -92,9 +97,17 @@ def adherence(ss: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any]:
         "last_session": ref(ss[-1]) if ss else None,
         "receipt_dated_sessions": sum(1 for s in ss if s["time_source"] == CLINIC_RECEIPT),
         "missed_weeks": [w["week"] for w in per_week[:-1] if w["sessions"] == 0],
-        "planned_per_week": None,
-        "planned_note": "the clinic database keeps no copy of the plan: sessions planned per "
-        "week are not known here",
+        # Past weeks with fewer sessions than the plan in force now asks for.
+        "short_weeks": [
+            r["week"] for r in per_week[:-1] if days is not None and r["sessions"] < len(days)
+        ],
+        "planned_per_week": None if days is None else len(days),
+        "planned_note": (
+            "not known: no plan for this station was seen on the broker"
+            if plan is None
+            else f"{len(days or [])} ({', '.join(days or [])}; plan_version "
+            f"{plan.get('plan_version')}, the plan retained for the station now)"
+        ),
         "per_week": per_week,
     }
 
@@ -209,7 +222,7 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
             {k: r[k] for k in ("received_at", "msg_id", "topic", "reason")} for r in rejected
         ],
         "id_conflicts": db.id_conflicts(sid),
-        "adherence": adherence(ss, now),
+        "adherence": adherence(ss, now, clinic_settings.plan(db, sid)),
         "checkin": clinic_checkin.timeline(ss),
         "latest": clinic_metrics.latest(ss),
         "trends": clinic_metrics.trends(ss),

@@ -56,8 +56,9 @@ def _adherence(a: dict[str, Any]) -> list[str]:
         if not w["sessions"]:
             lines.append(f"  {w['week']}: no session (MISSED WEEK)")
             continue
+        planned = "" if w["planned"] is None else f" of {w['planned']} planned"
         lines.append(
-            f"  {w['week']}: {w['sessions']} sessions ({numbers}), {w['minutes']:g} min, "
+            f"  {w['week']}: {w['sessions']}{planned} sessions ({numbers}), {w['minutes']:g} min, "
             f"{w['days_active']} days, {w['completion_pct']:g} % complete"
         )
     return lines

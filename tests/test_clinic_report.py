@@ -190,6 +190,7 @@ def test_clinic_report_adherence_per_week(db: ClinicDB) -> None:
             "minutes": 22.0,
             "days_active": 2,
             "completion_pct": 100.0,
+            "planned": None,
         },
         {
             "week": "2026-W48",
@@ -199,6 +200,7 @@ def test_clinic_report_adherence_per_week(db: ClinicDB) -> None:
             "minutes": 28.0,
             "days_active": 2,
             "completion_pct": 66.7,
+            "planned": None,
         },
     ]
     assert a["days_active_this_week"] == 2
