@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The MicroPython WebAssembly port that runs the drivers (version pinned in .ci/package.json).
 MPY_WASM := .ci/node_modules/@micropython/micropython-webassembly-pyscript/micropython.wasm
 
-.PHONY: sim test venv broker mpy-wasm lint typecheck micropython pytest bench clean
+.PHONY: sim test venv broker browser mpy-wasm lint typecheck micropython pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ broker:
 			mosquitto openssl >/dev/null; \
 	else \
 		echo "mosquitto is missing: run 'sudo apt-get install mosquitto openssl' (or run make test as root)"; \
+		exit 1; \
+	fi
+
+# The clinic dashboard's test drives a real headless Chromium: Debian's, with its driver.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Chromium and chromedriver from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; \
+	else \
+		echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver' (or run make test as root)"; \
 		exit 1; \
 	fi
 
@@ -59,7 +71,7 @@ typecheck: venv
 micropython: venv $(MPY_WASM)
 	$(BIN)/python .ci/micropython_check.py
 
-pytest: venv broker $(MPY_WASM)
+pytest: venv broker browser $(MPY_WASM)
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

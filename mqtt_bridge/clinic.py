@@ -25,7 +25,6 @@ import logging
 import queue
 import re
 import sqlite3
-import ssl
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,11 +32,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
-from mqtt_bridge import broker_url, clocks, envelope, schema, topics
+from mqtt_bridge import clinic_settings, clocks, envelope, schema, topics
+from mqtt_bridge.clinic_connect import (
+    SESSION_EXPIRY_S,
+    STOP_TIMEOUT_S,
+    BrokerOptions,
+    make_client,
+    parse_broker_url,
+    stop_loop,
+)
 from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored
 from mqtt_bridge.inbound import Inbound
 from mqtt_bridge.outbox import MAX_BODY_BYTES
@@ -48,31 +52,15 @@ log = logging.getLogger(__name__)
 #: self-tests, plan results): whatever leaves a station's outbox needs the clinic's ack.
 SUBSCRIPTIONS = [
     (topics.ALL_STATUS, 1),
+    # The clinic's own retained plans: what each station is asked to do (sessions planned).
+    (f"{topics.ROOT}/+/{topics.PLAN}", 1),
     (topics.ALL_SUMMARY, 1),
     (topics.ALL_SELFTEST, 1),
     (topics.ALL_PLAN_RESULT, 1),
 ]
-#: How long the broker keeps the consumer's session (and queues for it) while it is down.
-SESSION_EXPIRY_S = 7 * 24 * 3600
 #: Messages stored per transaction at most; the broker's in-flight window (mosquitto
 #: ``max_inflight_messages``, default 20) usually bounds a batch first.
 MAX_BATCH = 200
-#: How long stopping waits for paho's network thread: ``loop_stop()`` joins it without a
-#: timeout, and it can be stuck in a DNS lookup or a TLS handshake.
-STOP_TIMEOUT_S = 5.0
-
-
-def stop_loop(client: mqtt.Client, timeout_s: float = STOP_TIMEOUT_S) -> bool:
-    """``client.loop_stop()``, waited for ``timeout_s`` at most. False (and logged) when
-    paho's network thread is still running then; it is a daemon thread and ends with the
-    process, or by itself once its blocking call returns."""
-    stopper = threading.Thread(target=client.loop_stop, name="mqtt-loop-stop", daemon=True)
-    stopper.start()
-    stopper.join(timeout_s)
-    if stopper.is_alive():
-        log.error("paho network thread did not stop within %s s", timeout_s)
-        return False
-    return True
 
 
 @dataclass
@@ -83,6 +71,7 @@ class IngestStats:
     id_conflicts: int = 0
     rejected: int = 0
     statuses: int = 0
+    plans: int = 0
     acks_published: int = 0
     connects: int = 0
     batches: int = 0
@@ -255,6 +244,10 @@ class Ingest:
         acknowledged, so the message comes back. Database and file errors while checking
         (``sqlite3.Error``, ``OSError``: missing schemas) propagate too."""
         self.stats.received += 1
+        if m.topic.endswith(f"/{topics.PLAN}"):
+            # The clinic's own message, never acknowledged to a station: kept or ignored.
+            self.stats.plans += clinic_settings.keep_plan(self.db, m.topic, m.payload, now)
+            return _Outcome(None, None)
         station_id: str | None = None
         try:
             station_id, kind = topics.parse_station_topic(m.topic)
@@ -395,66 +388,6 @@ def _msg_id_of(payload: bytes) -> str | None:
     # Only a UUID is an id a station could have sent; anything else (a lone surrogate,
     # which SQLite cannot store) is no id at all.
     return v if isinstance(v, str) and _UUID.fullmatch(v) else None
-
-
-@dataclass(frozen=True)
-class BrokerOptions:
-    """Where and how to connect: ``url`` is ``mqtt://host[:1883]`` or ``mqtts://host[:8883]``;
-    TLS files and a username/password are optional."""
-
-    url: str
-    client_id: str
-    ca: str | None = None
-    cert: str | None = None
-    key: str | None = None
-    username: str | None = None
-    password: str | None = None
-    keepalive_s: int = 30
-
-
-def parse_broker_url(url: str) -> tuple[str, int, bool]:
-    """``(host, port, tls)``; raises ``ValueError`` naming the accepted forms."""
-    u = broker_url.parse(url)
-    return u.host, u.port, u.tls
-
-
-def make_client(
-    opts: BrokerOptions, persistent: bool = True, session_expiry_s: int = SESSION_EXPIRY_S
-) -> tuple[mqtt.Client, Callable[[], Any]]:
-    """A paho v5 client with ``manual_ack`` and the function that starts connecting.
-
-    ``persistent``: ``clean_start=False`` with ``session_expiry_s`` so the broker queues
-    messages while the consumer is down; otherwise a clean session that ends on disconnect.
-    Connection is asynchronous (``connect_async``): a broker that is down at start is retried
-    by the network loop instead of raising."""
-    host, port, tls = parse_broker_url(opts.url)
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=opts.client_id,
-        protocol=mqtt.MQTTv5,
-        manual_ack=True,
-    )
-    client.suppress_exceptions = True
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
-    if tls or opts.ca:
-        client.tls_set(
-            ca_certs=opts.ca,
-            certfile=opts.cert,
-            keyfile=opts.key,
-            cert_reqs=ssl.CERT_REQUIRED,
-            tls_version=ssl.PROTOCOL_TLS_CLIENT,
-        )
-    if opts.username:
-        client.username_pw_set(opts.username, opts.password)
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = session_expiry_s if persistent else 0
-
-    def connect() -> Any:
-        return client.connect_async(
-            host, port, keepalive=opts.keepalive_s, clean_start=not persistent, properties=props
-        )
-
-    return client, connect
 
 
 __all__ = [

@@ -83,8 +83,28 @@ _SCHEMA_V2 = (
         UNIQUE(msg_id, digest)           -- a redelivery of it is recorded once
     )""",
 )
+#: Version 3: what the clinic knows of each station's patient, the plans retained for the
+#: stations, and the dashboard's users.
+_SCHEMA_V3 = (
+    """CREATE TABLE IF NOT EXISTS station_settings(
+        station_id TEXT PRIMARY KEY,
+        handedness TEXT CHECK (handedness IN ('right', 'left', 'ambidextrous')),
+        updated_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS plans(
+        station_id TEXT PRIMARY KEY,     -- the plan retained for it on the broker
+        plan_version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS users(
+        username TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,      -- werkzeug scrypt hash, never the password
+        created_at TEXT NOT NULL
+    )""",
+)
 #: Schema steps by the version they lead to; a new step is appended, never edited.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 #: Kinds of enveloped message the clinic stores (the topic kind after the station id).
@@ -406,19 +426,13 @@ class ClinicDB:
             params = (station_id,)
         return [dict(r) for r in self._conn.execute(sql + " ORDER BY c.id", params)]
 
-    def seq_gaps(self, station_id: str) -> list[int]:
-        """``seq`` values below the highest one received that are missing (not yet arrived,
-        or lost): the station's ``seq`` is never reused, so a gap is real."""
-        seqs = [
-            r[0]
-            for r in self._conn.execute(
-                "SELECT seq FROM messages WHERE station_id=? ORDER BY seq", (station_id,)
-            )
-        ]
-        if not seqs:
-            return []
-        present = set(seqs)
-        return [s for s in range(seqs[0], seqs[-1]) if s not in present]
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """The rows of one read, for the clinic modules that own a table of their own."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One write (call inside :meth:`transaction`); the rows it changed."""
+        return self._conn.execute(sql, params).rowcount
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""

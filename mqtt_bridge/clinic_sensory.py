@@ -4,11 +4,12 @@ The five sensory protocols put per-site metrics in a session summary (``site{n}_
 with its 68 % and 95 % intervals, ``site{n}_trials``, ``site{n}_percent_correct``, ...;
 ``docs/mqtt-contract.md``, "Sensory protocols"). This module gathers them by (protocol,
 site, hand), keeps assessments (QUEST+, a credible interval) apart from training (up-down, a
-likelihood interval), words the station's real-change verdicts and draws one plot per
-station. Lower thresholds are better for every sensory protocol.
+likelihood interval) and words the station's real-change verdicts
+(:mod:`mqtt_bridge.clinic_plots` draws them). Lower thresholds are better for every sensory
+protocol.
 
-It takes the sessions as :mod:`mqtt_bridge.clinic_report` reads them (station order, a start
-time, ``dated`` false when the station's clock was not synchronised).
+It takes the sessions as :mod:`mqtt_bridge.clinic_sessions` reads them (station order, a
+number, a start time and where that time comes from).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 #: Plan name -> what its threshold is, in words.
@@ -191,9 +191,12 @@ def _when(session_id: Any, by_id: dict[Any, tuple[int, dict[str, Any]]]) -> str:
     if session_id not in by_id:
         return f"in session {session_id} (not in the clinic database)"
     number, s = by_id[session_id]
-    if s["dated"]:
+    if s.get("time_source", "station") == "station":
         return f"on {s['start'].date().isoformat()}"
-    return f"in session {number} ({session_id}, date unknown: station clock not synchronised)"
+    return (
+        f"in session #{number} (received {s['start'].date().isoformat()}: station clock "
+        "not synchronised)"
+    )
 
 
 def _amount(d: float, unit: str) -> str:
@@ -295,96 +298,6 @@ def format_lines(sens: dict[str, Any]) -> list[str]:
     return lines
 
 
-def plot(station_id: str, sens: dict[str, Any], path: Path) -> bool:
-    """One PNG of the station's thresholds over sessions: a panel per protocol, assessments
-    with their 95 % intervals as error bars, training estimates as crosses, real changes
-    starred. The axis is dates when every point has one, else the session number in the
-    station's order. False (nothing written) when the station has no sensory results.
-
-    Raises ``ImportError`` when matplotlib is missing (the caller names the extra)."""
-    series = [g for g in sens["series"] if any(p["value"] is not None for p in _all(g))]
-    if not series:
-        return False
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateFormatter, AutoDateLocator, date2num
-    from matplotlib.figure import Figure
-
-    from mqtt_bridge.clocks import parse_iso
-
-    protocols = sorted({g["protocol"] for g in series})
-    dated = all(p["at"] is not None for g in series for p in _all(g))
-
-    def xs(points: list[dict[str, Any]], shift: float) -> list[float]:
-        if dated:
-            return [x + shift for x in date2num([parse_iso(p["at"]) for p in points])]
-        return [p["session"] + shift for p in points]
-
-    fig = Figure(figsize=(6.4, 1.0 + 2.8 * len(protocols)), dpi=100)
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(protocols), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, proto in zip(axes, protocols, strict=True):
-        mine = [g for g in series if g["protocol"] == proto]
-        for i, g in enumerate(mine):
-            colour = f"C{i % 10}"
-            # Sites side by side, a tenth of a day or session apart: no bar hides another.
-            shift = 0.1 * (i - (len(mine) - 1) / 2)
-            a = [p for p in g["assessments"] if p["value"] is not None]
-            if a:
-                lo = [p["value"] - p["ci95"][0] if p["ci95"] else 0.0 for p in a]
-                hi = [p["ci95"][1] - p["value"] if p["ci95"] else 0.0 for p in a]
-                ax.errorbar(
-                    xs(a, shift),
-                    [p["value"] for p in a],
-                    yerr=[lo, hi],
-                    fmt="o-",
-                    capsize=3,
-                    color=colour,
-                    label=f"{g['label']} assessment (95 %)",
-                )
-                flagged = [p for p in a if (p["real_change"] or {}).get("flag")]
-                if flagged:
-                    ax.plot(
-                        xs(flagged, shift),
-                        [p["value"] for p in flagged],
-                        "*",
-                        markersize=14,
-                        color=colour,
-                        label=f"{g['label']} real change",
-                    )
-            t = [p for p in g["training"] if p["value"] is not None]
-            if t:
-                ax.plot(
-                    xs(t, shift),
-                    [p["value"] for p in t],
-                    "x",
-                    color=colour,
-                    alpha=0.7,
-                    label=f"{g['label']} training",
-                )
-        ax.set_title(f"{station_id}: {SENSORY_PROTOCOLS[proto]}", fontsize="medium")
-        ax.set_ylabel(f"{_unit(series, proto)}\n(lower = better)", fontsize="small")
-        ax.legend(loc="best", fontsize="x-small")
-    if dated:
-        locator = AutoDateLocator()
-        axes[-1].xaxis.set_major_locator(locator)
-        axes[-1].xaxis.set_major_formatter(AutoDateFormatter(locator))
-        fig.autofmt_xdate()
-    else:
-        axes[-1].set_xlabel("session, in the station's order (its clock was not synchronised)")
-        axes[-1].xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-    return True
-
-
-def _all(g: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*g["assessments"], *g["training"]]
-
-
-def _unit(series: list[dict[str, Any]], proto: str) -> str:
-    return ", ".join(sorted({g["unit"] for g in series if g["protocol"] == proto}))
-
-
 __all__ = [
     "LOWER_IS_BETTER",
     "SENSORY_PROTOCOLS",
@@ -392,6 +305,5 @@ __all__ = [
     "format_lines",
     "interval",
     "is_site_metric",
-    "plot",
     "sensory",
 ]

@@ -622,3 +622,60 @@ def test_clinic_parse_broker_url() -> None:
     assert parse_broker_url("mqtts://h:1234") == ("h", 1234, True)
     with pytest.raises(ValueError, match="mqtt://host"):
         parse_broker_url("http://h")
+
+
+def test_clinic_ingest_seq_beyond_the_contracts_bound_is_rejected_alone(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """The envelope schema did not bound ``seq``: 2**53 was stored, a value that a JSON
+    reader working in doubles (JavaScript, many databases' JSON) cannot tell from 2**53 + 1,
+    so a gap or a duplicate could hide there. Now the schema bounds it to 2**53 - 1: a
+    reject, kept and acknowledged, and the batch goes on."""
+    db_path = tmp_path / "clinic.db"
+    consumer = Consumer(broker.url, db_path)
+    bad, good = envelope(seq=2**53), envelope(seq=2)
+    station.publish("summary", json.dumps(bad))
+    station.publish("summary", json.dumps(good))
+    expected = {bad["msg_id"], good["msg_id"]}
+    assert acked_until(station, expected) == expected
+    stats = consumer.close()
+    assert consumer.error is None
+    assert (stats.stored, stats.rejected) == (1, 1)
+    with ClinicDB(db_path) as db:
+        (rej,) = db.rejected()
+        assert "seq" in rej["reason"] and "9007199254740991" in rej["reason"]
+        assert db.msg_ids() == [good["msg_id"]]
+
+
+def test_clinic_ingest_keeps_the_retained_plan_for_sessions_planned_per_week(
+    broker, station: FakeStation, tmp_path: Path
+) -> None:
+    """The report said nothing of sessions planned per week: the clinic kept no copy of the
+    plans it sends. The consumer now keeps the plan retained for each station (the clinic's
+    own message: never acknowledged, and one for another station or not a plan is ignored)."""
+    from mqtt_bridge.clinic_report import build_report
+    from station.plan import default_sim_plan
+
+    raw = json.loads(json.dumps(default_sim_plan("st-0001").raw))
+    raw["plan_version"] = 4
+    raw["schedule"][0]["days"] = ["mon", "wed", "fri"]
+    station.publish("plan", json.dumps(raw), retain=True)  # retained before the consumer runs
+    db_path = tmp_path / "clinic.db"
+    consumer = Consumer(broker.url, db_path)
+    other = FakeStation(broker.url, station="st-0002")
+    try:
+        other.publish("plan", json.dumps(raw), retain=True)  # st-0001's plan on st-0002's topic
+    finally:
+        other.close()
+    env = envelope(seq=1)
+    station.publish("summary", json.dumps(env))
+    assert station.next_ack() == [env["msg_id"]]  # the plan was not acknowledged
+    stats = consumer.close()
+    assert (stats.plans, stats.stored, stats.rejected) == (1, 1, 0)
+    with ClinicDB(db_path) as db:
+        rep = build_report(db, "st-0001", now=dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC))
+        assert [s["station_id"] for s in db.stations()] == ["st-0001"]
+    a = rep["stations"][0]["adherence"]
+    assert a["planned_per_week"] == 3
+    assert a["planned_note"].startswith("3 (mon, wed, fri; plan_version 4")
+    assert a["per_week"][0]["planned"] == 3

@@ -287,7 +287,7 @@ def test_clinic_limits_database_of_the_previous_schema_is_migrated(tmp_path: Pat
     first = envelope(seq=1)
     v1_database(path, first)
     with ClinicDB(path) as db:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         assert db.msg_ids() == [first["msg_id"]] and db.counters() == {"duplicates": 4}
         with db.transaction():
             assert db.store(json.loads(json.dumps(first)), "summary") is Stored.DUPLICATE
@@ -295,7 +295,7 @@ def test_clinic_limits_database_of_the_previous_schema_is_migrated(tmp_path: Pat
         (c,) = db.id_conflicts()
     assert c["first_digest"] == digest(first)  # the digest of a row stored by version 1
     with ClinicDB(path) as db:  # opening again changes nothing
-        assert db.schema_version == 2 and len(db.id_conflicts()) == 1
+        assert db.schema_version == 3 and len(db.id_conflicts()) == 1
 
 
 def test_clinic_limits_database_of_a_newer_schema_is_refused_unchanged(tmp_path: Path) -> None:

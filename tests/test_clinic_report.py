@@ -16,15 +16,12 @@ import pytest
 
 from mqtt_bridge import schema
 from mqtt_bridge.clinic_db import MAX_REJECTED_BYTES, ClinicDB, Stored
-from mqtt_bridge.clinic_report import (
-    build_report,
-    format_text,
-    judge,
-    plot_name,
-    slope_per_week,
-    write_plots,
-)
+from mqtt_bridge.clinic_metrics import slope_per_week
+from mqtt_bridge.clinic_plots import page_name, write_plots
+from mqtt_bridge.clinic_report import build_report
 from mqtt_bridge.clinic_sensory import change_words
+from mqtt_bridge.clinic_sessions import seq_gaps
+from mqtt_bridge.clinic_text import format_text
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # a Thursday, ISO week 2026-W48
 
@@ -157,7 +154,7 @@ def test_clinic_db_seq_gaps_lists_missing_seq(db: ClinicDB) -> None:
     with db.transaction():
         for seq in (3, 4, 7, 9):
             db.store(envelope("st-0001", seq, {}), "summary")
-    assert db.seq_gaps("st-0001") == [5, 6, 8]
+    assert seq_gaps(db, "st-0001") == [{"run": 1, "missing": [5, 6, 8]}]
 
 
 def test_clinic_db_status_updates_station(db: ClinicDB) -> None:
@@ -188,24 +185,29 @@ def test_clinic_report_adherence_per_week(db: ClinicDB) -> None:
         {
             "week": "2026-W47",
             "sessions": 2,
+            "session_numbers": [1, 2],
             "complete": 2,
             "minutes": 22.0,
             "days_active": 2,
             "completion_pct": 100.0,
+            "planned": None,
         },
         {
             "week": "2026-W48",
             "sessions": 3,
+            "session_numbers": [3, 4, 5],
             "complete": 2,
             "minutes": 28.0,
             "days_active": 2,
             "completion_pct": 66.7,
+            "planned": None,
         },
     ]
     assert a["days_active_this_week"] == 2
     assert a["sessions_this_week"] == 3
     assert a["minutes_this_week"] == 28.0
-    assert a["last_session_at"] == "2026-11-25T09:00:00Z"
+    assert (a["last_session"]["session"], a["last_session"]["at"]) == (5, "2026-11-25T09:00:00Z")
+    assert a["missed_weeks"] == []
 
 
 def test_clinic_report_this_week_is_empty_when_no_session(db: ClinicDB) -> None:
@@ -226,6 +228,11 @@ def test_clinic_report_latest_values_with_units_and_uncertainty(db: ClinicDB) ->
     grip = by_name["involved_mean_force"]
     assert grip["value"] == pytest.approx(100.0 + 2.0 * 9 / 7, abs=1e-3)
     assert (grip["unit"], grip["uncertainty"], grip["at"]) == ("N", 0.5, "2026-11-25T09:00:00Z")
+    assert (grip["session"], grip["session_id"], grip["older"]) == (
+        5,
+        "s-2026-11-25T09:00:00Z",
+        False,
+    )
     assert by_name["involved_trials"]["value"] == 3
 
 
@@ -235,22 +242,19 @@ def test_clinic_report_slope_and_change(db: ClinicDB) -> None:
     assert t["metric"] == "involved_mean_force"
     assert t["sessions"] == 5
     assert t["slope_per_week"] == pytest.approx(2.0, abs=1e-3)
-    assert t["change_vs_first"] == pytest.approx(2.0 * 9 / 7, abs=1e-3)
-    assert t["mdc"] is None
-    assert "not judged" in t["judgement"]
+    assert t["change"] == pytest.approx(2.0 * 9 / 7, abs=1e-3)
+    # 2.6 N on 100 N: within 15 % of the first value (CLINICAL.md §11), so not flagged.
+    assert t["mdc"] == pytest.approx(15.0)
+    assert not t["flag"]
+    assert "within the MDC (15 N)" in t["judgement"]
 
 
 def test_clinic_report_judges_change_against_stated_mdc(db: ClinicDB) -> None:
     fill(db, mdc=2.0)
     (t,) = build_report(db, now=NOW)["stations"][0]["trends"]
-    assert t["mdc"] == 2.0
-    assert t["judgement"] == "increase exceeds the MDC of 2 N: likely a real change"
-
-
-def test_clinic_report_judge_wording() -> None:
-    assert judge(None, 5.0, "N") == "one session only: no trend yet"
-    assert judge(-1.0, 5.0, "N").startswith("within the MDC of 5 N")
-    assert judge(-6.0, 5.0, "N").startswith("decrease exceeds the MDC")
+    assert (t["mdc"], t["mdc_source"]) == (2.0, "stated by the station")
+    assert t["flag"] and t["reading"] == "better"
+    assert t["judgement"] == "REAL CHANGE (better): increase of 2.57 N exceeds the MDC (2 N)"
 
 
 def test_clinic_report_slope_needs_two_distinct_times() -> None:
@@ -263,63 +267,73 @@ def test_clinic_report_safety_events_and_text(db: ClinicDB) -> None:
     fill(db)
     rep = build_report(db, now=NOW)
     (ev,) = rep["stations"][0]["safety_events"]
-    assert (ev["code"], ev["at"]) == ("S-PAIN", "2026-11-23T18:00:00Z")
+    assert (ev["code"], ev["at"], ev["session"]) == ("S-PAIN", "2026-11-23T18:00:00Z", 4)
     text = format_text(rep)
     assert "== station st-0001" in text
-    assert "5 sessions, completion 80 %" in text
+    assert "5 sessions, 50 min, 4 complete (80 %" in text
     assert "slope 2 N/week" in text
-    assert "S-PAIN" in text
+    assert "session #4 (2026-11-23): a pain stop rule ended the session (pain 6) [S-PAIN]" in text
     json.dumps(rep)  # the --json output must serialise
 
 
 def fill_unsynced(db: ClinicDB) -> None:
     """Four sessions in the station's order (seq), grip 100, 101, 102, 103 N; seq 2 and 4
-    were made with the clock not synchronised (the Pi booted at 1970)."""
+    were made with the clock not synchronised (the Pi booted at 1970) and reached the clinic
+    on 2026-11-18 and 2026-11-25."""
     starts = [
-        ("2026-11-16T09:00:00Z", True),
-        ("1970-01-01T00:02:00Z", False),
-        ("2026-11-23T09:00:00Z", True),
-        ("1970-01-01T00:03:00Z", False),
+        ("2026-11-16T09:00:00Z", True, "2026-11-16T09:20:00.000Z"),
+        ("1970-01-01T00:02:00Z", False, "2026-11-18T10:00:00.000Z"),
+        ("2026-11-23T09:00:00Z", True, "2026-11-23T09:20:00.000Z"),
+        ("1970-01-01T00:03:00Z", False, "2026-11-25T10:00:00.000Z"),
     ]
     with db.transaction():
-        for seq, (start, synced) in enumerate(starts, 1):
+        for seq, (start, synced, received) in enumerate(starts, 1):
             body = session(start, 10.0, 99.0 + seq, complete=synced)
             env = envelope("st-0001", seq, body)
             env["clock_synced"] = synced
-            assert db.store(env, "summary")
+            assert db.store(env, "summary", received_at=received)
 
 
-def test_clinic_report_orders_by_seq_and_keeps_unsynced_clocks_out_of_time(
+def test_clinic_report_dates_unsynced_sessions_by_the_clinics_receive_time(
     db: ClinicDB, tmp_path: Path
 ) -> None:
-    """Before, sessions were sorted by their start time even when the station's clock was
-    not synchronised: the 1970 sessions came first, the latest value was not the latest,
-    and a 1970 week and a slope over 56 years appeared."""
+    """Before, a session made with the station's clock not synchronised had no date at all:
+    every line said "date unknown" and it counted in no week, although the clinic received
+    each summary at a known time. Now it is dated by that time, in the station's order,
+    and says so."""
     fill_unsynced(db)
     st = build_report(db, now=NOW)["stations"][0]
     latest = {r["metric"]: r for r in st["latest"]}["involved_mean_force"]
-    assert (latest["value"], latest["at"]) == (103.0, None)  # seq 4, date unknown
+    assert (latest["value"], latest["at"], latest["time_source"]) == (
+        103.0,
+        "2026-11-25T10:00:00Z",
+        "clinic_receipt",
+    )
     (t,) = st["trends"]
     assert [p["value"] for p in t["points"]] == [100.0, 101.0, 102.0, 103.0]
     assert [p["at"] for p in t["points"]] == [
         "2026-11-16T09:00:00Z",
-        None,
+        "2026-11-18T10:00:00Z",
         "2026-11-23T09:00:00Z",
-        None,
+        "2026-11-25T10:00:00Z",
     ]
-    assert (t["sessions"], t["undated_sessions"]) == (4, 2)
-    assert (t["first"], t["last"], t["change_vs_first"]) == (100.0, 103.0, 3.0)
-    assert t["slope_per_week"] == pytest.approx(2.0)  # seq 1 and 3 only: +2 N in 7 days
+    assert (t["sessions"], t["receipt_dated"]) == (4, 2)
+    assert (t["first"]["value"], t["last"]["value"], t["change"]) == (100.0, 103.0, 3.0)
     a = st["adherence"]
-    assert (a["sessions"], a["complete"], a["undated_sessions"]) == (4, 2, 2)
-    assert [w["week"] for w in a["per_week"]] == ["2026-W47", "2026-W48"]
-    assert a["last_session_at"] is None  # the last session (seq 4) has no known date
+    assert (a["sessions"], a["complete"], a["receipt_dated_sessions"]) == (4, 2, 2)
+    assert [(w["week"], w["session_numbers"]) for w in a["per_week"]] == [
+        ("2026-W47", [1, 2]),
+        ("2026-W48", [3, 4]),
+    ]
+    assert a["last_session"]["at"] == "2026-11-25T10:00:00Z"
     text = format_text(build_report(db, now=NOW))
-    assert "2 sessions with the station clock not synchronised: ordered by seq" in text
-    assert "(date unknown: station clock not synchronised)" in text
-    assert "slope from dated sessions only (2 with the station clock not synchronised)" in text
-    (path,) = write_plots(build_report(db, now=NOW), tmp_path / "plots")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "date unknown" not in text
+    assert "2 sessions with the station clock not synchronised: in the station's order, dated" in (
+        text
+    )
+    assert "from session #4 (received 2026-11-25, station clock not synchronised)" in text
+    paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_clinic_report_one_station_filter(db: ClinicDB) -> None:
@@ -333,18 +347,21 @@ def test_clinic_report_one_station_filter(db: ClinicDB) -> None:
     assert [s["station_id"] for s in build_report(db, "st-0002", NOW)["stations"]] == ["st-0002"]
 
 
-def test_clinic_report_plots_are_valid_png(db: ClinicDB, tmp_path: Path) -> None:
+def test_clinic_report_plots_are_one_page_per_station_png_and_pdf(
+    db: ClinicDB, tmp_path: Path
+) -> None:
     fill(db, mdc=2.0)
     paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
-    assert [p.name for p in paths] == ["st-0001__max_grip__involved_mean_force.png"]
+    assert [p.name for p in paths] == ["st-0001.png", "st-0001.pdf"]
     data = paths[0].read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])  # IHDR: 6.4 x 3.6 in at 100 dpi
-    assert (width, height) == (640, 360)
+    width, height = struct.unpack(">II", data[16:24])  # IHDR: A4 portrait at 100 dpi
+    assert (width, height) == (827, 1169)
+    assert paths[1].read_bytes()[:5] == b"%PDF-"
 
 
-def test_clinic_report_plot_name_is_filesystem_safe() -> None:
-    assert plot_name("st/../x", "max grip", "a:b") == "st_.._x__max_grip__a_b.png"
+def test_clinic_report_page_name_is_filesystem_safe() -> None:
+    assert page_name("st/../x", "png") == "st_.._x.png"
 
 
 def test_clinic_db_file_is_plain_sqlite(db: ClinicDB) -> None:
@@ -381,7 +398,7 @@ def test_clinic_report_command_json_and_plots(db: ClinicDB, tmp_path: Path) -> N
     rep = json.loads(proc.stdout)
     (st,) = rep["stations"]
     assert st["adherence"]["sessions"] == 5
-    assert [Path(p).name for p in rep["plots"]] == ["st-0001__max_grip__involved_mean_force.png"]
+    assert [Path(p).name for p in rep["plots"]] == ["st-0001.png", "st-0001.pdf"]
 
 
 def test_clinic_report_command_unknown_station_exits_1(db: ClinicDB) -> None:
@@ -431,7 +448,7 @@ def test_clinic_report_orders_sessions_across_a_seq_restart(db: ClinicDB) -> Non
     assert [p["value"] for p in t["points"]] == [100.0, 101.0, 102.0, 110.0, 111.0, 120.0]
     latest = {r["metric"]: r for r in st["latest"]}["involved_mean_force"]
     assert (latest["value"], latest["at"]) == (120.0, "2026-11-16T09:00:00Z")
-    assert (t["first"], t["last"], t["change_vs_first"]) == (100.0, 120.0, 20.0)
+    assert (t["first"]["value"], t["last"]["value"], t["change"]) == (100.0, 120.0, 20.0)
 
 
 @pytest.mark.parametrize(
@@ -789,8 +806,8 @@ def test_clinic_report_sensory_previous_assessment_without_a_date(db: ClinicDB) 
             db.store(env, "summary")
     (flag,) = build_report(db, now=NOW)["stations"][0]["sensory"]["flags"]
     assert flag.startswith(
-        "site 1 (right): vibration threshold 4.1 dB lower than in session 1 (s-1, date "
-        "unknown: station clock not synchronised), outside both 95 % intervals"
+        "site 1 (right): vibration threshold 4.1 dB lower than in session #1 (received "
+        f"{db.now()[:10]}: station clock not synchronised), outside both 95 % intervals"
     )
 
 
@@ -804,11 +821,10 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_clinic_report_sensory_plot_per_station(db: ClinicDB, tmp_path: Path) -> None:
     fill_sensory(db)
     paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
-    names = [p.name for p in paths]
-    assert "st-0003__sensory__thresholds.png" in names
-    assert not any("site0" in n for n in names)  # no per-metric plot of a sensory site
-    # Two protocols, a panel each: 6.4 x (1.0 + 2 x 2.8) in at 100 dpi.
-    assert png_size(paths[names.index("st-0003__sensory__thresholds.png")]) == (640, 660)
+    assert [p.name for p in paths] == ["st-0003.png", "st-0003.pdf"]
+    # Two sensory protocols, a panel each, below grip and pain, above the calendar: five
+    # panels still fit an A4 page at 100 dpi.
+    assert png_size(paths[0]) == (827, 1169)
 
 
 def test_clinic_report_sensory_plot_on_a_session_axis_when_undated(
@@ -820,8 +836,8 @@ def test_clinic_report_sensory_plot_on_a_session_axis_when_undated(
             env["clock_synced"] = False
             db.store(env, "summary")
     paths = write_plots(build_report(db, now=NOW), tmp_path / "plots")
-    assert png_size(tmp_path / "plots" / "st-0003__sensory__thresholds.png") == (640, 660)
-    assert len(paths) == 3  # the two dose trends and the thresholds
+    assert png_size(tmp_path / "plots" / "st-0003.png") == (827, 1169)
+    assert len(paths) == 2
 
 
 def test_clinic_report_command_json_has_the_sensory_section(db: ClinicDB, tmp_path: Path) -> None:
@@ -848,7 +864,7 @@ def test_clinic_report_command_json_has_the_sensory_section(db: ClinicDB, tmp_pa
     (st,) = json.loads(proc.stdout)["stations"]
     assert [a["value"] for a in st["sensory"]["series"][1]["assessments"]] == [-16.2, -20.3]
     assert len(st["sensory"]["flags"]) == 1
-    assert (tmp_path / "p" / "st-0003__sensory__thresholds.png").is_file()
+    assert (tmp_path / "p" / "st-0003.png").is_file()
 
 
 def test_clinic_report_sensory_previous_assessment_not_received(db: ClinicDB) -> None:
@@ -884,3 +900,46 @@ def test_clinic_report_sensory_change_held_across_sessions_in_words() -> None:
         "site 1 (left): texture discrimination threshold 0.10 log10 (ratio x0.79) lower than "
         "on 2026-11-12, a change held across two sessions (a real change: better)"
     )
+
+
+def motor_session(day: int, rmse: float, cv: float, flag: bool) -> dict[str, Any]:
+    body = session(f"2026-11-{day:02d}T09:00:00Z", 10.0, 100.0)
+    body["protocols"] = [
+        {
+            "protocol": "force_tracking",
+            "trials": 4,
+            "metrics": {
+                "rmse": {"value": rmse, "unit": "N", "ci95": [rmse - 0.2, rmse + 0.2]},
+                "involved_cv": {"value": cv, "unit": "%", "uncertainty": 0.5},
+                "real_change_probe": {
+                    "value": rmse,
+                    "unit": "N",
+                    "real_change": {"flag": flag, "rule": "95 % intervals do not overlap"},
+                },
+            },
+        }
+    ]
+    return body
+
+
+def test_clinic_report_any_protocols_metrics_generically(db: ClinicDB) -> None:
+    """A protocol the report has never heard of: each metric value ± uncertainty with its
+    unit and session; a 95 % interval alone gives the uncertainty; a steadiness CV is an
+    outcome (only max_grip's CV note says "data quality only"); the station's own verdict
+    is kept and said."""
+    with db.transaction():
+        db.store(envelope("st-0004", 1, motor_session(16, 2.0, 8.0, False)), "summary")
+        db.store(envelope("st-0004", 2, motor_session(23, 1.0, 7.8, True)), "summary")
+    st = build_report(db, now=NOW)["stations"][0]
+    latest = {r["metric"]: r for r in st["latest"]}
+    assert (latest["rmse"]["value"], latest["rmse"]["session"]) == (1.0, 2)
+    assert latest["rmse"]["uncertainty"] == pytest.approx(0.2 / 1.96)
+    trends = {t["metric"]: t for t in st["trends"]}
+    # 1 N less error, beyond 1.96 x hypot(0.102, 0.102) = 0.28 N: real, and better.
+    assert (trends["rmse"]["flag"], trends["rmse"]["reading"]) == (True, "better")
+    assert trends["rmse"]["mdc"] is None and trends["rmse"]["threshold"] == pytest.approx(0.283)
+    assert not trends["involved_cv"]["flag"]
+    assert "within the measurements' interval" in trends["involved_cv"]["judgement"]
+    text = format_text(build_report(db, now=NOW))
+    assert "force_tracking.rmse: 1 ± 0.1 N  from session #2 (2026-11-23)" in text
+    assert "the station's verdict on its last session: a real change (95 % intervals" in text

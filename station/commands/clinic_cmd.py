@@ -71,9 +71,64 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     report.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
     report.add_argument("--station", metavar="ID", help="only this station")
-    report.add_argument("--plots", metavar="DIR", help="write trend plots (PNG) into DIR")
+    report.add_argument(
+        "--plots", metavar="DIR", help="write one page per station (PNG and PDF) into DIR"
+    )
+    report.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="ISO 8601 time the report is made for ('this week', ages; default: now)",
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.set_defaults(func=run_report, no_config_needed=True)
+
+    export = csub.add_parser(
+        "export", parents=parents, help="export results for a record system (FHIR R4)"
+    )
+    export.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    export.add_argument(
+        "--fhir", action="store_true", required=True, help="FHIR R4 Bundles of Observations"
+    )
+    export.add_argument("--station", metavar="ID", help="only this station")
+    export.add_argument(
+        "--out", metavar="DIR", help="write <station>.fhir.json per station (default: stdout)"
+    )
+    export.set_defaults(func=run_export, no_config_needed=True)
+
+    user = csub.add_parser("user", parents=parents, help="dashboard users")
+    usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    uadd = usub.add_parser("add", parents=parents, help="add a user or set a new password")
+    uadd.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    uadd.add_argument("--username", required=True, help="the clinician's user name")
+    uadd.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="environment variable holding the password (default: asked on the terminal)",
+    )
+    uadd.set_defaults(func=run_user_add, no_config_needed=True)
+
+    serve = csub.add_parser(
+        "serve", parents=parents, help="read-only web dashboard (sign-in required)"
+    )
+    serve.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    serve.add_argument("--cert", metavar="FILE", help="TLS certificate (PEM): serve https")
+    serve.add_argument("--key", metavar="FILE", help="TLS private key (PEM)")
+    serve.set_defaults(func=run_serve, no_config_needed=True)
+
+    st = csub.add_parser(
+        "station", parents=parents, help="record what the clinic knows of a station's patient"
+    )
+    st.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    st.add_argument("--station", required=True, metavar="ID", help="station id")
+    st.add_argument(
+        "--handedness",
+        required=True,
+        choices=("right", "left", "ambidextrous"),
+        help="the patient's dominant hand (adjusts the grip symmetry, CLINICAL.md §2.4)",
+    )
+    st.set_defaults(func=run_station, no_config_needed=True)
 
     send = csub.add_parser(
         "send-plan",
@@ -152,15 +207,20 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge import clinic_report
+    from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clocks
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
     if not Path(args.db).is_file():
         print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
         return 1
     try:
+        now = clocks.parse_iso(args.as_of) if args.as_of else None
+    except ValueError as exc:
+        print(f"rehab-station clinic: --as-of: {exc}", file=sys.stderr)
+        return 2
+    try:
         with ClinicDB(args.db) as db:
-            rep = clinic_report.build_report(db, args.station)
+            rep = clinic_report.build_report(db, args.station, now)
     except ClinicDBError as exc:
         print(f"rehab-station clinic: {exc}", file=sys.stderr)
         return 1
@@ -170,7 +230,7 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
     plots: list[Path] = []
     if args.plots:
         try:
-            plots = clinic_report.write_plots(rep, args.plots)
+            plots = clinic_plots.write_plots(rep, args.plots)
         except RuntimeError as exc:
             print(f"rehab-station clinic: {exc}", file=sys.stderr)
             return 1
@@ -178,9 +238,92 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
         rep["plots"] = [str(p) for p in plots]
         print(json.dumps(rep, indent=2, sort_keys=True))
     else:
-        print(clinic_report.format_text(rep))
+        print(clinic_text.format_text(rep))
         for p in plots:
             print(f"plot: {p}")
+    return 0
+
+
+def run_export(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_fhir
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    if not Path(args.db).is_file():
+        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+        return 1
+    try:
+        with ClinicDB(args.db) as db:
+            bundles = clinic_fhir.bundles(db, args.station)
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    if args.station and not bundles:
+        print(f"rehab-station clinic: no station {args.station!r} in {args.db}", file=sys.stderr)
+        return 1
+    if not args.out:
+        print(json.dumps(list(bundles.values()), indent=2))
+        return 0
+    for path, n in clinic_fhir.write(bundles, args.out):
+        print(f"{path}: {n} observations")
+    return 0
+
+
+def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
+    import getpass
+
+    from mqtt_bridge import clinic_users
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if password is None:
+            print(f"rehab-station clinic: ${args.password_env} is not set", file=sys.stderr)
+            return 2
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("rehab-station clinic: the two passwords differ", file=sys.stderr)
+            return 1
+    try:
+        with ClinicDB(args.db) as db:
+            clinic_users.add(db, args.username, password)
+    except (ClinicDBError, ValueError) as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.username}: password set")
+    return 0
+
+
+def run_serve(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_web
+
+    if not Path(args.db).is_file():
+        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+        return 1
+    try:
+        return clinic_web.serve(args.db, args.host, args.port, args.cert, args.key)
+    except ValueError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(
+            f"rehab-station clinic: the dashboard needs 'rehab-station[clinic]' ({exc})",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def run_station(args: argparse.Namespace, ctx: Any) -> int:
+    from mqtt_bridge import clinic_settings
+    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+
+    try:
+        with ClinicDB(args.db) as db:
+            clinic_settings.set_handedness(db, args.station, args.handedness)
+    except ClinicDBError as exc:
+        print(f"rehab-station clinic: {exc}", file=sys.stderr)
+        return 1
+    print(f"station {args.station}: handedness {args.handedness}")
     return 0
 
 
@@ -229,4 +372,13 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
     return True
 
 
-__all__ = ["register", "run_ingest", "run_report", "run_send_plan"]
+__all__ = [
+    "register",
+    "run_export",
+    "run_ingest",
+    "run_report",
+    "run_send_plan",
+    "run_serve",
+    "run_station",
+    "run_user_add",
+]
