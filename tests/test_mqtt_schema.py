@@ -29,17 +29,22 @@ def test_schema_example_plan_file_is_the_contracts_example_and_valid() -> None:
 
 
 def test_schema_example_plan_is_a_post_operative_sensory_week() -> None:
-    """Sensory training every day, a vibration threshold assessment once a week, no maximal
-    tests (``reference/CLINICAL.md`` §5, §6.3), within the caps of the station's defaults."""
+    """Sensory training every day, a vibration threshold assessment once a week, light
+    motor work (imagery, steady holds at a low level), no maximal tests
+    (``reference/CLINICAL.md`` §5, §6.3), within the caps of the station's defaults."""
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     assert EXAMPLE["gates"]["maximal_tests"] is False
     runs: dict[str, list[tuple[str, str]]] = {d: [] for d in days}
     for item in EXAMPLE["schedule"]:
         for d in days if item["days"] == "daily" else item["days"]:
-            runs[d].append((item["protocol"], item["params"]["mode"]))
+            runs[d].append((item["protocol"], item["params"].get("mode", "")))
     assert all(("texture_discrimination", "training") in r for r in runs.values())
     assert [d for d, r in runs.items() if ("vibration_threshold", "assessment") in r] == ["mon"]
     assert all(("vibration_threshold", "training") in r for d, r in runs.items() if d != "mon")
+    motor = {i["protocol"]: i["params"] for i in EXAMPLE["schedule"] if "mode" not in i["params"]}
+    assert set(motor) == {"motor_imagery", "force_steadiness"}
+    # light, early after a repair: a fraction of a comfortable (not a maximal) squeeze
+    assert motor["force_steadiness"]["max_level_pct"] <= 25
     assert EXAMPLE["caps"]["max_vibration_g"] <= 3.0  # station.example.toml's hard caps
     assert EXAMPLE["caps"]["daily_vibration_min"] <= 30
     # the station's own check, against the simulated station's hardware, accepts it

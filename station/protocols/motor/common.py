@@ -39,6 +39,10 @@ from station.safety import Decision, clamp_force_target
 #: 100 Hz per pad, when the next sample is due, and the fixed refresh for a force port that
 #: does not know its sample times. ``rehab-station bench`` measures force-to-LCD latency.
 FEEDBACK_S = 0.01
+#: The lightest sub-maximal target (N): the lightest calibration weight. Below it an FSR
+#: pad reads near its break force (about 0.2 N), where its calibration does not hold (5 %
+#: of a weak hand's comfortable squeeze would ask for 0.2 N and measure the pad instead).
+MIN_TARGET_N = 0.5
 #: Priming: a vibration this far above the motor's reference level (dB), felt clearly.
 PRIMING_DB = 0.0
 #: The comfortable sub-maximal effort that stands in for a maximal reference when the plan
@@ -184,8 +188,12 @@ class MotorProtocol(ProtocolBase):
     def capped_target(
         self, ctx: SessionContext, target_n: float, other_hand_n: float | None
     ) -> float:
-        """A target no plan pushes past the caps (``max_force_n``, % of the other hand)."""
-        return clamp_force_target(target_n, ctx.caps, other_hand_n)
+        """A target no plan pushes past the caps (``max_force_n``, % of the other hand), and
+        not under :data:`MIN_TARGET_N` (where a pad's reading is not to be trusted) unless
+        the caps themselves are lower: the caps always win."""
+        limit = clamp_force_target(math.inf, ctx.caps, other_hand_n)
+        capped = clamp_force_target(target_n, ctx.caps, other_hand_n)
+        return min(max(capped, MIN_TARGET_N), limit)
 
     # -- metrics ---------------------------------------------------------------------------
 
