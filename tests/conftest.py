@@ -110,7 +110,7 @@ def _rewrite_test_modules(config: pytest.Config) -> None:
 LONG_TESTS = {
     "tests/test_mqtt_chaos.py::test_mqtt_chaos_no_summary_lost_or_duplicated": 45,
     "tests/test_session_faults.py::"
-    "test_session_glove_unplugged_during_grip_work_does_not_end_it": 23,
+    "test_session_glove_unplugged_during_grip_work_does_not_end_it": 9,
     "tests/test_station_process.py::test_bench_sim_json_figures": 21,
     "tests/test_session_outcomes.py::"
     "test_session_no_squeeze_twice_after_a_re_prompt_gives_the_hand_up_not_complete": 12,

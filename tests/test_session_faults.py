@@ -5,11 +5,13 @@ but does not end the grip work nor block the tare."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from conftest import SimCalibrations
 
 from station import config
+from station import plan as plan_mod
 from station.app import App
 
 SEED = 4
@@ -21,13 +23,23 @@ def open_app(tmp_path: Path, calibrations: SimCalibrations, glove: bool = False)
     return App(cfg, calibrations.data_dir(tmp_path, cfg, SEED), sim=True, seed=SEED).open()
 
 
+def grip_plan(app: App, trials_per_hand: int = 1) -> plan_mod.Plan:
+    """The built-in simulated plan (maximal grip, both hands) with ``trials_per_hand``: one
+    trial a hand is a whole session of it, at a third of the simulated time."""
+    plan = plan_mod.default_sim_plan(app.config.station_id, app.today())
+    (item,) = plan.schedule
+    params = {**item.params, "trials_per_hand": trials_per_hand}
+    return dataclasses.replace(plan, schedule=(dataclasses.replace(item, params=params),))
+
+
 def run_with_patient(app: App) -> dict:
+    """One session of :func:`grip_plan` with the typical virtual patient; its summary."""
     st = app.station
     assert st is not None and st.sim is not None
     patient = st.sim.patient("typical", st.clock, app.config["buttons"], seed=SEED)
     patient.start()
     try:
-        outcome = app.run_session()
+        outcome = app.run_session(grip_plan(app))
     finally:
         patient.stop()
     assert outcome is not None
@@ -51,7 +63,7 @@ def test_session_a_pad_unplugged_and_back_at_the_menu_is_no_fault_of_the_session
         st.clock.sleep(0.5)
         summary = run_with_patient(app)
         assert (summary["state"], summary["safety_events"]) == ("complete", [])
-        assert summary["protocols"][0]["metrics"]["involved_trials"]["value"] == 3
+        assert summary["protocols"][0]["metrics"]["involved_trials"]["value"] == 1
     finally:
         app.close()
 
@@ -105,7 +117,7 @@ def test_session_glove_unplugged_during_grip_work_does_not_end_it(
         summary = run_with_patient(app)
         assert summary["state"] == "complete"
         metrics = summary["protocols"][0]["metrics"]
-        assert metrics["involved_trials"]["value"] == metrics["uninvolved_trials"]["value"] == 3
+        assert metrics["involved_trials"]["value"] == metrics["uninvolved_trials"]["value"] == 1
         quality = summary["data_quality"]
         assert any("glove" in f for f in quality["sensor_faults"]) and quality["bus_errors"] > 0
         # the next session reports its own figures, not the service's since it started
