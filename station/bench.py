@@ -238,16 +238,17 @@ def tracking_latency(app: Any, seconds: float = 20.0, profile: str = "sine", see
     }
 
 
-def session(app: Any, profile: str = "typical", seed: int = 1) -> dict[str, Any]:
-    """One whole session with a virtual patient: wall time against simulated time, and the
-    process's CPU time (on a shared host the wall time also counts other processes)."""
+def session(app: Any, profile: str = "typical", seed: int = 1, plan: Any = None) -> dict[str, Any]:
+    """One whole session (of ``plan``, default the active one) with a virtual patient: wall
+    time against simulated time, and the process's CPU time (on a shared host the wall
+    time also counts other processes)."""
     st = app.station
     patient = st.sim.patient(profile, st.clock, app.config["buttons"], seed=seed)
     wall = MonotonicClock()
     t_sim, t_wall, t_cpu = st.clock.now(), wall.now(), time.process_time()
     patient.start()
     try:
-        outcome = app.run_session()
+        outcome = app.run_session(plan)
     finally:
         patient.stop()
     sim_s, wall_s = st.clock.now() - t_sim, wall.now() - t_wall

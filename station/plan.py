@@ -286,8 +286,11 @@ def _check_params(
             raise PlanError(path, f"{proto} cannot run on this station: {problem}")
 
 
-def default_sim_plan(station_id: str, today: dt.date | None = None) -> Plan:
-    """The built-in plan for ``--sim``: maximal grip on both hands, allowed, every day."""
+def default_sim_plan(
+    station_id: str, today: dt.date | None = None, trials_per_hand: int = 3
+) -> Plan:
+    """The built-in plan for ``--sim``: maximal grip on both hands, allowed, every day
+    (``trials_per_hand`` fewer than the ASHT's 3: a shorter session of the same plan)."""
     issued = (today or dt.date.today()).isoformat() + "T08:00:00Z"
     return from_dict(
         {
@@ -310,7 +313,10 @@ def default_sim_plan(station_id: str, today: dt.date | None = None) -> Plan:
                 {
                     "protocol": "max_grip",
                     "days": "daily",
-                    "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 3},
+                    "params": {
+                        "hands": ["involved", "uninvolved"],
+                        "trials_per_hand": trials_per_hand,
+                    },
                 }
             ],
         },

@@ -5,7 +5,6 @@ but does not end the grip work nor block the tare."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from conftest import SimCalibrations
@@ -23,13 +22,10 @@ def open_app(tmp_path: Path, calibrations: SimCalibrations, glove: bool = False)
     return App(cfg, calibrations.data_dir(tmp_path, cfg, SEED), sim=True, seed=SEED).open()
 
 
-def grip_plan(app: App, trials_per_hand: int = 1) -> plan_mod.Plan:
-    """The built-in simulated plan (maximal grip, both hands) with ``trials_per_hand``: one
-    trial a hand is a whole session of it, at a third of the simulated time."""
-    plan = plan_mod.default_sim_plan(app.config.station_id, app.today())
-    (item,) = plan.schedule
-    params = {**item.params, "trials_per_hand": trials_per_hand}
-    return dataclasses.replace(plan, schedule=(dataclasses.replace(item, params=params),))
+def grip_plan(app: App) -> plan_mod.Plan:
+    """The built-in simulated plan (maximal grip, both hands) with one trial a hand: a whole
+    session of it, at a third of the simulated time."""
+    return plan_mod.default_sim_plan(app.config.station_id, app.today(), trials_per_hand=1)
 
 
 def run_with_patient(app: App) -> dict:

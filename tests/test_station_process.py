@@ -477,7 +477,7 @@ def test_help_version_and_usage(stations: Stations) -> None:
 
 
 def test_bench_sim_json_figures(stations: Stations) -> None:
-    r = stations.run("bench", "--sim", "--json", "--seconds", "1", name="bench")
+    r = stations.run("bench", "--sim", "--json", "--quick", "--seconds", "1", name="bench")
     assert r.rc == 0, r
     f = r.json()
     assert f["simulated"] is True
@@ -499,6 +499,11 @@ def test_bench_sim_json_figures(stations: Stations) -> None:
         lat = b[key]
         assert 0 < lat["p50_ms"] <= lat["max_ms"] < 10_000, (key, lat)
     assert b["first_cell"]["p50_ms"] <= b["ninety_percent"]["p50_ms"]
+
+    t = f["tracking"]
+    lat = t["force_to_lcd"]
+    assert 0 < lat["force_p50_ms"] <= lat["force_p99_ms"] < 1_000, lat
+    assert 0 <= t["added_error_pct_of_rms"] < 100, t
 
     s = f["session"]
     assert s["state"] == "complete"

@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     p.add_argument("--seconds", type=float, default=5.0, help="acquisition run (default 5 s)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="--sim: shorter runs for a smoke check (8 latency steps, 3 s of tracking, a "
+        "session of one grip trial a hand): the same figures, with a wider spread",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,9 +59,15 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
             if app.station is not None and app.station.display is not None:
                 figures["lcd"] = bench.lcd(app)
             if ctx.sim:
-                figures["biofeedback"] = bench.biofeedback_latency(app)
-                figures["tracking"] = bench.tracking_latency(app, seconds=6.0)
-                figures["session"] = bench.session(app)
+                quick = bool(getattr(args, "quick", False))
+                figures["biofeedback"] = bench.biofeedback_latency(app, steps=8 if quick else 20)
+                figures["tracking"] = bench.tracking_latency(app, seconds=3.0 if quick else 6.0)
+                plan = None
+                if quick:
+                    from station.plan import default_sim_plan
+
+                    plan = default_sim_plan(app.config.station_id, app.today(), 1)
+                figures["session"] = bench.session(app, plan=plan)
         finally:
             app.close()
         figures["max_rss_mib"] = bench.max_rss_mib()
