@@ -290,6 +290,11 @@ EN: dict[str, Msg] = {
         variants={"16x2": "Use {hand} hand\non grip pad {pad}."},
         longest={**_HAND, "pad": 16},
     ),
+    "motor.intro": Msg(
+        "Hand exercise\nFor your {hand} hand. OK to start, BACK to skip.",
+        variants={"16x2": "Hand exercise\nPress OK."},
+        longest=_HAND,
+    ),
     "motor.priming_place": Msg(
         "Warm-up: rest your fingertips on pad {pad}.\nPress OK when ready.",
         variants={"16x2": "Warm-up: finger\non pad {pad}. OK?"},

@@ -173,6 +173,11 @@ class MotorProtocol(ProtocolBase):
         trace = follow(ctx, self.pad, COMFORTABLE_S, "motor.comfortable", full_scale, hand=side)
         ctx.ui.prompt("grip.relax")
         ctx.wait(2.0)
+        if trace.at_cap:
+            # A "comfortable" squeeze that reached the force cap ended there (the caps
+            # hold): the cap is the reference, and no target goes above it anyway.
+            cap = ctx.caps.max_force_n
+            return Reference(cap, cap * 0.1, "comfortable, at the force cap")
         lo, hi = COMFORTABLE_PLATEAU
         keep = trace.valid & (trace.t_s >= lo) & (trace.t_s <= hi)
         if not np.any(keep) or float(np.median(trace.force_n[keep])) < 1.0:
@@ -310,12 +315,16 @@ def force_metric(value_n: float | None, relative_u: float, **extra: Any) -> dict
 
 
 def declined(name: str, side: str) -> Decision:
-    reason = f"{name}: {side} hand declined or no answer"
-    return Decision(DecisionKind.DECLINED, Scope.FORCE, reason, {"hand": side, "protocol": name})
+    """The patient declined this task (Back) or did not answer: only this task stops (the
+    runner names the protocol before the reason)."""
+    reason = f"{side} hand declined or no answer"
+    detail = {"hand": side, "protocol": name}
+    return Decision(DecisionKind.DECLINED, Scope.PROTOCOL, reason, detail)
 
 
 def no_effort(name: str, side: str) -> Decision:
-    reason = f"{name}: no squeeze ({side} hand)"
+    """No squeeze where one was asked for: force work stops, as in maximal grip."""
+    reason = f"no squeeze ({side} hand)"
     return Decision(DecisionKind.NO_EFFORT, Scope.FORCE, reason, {"hand": side, "protocol": name})
 
 
