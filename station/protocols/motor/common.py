@@ -200,6 +200,41 @@ class MotorProtocol(ProtocolBase):
         capped = clamp_force_target(target_n, ctx.caps, other_hand_n)
         return min(max(capped, MIN_TARGET_N), limit)
 
+    def journal_entry(
+        self,
+        ctx: SessionContext,
+        side: str,
+        primed: bool,
+        index: int,
+        span: tuple[float, float],
+        stimulus: dict[str, Any],
+        response: dict[str, Any],
+        quality: tuple[str, ...],
+        reaction_time_s: float | None = None,
+        contact_force_n: float | None = None,
+    ) -> Trial:
+        """One trial of this task as the journal keeps it: the hand's role, the pad, the
+        priming and the force cap it ran under, then the task's own ``stimulus`` and
+        ``response``; ``span`` its start and end (clock s)."""
+        return Trial(
+            protocol=self.name,
+            trial_index=index,
+            hand=side,
+            stimulus={
+                "role": self.role,
+                "pad": self.pad,
+                "primed": primed,
+                "force_cap_n": ctx.caps.max_force_n,
+                **stimulus,
+            },
+            response=response,
+            reaction_time_s=reaction_time_s,
+            contact_force_n=contact_force_n,
+            t_start_s=round(span[0], 4),
+            t_end_s=round(span[1], 4),
+            quality=quality,
+        )
+
     # -- metrics ---------------------------------------------------------------------------
 
     def metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:

@@ -132,20 +132,14 @@ class GripRelease(MotorProtocol, spec=GRIP_RELEASE):
         extra: tuple[str, ...],
     ) -> Trial:
         ici = c.intervals_s()
-        return Trial(
-            protocol=self.name,
-            trial_index=index,
-            hand=side,
-            stimulus={
-                "role": self.role,
-                "pad": self.pad,
-                "primed": primed,
-                "duration_s": self.params["duration_s"],
-                "force_cap_n": ctx.caps.max_force_n,
-                "high": HIGH,
-                "low": LOW,
-            },
-            response={
+        return self.journal_entry(
+            ctx,
+            side,
+            primed,
+            index,
+            (t0, t0 + ran_s),
+            {"duration_s": self.params["duration_s"], "high": HIGH, "low": LOW},
+            {
                 "cycles": c.count,
                 "ran_s": round(ran_s, 3),
                 "starts_s": [round(s, 3) for s in c.starts_s],
@@ -158,11 +152,8 @@ class GripRelease(MotorProtocol, spec=GRIP_RELEASE):
                 "samples": e.samples,
                 "gaps": e.gaps,
             },
-            reaction_time_s=None,
+            e.quality(*extra),
             contact_force_n=_r(e.peak_n),
-            t_start_s=round(t0, 4),
-            t_end_s=round(t0 + ran_s, 4),
-            quality=e.quality(*extra),
         )
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:

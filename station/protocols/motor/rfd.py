@@ -30,7 +30,14 @@ from station.journal import Trial
 from station.protocols.base import MetricsContext, SessionContext
 from station.protocols.metrics import metric
 from station.protocols.motor.common import FEEDBACK_S, MotorProtocol, Trace, force_metric
-from station.protocols.motor.squeezes import Effort, Missed, effort, median3, stop_on_pad_gaps
+from station.protocols.motor.squeezes import (
+    Effort,
+    Missed,
+    effort,
+    median3,
+    span,
+    stop_on_pad_gaps,
+)
 
 #: The get-ready countdown (s); the burst runs from its last second (the baseline's).
 READY_S = 3
@@ -238,24 +245,17 @@ class RateOfForceDevelopment(MotorProtocol, spec=RATE_OF_FORCE_DEVELOPMENT):
             ms = round(w * 1000)
             response[f"rfd_0_{ms}_n_s"] = _r(rfd, 1)
             response[f"samples_0_{ms}"] = n
-        return Trial(
-            protocol=self.name,
-            trial_index=index,
-            hand=side,
-            stimulus={
-                "role": self.role,
-                "pad": self.pad,
-                "primed": primed,
-                "force_cap_n": ctx.caps.max_force_n,
-                "onset_n": ONSET_N,
-                "squeeze_s": SQUEEZE_S,
-            },
-            response=response,
+        return self.journal_entry(
+            ctx,
+            side,
+            primed,
+            index,
+            span(trace),
+            {"onset_n": ONSET_N, "squeeze_s": SQUEEZE_S},
+            response,
+            e.quality(*r.flags()),
             reaction_time_s=_r(r.onset_s),
             contact_force_n=response["peak_force_n"],
-            t_start_s=round(trace.t0, 4),
-            t_end_s=round(trace.t0 + (trace.t_s[-1] if len(trace.t_s) else 0.0), 4),
-            quality=e.quality(*r.flags()),
         )
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:

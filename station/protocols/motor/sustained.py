@@ -38,7 +38,14 @@ from station.protocols.motor.common import (
     force_metric,
     no_effort,
 )
-from station.protocols.motor.squeezes import Effort, Missed, effort, moving_mean, stop_on_pad_gaps
+from station.protocols.motor.squeezes import (
+    Effort,
+    Missed,
+    effort,
+    moving_mean,
+    span,
+    stop_on_pad_gaps,
+)
 from station.safety import Decision
 
 REP_S = 3.0
@@ -188,23 +195,16 @@ class SustainedHold(MotorProtocol, spec=SUSTAINED_HOLD):
         extra: dict[str, Any],
     ) -> Trial:
         peak = None if e.pad_problem or e.peak_n is None else round(e.peak_n, 3)
-        return Trial(
-            protocol=self.name,
-            trial_index=index,
-            hand=side,
-            stimulus={
-                "role": self.role,
-                "pad": self.pad,
-                "primed": primed,
-                "mode": self.mode,
-                "force_cap_n": ctx.caps.max_force_n,
-            },
-            response={"peak_force_n": peak, "samples": e.samples, "gaps": e.gaps, **extra},
-            reaction_time_s=None,
+        return self.journal_entry(
+            ctx,
+            side,
+            primed,
+            index,
+            span(trace),
+            {"mode": self.mode},
+            {"peak_force_n": peak, "samples": e.samples, "gaps": e.gaps, **extra},
+            e.quality(),
             contact_force_n=peak,
-            t_start_s=round(trace.t0, 4),
-            t_end_s=round(trace.t0 + (trace.t_s[-1] if len(trace.t_s) else 0.0), 4),
-            quality=e.quality(),
         )
 
     def task_metrics(self, trials: list[Trial], ctx: MetricsContext) -> dict[str, Any]:
