@@ -152,6 +152,8 @@ def timeline(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **ref(s),
                 "pain_before": c.get("pain_before"),
                 "pain_at_rules": _at_rules(s),
+                # every check between protocols (None: a station that does not send them)
+                "pain_between": c.get("pain_between"),
                 "pain_after": c.get("pain_after"),
                 "new_numbness": c.get("new_numbness"),
                 "wound_problem": c.get("wound_problem"),
@@ -176,8 +178,12 @@ def format_lines(rows: list[dict[str, Any]]) -> list[str]:
         def pain(v: Any) -> str:
             return "-" if v is None else str(v)
 
-        at_rules = ", ".join(map(str, r["pain_at_rules"]))
-        between = f", {at_rules} when a rule fired" if at_rules else ""
+        if r["pain_between"]:
+            between = ", between protocols " + ", ".join(map(str, r["pain_between"]))
+        elif r["pain_at_rules"] and r["pain_between"] is None:  # an older station
+            between = ", " + ", ".join(map(str, r["pain_at_rules"])) + " when a rule fired"
+        else:
+            between = ""
         line = (
             f"  #{r['session']} {r['at'][:10]}: pain before {pain(r['pain_before'])}{between}, "
             f"after {pain(r['pain_after'])}; new numbness {_yes(r['new_numbness'])}, "

@@ -228,7 +228,16 @@ class Journal:
         self._update(session_id, "checkin", answers)
 
     def set_checkout(self, session_id: int, answers: dict[str, Any]) -> None:
-        self._update(session_id, "checkout", answers)
+        """Add ``answers`` to the session's later answers (the pain checks between
+        protocols, then the end check's), keeping those already there."""
+        with self.transaction() as c:
+            row = c.execute("SELECT checkout FROM sessions WHERE id=?", (session_id,)).fetchone()
+            try:
+                had = _decoded("sessions", "checkout", row[0]) if row and row[0] else {}
+            except UnreadableRow:  # a damaged cell: the answers now are what there is
+                had = {}
+            merged = {**had, **answers}
+            c.execute("UPDATE sessions SET checkout=? WHERE id=?", (json.dumps(merged), session_id))
 
     def _update(self, session_id: int, column: str, value: dict[str, Any]) -> None:
         assert column in ("checkin", "checkout")

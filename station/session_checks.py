@@ -49,6 +49,8 @@ class PatientChecks:
         """Between two protocols: pain that rose by the stop rule ends the session before
         the next one starts."""
         now = self._rating(ctx, "check.pain_now")
+        earlier = (self.journal.session(ctx.session_id)["checkout"] or {}).get("pain_between", [])
+        self.journal.set_checkout(ctx.session_id, {"pain_between": [*earlier, now]})
         decision = pain_decision(before, now, self.caps)
         if decision is not None:
             self.safety.decision(decision, Code.PAIN)

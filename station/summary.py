@@ -114,6 +114,8 @@ def _checkin(
     return {
         "pain_before": checkin.get("pain"),
         "pain_after": checkout.get("pain"),
+        # every pain check between two protocols, in order (a rule may have fired on one)
+        "pain_between": list(checkout.get("pain_between", [])),
         "new_numbness": checkin.get("new_numbness"),
         "wound_problem": checkin.get("wound_problem"),
         # The pain stop rule a later pain answer fired (a rise from check-in, or the

@@ -400,3 +400,25 @@ def test_clinic_review_attention_names_an_outbox_that_does_not_drain(
     assert (
         st["attention"][-1] == "7 messages waiting in the station's outbox, the oldest for 3.0 days"
     )
+
+
+def test_clinic_review_pain_between_protocols_from_a_station_that_sends_it() -> None:
+    """A station that sends every pain check between protocols: the report shows them all,
+    not only the one a rule fired on; an older station's summary keeps the old wording."""
+    import datetime as dt
+
+    from mqtt_bridge.clinic_checkin import format_lines, timeline
+
+    def session(checkin: dict, events: list) -> dict:
+        start = dt.datetime(2026, 11, 9, 10, 0, tzinfo=dt.UTC)
+        ref = {"number": 3, "session_id": "s-3", "start": start, "time_source": "station"}
+        return {**ref, "state": "stopped", "trials": 2, "checkin": checkin, "safety_events": events}
+
+    rise = [{"kind": "pain_rise", "detail": {"pain_before": 2, "pain_now": 5}}]
+    base = {"pain_before": 2, "pain_after": None, "new_numbness": False, "wound_problem": False,
+            "pain_stop_rule": "pain_rise"}  # fmt: skip
+    new, old = timeline([session({**base, "pain_between": [3, 5]}, rise), session(base, rise)])
+    assert (new["pain_between"], old["pain_between"]) == ([3, 5], None)
+    lines = format_lines([new, old])
+    assert "pain before 2, between protocols 3, 5, after -;" in lines[1]
+    assert "pain before 2, 5 when a rule fired, after -;" in lines[2]

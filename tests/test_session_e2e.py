@@ -361,6 +361,7 @@ def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
     assert body["checkin"] == {
         "pain_before": 2,
         "pain_after": 2,
+        "pain_between": [],  # one protocol: no check between two
         "new_numbness": False,
         "wound_problem": False,
         "pain_stop_rule": None,
@@ -541,7 +542,7 @@ def test_pain_flare_patient_rising_pain_at_the_end_check_is_not_complete(
     detail = outcome.summary["safety_events"][0]["detail"]
     assert (detail["pain_before"], detail["pain_now"], detail["rise_limit"]) == (2, 4, 2)
     checkin = outcome.summary["checkin"]
-    assert (checkin["pain_before"], checkin["pain_after"]) == (2, 4)
+    assert (checkin["pain_before"], checkin["pain_between"], checkin["pain_after"]) == (2, [3], 4)
     assert checkin["pain_stop_rule"] == "pain_rise"
     assert [t.hand for t in grip_trials(app, outcome)] == ["right", "left"]
     assert_summarised(app, outcome)
@@ -559,6 +560,7 @@ def test_pain_rise_at_a_check_between_protocols_stops_the_session(stations: Stat
     assert [t.hand for t in grip_trials(app, outcome)] == ["right"]
     assert p.peaks["left"] == []
     assert outcome.summary["checkin"]["pain_after"] is None
+    assert outcome.summary["checkin"]["pain_between"] == [4]  # the answer the rule fired on
     assert outcome.summary["checkin"]["pain_stop_rule"] == "pain_rise"
     assert_summarised(app, outcome)
     # the last screen says why, in the patient's words
