@@ -203,16 +203,28 @@ def attention(st: dict[str, Any]) -> list[str]:
     return out
 
 
+def handedness(settings: dict[str, Any], ss: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The patient's dominant hand and where it comes from: what the clinic recorded
+    (``clinic station --handedness``) first, else what the newest summary says the station
+    is configured with; (None, None) when neither says."""
+    if settings.get("handedness"):
+        return settings["handedness"], "clinic"
+    told = next((s["handedness"] for s in reversed(ss) if s.get("handedness")), None)
+    return (told, "station") if told else (None, None)
+
+
 def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     sid = station["station_id"]
     ss = sessions(db, sid)
     rejected = db.rejected(sid)
     settings = clinic_settings.get(db, sid)
+    handed, handed_from = handedness(settings, ss)
     rep = {
         "station_id": sid,
         "status": station.get("last_status"),
         "last_seen": station.get("last_seen"),
-        "handedness": settings.get("handedness"),
+        "handedness": handed,
+        "handedness_from": handed_from,
         "sessions": [
             {**ref(s), "minutes": round(s["minutes"], 1), "complete": s["complete"]} for s in ss
         ],
@@ -226,7 +238,7 @@ def station_report(db: ClinicDB, station: dict[str, Any], now: dt.datetime) -> d
         "checkin": clinic_checkin.timeline(ss),
         "latest": clinic_metrics.latest(ss),
         "trends": clinic_metrics.trends(ss),
-        "symmetry": clinic_metrics.symmetry(ss, settings.get("handedness")),
+        "symmetry": clinic_metrics.symmetry(ss, handed),
         "sensory": clinic_sensory.sensory(ss),
         "calibration": calibration(ss, now),
         "last_selftest": selftest(db, sid),

@@ -135,6 +135,7 @@ def sessions(db: ClinicDB, station_id: str) -> list[dict[str, Any]]:
                 "checkin": body.get("checkin") or {},
                 "data_quality": body.get("data_quality") or {},
                 "plan_version": body.get("plan_version"),
+                "handedness": body.get("handedness"),
                 # Kept for the sensory section: every session now has a usable time.
                 "dated": True,
             }

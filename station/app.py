@@ -252,6 +252,7 @@ class App:
             texture_widths_mm=texture_widths_mm(self.config),
             seed=self.seed if self.sim else None,
             dominant=dominant_hand(self.config["station"]["handedness"]),
+            handedness=self.config["station"]["handedness"],
         )
 
     def _enqueue(self, conn: sqlite3.Connection, schema: str, body: dict[str, Any]) -> str:

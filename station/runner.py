@@ -98,6 +98,7 @@ class SessionRunner:
         texture_widths_mm: Sequence[float] = (),
         seed: int | None = None,
         dominant: str | None = None,
+        handedness: str | None = None,
     ) -> None:
         self.clock = clock
         self.ui = ui
@@ -111,6 +112,8 @@ class SessionRunner:
         self.enqueue = enqueue
         self.data_quality = data_quality or (lambda: {})
         self.dominant = dominant
+        #: Config ``station.handedness`` ("right", "left", "ambidextrous"), for the summary.
+        self.handedness = handedness
         self.metrics_context = MetricsContext(hands, calibration_tolerance, dominant=dominant)
         self.monitor = monitor
         self.after_trial = after_trial
@@ -239,7 +242,13 @@ class SessionRunner:
         )
         quality = {**self.data_quality(), **ctx.data_quality}
         body = summary_mod.build(
-            self.journal, sid, results, quality, self.plan.plan_version, duration_s=duration_s
+            self.journal,
+            sid,
+            results,
+            quality,
+            self.plan.plan_version,
+            duration_s=duration_s,
+            handedness=self.handedness,
         )
         return summary_mod.write(self.journal, sid, body, self.enqueue), body
 

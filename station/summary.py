@@ -83,8 +83,11 @@ def build(
     data_quality: dict[str, Any],
     plan_version: int | None,
     duration_s: float | None = None,
+    handedness: str | None = None,
 ) -> dict[str, Any]:
-    """The summary body for ``session_id`` from the journal and the protocols' metrics."""
+    """The summary body for ``session_id`` from the journal and the protocols' metrics;
+    ``handedness`` (config ``station.handedness``) lets the clinic judge the symmetry of
+    the hands without asking for it again."""
     s = journal.session(session_id)
     events = journal.events(session_id)
     unreadable = journal.unreadable_rows(session_id)
@@ -105,6 +108,7 @@ def build(
         "data_quality": data_quality,
         "software_version": __version__,
         "plan_version": plan_version,
+        **({"handedness": handedness} if handedness else {}),
     }
 
 

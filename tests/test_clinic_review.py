@@ -422,3 +422,14 @@ def test_clinic_review_pain_between_protocols_from_a_station_that_sends_it() -> 
     lines = format_lines([new, old])
     assert "pain before 2, between protocols 3, 5, after -;" in lines[1]
     assert "pain before 2, 5 when a rule fired, after -;" in lines[2]
+
+
+def test_clinic_review_handedness_from_the_clinic_else_from_the_station() -> None:
+    """What the clinic recorded wins; without it, the newest summary that says how the
+    station is configured; without either, nothing is assumed."""
+    from mqtt_bridge.clinic_report import handedness
+
+    ss = [{"handedness": "right"}, {"handedness": None}, {"handedness": "left"}, {}]
+    assert handedness({"handedness": "right"}, ss) == ("right", "clinic")
+    assert handedness({}, ss) == ("left", "station")
+    assert handedness({"handedness": None}, [{}, {"handedness": None}]) == (None, None)

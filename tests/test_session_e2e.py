@@ -358,6 +358,7 @@ def test_typical_patient_completes_and_the_measured_grip_is_the_truth(
     assert quality["simulated"] is True and quality["sensor_faults"] == []
     assert quality["bus_errors"] == 0
     assert {"pad0", "pad7"} <= set(quality["calibration"])
+    assert body["handedness"] == "right"  # station.handedness: the clinic needs not ask
     assert body["checkin"] == {
         "pain_before": 2,
         "pain_after": 2,
