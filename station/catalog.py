@@ -214,12 +214,20 @@ LOCALISATION = ProtocolSpec(
 _HAND = OneOfParam(("involved", "uninvolved"), default="involved")
 #: Every motor task: the working hand, its pad, and priming (a short vibration block on
 #: ``priming_sites`` just before the task; 0 s: none).
-_MOTOR_COMMON: dict[str, Param] = {
-    "hand": _HAND,
-    "pad": IntParam(0, 15, default=0),
+_PRIMING: dict[str, Param] = {
     "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
     "priming_sites": PadsParam(1, 4, default=(0,)),
 }
+_MOTOR_COMMON: dict[str, Param] = {
+    "hand": _HAND,
+    "pad": IntParam(0, 15, default=0),
+    **_PRIMING,
+}
+#: Rest between the holds or profiles of a bar task, and its progression (CLINICAL.md §5):
+#: ``step_pct`` points of level a session, a plateau named after ``plateau_sessions``.
+_REST_S = NumberParam(3.0, 60.0, default=10.0, unit="s")
+_STEP_PCT = NumberParam(0.0, 10.0, default=2.5, unit="%")
+_PLATEAU_SESSIONS = IntParam(2, 8, default=3)
 
 
 def _pad_check(params: dict[str, Any], station: StationAbilities) -> str | None:
@@ -250,16 +258,15 @@ FORCE_STEADINESS = ProtocolSpec(
     "force_steadiness",
     {
         **_MOTOR_COMMON,
-        # -- force_steadiness params --
         "level_pct": NumberParam(2.0, 40.0, default=10.0, unit="%"),
         "hold_s": NumberParam(8.0, 30.0, default=12.0, unit="s"),
         "trials": IntParam(1, 6, default=3),
         "band_pct": NumberParam(2.0, 30.0, default=10.0, unit="%"),  # of the target
-        "rest_s": NumberParam(3.0, 60.0, default=10.0, unit="s"),
-        "step_pct": NumberParam(0.0, 10.0, default=2.5, unit="%"),  # points per session
+        "rest_s": _REST_S,
+        "step_pct": _STEP_PCT,
         "max_level_pct": NumberParam(2.0, 40.0, default=25.0, unit="%"),
         "advance_cv_pct": NumberParam(1.0, 20.0, default=5.0, unit="%"),
-        "plateau_sessions": IntParam(2, 8, default=3),
+        "plateau_sessions": _PLATEAU_SESSIONS,
     },
     uses_force=True,
     station_check=_motor_check,
@@ -268,16 +275,15 @@ FORCE_TRACKING = ProtocolSpec(
     "force_tracking",
     {
         **_MOTOR_COMMON,
-        # -- force_tracking params --
         "profiles": ChoicesParam(("ramp", "sine", "steps"), default=("ramp", "sine", "steps")),
         "level_pct": NumberParam(5.0, 40.0, default=20.0, unit="%"),
         "band_pct": NumberParam(2.0, 20.0, default=10.0, unit="%"),
         "duration_s": NumberParam(10.0, 40.0, default=20.0, unit="s"),
-        "rest_s": NumberParam(3.0, 60.0, default=10.0, unit="s"),
-        "step_pct": NumberParam(0.0, 10.0, default=2.5, unit="%"),  # points per session
+        "rest_s": _REST_S,
+        "step_pct": _STEP_PCT,
         "max_level_pct": NumberParam(5.0, 40.0, default=30.0, unit="%"),
         "advance_in_band_pct": NumberParam(30.0, 100.0, default=70.0, unit="%"),
-        "plateau_sessions": IntParam(2, 8, default=3),
+        "plateau_sessions": _PLATEAU_SESSIONS,
     },
     uses_force=True,
     station_check=_motor_check,
@@ -286,7 +292,6 @@ RATE_OF_FORCE_DEVELOPMENT = ProtocolSpec(
     "rate_of_force_development",
     {
         **_MOTOR_COMMON,
-        # -- rate_of_force_development params --
         "trials": IntParam(1, 8, default=5),
     },
     maximal=True,
@@ -297,7 +302,6 @@ GRIP_RELEASE = ProtocolSpec(
     "grip_release",
     {
         **_MOTOR_COMMON,
-        # -- grip_release params --
         "trials": IntParam(1, 3, default=2),
         "duration_s": NumberParam(5.0, 15.0, default=10.0, unit="s"),
     },
@@ -308,7 +312,6 @@ SUSTAINED_HOLD = ProtocolSpec(
     "sustained_hold",
     {
         **_MOTOR_COMMON,
-        # -- sustained_hold params --
         "mode": OneOfParam(("intermittent", "sustained"), default="intermittent"),
         "reps": IntParam(4, 12, default=12),
         "hold_s": NumberParam(10.0, 60.0, default=30.0, unit="s"),
@@ -322,9 +325,7 @@ BILATERAL = ProtocolSpec(
     {
         "left_pad": IntParam(0, 15, default=0),
         "right_pad": IntParam(0, 15, default=1),
-        "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
-        "priming_sites": PadsParam(1, 4, default=(0,)),
-        # -- bilateral params --
+        **_PRIMING,
         "level_pct": NumberParam(5.0, 40.0, default=20.0, unit="%"),
         "hold_s": NumberParam(5.0, 20.0, default=8.0, unit="s"),
         "trials": IntParam(1, 6, default=3),
@@ -337,9 +338,7 @@ FINGER_ROM = ProtocolSpec(
     "finger_rom",
     {
         "hand": _HAND,
-        "priming_s": NumberParam(0.0, 60.0, default=0.0, unit="s"),
-        "priming_sites": PadsParam(1, 4, default=(0,)),
-        # -- finger_rom params --
+        **_PRIMING,
         "fingers": ChoicesParam(
             ("thumb", "index", "middle", "ring", "little"),
             default=("thumb", "index", "middle", "ring", "little"),
@@ -353,7 +352,6 @@ MOTOR_IMAGERY = ProtocolSpec(
     "motor_imagery",
     {
         "hand": _HAND,
-        # -- motor_imagery params --
         "script": OneOfParam(("grip", "fingers", "reach"), default="grip"),
         "minutes": NumberParam(1.0, 15.0, default=5.0, unit="min"),
         # "auto": the short imagery-only version on a day pain or fatigue limits practice;

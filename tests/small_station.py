@@ -6,6 +6,8 @@ the plan asks one trial a hand, so a session is about 50 simulated seconds.
 
 from __future__ import annotations
 
+from plans import example_plan
+
 SMALL_STATION = """schema = "rehab.config/1"
 [pads]
 adc_addresses = [0x48]
@@ -14,27 +16,12 @@ fitted = false
 [glove]
 fitted = false
 """
-GRIP_PLAN = {
-    "schema": "rehab.plan/1",
-    "station_id": "st-sim-0001",
-    "plan_version": 1,
-    "issued_at": "2026-11-20T10:00:00Z",
-    "issued_by": "test",
-    "caps": {
-        "max_vibration_g": 2.0,
-        "daily_vibration_min": 20,
-        "max_force_n": 20.0,
-        "max_session_min": 20,
-        "min_rest_s": 15,
-        "pain_stop_nrs": 5,
-        "pain_rise_stop": 2,
-    },
-    "gates": {"maximal_tests": True},
-    "schedule": [
-        {
-            "protocol": "max_grip",
-            "days": "daily",
-            "params": {"hands": ["involved", "uninvolved"], "trials_per_hand": 1},
-        }
-    ],
-}
+#: The tests' grip plan (``tests/data/grip-plan.json``) for the simulated station, every
+#: day, one trial a hand, under the built-in simulated plan's caps (20 N, 15 s rest).
+GRIP_PLAN = example_plan(
+    station_id="st-sim-0001",
+    caps__max_force_n=20.0,
+    caps__min_rest_s=15,
+    schedule__0__days="daily",
+    schedule__0__params__trials_per_hand=1,
+)

@@ -24,7 +24,7 @@ from station.catalog import ProtocolSpec
 from station.journal import Journal, Trial
 from station.kinds import Code, DecisionKind, EventKind, Scope, SessionState
 from station.plan import Caps
-from station.protocol_params import Param, parse_params
+from station.protocol_params import Param, ParamError, parse_params
 from station.safety import Decision, SafetyLayer, SessionStop
 
 #: Slice of every wait: the watchdog heartbeat and Stop are checked at least this often.
@@ -235,8 +235,13 @@ class Protocol:
 
     def __init__(self, params: dict[str, Any]) -> None:
         """Raises :class:`~station.protocol_params.ParamError` (a ``ValueError``) naming a
-        parameter not in :attr:`PARAMS` or out of its range."""
+        parameter not in :attr:`PARAMS` or out of its range, or params that do not fit
+        together (the catalogue entry's ``params_check``)."""
         self.params = parse_params(self.PARAMS, params)
+        if self.spec is not None and self.spec.params_check is not None:
+            wrong = self.spec.params_check(self.params)
+            if wrong is not None:
+                raise ParamError(*wrong)
 
     def pads_used(self) -> tuple[int, ...]:
         """The force pads this protocol reads (they are zeroed before it)."""

@@ -189,14 +189,7 @@ class MaxGrip(ProtocolBase, spec=MAX_GRIP):
         means: dict[str, float] = {}
         for role in self.hands:
             side = ctx.hands[role]
-            peaks = [
-                t.response["peak_force_n"]
-                for t in trials
-                if t.hand == side
-                and t.response.get("peak_force_n") is not None
-                and "no_effort" not in t.quality
-                and "paused" not in t.quality  # an interrupted squeeze is not a maximum
-            ]
+            peaks = counted_peaks(trials, side)
             out[f"{role}_trials"] = metric(len(peaks), "count")
             if not peaks:
                 continue
@@ -218,6 +211,19 @@ class MaxGrip(ProtocolBase, spec=MAX_GRIP):
                 ratio, "%", ratio * rel, formula="involved / uninvolved x 100"
             )
         return out
+
+
+def counted_peaks(trials: Sequence[Trial], side: str) -> list[float]:
+    """The peaks of ``side``'s squeezes that count as maxima: not a missed squeeze, and not
+    an interrupted one (a paused squeeze is not a maximum)."""
+    return [
+        t.response["peak_force_n"]
+        for t in trials
+        if t.hand == side
+        and t.response.get("peak_force_n") is not None
+        and "no_effort" not in t.quality
+        and "paused" not in t.quality
+    ]
 
 
 class HandTrials:

@@ -28,6 +28,7 @@ from station.journal import Trial
 from station.kinds import DecisionKind, Scope
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
+from station.protocols.max_grip import counted_peaks
 from station.protocols.metrics import metric
 from station.protocols.motor import priming
 from station.protocols.motor.feedback import FrameLog, wait_for_sample
@@ -105,12 +106,6 @@ class MotorProtocol(ProtocolBase):
 
     def __init__(self, params: dict[str, Any]) -> None:
         super().__init__(params)
-        if self.spec is not None and self.spec.params_check is not None:
-            from station.protocol_params import ParamError
-
-            wrong = self.spec.params_check(self.params)
-            if wrong is not None:
-                raise ParamError(*wrong)
         self.role: str = self.params.get("hand", "involved")
         self.pad: int = self.params.get("pad", 0)
         self.priming_s: float = float(self.params.get("priming_s", 0.0))
@@ -330,14 +325,7 @@ def last_max_grip(ctx: SessionContext, side: str) -> Reference | None:
     for past_uid, _started, past in ctx.journal.previous_trials("max_grip", ctx.session_id):
         sessions.append((past_uid, past))
     for uid, trials in sessions:
-        peaks = [
-            t.response["peak_force_n"]
-            for t in trials
-            if t.hand == side
-            and t.response.get("peak_force_n") is not None
-            and "no_effort" not in t.quality
-            and "paused" not in t.quality
-        ]
+        peaks = counted_peaks(trials, side)
         if peaks:
             m = sum(peaks) / len(peaks)
             return Reference(m, m * 0.1, "max_grip", uid)

@@ -34,7 +34,6 @@ from sensors.haptics import VibrationCapReached
 from station.catalog import TRIALS_BY_MODE
 from station.journal import Trial
 from station.kinds import Code, DecisionKind, Scope
-from station.protocol_params import ParamError
 from station.protocols.base import MetricsContext, ProtocolStop, SessionContext
 from station.protocols.base import Protocol as ProtocolBase
 from station.protocols.sensory import procedure as proc_mod
@@ -103,10 +102,6 @@ class SensoryProtocol(ProtocolBase):
         self.role: str = self.params["hand"]
         #: The vibration of the trial in progress, as the dose counts it: seconds, energy.
         self._dose = [0.0, 0.0]
-        if self.spec is not None and self.spec.params_check is not None:
-            wrong = self.spec.params_check(self.params)
-            if wrong is not None:
-                raise ParamError(*wrong)
         self.trials: int = self.params["trials"] or TRIALS_BY_MODE[self.mode][2]
 
     # -- what a protocol says --------------------------------------------------------------
