@@ -116,19 +116,14 @@ class BarTask(MotorProtocol):
         return missed
 
 
-def common_stimulus(
-    proto: BarTask, role: str, primed: bool, ref: Reference, load: Any, ctx: SessionContext
-) -> dict[str, Any]:
-    """What every trial of a bar task journals about its setting."""
+def common_stimulus(proto: BarTask, ref: Reference, load: Any) -> dict[str, Any]:
+    """What every trial of a bar task journals about its setting, beside what every motor
+    trial does (:meth:`~station.protocols.motor.common.MotorProtocol.journal_entry`)."""
     return {
-        "role": role,
-        "primed": primed,
-        "pad": proto.pad,
         "plan_level_pct": proto.params["level_pct"],
         "level_pct": load.level_pct,
         "loading": load.as_json(),
         "reference": ref.as_json(),
-        "force_cap_n": ctx.caps.max_force_n,
     }
 
 
@@ -137,9 +132,7 @@ def trace_response(trace: Trace) -> dict[str, Any]:
     return {
         "samples": len(trace.force_n),
         "gaps": trace.gaps,
-        "latency": latency(
-            trace.frames, float(trace.t_s[-1]) if len(trace.t_s) else None
-        ).as_json(),
+        "latency": latency(trace.frames, trace.last_s).as_json(),
     }
 
 
@@ -182,27 +175,3 @@ def history_points(
         if p is not None:
             out.append(p)
     return out
-
-
-def journalled(
-    proto: BarTask,
-    index: int,
-    side: str,
-    stimulus: dict[str, Any],
-    response: dict[str, Any],
-    trace: Trace,
-    quality: tuple[str, ...],
-) -> Trial:
-    t_end = trace.t0 + (float(trace.t_s[-1]) if len(trace.t_s) else 0.0)
-    return Trial(
-        protocol=proto.name,
-        trial_index=index,
-        hand=side,
-        stimulus=stimulus,
-        response=response,
-        reaction_time_s=None,
-        contact_force_n=None,
-        t_start_s=round(trace.t0, 4),
-        t_end_s=round(t_end, 4),
-        quality=quality,
-    )

@@ -93,6 +93,16 @@ class Trace:
     def valid(self) -> np.ndarray:
         return np.isfinite(self.force_n)
 
+    @property
+    def last_s(self) -> float | None:
+        """The last sample's time (s from ``t0``); None without samples."""
+        return float(self.t_s[-1]) if len(self.t_s) else None
+
+    @property
+    def span(self) -> tuple[float, float]:
+        """The run's start and its last sample (clock s; the start twice without one)."""
+        return self.t0, self.t0 + (self.last_s or 0.0)
+
 
 TargetFn = Callable[[float], float | None]
 

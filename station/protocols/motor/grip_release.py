@@ -104,7 +104,7 @@ class GripRelease(MotorProtocol, spec=GRIP_RELEASE):
             ctx.ui.prompt("grip.relax")
             e = effort(trace, paused=ctx.pauses != pauses)
             c = count_cycles(trace.t_s, trace.force_n)
-            ran_s = float(min(seconds, trace.t_s[-1])) if len(trace.t_s) else 0.0
+            ran_s = min(seconds, trace.last_s or 0.0)
             few = () if e.no_effort or c.count or e.pad_problem else ("no_cycles",)
             ctx.record_trial(self._journalled(ctx, side, primed, index, trace.t0, ran_s, e, c, few))
             index += 1

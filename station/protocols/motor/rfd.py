@@ -35,7 +35,6 @@ from station.protocols.motor.squeezes import (
     Missed,
     effort,
     median3,
-    span,
     stop_on_pad_gaps,
 )
 
@@ -250,7 +249,7 @@ class RateOfForceDevelopment(MotorProtocol, spec=RATE_OF_FORCE_DEVELOPMENT):
             side,
             primed,
             index,
-            span(trace),
+            trace.span,
             {"onset_n": ONSET_N, "squeeze_s": SQUEEZE_S},
             response,
             e.quality(*r.flags()),

@@ -54,11 +54,6 @@ class Effort:
         return tuple(f for f, on in flags.items() if on) + extra
 
 
-def span(trace: Trace) -> tuple[float, float]:
-    """A squeeze's start and end (clock s): the trace's first and last sample."""
-    return trace.t0, trace.t0 + (float(trace.t_s[-1]) if len(trace.t_s) else 0.0)
-
-
 def effort(trace: Trace, paused: bool) -> Effort:
     """The peak (3-sample median, N) and the gaps of ``trace``."""
     f = trace.force_n[trace.valid]

@@ -25,7 +25,6 @@ from station.protocols.motor.bartask import (
     BarTask,
     common_stimulus,
     history_points,
-    journalled,
     mean_u,
     setting_metrics,
     trace_response,
@@ -62,7 +61,7 @@ class ForceSteadiness(BarTask, spec=FORCE_STEADINESS):
         band = target * self.params["band_pct"] / 100.0
         full = min(self.full_scale(ctx), target / TARGET_ON_BAR)
         stimulus = {
-            **common_stimulus(self, self.role, primed, ref, load, ctx),
+            **common_stimulus(self, ref, load),
             "target_n": round(target, 4),
             "wanted_n": round(wanted, 4),
             "capped": target < wanted - 1e-9,
@@ -80,7 +79,11 @@ class ForceSteadiness(BarTask, spec=FORCE_STEADINESS):
             if h.cv_pct is None and "no_effort" not in quality:
                 quality += ("no_steady_part",)
             response = {**h.as_json(), **trace_response(trace)}
-            ctx.record_trial(journalled(self, index, side, stimulus, response, trace, quality))
+            ctx.record_trial(
+                self.journal_entry(
+                    ctx, side, primed, index, trace.span, stimulus, response, quality
+                )
+            )
             index += 1
             missed = self.after(ctx, side, quality, missed)
             if "no_effort" in quality:

@@ -43,7 +43,6 @@ from station.protocols.motor.squeezes import (
     Missed,
     effort,
     moving_mean,
-    span,
     stop_on_pad_gaps,
 )
 from station.safety import Decision
@@ -175,7 +174,7 @@ class SustainedHold(MotorProtocol, spec=SUSTAINED_HOLD):
             "t_max_s": _r(h.t_max_s),
             "fr75_s": _r(h.fr_s[0]),
             "fr50_s": _r(h.fr_s[1]),
-            "held_s": _r(float(trace.t_s[-1]) if len(trace.t_s) else 0.0),
+            "held_s": _r(trace.last_s or 0.0),
         }
         ctx.record_trial(self._journalled(ctx, side, primed, 0, trace, e, extra))
         stop_on_pad_gaps(ctx, e, self.pad, side)
@@ -200,7 +199,7 @@ class SustainedHold(MotorProtocol, spec=SUSTAINED_HOLD):
             side,
             primed,
             index,
-            span(trace),
+            trace.span,
             {"mode": self.mode},
             {"peak_force_n": peak, "samples": e.samples, "gaps": e.gaps, **extra},
             e.quality(),

@@ -26,7 +26,6 @@ from station.protocols.motor.bartask import (
     BarTask,
     common_stimulus,
     history_points,
-    journalled,
     mean_u,
     setting_metrics,
     trace_response,
@@ -83,7 +82,7 @@ class ForceTracking(BarTask, spec=FORCE_TRACKING):
         band = min(ref.force_n * self.params["band_pct"] / 100.0, 0.5 * centre)
         full = min(self.full_scale(ctx), (peak + band) / PEAK_ON_BAR)
         setting = {
-            **common_stimulus(self, self.role, primed, ref, load, ctx),
+            **common_stimulus(self, ref, load),
             "centre_n": round(centre, 4),
             "peak_n": round(peak, 4),
             "capped": peak < wanted - 1e-9,
@@ -99,8 +98,7 @@ class ForceTracking(BarTask, spec=FORCE_TRACKING):
                 trace, quality = self.trial(
                     ctx, LEAD_S + self.duration_s, "track.follow", full, goal, band, side
                 )
-                end = float(trace.t_s[-1]) if len(trace.t_s) else None
-                station_s = (latency(trace.frames, end).target_ms or 0.0) / 1e3
+                station_s = (latency(trace.frames, trace.last_s).target_ms or 0.0) / 1e3
                 tr = analysis.tracked(trace.t_s, trace.force_n, trace.target_n, band, LEAD_S,
                                       LEAD_S + self.duration_s)  # fmt: skip
                 response: dict[str, Any] = {**trace_response(trace), "station_lag_s":
@@ -112,7 +110,10 @@ class ForceTracking(BarTask, spec=FORCE_TRACKING):
                 elif "no_effort" not in quality:
                     quality += ("no_tracking_part",)
                 stimulus = {**setting, "profile": profile}
-                ctx.record_trial(journalled(self, index, side, stimulus, response, trace, quality))
+                entry = self.journal_entry(
+                    ctx, side, primed, index, trace.span, stimulus, response, quality
+                )
+                ctx.record_trial(entry)
                 index += 1
                 missed = self.after(ctx, side, quality, missed)
                 if "no_effort" not in quality:
