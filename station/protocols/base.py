@@ -153,6 +153,12 @@ class SessionContext:
             # Cut short: not every planned protocol ran to its end, so not "complete".
             raise SessionStop("session length cap reached", SessionState.INCOMPLETE, Code.TIME)
 
+    def checked(self) -> bool:
+        """:meth:`check` as a vibration's ``until``: what ends the session is raised (the
+        motors stop with it); never asks the vibration itself to end."""
+        self.check()
+        return False
+
     def answer(self, ask: Callable[[], Any]) -> Any:
         """``ask()`` (a question that returns None when nobody answered); on no answer the
         "still there?" screen, then ask again once; nobody there ends the session as

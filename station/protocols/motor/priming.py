@@ -72,7 +72,7 @@ def prime(
             result = haptics.play(
                 site,
                 Stimulus(each, amplitude_db=amplitude_db, ramp_s=min(0.05, each / 2)),
-                until=functools.partial(_checked, ctx),
+                until=ctx.checked,
             )
             if result.shortened:
                 why = DOSE_USED_UP
@@ -144,9 +144,3 @@ def _journal(
             quality=() if why is None else ("not_primed",),
         )
     )
-
-
-def _checked(ctx: SessionContext) -> bool:
-    """``until`` of a priming play: the session's check (Stop, pause, the cap), never done."""
-    ctx.check()
-    return False

@@ -353,7 +353,7 @@ class SensoryProtocol(ProtocolBase):
         dosed = ctx.haptics.ledger.session
         before = (dosed.vibration_s, dosed.energy_m2s3)
         try:
-            result = ctx.haptics.play(motor, stimulus, until=functools.partial(_checked, ctx))
+            result = ctx.haptics.play(motor, stimulus, until=ctx.checked)
         finally:  # what the dose counted, a stimulus cut short by Stop included
             dosed = ctx.haptics.ledger.session
             self._dose[0] += dosed.vibration_s - before[0]
@@ -379,11 +379,6 @@ def _forces(ctx: SessionContext, pad: int, seconds: float) -> np.ndarray:
 
 def _verdict(median_n: float, band: tuple[float, float]) -> str:
     return "light" if median_n < band[0] else "hard" if median_n > band[1] else "ok"
-
-
-def _checked(ctx: SessionContext) -> bool:
-    ctx.check()
-    return False
 
 
 def _rounded(v: float | None) -> float | None:
