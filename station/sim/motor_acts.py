@@ -13,8 +13,7 @@ The truth a session should measure is :class:`MotorAbilities` (in
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,11 +137,10 @@ __all__ = ["ACTS", "Act", "Comfortable", "MotorAbilities", "wobble_profile"]
 
 
 def wobble_profile(
-    rng: random.Random, target_n: float, cv: float, t_start: float, rise_s: float
+    wobble: Sequence[float], target_n: float, t_start: float, rise_s: float
 ) -> Callable[[float], float]:
     """``force(t)``: a rise to ``target_n`` over ``rise_s`` from ``t_start``, then a hold
-    with a relative wobble of ``cv`` (a new value every 50 ms, as maximal grip's)."""
-    wobble = [rng.gauss(0.0, cv) for _ in range(64)]
+    with the relative ``wobble`` (its values in turn, a new one every 50 ms)."""
 
     def force(t: float) -> float:
         dt = t - t_start

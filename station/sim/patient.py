@@ -393,32 +393,22 @@ class VirtualPatient:
         true_max = self.a.max_grip_n[hand] * max(0.0, 1.0 - self.a.fatigue_per_trial * n)
         target = true_max * self.a.effort
         self.targets[hand].append(target)
-        t_start = self.clock.now()
-        rise_s = 0.35
-        cv = self.a.steadiness_cv
-        rng = random.Random(self.rng.random())
-        wobble = [rng.gauss(0.0, cv) for _ in range(64)]
+        wobble = self.squeeze_to(target, hand, f"squeeze {hand}")
         self.peaks[hand].append(target * (1.0 + max(0.0, max(wobble))))
 
-        def force(t: float) -> float:
-            dt = t - t_start
-            if dt <= 0:
-                return 0.0
-            ramp = min(1.0, dt / rise_s)
-            return max(0.0, target * ramp * (1.0 + wobble[int(dt * 20) % 64]))
-
-        self.pads[self.grip_pad].set_force_profile(force)
-        self._squeezing = True
-        self.log.append((t_start, f"squeeze {hand} {target:.2f} N"))
-
-    def squeeze_to(self, target_n: float, hand: str, what: str, rise_s: float = 0.35) -> None:
-        """Squeeze the grip pad up to ``target_n`` with the hand's wobble (a motor act)."""
+    def squeeze_to(
+        self, target_n: float, hand: str, what: str, rise_s: float = 0.35
+    ) -> list[float]:
+        """Squeeze the grip pad up to ``target_n`` with the hand's wobble; the wobble drawn
+        (relative, a value every 50 ms), which is the squeeze's truth."""
         rng = random.Random(self.rng.random())
+        wobble = [rng.gauss(0.0, self.a.steadiness_cv) for _ in range(64)]
         t_start = self.clock.now()
-        profile = wobble_profile(rng, target_n, self.a.steadiness_cv, t_start, rise_s)
+        profile = wobble_profile(wobble, target_n, t_start, rise_s)
         self.pads[self.grip_pad].set_force_profile(profile)
         self._squeezing = True
         self.log.append((t_start, f"{what} {target_n:.2f} N"))
+        return wobble
 
     def release(self) -> None:
         """Let go of the grip pad."""
