@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -109,16 +110,19 @@ def sign_in(browser: webdriver.Chrome, site: Site, password: str = PASSWORD) -> 
     browser.get(site.url + "/login")
     browser.find_element(By.ID, "username").send_keys(USER)
     browser.find_element(By.ID, "password").send_keys(password)
-    old = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser, LOAD_S).until(ec.staleness_of(old))
+    click_and_load(browser, browser.find_element(By.ID, "sign-in"))
 
 
 def click_and_load(browser: webdriver.Chrome, element: Any) -> None:
     """Click, then wait until the page the click loads has replaced this one."""
     old = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, LOAD_S).until(ec.staleness_of(old))
+    # While the new page replaces the old one, Chromium may answer a question about the
+    # old <html> with "Node ... does not belong to the document" (a WebDriverException,
+    # not yet a stale element): asked again, it is stale.
+    WebDriverWait(browser, LOAD_S, ignored_exceptions=(WebDriverException,)).until(
+        ec.staleness_of(old)
+    )
 
 
 def test_clinic_web_sign_in_list_station_plot_sign_out(
