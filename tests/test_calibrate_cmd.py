@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_session_e2e import (
     FORCE_TOL_N,
@@ -23,7 +24,9 @@ from test_session_e2e import (
 )
 
 from hw_tests.sim_technician import SimTechnician
-from station import cli
+from sensors.calibration import CalibrationRecord, CalibrationStore
+from sensors.glove import Glove
+from station import cli, hardware
 from station.app import App
 from station.commands import calibrate_cmd
 from station.config import load
@@ -247,3 +250,64 @@ def test_calibrate_motors_with_another_reference_imu(
     assert calibrate(config_file, data_dir, "motors", "--motor", "3", "--reference-imu", "2") == 0
     assert "Motor 3 Strap the middle IMU flat on pad 3, then OK." in techs[0].seen
     assert set(files(data_dir)) == {"motor-motor3-v1.json"}
+
+
+def test_calibrate_glove_record_is_loaded_at_start_and_corrects_the_gyros(
+    tmp_path: Path, config_file: Path
+) -> None:
+    config_file.write_text(
+        'schema = "rehab.config/1"\n[pads]\nfitted = false\n[haptics]\nfitted = false\n'
+    )
+    cfg, data_dir = load(config_file, sim=True), tmp_path / "data"
+
+    def gyro_means() -> tuple[Any, dict[str, Any]]:
+        """The glove's record and each IMU's mean angular rate over 1 s, hand still."""
+        st = hardware.build(cfg, sim=True, data_dir=data_dir, seed=SEED, calibrate_sim=False)
+        try:
+            assert st.glove is not None and st.acquisition is not None
+            st.start()
+            st.clock.sleep(1.5)
+            imus = st.acquisition.window(1.0).imus
+            return st.glove.record, {s: np.mean(imus[s].gyro_dps, axis=0) for s in imus}
+        finally:
+            st.close()
+
+    record, before = gyro_means()
+    assert record is None
+    assert max(float(np.max(np.abs(m))) for m in before.values()) > 0.5  # the chips' biases
+    assert calibrate(config_file, data_dir, "glove", "--seed", str(SEED)) == 0
+    record, after = gyro_means()
+    assert record is not None and record.version == 1
+    for segment, mean in after.items():
+        bias = record.coefficients[f"{segment}.gyro_bias_dps"]
+        assert mean == pytest.approx(before[segment] - np.array(bias), abs=1e-6)
+        assert float(np.max(np.abs(mean))) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("index.accel_scale", [1.0, 0.0, 1.0], "index.accel_scale must be > 0"),
+        ("index.gyro_bias_dps", [0.1, 0.2], "index.gyro_bias_dps needs 3 numbers"),
+    ],
+)
+def test_calibrate_glove_record_that_is_wrong_is_not_applied(
+    key: str, value: list[float], words: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = {"gyro_bias_dps": [0.5, -0.5, 0.2], "accel_bias_g": [0.0] * 3}
+    good["accel_scale"] = [1.01] * 3
+    coefficients = {f"{s}.{n}": v for s in ("back", "index") for n, v in good.items()}
+    glove = Glove({"back": None, "index": None}, clock=None)
+    store = CalibrationStore(tmp_path)
+    store.save(CalibrationRecord("glove", "glove", "still_pose", coefficients, [], {}))
+    assert glove.load_calibration(store) is not None
+    assert list(glove.gyro_bias_dps["index"]) == [0.5, -0.5, 0.2]
+    store.save(
+        CalibrationRecord("glove", "glove", "still_pose", {**coefficients, key: value}, [], {})
+    )
+    fresh = Glove({"back": None, "index": None}, clock=None)
+    with caplog.at_level("WARNING"):
+        assert fresh.load_calibration(store) is None
+    assert f"glove record v2: {words}" in caplog.text
+    assert list(fresh.gyro_bias_dps["back"]) == [0.0, 0.0, 0.0]  # nothing applied
+    assert fresh.record is None
