@@ -23,9 +23,10 @@ from test_session_e2e import (
     run,
 )
 
+from hw_tests.guided import REFERENCE_IMU
 from hw_tests.sim_technician import SimTechnician
 from sensors.calibration import CalibrationRecord, CalibrationStore
-from sensors.glove import Glove
+from sensors.glove import SEGMENTS, Glove
 from station import cli, hardware
 from station.app import App
 from station.commands import calibrate_cmd
@@ -209,6 +210,8 @@ def test_calibrate_motors_bad_reference_imu_exits_2(
     assert "no glove IMU 'wrist': one of thumb, index, middle, ring, little, back" in (
         capsys.readouterr().err
     )
+    # the command's names (kept light: no numpy at start) are the glove's
+    assert calibrate_cmd.IMUS == SEGMENTS and calibrate_cmd.REFERENCE_IMU == REFERENCE_IMU
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,11 @@ The LCD and the terminal say what to do; the technician answers on the station's
 (OK to go on, Back to stop). Pads: each pad with known weights, one at a time, each read
 once it sits still. Motors: the DRV2605L's auto-calibration, then the vibration at the
 pad measured over a drive sweep by a glove IMU strapped flat on the pad (the glove must be
-plugged in). Glove: a still pose. The new
-records are saved as the next version of each part (the old ones are kept) only when
-every part is done: a calibration stopped half-way changes nothing. The summary names each
-record and the age of the one it replaces. With ``--sim`` the simulated station's
-technician does it. Exit 0 saved, 1 stopped or failed (nothing changed), 2 usage.
+plugged in). Glove: a still pose. The new records are saved as the next version of each
+part (the old ones are kept) only when every part is done: a calibration stopped half-way
+changes nothing. The summary names each record and the age of the one it replaces. With
+``--sim`` the simulated station's technician does it. Exit 0 saved, 1 stopped or failed
+(nothing changed), 2 usage.
 """
 
 from __future__ import annotations
