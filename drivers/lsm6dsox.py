@@ -47,6 +47,7 @@ FIFO_DEPTH_WORDS = const(512)  # 3 KB of 6-byte samples; WTM is 9 bits, DIFF_FIF
 
 # Register addresses (DS12814 register map; lsm6dsox_reg.h, all confirmed).
 _FIFO_CTRL1 = const(0x07)  # WTM[7:0]; FIFO_CTRL2 bit 0 = WTM[8]
+_FIFO_CTRL3 = const(0x09)  # BDR_GY[7:4], BDR_XL[3:0]
 _FIFO_CTRL4 = const(0x0A)  # FIFO_MODE[2:0], ODR_T_BATCH[5:4], ODR_TS_BATCH[7:6]
 _WHO_AM_I = const(0x0F)
 _CTRL1_XL = const(0x10)  # ODR_XL[7:4], FS_XL[3:2], LPF2_XL_EN[1]
@@ -70,7 +71,8 @@ _GDA = const(0x02)
 _DIFF_FIFO_HI = const(0x03)
 _OVR_LATCHED = const(0x08)
 _OVR_IA = const(0x40)
-_FIFO_BYPASS = const(0)  # lsm6dsox_fifo_mode_t: BYPASS 0, STREAM (continuous) 6
+_FIFO_BYPASS = const(0)  # lsm6dsox_fifo_mode_t: BYPASS 0, FIFO 1, STREAM (continuous) 6
+_FIFO_STOP_WHEN_FULL = const(1)
 _FIFO_CONTINUOUS = const(6)
 # lsm6dsox_fifo_tag_t: GYRO_NC 1, XL_NC 2, TEMPERATURE 3, TIMESTAMP 4, CFG_CHANGE 5, ...
 _TAG_GYRO_NC = const(0x01)
@@ -102,6 +104,11 @@ _ST_G_POSITIVE = const(0x04)
 _ST_SETTLE_S = 0.1
 ACCEL_ST_LIMITS_MG = (50.0, 1700.0)  # independent of full scale
 GYRO_ST_LIMITS_DPS = (150.0, 700.0)  # at 2000 dps (20..80 dps would apply at 250 dps)
+
+# capture_accel: samples dropped after a configuration change while the digital filters
+# settle (Linux st_lsm6dsx drops them too; DS12814's settling table: verify the count).
+_CAPTURE_DISCARD = const(16)
+CAPTURE_MAX_SAMPLES = FIFO_DEPTH_WORDS - _CAPTURE_DISCARD
 
 _RESET_TIMEOUT_S = 0.1
 _ETIMEDOUT = const(110)
@@ -372,6 +379,57 @@ class LSM6DSOX:
             self._quiet = deadline(self._clock, self._stale_s)
         return SelfTestResult(accel, gyro)
 
+    def capture_accel(self, n: int, odr_hz: float = 3333, accel_fs_g: int = 8) -> list:
+        """``n`` consecutive accelerometer samples ``(x, y, z)`` g at ``odr_hz``: a short
+        high-rate capture (a vibration). ``n`` in 1..496; ``odr_hz`` and ``accel_fs_g`` as
+        for ``init()``.
+
+        The gyroscope is off and the FIFO, emptied first, batches the accelerometer alone
+        in FIFO mode (FIFO_CTRL4 mode 001: it stops when full, so a slow read loses
+        nothing); the first 16 samples are dropped while the filters settle. The chip stays
+        in this mode: ``read_fifo()`` and ``read_accel_gyro()`` raise DeviceReset until
+        ``init()`` restores the stream. Raises ValueError, DeviceReset (``init()`` never
+        succeeded), OSError (bus; 110 when the FIFO does not fill within 10x its time).
+        """
+        if self._closed or not self._ever_configured:
+            raise DeviceReset(bus_name(self._bus), self.address, "init() has not succeeded")
+        if not 1 <= n <= CAPTURE_MAX_SAMPLES:
+            raise ValueError("n must be 1..%d, got %r" % (CAPTURE_MAX_SAMPLES, n))
+        code = 0
+        for hz, c in _ODR_CODES:
+            if hz == odr_hz:
+                code = c
+        if not code or accel_fs_g not in _ACCEL_FS:
+            raise ValueError("odr_hz %r or accel_fs_g %r not supported" % (odr_hz, accel_fs_g))
+        self._configured = False  # the stream init() set up is off until init() again
+        self._clear_pending()
+        accel_code, accel_mg = _ACCEL_FS[accel_fs_g]
+        self._write(_FIFO_CTRL4, bytes((_FIFO_BYPASS,)))  # empties the FIFO
+        self._write(_CTRL1_XL, bytes(((code << 4) | (accel_code << 2), 0)))
+        self._write(_FIFO_CTRL3, bytes((code, _FIFO_STOP_WHEN_FULL)))
+        want = n + _CAPTURE_DISCARD
+        span_s = want / odr_hz
+        self._clock.sleep(span_s)
+        if not wait_until(self._clock, lambda: self._fifo_level() >= want, 10 * span_s, 0.005):
+            raise OSError(
+                _ETIMEDOUT,
+                "LSM6DSOX on %s at 0x%02X: the FIFO did not fill during a capture"
+                % (bus_name(self._bus), self.address),
+            )
+        scale = accel_mg / 1000.0
+        out = []  # type: list
+        left = want
+        while left > 0:
+            k = min(left, _BURST_WORDS)
+            view = self._fifo_mv[: k * _WORD_BYTES]
+            self._bus.readfrom_mem_into(self.address, _FIFO_DATA_OUT_TAG, view)
+            vals = struct.unpack_from("<" + "Bhhh" * k, view, 0)
+            for i in range(0, 4 * k, 4):
+                if vals[i] >> 3 == _TAG_XL_NC:
+                    out.append((vals[i + 1] * scale, vals[i + 2] * scale, vals[i + 3] * scale))
+            left -= k
+        return out[_CAPTURE_DISCARD:]
+
     # -- internals ---------------------------------------------------------------------
 
     def _read(self, reg: int, buf: "Buffer") -> None:
@@ -479,6 +537,10 @@ class LSM6DSOX:
                 for j in range(3):
                     total[j] += xyz[j] * scale
         return (total[0] / 5, total[1] / 5, total[2] / 5)
+
+    def _fifo_level(self) -> int:
+        self._read(_FIFO_STATUS1, self._buf2)
+        return self._buf2[0] | ((self._buf2[1] & _DIFF_FIFO_HI) << 8)
 
     def _ready(self, bit: int) -> bool:
         self._read(_STATUS_REG, self._mv12[:1])

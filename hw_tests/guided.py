@@ -9,7 +9,7 @@ when every part is done, so a calibration stopped half-way changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 from hw_tests.ask import Asker
 from sensors.calibration import CalibrationError, CalibrationRecord
 from sensors.force_pads import FLAG_OPEN, calibrate_pad
+from sensors.imu_reference import ImuReference
 from sensors.motor_calibration import calibrate_motor
 
 #: The weights a technician puts on each pad (N): the pads' working range, six points.
@@ -29,8 +30,8 @@ STEADY_RETRIES = 2
 #: Read over the 2nd to 3rd second after the weight was seen still (the FSR creeps).
 SETTLE_S, MEASURE_S = 2.0, 1.0
 STILL_POSE_S = 2.0
-
-Meter = Callable[[], tuple[float, float]]
+#: The glove IMU a technician straps on each pad to calibrate its motor.
+REFERENCE_IMU = "index"
 
 
 class CalibrationAborted(Exception):
@@ -109,11 +110,17 @@ def pads(
 
 
 def motors(
-    station: Any, asker: Asker, which: Sequence[int], meter: Callable[[int], Meter]
+    station: Any, asker: Asker, which: Sequence[int], imu: str = REFERENCE_IMU
 ) -> dict[int, CalibrationRecord]:
-    """DRV2605L auto-calibration, then the vibration at the pad measured with the
-    reference meter ``meter(motor)`` over the drive sweep; unsaved records by motor."""
-    haptics = station.haptics
+    """DRV2605L auto-calibration, then the vibration at the pad measured over the drive
+    sweep with the glove's ``imu`` strapped flat on the pad
+    (:class:`~sensors.imu_reference.ImuReference`: checked at rest first, the glove's
+    configuration restored after); unsaved records by motor."""
+    haptics, glove = station.haptics, station.glove
+    if glove is None:
+        raise CalibrationError("motors: the reference is a glove IMU and no glove is fitted")
+    if station.acquisition is not None and station.acquisition.running:
+        raise CalibrationError("motors: stop the acquisition first (it drains the IMUs)")
     records = {}
     try:
         for motor in which:
@@ -125,8 +132,13 @@ def motors(
                         f"motor {motor}: the DRV2605L's auto-calibration failed "
                         "(DIAG_RESULT): check the motor's leads, then run the self-test"
                     )
-            wait_ok(asker, "tech.motor_meter", motor=motor)
-            records[motor] = calibrate_motor(haptics, motor, meter(motor))
+            wait_ok(asker, "tech.motor_imu", motor=motor, imu=imu)
+            hint = (
+                f"is the {imu} IMU strapped flat on pad {motor}, and motor {motor} "
+                "connected (run the self-test)?"
+            )
+            with ImuReference(glove, imu, motor) as reference:
+                records[motor] = calibrate_motor(haptics, motor, reference, hint=hint)
     finally:
         haptics.stop_all()
     return records

@@ -1,8 +1,9 @@
 """The simulated station's technician: reads the simulated LCD every 50 ms of clock time
 and answers as a person at the station would, through gpiozero's mock pins; for a
-calibration, puts the asked weight on the simulated pad and the reference meter on the
-motor's pad. It acts only through what a person has (the LCD's text, the buttons, the
-weights), never through the procedure it answers.
+calibration, puts the asked weight on the simulated pad and straps the asked glove IMU on
+the motor's pad (``world.place_imu``: the simulated IMU then feels that pad's vibration),
+and takes it off when done. It acts only through what a person has (the LCD's text, the
+buttons, the weights, the glove), never through the procedure it answers.
 
 ``station.sim`` is the simulated station's handles (the composition root's); nothing here
 imports the simulator.
@@ -24,11 +25,18 @@ class SimTechnician:
 
     ``stop_at`` / ``back_at``: press Stop / Back when the LCD shows that text (to test
     how a procedure ends). ``felt(motor)`` is true when the motor's driver drove it in the
-    last few seconds.
+    last few seconds. ``imu_on_pad``: where the technician puts the IMU it is asked to
+    strap on pad N (default pad N itself; None: leaves it on the glove, as a technician
+    who forgot would).
     """
 
     def __init__(
-        self, station: Any, *, stop_at: str | None = None, back_at: str | None = None
+        self,
+        station: Any,
+        *,
+        stop_at: str | None = None,
+        back_at: str | None = None,
+        imu_on_pad: Callable[[int], int | None] = lambda pad: pad,
     ) -> None:
         self.station = station
         self.clock = station.clock
@@ -38,10 +46,16 @@ class SimTechnician:
         self._busy_until = 0.0
         self._acted_on = ""
         self._weights: dict[int, float] = {}  # the last weight asked for, per pad
+        self.imu_on_pad = imu_on_pad
+        self._placed: set[str] = set()  # glove IMUs it strapped on a pad
         self._event = self.clock.every(STEP_S, self._step, "technician")
 
     def close(self) -> None:
+        """Stop answering; take every IMU it strapped on a pad off again."""
         self._event.cancel()
+        for segment in sorted(self._placed):
+            self.station.sim.world.place_imu(segment, None)
+        self._placed.clear()
 
     def felt(self, motor: int, within_s: float = 3.0) -> bool:
         drv = self.station.sim.chips.drvs[motor]
@@ -105,9 +119,21 @@ class SimTechnician:
         if m:
             pad = int(m.group(1))
             return lambda: self._place(world.pads[pad], 0.0)
-        if "Lay it flat and still" in text or "Put the meter on pad" in text:
+        m = re.search(r"Strap the (\w+) IMU flat on pad (\d+)", text)
+        if m:
+            segment, pad = m.group(1), int(m.group(2))
+            return lambda: self._strap(segment, self.imu_on_pad(pad))
+        if "Lay it flat and still" in text:
             return lambda: self.press("ok")
         return None
+
+    def _strap(self, segment: str, pad: int | None) -> None:
+        world = self.station.sim.world
+        for other in self._placed - {segment}:
+            world.place_imu(other, None)
+        world.place_imu(segment, pad)
+        self._placed = {segment}
+        self.press("ok", 0.2)
 
     def _place(self, pad: Any, weight_n: float) -> None:
         pad.set_force(weight_n)

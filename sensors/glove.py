@@ -11,6 +11,8 @@
   magnitude correction (per-axis bias and scale with six or more poses, see
   :func:`sensors.fusion.fit_accel`), restart every orientation filter from gravity, and
   take the pose as zero flexion (absorbing how each IMU sits on its finger).
+  The record ``calibrate glove`` saves (the same still pose) is loaded at start
+  (:meth:`Glove.load_calibration`): biases and scales, not the zero pose.
 * **Orientation** per segment by a Madgwick filter; **finger flexion** is the signed
   rotation of the finger relative to the back of the hand about the finger's flexion axis
   (:data:`FLEX_AXES`, the glove's layout: fingers about the hand's y axis, the thumb about
@@ -24,12 +26,14 @@ retries, counts and names the IMU.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from sensors.calibration import CalibrationError, CalibrationRecord, CalibrationStore
 from sensors.fusion import Madgwick, fit_accel, joint_angle_deg, q_conj_array, q_mul_array
 
 SEGMENTS = ("thumb", "index", "middle", "ring", "little", "back")
@@ -40,6 +44,7 @@ WIRING = (
     ("thumb", 0, 0x6A), ("index", 0, 0x6B), ("middle", 1, 0x6A), ("ring", 1, 0x6B),
     ("little", 2, 0x6A), ("back", 2, 0x6B),
 )  # fmt: skip
+log = logging.getLogger(__name__)
 _S2 = math.sqrt(0.5)
 FLEX_AXES: dict[str, tuple[float, float, float]] = {
     "thumb": (_S2, _S2, 0.0),
@@ -127,6 +132,8 @@ class Glove:
         self.filters = {s: Madgwick(beta) for s in self.imus}
         self.timelines = {s: FifoTimeline(self.odr_hz) for s in self.imus}
         self.calibrated = False
+        #: The still-pose record applied at start (``calibrate glove``), if any.
+        self.record: CalibrationRecord | None = None
         self._still: dict[str, _Still] | None = None
         self._poses: dict[str, list[np.ndarray]] = {s: [] for s in self.imus}
         #: Segments whose filter restarts from gravity at their next samples: after a
@@ -260,6 +267,40 @@ class Glove:
                     self.zero_rel[finger] = q_mul_array(q_conj_array(q_back), q_f)
             self.calibrated = True
         return result
+
+    def set_calibration(self, record: CalibrationRecord) -> None:
+        """Apply a still-pose record: per IMU ``<segment>.gyro_bias_dps``, ``.accel_bias_g``
+        and ``.accel_scale`` (three numbers each, scales > 0). Raises
+        :class:`CalibrationError` naming the first key missing or wrong; nothing is applied
+        then. The zero pose is not in it: a session's still pose sets that."""
+        fields = {"gyro_bias_dps": self.gyro_bias_dps, "accel_bias_g": self.accel_bias_g}
+        fields["accel_scale"] = self.accel_scale
+        values: list[tuple[dict[str, np.ndarray], str, np.ndarray]] = []
+        for segment in self.imus:
+            for name, target in fields.items():
+                key = f"{segment}.{name}"
+                v = np.asarray(record.coefficients.get(key, ()), dtype=float).reshape(-1)
+                if v.shape != (3,) or not np.all(np.isfinite(v)):
+                    raise CalibrationError(f"glove record v{record.version}: {key} needs 3 numbers")
+                if name == "accel_scale" and not np.all(v > 0):
+                    raise CalibrationError(f"glove record v{record.version}: {key} must be > 0")
+                values.append((target, segment, v))
+        for target, segment, v in values:
+            target[segment] = v
+        self.record = record
+
+    def load_calibration(self, store: CalibrationStore) -> CalibrationRecord | None:
+        """Apply the latest glove record in ``store``; None when there is none or it is
+        unusable (logged: the glove then works uncalibrated until a still pose)."""
+        record = store.latest("glove", "glove")
+        if record is None:
+            return None
+        try:
+            self.set_calibration(record)
+        except CalibrationError as exc:
+            log.warning("glove calibration not applied: %s", exc)
+            return None
+        return record
 
     def flexion_deg(self, finger: str, q_back: np.ndarray, q_finger: np.ndarray) -> np.ndarray:
         """Flexion of ``finger`` from back-of-hand and finger quaternions (``(n, 4)``)."""

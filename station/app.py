@@ -140,7 +140,7 @@ class App:
         except Exception:  # the link to the clinic must come up whatever the journal holds
             log.exception("recovering interrupted sessions failed")
         if self.config["mqtt"]["enabled"]:
-            self.client = self._mqtt_client()
+            self.client = self.mqtt_client()
             self.client.start()
 
     def close(self) -> None:
@@ -320,7 +320,10 @@ class App:
 
     # -- MQTT ------------------------------------------------------------------------------
 
-    def _mqtt_client(self) -> Any:
+    def mqtt_client(self) -> Any:
+        """A new, unstarted ``StationClient`` for this station's config and data directory
+        (its outbox): the one :meth:`open` starts, or another for a tool that reports
+        through the outbox (the self-test). Needs no :meth:`open`."""
         from mqtt_bridge.client import StationClient
 
         m = self.config["mqtt"]

@@ -292,6 +292,7 @@ def _build_glove(station: Station) -> None:
         hint = f"Check the {seg} IMU's cable inside the glove (mux channel {ch})."
         with starting("glove", f"LSM6DSOX {seg} IMU", bus, address, hint, behind=(m, ch)):
             glove.reinit(seg)
+    glove.load_calibration(station.calibrations)
     station.glove = glove
 
 

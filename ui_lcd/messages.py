@@ -726,10 +726,10 @@ EN: dict[str, Msg] = {
         "Glove\nLay it flat and still, then press OK.",
         variants={"16x2": "Glove flat,\nthen OK"},
     ),
-    "tech.motor_meter": Msg(
-        "Motor {motor}\nPut the meter on pad {motor}, then OK.",
-        variants={"16x2": "Meter on pad {motor}\nthen OK"},
-        longest={"motor": 7},
+    "tech.motor_imu": Msg(
+        "Motor {motor}\nStrap the {imu} IMU flat on pad {motor}, then OK.",
+        variants={"16x2": "{imu} on pad {motor}\nthen OK"},
+        longest={"motor": 7, "imu": "middle"},
     ),
     "tech.cal_saved": Msg(
         "Calibration saved.\nThank you!", variants={"16x2": "Saved.\nThank you!"}

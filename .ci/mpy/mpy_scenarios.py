@@ -120,6 +120,10 @@ def lsm6dsox(bus, clock, world):
     out.append(("temperature", imu.temperature_c()))
     result = imu.self_test()
     out.append(("self-test", result.passed, result.accel_delta_mg, result.gyro_delta_dps))
+    capture = imu.capture_accel(32, odr_hz=3333, accel_fs_g=8)  # a motor calibration's burst
+    out.append(("capture", len(capture), capture[0], capture[-1]))
+    out.append(("after capture", failure(imu.read_fifo)))
+    imu.init(odr_hz=104, accel_fs_g=4, gyro_fs_dps=500, fifo=True)
     clock.sleep(3.0)  # more than 512 words: the FIFO overruns
     batch = imu.read_fifo(max_words=300)
     out.append(("overrun", batch.overrun, batch.words, len(batch.accel_g), batch.unpaired))

@@ -3,11 +3,12 @@
 The LCD and the terminal say what to do; the technician answers on the station's buttons
 (OK to go on, Back to stop). Pads: each pad with known weights, one at a time, each read
 once it sits still. Motors: the DRV2605L's auto-calibration, then the vibration at the
-pad measured with the reference meter over a drive sweep. Glove: a still pose. The new
-records are saved as the next version of each part (the old ones are kept) only when
-every part is done: a calibration stopped half-way changes nothing. The summary names each
-record and the age of the one it replaces. With ``--sim`` the simulated station's
-technician does it. Exit 0 saved, 1 stopped or failed (nothing changed), 2 usage.
+pad measured over a drive sweep by a glove IMU strapped flat on the pad (the glove must be
+plugged in). Glove: a still pose. The new records are saved as the next version of each
+part (the old ones are kept) only when every part is done: a calibration stopped half-way
+changes nothing. The summary names each record and the age of the one it replaces. With
+``--sim`` the simulated station's technician does it. Exit 0 saved, 1 stopped or failed
+(nothing changed), 2 usage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import sys
 from typing import Any
 
 PARTS = {"pads": "pads", "motors": "haptics", "glove": "glove"}
+#: The glove's IMUs (``sensors.glove.SEGMENTS``: numbered in this order) and the default
+#: reference for the motors (the index fingertip: the easiest to strap on a pad).
+IMUS = ("thumb", "index", "middle", "ring", "little", "back")
+REFERENCE_IMU = "index"
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -49,6 +54,14 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         metavar="N,N,...",
         help="pads: the weights in newtons (default 0.5,1,2,5,10,20)",
     )
+    p.add_argument(
+        "--reference-imu",
+        type=_segment,
+        default=REFERENCE_IMU,
+        metavar="IMU",
+        help="motors: the glove IMU strapped on each pad, by name (thumb, index, middle, "
+        "ring, little, back) or number 0-5 (default: index, the fingertip)",
+    )
     p.add_argument("--seed", type=int, default=0, help="--sim: the simulated world's seed")
     p.set_defaults(func=run)
 
@@ -59,10 +72,12 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     section = PARTS[args.part]
     if not ctx.config[section]["fitted"]:
         return _usage(f"the {args.part} are not fitted ({section}.fitted = false)")
-    if args.part == "motors" and not ctx.sim:
+    if args.part == "motors" and not ctx.config["glove"]["fitted"]:
         return _usage(
-            "motors need a reference accelerometer on the pad, and none is supported on a "
-            "real station yet: the motors cannot be calibrated here (see docs/technician.md)"
+            "the motors are calibrated with a glove IMU strapped on each pad as the "
+            "reference accelerometer, and no glove is fitted (glove.fitted = false): plug "
+            "in a glove (a technician's own will do) and set glove.fitted = true, or use "
+            "--config with a copy of the config that does (see docs/technician.md)"
         )
     try:
         weights = _weights(args.weights)
@@ -82,6 +97,18 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         return _calibrate(args, ctx, station, which, weights)
     finally:
         station.close()
+
+
+def _segment(text: str) -> str:
+    """A glove IMU by name or number (argparse type)."""
+    name = text.strip().lower()
+    if name.isdigit() and int(name) < len(IMUS):
+        return IMUS[int(name)]
+    if name in IMUS:
+        return name
+    raise argparse.ArgumentTypeError(
+        f"no glove IMU {text!r}: one of {', '.join(IMUS)} or 0-{len(IMUS) - 1}"
+    )
 
 
 def _usage(message: str) -> int:
@@ -142,7 +169,7 @@ def _calibrate(
     )
     technician = _sim_technician(station) if ctx.sim else None
     try:
-        records = _procedure(args.part, ctx, station, asker, which, weights)
+        records = _procedure(args.part, args.reference_imu, station, asker, which, weights)
     except (CalibrationAborted, CalibrationError, StopPressed, ValueError) as exc:
         station.motors_off()
         why = "Stop pressed" if isinstance(exc, StopPressed) else str(exc)
@@ -164,17 +191,15 @@ def _sim_technician(station: Any) -> Any:
 
 
 def _procedure(
-    part: str, ctx: Any, station: Any, asker: Any, which: list[int], weights: tuple[float, ...]
+    part: str, imu: str, station: Any, asker: Any, which: list[int], weights: tuple[float, ...]
 ) -> list[Any]:
-    """The unsaved records of ``part``."""
+    """The unsaved records of ``part`` (``imu``: the motors' reference glove IMU)."""
     from hw_tests import guided
 
     if part == "pads":
         return list(guided.pads(station, asker, which, weights).values())
     if part == "motors":
-        world = station.sim.world  # --sim only (run refuses a real station's motors)
-        meter = lambda motor: world.reference_accelerometer(motor).read  # noqa: E731
-        return list(guided.motors(station, asker, which, meter).values())
+        return list(guided.motors(station, asker, which, imu).values())
     return [guided.glove(station, asker)]
 
 

@@ -284,7 +284,7 @@ def _client(ctx: Any, faults: list[Any]) -> Any:
     cfg = ctx.config
     if any(f.kind == "broker-down" for f in faults):
         cfg = config_mod.with_overrides(cfg, broker=f"mqtt://127.0.0.1:{_closed_port()}")
-    client = App(cfg, ctx.data_dir, sim=ctx.sim)._mqtt_client()
+    client = App(cfg, ctx.data_dir, sim=ctx.sim).mqtt_client()
     client.start()
     return client
 

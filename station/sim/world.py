@@ -8,6 +8,7 @@ drive to the motors. Tests and the virtual patient act only through its channels
     world.pads[i].set_force(force_n) / set_force_profile(fn)
     world.hand.set_flexion(finger, angle_deg) / set_tremor(freq_hz, amp_deg)
     world.rest_finger(finger, pad)          # the finger's IMU feels that pad's motor
+    world.place_imu(segment, pad)           # that IMU lies on the pad (motor calibration)
     world.motors[i].vibration_at(t)         # -> (amplitude g rms, frequency Hz)
     world.texture_widths_mm[i]              # pad i's groove width (what a fingertip feels)
     world.unplug_glove() / plug_glove(); world.pads[i].unplug()
@@ -163,6 +164,22 @@ class World:
         if not 0 <= pad < len(self.motors):
             raise ValueError(f"no motor under pad {pad} (motors 0..{len(self.motors) - 1})")
         self.hand.rest_on(finger, self.motors[pad].vibration_at)
+
+    def place_imu(self, segment: str, pad: int | None, **lie: float) -> None:
+        """Lay ``segment``'s IMU on pad ``pad`` (it feels gravity and that pad's motor,
+        :class:`~station.sim.imu_on_pad.ImuOnPad`; ``lie``: its ``roll_deg``,
+        ``pitch_deg``, ``coupling``); None: back on the hand."""
+        from station.sim.imu_on_pad import ImuOnPad
+
+        chip = self.imus.get(segment)
+        if chip is None:
+            raise ValueError(f"no {segment!r} IMU in this world: IMUs {sorted(self.imus)}")
+        if pad is None:
+            chip.set_motion_source(self.hand.motion_source(segment))
+            return
+        if not 0 <= pad < len(self.motors):
+            raise ValueError(f"no motor under pad {pad} (motors 0..{len(self.motors) - 1})")
+        chip.set_motion_source(ImuOnPad(self.motors[pad], **lie))
 
     def unplug_glove(self) -> None:
         """Pull the glove's connector: every IMU stops answering."""
