@@ -141,9 +141,10 @@ class SampleStore:
         pad = sample.pad
         ring = self._pads[pad]
         view = ring._data_view
-        lock = self.lock
-        lock.acquire()  # acquire/release, not ``with``: the same at half the cost
-        try:
+        # ``with``, never acquire() then try: a signal handler that raises (SIGTERM ends a
+        # session so) runs as a call returns, and after acquire() it would leave the lock
+        # held for ever (tests/test_signal_safe_locks.py).
+        with self.lock:
             # Ring.put inline (this runs once per conversion): time, force, volts, flags.
             i = ring.n % ring.capacity
             at = i * 3
@@ -153,8 +154,6 @@ class SampleStore:
             view[at + 2] = flags
             ring.n += 1
             self._latest[pad] = sample
-        finally:
-            lock.release()
 
     def append_imu(
         self,

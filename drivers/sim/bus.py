@@ -338,53 +338,53 @@ class SimI2CBus:
         case (one chip on a cached route, no fault armed); anything else goes there."""
         # The path of every simulated ADC conversion and IMU read: one lock hold (the
         # clock's, on a SimClock), no lists, a flat log record, STOP only for a chip that
-        # acts on it. acquire/release, not ``with``: the same, at half the cost.
+        # acts on it. ``with``, never acquire() then try: a signal handler that raises
+        # (SIGTERM ends a session so) runs as a call returns, and after acquire() it would
+        # leave the lock held for ever (tests/test_signal_safe_locks.py).
         owed = 0.0
-        lock = self._lock
-        lock.acquire()
         try:
-            shortcut = self._shortcuts.get(addr)
-            if shortcut is None or shortcut[0] != ROUTING.epoch:
-                shortcut = self._shortcut(addr)
-            if shortcut is not None:
-                chip = shortcut[1]
-                time = self._time
-                t0 = time.s if time is not None else self.clock.now()
-                reply = None
-                wrote = False
-                try:
-                    # ``key``: the bytes moved, doubled, plus one for a write-then-read
-                    # (the _wire table's index).
-                    if data is None:
-                        reply = chip.read(n)  # type: ignore[arg-type]
-                        key = len(reply) << 1
-                    else:
-                        chip.write(data)
-                        wrote = True
-                        if n is None:
-                            key = len(data) << 1
+            with self._lock:
+                shortcut = self._shortcuts.get(addr)
+                if shortcut is None or shortcut[0] != ROUTING.epoch:
+                    shortcut = self._shortcut(addr)
+                if shortcut is not None:
+                    chip = shortcut[1]
+                    time = self._time
+                    t0 = time.s if time is not None else self.clock.now()
+                    reply = None
+                    wrote = False
+                    try:
+                        # ``key``: the bytes moved, doubled, plus one for a write-then-read
+                        # (the _wire table's index).
+                        if data is None:
+                            reply = chip.read(n)  # type: ignore[arg-type]
+                            key = len(reply) << 1
                         else:
-                            reply = chip.read(n)
-                            key = (len(data) + len(reply)) << 1 | 1
-                except BaseException as exc:
-                    owed = self._abandoned(chip, t0, addr, data, wrote, n, exc)
-                    raise
-                if shortcut[2]:
-                    chip.stop()
-                # _account, for a transaction that went through (the shortcut's job): counted
-                # by kind, the stats are worked out when read.
-                wire_s = self._wire_s.get(key)
-                if wire_s is None:
-                    wire_s = self._wire_for(key)
-                self._tally[key] += 1
-                self.log.append((t0, addr, data, reply, wire_s))
-                if time is not None:
-                    time.s += wire_s + self.host_overhead_s  # under the clock's lock
-                else:
-                    owed = wire_s + self.host_overhead_s
-                return reply if reply is not None else b""
+                            chip.write(data)
+                            wrote = True
+                            if n is None:
+                                key = len(data) << 1
+                            else:
+                                reply = chip.read(n)
+                                key = (len(data) + len(reply)) << 1 | 1
+                    except BaseException as exc:
+                        owed = self._abandoned(chip, t0, addr, data, wrote, n, exc)
+                        raise
+                    if shortcut[2]:
+                        chip.stop()
+                    # _account, for a transaction that went through (the shortcut's job): counted
+                    # by kind, the stats are worked out when read.
+                    wire_s = self._wire_s.get(key)
+                    if wire_s is None:
+                        wire_s = self._wire_for(key)
+                    self._tally[key] += 1
+                    self.log.append((t0, addr, data, reply, wire_s))
+                    if time is not None:
+                        time.s += wire_s + self.host_overhead_s  # under the clock's lock
+                    else:
+                        owed = wire_s + self.host_overhead_s
+                    return reply if reply is not None else b""
         finally:
-            lock.release()
             if owed:
                 self.clock.advance(owed)  # after the bus lock is released (see transfer)
         segments_: list[tuple[int, str, bytes | int]] = []
