@@ -1,7 +1,8 @@
 """``rehab-station clinic {ingest,report,send-plan}``: the clinician's side of the MQTT link.
 
 These run at the clinic, not on a station, so they need no station config file
-(``no_config_needed``). The broker is the global ``--broker URL``.
+(``no_config_needed``). The broker is the global ``--broker URL``. ``--db`` is a SQLite
+file or a ``postgresql://`` URL everywhere.
 """
 
 from __future__ import annotations
@@ -30,6 +31,27 @@ def _positive(text: str) -> float:
     return v
 
 
+DB_HELP = "clinic database: a SQLite file, or a postgresql://user@host/db URL"
+
+
+def _workers(text: str) -> int:
+    v = int(text)
+    if not 1 <= v <= 64:
+        raise argparse.ArgumentTypeError(f"must be 1..64, got {text}")
+    return v
+
+
+def _db_missing(db: str) -> bool:
+    """Whether a SQLite ``--db`` names no file (said, not created, by the readers); a
+    PostgreSQL URL is checked when connecting."""
+    from mqtt_bridge.clinic_schema import is_postgres
+
+    if is_postgres(db) or Path(db).is_file():
+        return False
+    print(f"rehab-station clinic: no database at {db}", file=sys.stderr)
+    return True
+
+
 def _connection_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("connection")
     g.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) for mqtts")
@@ -54,9 +76,31 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         parents=parents,
         help="consume station summaries into the clinic database and acknowledge them",
     )
-    ingest.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    ingest.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     ingest.add_argument(
-        "--client-id", default="clinic-ingest", help="MQTT client id (default: clinic-ingest)"
+        "--client-id",
+        default="clinic-ingest",
+        help="MQTT client id (default: clinic-ingest; worker n of --workers: <id>-<n>)",
+    )
+    ingest.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="N worker processes on an MQTT v5 shared subscription (default 1; use "
+        "PostgreSQL for more than one)",
+    )
+    ingest.add_argument(
+        "--group",
+        metavar="NAME",
+        help="share the outbox topics as $share/NAME/... with other consumers (default with "
+        "--workers > 1: clinic-ingest)",
+    )
+    ingest.add_argument(
+        "--no-status",
+        action="store_true",
+        help="leave the stations' status and the retained plans to another consumer of the "
+        "group (run it on every process of a group but one)",
     )
     _connection_options(ingest)
     ingest.add_argument("--max-seconds", type=_positive, metavar="N", help="stop after N s")
@@ -69,7 +113,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     report = csub.add_parser(
         "report", parents=parents, help="adherence, latest results, trends, safety events"
     )
-    report.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    report.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     report.add_argument("--station", metavar="ID", help="only this station")
     report.add_argument(
         "--plots", metavar="DIR", help="write one page per station (PNG and PDF) into DIR"
@@ -85,7 +129,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     export = csub.add_parser(
         "export", parents=parents, help="export results for a record system (FHIR R4)"
     )
-    export.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    export.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     export.add_argument(
         "--fhir", action="store_true", required=True, help="FHIR R4 Bundles of Observations"
     )
@@ -98,7 +142,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     user = csub.add_parser("user", parents=parents, help="dashboard users")
     usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     uadd = usub.add_parser("add", parents=parents, help="add a user or set a new password")
-    uadd.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    uadd.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     uadd.add_argument("--username", required=True, help="the clinician's user name")
     uadd.add_argument(
         "--password-env",
@@ -110,7 +154,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     serve = csub.add_parser(
         "serve", parents=parents, help="read-only web dashboard (sign-in required)"
     )
-    serve.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    serve.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     serve.add_argument("--cert", metavar="FILE", help="TLS certificate (PEM): serve https")
@@ -120,7 +164,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     st = csub.add_parser(
         "station", parents=parents, help="record what the clinic knows of a station's patient"
     )
-    st.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    st.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     st.add_argument("--station", required=True, metavar="ID", help="station id")
     st.add_argument(
         "--handedness",
@@ -171,8 +215,14 @@ def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
 
 
 def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge.clinic import Ingest, make_client
+    from mqtt_bridge.clinic import SESSION_EXPIRY_S, Ingest, IngestStats, make_client, subscriptions
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
+    from mqtt_bridge.clinic_workers import (
+        DEFAULT_GROUP,
+        SHARED_SESSION_EXPIRY_S,
+        WorkerPlan,
+        run_workers,
+    )
 
     opts = _broker(args, args.client_id)
     if opts is None:
@@ -183,11 +233,37 @@ def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
         log.info("signal %d: stopping after the current batch", signum)
         stop.set()
 
+    group = args.group or (DEFAULT_GROUP if args.workers > 1 else None)
+    try:
+        subs = subscriptions(group, status=not args.no_status)
+    except ValueError as exc:
+        print(f"rehab-station clinic: --group: {exc}", file=sys.stderr)
+        return 2
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        client, connect = make_client(opts, persistent=True)
-        with ClinicDB(args.db) as db:
-            stats = Ingest(client, db).run(stop, args.max_seconds, args.until_idle, connect)
+        if args.workers > 1:
+            plan = WorkerPlan(
+                opts,
+                args.db,
+                group,
+                not args.no_status,
+                SHARED_SESSION_EXPIRY_S,
+                args.max_seconds,
+                args.until_idle,
+                logging.getLogger().getEffectiveLevel(),
+            )
+            totals, errors = run_workers(plan, args.workers, stop)
+            for error in errors:
+                print(f"rehab-station clinic: {error}", file=sys.stderr)
+            if errors:
+                return 1
+            stats = IngestStats(**totals)
+        else:
+            expiry = SESSION_EXPIRY_S if group is None else SHARED_SESSION_EXPIRY_S
+            client, connect = make_client(opts, persistent=True, session_expiry_s=expiry)
+            with ClinicDB(args.db) as db:
+                ingest = Ingest(client, db, subs=subs, end_session=group is not None)
+                stats = ingest.run(stop, args.max_seconds, args.until_idle, connect)
     except ClinicDBError as exc:
         print(f"rehab-station clinic: {exc}", file=sys.stderr)
         return 1
@@ -210,8 +286,7 @@ def run_report(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clocks
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if _db_missing(args.db):
         return 1
     try:
         now = clocks.parse_iso(args.as_of) if args.as_of else None
@@ -248,8 +323,7 @@ def run_export(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_fhir
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if _db_missing(args.db):
         return 1
     try:
         with ClinicDB(args.db) as db:
@@ -297,8 +371,7 @@ def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_web
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if _db_missing(args.db):
         return 1
     try:
         return clinic_web.serve(args.db, args.host, args.port, args.cert, args.key)
