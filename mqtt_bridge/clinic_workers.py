@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import multiprocessing.connection
 import queue
 import signal
 import threading
@@ -117,7 +118,7 @@ def run_workers(
             for p in procs:
                 if p.is_alive():
                     p.terminate()  # SIGTERM: the worker finishes its batch and stops
-        procs[0].join(0.2)
+        multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], 0.2)
     total: dict[str, Any] = {"reasons": {}}
     for _ in procs:
         try:

@@ -213,3 +213,23 @@ def test_clinic_pg_first_consumer_rolling_back_lets_the_second_store_it(pg_url: 
     finally:
         a.close()
         b.close()
+
+
+def test_clinic_pg_dashboard_signs_in_and_lists_a_station_of_postgresql(pg_url: str) -> None:
+    """``clinic serve --db postgresql://...``: the URL reaches the database unchanged (a
+    path would fold its ``//``), users and stations are read from PostgreSQL."""
+    import re
+
+    from mqtt_bridge import clinic_users, clinic_web
+
+    with ClinicDB(pg_url) as db:
+        clinic_users.add(db, "therapist1", "correct horse battery")
+        with db.transaction():
+            db.store(envelope(station="st-0042"), "summary")
+    client = clinic_web.create_app(pg_url).test_client()
+    page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    form = {"csrf_token": token[1], "username": "therapist1", "password": "correct horse battery"}
+    r = client.post("/login", base_url="https://localhost", data=form, follow_redirects=True)
+    assert r.status_code == 200 and "st-0042" in r.get_data(as_text=True)

@@ -167,3 +167,17 @@ def test_clinic_workers_load_run_with_a_few_stations_loses_and_doubles_nothing(
     assert (r.messages, r.lost, r.stored_twice, r.pending) == (8, 0, 0, 0)
     assert len(r.latencies_s) == 8
     assert r.ingest["stored"] + r.ingest["duplicates"] >= 8 and r.ingest["rejected"] == 0
+
+
+def test_clinic_workers_failing_worker_stops_the_others_and_is_reported() -> None:
+    """The fault: the database cannot be reached. Each worker process fails at once with
+    the reason; the parent stops the rest and returns the errors (the command exits 1)."""
+    from mqtt_bridge.clinic_workers import WorkerPlan, run_workers
+
+    plan = WorkerPlan(
+        BrokerOptions("mqtt://127.0.0.1:1", "clinic-x"), "postgresql://rehab@127.0.0.1:1/x", GROUP
+    )
+    totals, errors = run_workers(plan, 2, threading.Event())
+    assert any("cannot connect to the clinic database" in e for e in errors)
+    assert any("ended with exit code 1" in e for e in errors)
+    assert totals == {"reasons": {}}
