@@ -1,10 +1,11 @@
 """A real PostgreSQL server for tests: ``initdb`` + ``postgres`` in a temporary directory.
 
-``PostgresServer(workdir)`` runs Debian's binaries (``/usr/lib/postgresql/<ver>/bin``) as a
+``PostgresServer()`` runs Debian's binaries (``/usr/lib/postgresql/<ver>/bin``) as a
 non-root user (postgres refuses to run as root: under root, as the ``postgres`` system user
-the Debian package creates, through ``setpriv``), listening on a free 127.0.0.1 port and on
-a unix socket in ``workdir``. ``new_database()`` gives the URL of a fresh, empty database
-(one per test). ``fsync`` is off: the tests check behaviour, not crash durability.
+the Debian package creates, through ``setpriv``) in a new temporary directory, listening on
+a free 127.0.0.1 port and on a unix socket in that directory. ``new_database()`` gives
+the URL of a fresh, empty database (one per test). ``fsync`` is off: the tests check
+behaviour, not crash durability.
 
 A missing PostgreSQL is a test failure saying how to install it, never a skip.
 """
@@ -197,19 +198,28 @@ class PostgresServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+_shared: list[PostgresServer] = []  # the server of this test process, while in use
+_users: list[int] = [0]
+
+
 def serve() -> Iterator[PostgresServer]:
     """The body of a session fixture: one server per test process (pytest-xdist worker),
-    started on first use; a failure to start fails the test, never skips it."""
+    started on first use and shared by every module's fixture, stopped after the last;
+    a failure to start fails the test, never skips it."""
     import pytest
 
+    if not _shared:
+        try:
+            _shared.append(PostgresServer())
+        except PostgresError as exc:
+            pytest.fail(str(exc), pytrace=False)
+    _users[0] += 1
     try:
-        server = PostgresServer()
-    except PostgresError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield server
+        yield _shared[0]
     finally:
-        server.close()
+        _users[0] -= 1
+        if _users[0] == 0:
+            _shared.pop().close()
 
 
 __all__ = ["PostgresError", "PostgresServer", "bin_dir", "serve"]
