@@ -154,6 +154,7 @@ def host_main(args: argparse.Namespace) -> int:
 @dataclass
 class Result:
     workers: int
+    stations: int
     messages: int
     seconds: float
     commit_span_s: float
@@ -311,6 +312,7 @@ def run_load(
     )
     return Result(
         workers=workers,
+        stations=stations,
         messages=len(enqueued),
         seconds=end - t0,
         commit_span_s=commits_s,
@@ -349,7 +351,8 @@ def report(r: Result, label: str) -> None:
     print(
         f"  station memory: {r.rss_per_station_kib:.0f} KiB RSS per station "
         f"(hosts' peak {', '.join(f'{k / 1024:.0f}' for k in r.host_rss_kib)} MiB), "
-        f"outbox files {r.outbox_bytes / max(1, r.messages) / 1024:.1f} KiB per message sent"
+        f"outbox file {r.outbox_bytes / max(1, r.stations) / 1024:.0f} KiB "
+        "per station after the drain"
     )
 
 
