@@ -107,18 +107,21 @@ def run_workers(
     ]
     for p in procs:
         p.start()
-    errors: list[str] = []
     stopping = False
     while any(p.is_alive() for p in procs):
-        failed = [p for p in procs if p.exitcode not in (None, 0)]
+        failed = any(p.exitcode not in (None, 0) for p in procs)
         if (stop.is_set() or failed) and not stopping:
             stopping = True
-            if failed:
-                errors.append(f"worker {failed[0].name} ended with exit code {failed[0].exitcode}")
             for p in procs:
                 if p.is_alive():
                     p.terminate()  # SIGTERM: the worker finishes its batch and stops
         multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], 0.2)
+    # A worker stopped by our SIGTERM before it set its handler ends with -SIGTERM.
+    errors = [
+        f"worker {p.name} ended with exit code {p.exitcode}"
+        for p in procs
+        if p.exitcode not in (0, -signal.SIGTERM)
+    ]
     total: dict[str, Any] = {"reasons": {}}
     for _ in procs:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from cli import rehab_station
+from mqtt_helpers import wait_until
 from postgres_server import PostgresServer, serve
 from test_clinic_ingest import WAIT_S, FakeStation, acked_until, envelope
 
@@ -100,7 +101,7 @@ def test_clinic_workers_message_of_a_failed_worker_is_stored_once_and_acked_by_e
     """Worker 1 fails storing M (injected) and ends without acknowledging; its session
     keeps M in flight. The station resends M (its outbox does after resend_after) and worker
     2 stores it; worker 1, restarted, gets M again from its session: a duplicate. M is
-    stored once and each delivery is acknowledged."""
+    stored once and both workers acknowledge it."""
     env = envelope(seq=1)
     failing = ClinicDB(pg_url)
 
@@ -121,13 +122,19 @@ def test_clinic_workers_message_of_a_failed_worker_is_stored_once_and_acked_by_e
             station.publish("summary", json.dumps(env))
         assert station.next_ack() == [env["msg_id"]]
         again = Worker(broker.url, pg_url, 1)
-        acks = [station.next_ack() for _ in range(2)]  # three deliveries, three acks
-        assert acks == [[env["msg_id"]]] * 2
+        # Three deliveries in all: the one in flight to worker 1 and the two resends.
+        wait_until(
+            lambda: second.ingest.stats.received + again.ingest.stats.received == 3,
+            what="every delivery of M handled",
+        )
         stats_again = again.close()
     finally:
         stats_second = second.close()
-    assert stats_second.stored == 1 and stats_again.duplicates >= 1
-    assert stats_second.duplicates + stats_again.duplicates == 2
+    # Worker 2 stored M; worker 1 found it stored; both acknowledged what they got (the
+    # acks of one batch are merged, so the station may see fewer ack messages).
+    assert (stats_second.stored, stats_again.stored) == (1, 0)
+    assert stats_again.duplicates >= 1 and stats_second.duplicates + stats_again.duplicates == 2
+    assert stats_second.acks_published >= 1 and stats_again.acks_published >= 1
     with ClinicDB(pg_url) as db:
         assert db.msg_ids() == [env["msg_id"]] and db.counters() == {"duplicates": 2}
 

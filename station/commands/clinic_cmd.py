@@ -11,58 +11,22 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # each action loads what it uses when it runs (a fast start and --help)
-    from mqtt_bridge.clinic import BrokerOptions
+from station.commands import clinic_ingest_cmd
+from station.commands.clinic_common import (
+    DB_HELP,
+    broker_options,
+    connection_options,
+    db_missing,
+    positive,
+    workers,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _positive(text: str) -> float:
-    v = float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
-
-
-DB_HELP = "clinic database: a SQLite file, or a postgresql://user@host/db URL"
-
-
-def _workers(text: str) -> int:
-    v = int(text)
-    if not 1 <= v <= 64:
-        raise argparse.ArgumentTypeError(f"must be 1..64, got {text}")
-    return v
-
-
-def _db_missing(db: str) -> bool:
-    """Whether a SQLite ``--db`` names no file (said, not created, by the readers); a
-    PostgreSQL URL is checked when connecting."""
-    from mqtt_bridge.clinic_schema import is_postgres
-
-    if is_postgres(db) or Path(db).is_file():
-        return False
-    print(f"rehab-station clinic: no database at {db}", file=sys.stderr)
-    return True
-
-
-def _connection_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("connection")
-    g.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) for mqtts")
-    g.add_argument("--cert", metavar="FILE", help="client certificate (PEM) for mutual TLS")
-    g.add_argument("--key", metavar="FILE", help="client private key (PEM)")
-    g.add_argument("--username", help="MQTT username")
-    g.add_argument(
-        "--password-env",
-        metavar="VAR",
-        help="environment variable holding the MQTT password (never on the command line)",
-    )
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -84,7 +48,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     ingest.add_argument(
         "--workers",
-        type=_workers,
+        type=workers,
         default=1,
         metavar="N",
         help="N worker processes on an MQTT v5 shared subscription (default 1; use "
@@ -102,13 +66,13 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         help="leave the stations' status and the retained plans to another consumer of the "
         "group (run it on every process of a group but one)",
     )
-    _connection_options(ingest)
-    ingest.add_argument("--max-seconds", type=_positive, metavar="N", help="stop after N s")
+    connection_options(ingest)
+    ingest.add_argument("--max-seconds", type=positive, metavar="N", help="stop after N s")
     ingest.add_argument(
-        "--until-idle", type=_positive, metavar="S", help="stop after S s without a message"
+        "--until-idle", type=positive, metavar="S", help="stop after S s without a message"
     )
     ingest.add_argument("--json", action="store_true", help="print the final counters as JSON")
-    ingest.set_defaults(func=run_ingest, no_config_needed=True)
+    ingest.set_defaults(func=clinic_ingest_cmd.run_ingest, no_config_needed=True)
 
     report = csub.add_parser(
         "report", parents=parents, help="adherence, latest results, trends, safety events"
@@ -183,7 +147,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     send.add_argument("file", metavar="FILE", help="plan (rehab.plan/1 JSON)")
     send.add_argument(
         "--timeout",
-        type=_positive,
+        type=positive,
         default=30.0,
         metavar="S",
         help="seconds to wait for the station's answer (default 30)",
@@ -195,98 +159,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "run nothing on a day it lists (a station on a newer version may run it)",
     )
     send.add_argument("--client-id", help="MQTT client id (default: a random one)")
-    _connection_options(send)
+    connection_options(send)
     send.set_defaults(func=run_send_plan, no_config_needed=True)
-
-
-def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
-    from mqtt_bridge.clinic import BrokerOptions
-
-    if not getattr(args, "broker", None):
-        print("rehab-station clinic: --broker URL is required", file=sys.stderr)
-        return None
-    password = os.environ.get(args.password_env) if args.password_env else None
-    if args.password_env and password is None:
-        print(f"rehab-station clinic: ${args.password_env} is not set", file=sys.stderr)
-        return None
-    return BrokerOptions(
-        args.broker, client_id, args.ca, args.cert, args.key, args.username, password
-    )
-
-
-def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge.clinic import SESSION_EXPIRY_S, Ingest, IngestStats, make_client, subscriptions
-    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
-    from mqtt_bridge.clinic_workers import (
-        DEFAULT_GROUP,
-        SHARED_SESSION_EXPIRY_S,
-        WorkerPlan,
-        run_workers,
-    )
-
-    opts = _broker(args, args.client_id)
-    if opts is None:
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping after the current batch", signum)
-        stop.set()
-
-    group = args.group or (DEFAULT_GROUP if args.workers > 1 else None)
-    try:
-        subs = subscriptions(group, status=not args.no_status)
-    except ValueError as exc:
-        print(f"rehab-station clinic: --group: {exc}", file=sys.stderr)
-        return 2
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        if args.workers > 1:
-            plan = WorkerPlan(
-                opts,
-                args.db,
-                group,
-                not args.no_status,
-                SHARED_SESSION_EXPIRY_S,
-                args.max_seconds,
-                args.until_idle,
-                logging.getLogger().getEffectiveLevel(),
-            )
-            totals, errors = run_workers(plan, args.workers, stop)
-            for error in errors:
-                print(f"rehab-station clinic: {error}", file=sys.stderr)
-            if errors:
-                return 1
-            stats = IngestStats(**totals)
-        else:
-            expiry = SESSION_EXPIRY_S if group is None else SHARED_SESSION_EXPIRY_S
-            client, connect = make_client(opts, persistent=True, session_expiry_s=expiry)
-            with ClinicDB(args.db) as db:
-                ingest = Ingest(client, db, subs=subs, end_session=group is not None)
-                stats = ingest.run(stop, args.max_seconds, args.until_idle, connect)
-    except ClinicDBError as exc:
-        print(f"rehab-station clinic: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if args.json:
-        print(json.dumps(stats.as_dict(), sort_keys=True))
-    else:
-        print(
-            f"ingest: {stats.received} received, {stats.stored} stored, "
-            f"{stats.duplicates} duplicates, {stats.id_conflicts} id conflicts, "
-            f"{stats.rejected} rejected, "
-            f"{stats.statuses} status, {stats.acks_published} acks, {stats.connects} connects"
-        )
-    return 0
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clocks
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if _db_missing(args.db):
+    if db_missing(args.db):
         return 1
     try:
         now = clocks.parse_iso(args.as_of) if args.as_of else None
@@ -323,7 +204,7 @@ def run_export(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_fhir
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if _db_missing(args.db):
+    if db_missing(args.db):
         return 1
     try:
         with ClinicDB(args.db) as db:
@@ -371,7 +252,7 @@ def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_web
 
-    if _db_missing(args.db):
+    if db_missing(args.db):
         return 1
     try:
         return clinic_web.serve(args.db, args.host, args.port, args.cert, args.key)
@@ -403,7 +284,7 @@ def run_station(args: argparse.Namespace, ctx: Any) -> int:
 def run_send_plan(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import sendplan
 
-    opts = _broker(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
+    opts = broker_options(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
     if opts is None:
         return 2
     try:
@@ -448,7 +329,6 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
 __all__ = [
     "register",
     "run_export",
-    "run_ingest",
     "run_report",
     "run_send_plan",
     "run_serve",
