@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The MicroPython WebAssembly port that runs the drivers (version pinned in .ci/package.json).
 MPY_WASM := .ci/node_modules/@micropython/micropython-webassembly-pyscript/micropython.wasm
 
-.PHONY: sim test venv broker browser mpy-wasm lint typecheck micropython pytest bench clean
+.PHONY: sim test venv broker postgres browser mpy-wasm lint typecheck micropython pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ broker:
 			mosquitto openssl >/dev/null; \
 	else \
 		echo "mosquitto is missing: run 'sudo apt-get install mosquitto openssl' (or run make test as root)"; \
+		exit 1; \
+	fi
+
+# The clinic's PostgreSQL tests start a real server (Debian's binaries, as user postgres).
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing PostgreSQL from Debian"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			postgresql >/dev/null; \
+	else \
+		echo "PostgreSQL is missing: run 'sudo apt-get install postgresql' (or run make test as root)"; \
 		exit 1; \
 	fi
 
@@ -71,7 +83,7 @@ typecheck: venv
 micropython: venv $(MPY_WASM)
 	$(BIN)/python .ci/micropython_check.py
 
-pytest: venv broker browser $(MPY_WASM)
+pytest: venv broker postgres browser $(MPY_WASM)
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

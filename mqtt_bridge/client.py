@@ -11,7 +11,8 @@ queued while the station was off); resubscribe and publish the retained ``online
 in **every** ``on_connect`` (a broker that lost its state lost the subscriptions);
 ``manual_ack=True`` so a plan or ack is PUBACKed only after it is committed; every
 callback wrapped so no exception reaches the network thread (and ``suppress_exceptions``
-as a second net); reconnect backoff randomised per station (paho has no jitter); PUBACK
+as a second net); reconnect backoff with full jitter (paho's doubles a fixed delay, so a
+fleet that lost the broker at one moment would come back in step); PUBACK
 reason codes >= 0x80 mark the row ``rejected``, and so does a row larger than the
 CONNACK's Maximum Packet Size, before it is sent (paho does not check, and would send it
 first again after every reconnect the broker forces); ``mid`` is kept in memory only;
@@ -59,6 +60,8 @@ from mqtt_bridge.stats import ClientStats
 log = logging.getLogger(__name__)
 
 STATUS_SCHEMA = "rehab.status/1"
+#: The shortest wait before a reconnection attempt (seconds): full jitter may draw ~0.
+MIN_RECONNECT_S = 0.1
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -144,6 +147,10 @@ class StationClient:
         self._plan_state = plans.PlanState(None, "none")
         rng = random.Random(seed)
         self.reconnect_delay_s = (rng.uniform(*reconnect_min_s), rng.uniform(*reconnect_max_s))
+        self._rng = rng  # the network thread's, after construction
+        self._failed_attempts = 0  # connection attempts failed or lost since the last CONNACK
+        #: The wait before the next connection attempt, as last drawn (seconds).
+        self.next_reconnect_s = self.reconnect_delay_s[0]
 
         self._events: queue.Queue[Event] = queue.Queue()
         self._stop = threading.Event()
@@ -437,6 +444,7 @@ class StationClient:
             self._link_failed(linkerror.from_connack(rc))
             return
         self._link_reason = None  # the next failure is news again
+        self._failed_attempts = 0
         self._link(outbox.LINK_CONNECTED)
         self._generation += 1
         self.stats.connects += 1
@@ -461,8 +469,21 @@ class StationClient:
         self._connected.set()
         self._events.put(Connected(self._generation))
 
+    def _jitter_next_attempt(self, c: mqtt.Client) -> None:
+        """Draw the wait before paho's next attempt: full jitter, uniform in
+        [:data:`MIN_RECONNECT_S`, min(max, min * 2**n)] for the n-th failure in a row, with
+        this station's (min, max) (``reconnect_delay_s``). Setting paho's bounds resets its
+        own doubling, so the drawn wait is the one it sleeps (paho calls this callback
+        before it waits)."""
+        lo, hi = self.reconnect_delay_s
+        ceiling = min(hi, lo * 2 ** min(self._failed_attempts, 30))
+        self._failed_attempts += 1
+        self.next_reconnect_s = self._rng.uniform(MIN_RECONNECT_S, max(MIN_RECONNECT_S, ceiling))
+        c.reconnect_delay_set(self.next_reconnect_s, self.next_reconnect_s)  # type: ignore[arg-type]
+
     @_guarded
     def _on_connect_fail(self, c: mqtt.Client, u: Any) -> None:
+        self._jitter_next_attempt(c)
         exc = getattr(c, "last_connect_error", None)
         self._link_failed(linkerror.from_exception(exc, self.host, self.connect_timeout_s))
 
@@ -473,6 +494,7 @@ class StationClient:
         self._subscribed.clear()
         if self._stop.is_set():
             return
+        self._jitter_next_attempt(c)
         if was_connected:
             reason = linkerror.lost(self._socket_error, rc)
             self._link_reason = str(reason)

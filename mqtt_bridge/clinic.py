@@ -11,20 +11,24 @@ the application acknowledgement ``{"msg_ids": [...]}`` on ``rehab/v1/stations/<i
 which lets the station delete the outbox row. A crash anywhere before the commit leaves the
 message unacknowledged at both levels, so it is delivered again and deduplicated.
 
+Several consumers (``--workers N``, or processes on several machines) share the work
+through an MQTT v5 shared subscription (``$share/<group>/...``, :func:`subscriptions`):
+the broker hands each message to one member. A message redelivered to another member
+after one died is stored once (the unique ``msg_id``) and acknowledged again.
+
 paho traps handled (§2): MQTT v5 with ``clean_start=False`` and a session expiry, so
 messages queue at the broker while the consumer is down; resubscribe in every
 ``on_connect`` (a broker that lost its state also lost the subscription); callbacks only
 enqueue and never raise, and ``suppress_exceptions`` guards the network thread anyway;
-SQLite work happens in the caller's thread, never in paho's.
+database work happens in the caller's thread, never in paho's.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import queue
-import re
-import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,8 +36,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from mqtt_bridge import clinic_settings, clocks, envelope, schema, topics
+from mqtt_bridge import clinic_settings, clocks, topics
+from mqtt_bridge.clinic_checks import (
+    MessageTooLarge,
+    _check_envelope,
+    _check_status,
+    _msg_id_of,
+)
 from mqtt_bridge.clinic_connect import (
     SESSION_EXPIRY_S,
     STOP_TIMEOUT_S,
@@ -42,9 +54,8 @@ from mqtt_bridge.clinic_connect import (
     parse_broker_url,
     stop_loop,
 )
-from mqtt_bridge.clinic_db import KINDS, MAX_MESSAGE_BYTES, ClinicDB, Stored
+from mqtt_bridge.clinic_db import ClinicDB, Stored
 from mqtt_bridge.inbound import Inbound
-from mqtt_bridge.outbox import MAX_BODY_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +69,35 @@ SUBSCRIPTIONS = [
     (topics.ALL_SELFTEST, 1),
     (topics.ALL_PLAN_RESULT, 1),
 ]
+#: The outbox topics: each message is handled by one member of a shared subscription.
+OUTBOX_SUBSCRIPTIONS = [
+    (topics.ALL_SUMMARY, 1),
+    (topics.ALL_SELFTEST, 1),
+    (topics.ALL_PLAN_RESULT, 1),
+]
+#: Times a batch is stored again after a transient database error (two consumers
+#: deadlocked on PostgreSQL) before the error propagates.
+TRANSIENT_RETRIES = 5
+
+
+def subscriptions(group: str | None = None, status: bool = True) -> list[tuple[str, int]]:
+    """The consumer's subscriptions. ``group``: take the outbox topics through the MQTT v5
+    shared subscription ``$share/<group>/...``, so each message goes to one member of the
+    group. ``status``: also the stations' status and the clinic's retained plans, never
+    shared: a shared subscription gets no retained messages (MQTT v5 §4.8.2), and one
+    consumer of a group (the first worker) is enough to keep them."""
+    if group is None:
+        return list(SUBSCRIPTIONS)
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(
+            f"a share group is a non-empty name without '/', '+' or '#', got {group!r}"
+        )
+    subs = [(f"$share/{group}/{t}", q) for t, q in OUTBOX_SUBSCRIPTIONS]
+    if status:
+        subs = [s for s in SUBSCRIPTIONS if s not in OUTBOX_SUBSCRIPTIONS] + subs
+    return subs
+
+
 #: Messages stored per transaction at most; the broker's in-flight window (mosquitto
 #: ``max_inflight_messages``, default 20) usually bounds a batch first.
 MAX_BATCH = 200
@@ -75,6 +115,7 @@ class IngestStats:
     acks_published: int = 0
     connects: int = 0
     batches: int = 0
+    retries: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,8 +133,12 @@ class Ingest:
     :func:`make_client`; :meth:`run` connects, consumes and disconnects.
 
     Not reusable: one :meth:`run` per instance. ``stop_timeout_s`` bounds the wait for
-    paho's network thread when :meth:`run` ends. ``monotonic`` measures :meth:`run`'s
-    ``max_seconds`` and ``until_idle_s``; times stored come from ``db``'s wall clock."""
+    paho's network thread when :meth:`run` ends. ``subs`` are the subscriptions
+    (:func:`subscriptions`; default: every topic, not shared). ``end_session``: a clean
+    stop ends the broker session (a member of a shared subscription then leaves the group
+    at once instead of being dealt messages until its session expires). ``monotonic``
+    measures :meth:`run`'s ``max_seconds`` and ``until_idle_s``; times stored come from
+    ``db``'s wall clock."""
 
     def __init__(
         self,
@@ -102,8 +147,15 @@ class Ingest:
         stop_timeout_s: float = STOP_TIMEOUT_S,
         *,
         monotonic: clocks.Monotonic = clocks.monotonic,
+        subs: list[tuple[str, int]] | None = None,
+        end_session: bool = False,
     ) -> None:
         self.client = client
+        self.subs = list(SUBSCRIPTIONS if subs is None else subs)
+        self.end_session = end_session
+        # Errors of the database or the files, never a defect of a message.
+        self._fatal: tuple[type[BaseException], ...] = (OSError, *db.errors)
+        self._db_failures: tuple[type[BaseException], ...] = (OSError, *db.failures)
         self.db = db
         self.stop_timeout_s = stop_timeout_s
         self._monotonic = monotonic
@@ -130,7 +182,7 @@ class Ingest:
             # A new connection invalidates packet ids of messages received on the old one.
             self._generation += 1
             self.stats.connects += 1
-            client.subscribe(SUBSCRIPTIONS)
+            client.subscribe(self.subs)
             self._connected.set()
             log.info("connected (session present: %s); subscribed", flags.session_present)
         except Exception:
@@ -145,7 +197,7 @@ class Ingest:
                 log.error("subscription refused: %s", refused)
                 return
             self.subscribed.set()
-            log.info("subscribed to %s", ", ".join(t for t, _ in SUBSCRIPTIONS))
+            log.info("subscribed to %s", ", ".join(t for t, _ in self.subs))
         except Exception:
             log.exception("on_subscribe failed")
 
@@ -178,6 +230,7 @@ class Ingest:
             connect()
         self.client.loop_start()
         t_start = last = self._monotonic()
+        clean = False
         try:
             while not stop.is_set():
                 now = self._monotonic()
@@ -191,8 +244,15 @@ class Ingest:
                     last = self._monotonic()
                 elif not self._connected.is_set():
                     last = self._monotonic()  # idle means connected and quiet
+            clean = True
         finally:
-            self.client.disconnect()
+            # After a failure the session stays: what was in flight comes back on restart.
+            if self.end_session and clean:
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+                self.client.disconnect(properties=props)
+            else:
+                self.client.disconnect()
             stop_loop(self.client, self.stop_timeout_s)
         return self.stats
 
@@ -213,10 +273,22 @@ class Ingest:
         """Store a batch in one transaction, then PUBACK and acknowledge to the stations.
 
         A database error propagates before any acknowledgement: the messages stay
-        unacknowledged and are delivered again after the consumer restarts."""
-        now = self.db.now()
-        with self.db.transaction():
-            outcomes = [self._store_isolated(m, now) for m in batch]
+        unacknowledged and are delivered again after the consumer restarts. A transient one
+        (a deadlock with another consumer) runs the batch again, up to
+        :data:`TRANSIENT_RETRIES` times."""
+        before = copy.deepcopy(self.stats)
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            now = self.db.now()
+            try:
+                with self.db.transaction():
+                    outcomes = [self._store_isolated(m, now) for m in batch]
+                break
+            except Exception as exc:
+                if attempt == TRANSIENT_RETRIES or not self.db.is_transient(exc):
+                    raise
+                log.warning("storing a batch: %s; storing it again", exc)
+                self.stats = copy.deepcopy(before)
+                self.stats.retries = before.retries + attempt + 1
         self.stats.batches += 1
         for m in batch:
             # A PUBACK with a packet id from a previous connection could acknowledge a
@@ -242,7 +314,8 @@ class Ingest:
         there (a bug in :class:`ClinicDB`, ``MemoryError``, a full disk) is a fault of the
         consumer, not of the message; it propagates and nothing of the batch is
         acknowledged, so the message comes back. Database and file errors while checking
-        (``sqlite3.Error``, ``OSError``: missing schemas) propagate too."""
+        (``sqlite3.Error`` or ``psycopg.Error``, ``OSError``: missing schemas) propagate
+        too."""
         self.stats.received += 1
         if m.topic.endswith(f"/{topics.PLAN}"):
             # The clinic's own message, never acknowledged to a station: kept or ignored.
@@ -255,7 +328,7 @@ class Ingest:
                 status = _check_status(m.payload, station_id)
             else:
                 env = _check_envelope(m.payload, station_id, kind)
-        except (sqlite3.Error, OSError):
+        except self._fatal:
             raise
         except (ValueError, KeyError, TypeError) as exc:
             # UnicodeDecodeError, JSONDecodeError and SchemaError are ValueErrors.
@@ -290,8 +363,11 @@ class Ingest:
     def _reject(self, m: Inbound, station_id: str | None, reason: str, now: str) -> _Outcome:
         msg_id = _msg_id_of(m.payload)
         try:
-            self.db.reject(m.topic, reason, m.payload, station_id, msg_id, now)
-        except (sqlite3.OperationalError, OSError):
+            # A savepoint: PostgreSQL refuses every statement after a failed one until the
+            # failed part is rolled back.
+            with self.db.savepoint():
+                self.db.reject(m.topic, reason, m.payload, station_id, msg_id, now)
+        except self._db_failures:
             raise  # the database itself failed (locked, disk): nothing is acknowledged
         except Exception:
             # Something of this message cannot be stored (a reason or id that is not
@@ -299,6 +375,7 @@ class Ingest:
             log.exception("keeping the rejected message on %s failed; kept without msg_id", m.topic)
             msg_id = None
             reason = reason.encode("ascii", "backslashreplace").decode("ascii")
+            reason = reason.replace("\x00", "\\x00")  # PostgreSQL text holds no NUL
             self.db.reject(m.topic, reason, m.payload, station_id, None, now)
         self.stats.rejected += 1
         key = reason.split(":", 1)[0]
@@ -309,89 +386,9 @@ class Ingest:
         return _Outcome(station_id, msg_id)
 
 
-class MessageTooLarge(ValueError):
-    """A message beyond the contract's size limit: a station never sends one (its outbox
-    refuses such a body), so it is rejected before its body is stored or checked."""
-
-
-def _check_size(payload: bytes) -> None:
-    """Raise :class:`MessageTooLarge` for a payload longer than a station's largest message,
-    before it is parsed (a body of 20 MB must not be stored, nor checked field by field)."""
-    if len(payload) > MAX_MESSAGE_BYTES:
-        raise MessageTooLarge(
-            f"the message is {len(payload)} bytes; the contract allows at most "
-            f"{MAX_MESSAGE_BYTES} (a body of at most {MAX_BODY_BYTES} bytes and its envelope)"
-        )
-
-
-def _check_body_size(env: dict[str, Any]) -> None:
-    """Raise :class:`MessageTooLarge` for a body over the station's limit, measured as the
-    station measures it (compact UTF-8 JSON), whatever spacing the sender used."""
-    text = json.dumps(env["body"], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    size = len(text.encode())
-    if size > MAX_BODY_BYTES:
-        raise MessageTooLarge(
-            f"the body is {size} bytes of JSON; the contract allows at most {MAX_BODY_BYTES}"
-        )
-
-
-def _check_envelope(payload: bytes, station_id: str, kind: str) -> dict[str, Any]:
-    """The validated envelope (body checked against its schema) of an outbox message."""
-    if kind not in KINDS:
-        raise ValueError(f"unexpected topic kind {kind!r}")
-    _check_size(payload)
-    env = envelope.decode(payload)
-    _check_body_size(env)
-    if env["station_id"] != station_id:
-        raise ValueError(
-            f"station_id {env['station_id']!r} does not match the topic's {station_id!r}"
-        )
-    expected = topics.SCHEMA_FOR_KIND[kind]
-    if env["schema"] != expected:
-        raise ValueError(f"schema {env['schema']!r} on a {kind} topic (want {expected})")
-    envelope.validate_body(env)
-    return env
-
-
-def _check_status(payload: bytes, station_id: str) -> dict[str, Any] | None:
-    """The validated ``rehab.status/1`` payload; None for an empty (cleared retained) one."""
-    if not payload:
-        return None
-    status = envelope.loads(payload)
-    try:
-        schema.validate(status, schema.load(topics.SCHEMA_FOR_KIND[topics.STATUS]))
-    except schema.SchemaError as exc:
-        raise ValueError(str(exc)) from None
-    if status["station_id"] != station_id:
-        raise ValueError(
-            f"station_id {status['station_id']!r} does not match the topic's {station_id!r}"
-        )
-    result: dict[str, Any] = status
-    return result
-
-
-#: A msg_id as a station writes it (uuid4 text, any case).
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-def _msg_id_of(payload: bytes) -> str | None:
-    """The ``msg_id`` of a rejected envelope when one can be read, else None. Never raises.
-
-    Lenient on purpose (NaN, ``1e999``): an id that can be read is acknowledged end to end,
-    so the station stops resending a message that can never become valid. Too deep a
-    nesting is a ``RecursionError``, not a ``ValueError``: caught too."""
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        return None
-    v = obj.get("msg_id") if isinstance(obj, dict) else None
-    # Only a UUID is an id a station could have sent; anything else (a lone surrogate,
-    # which SQLite cannot store) is no id at all.
-    return v if isinstance(v, str) and _UUID.fullmatch(v) else None
-
-
 __all__ = [
     "MAX_BATCH",
+    "OUTBOX_SUBSCRIPTIONS",
     "SESSION_EXPIRY_S",
     "STOP_TIMEOUT_S",
     "SUBSCRIPTIONS",
@@ -403,4 +400,5 @@ __all__ = [
     "make_client",
     "parse_broker_url",
     "stop_loop",
+    "subscriptions",
 ]

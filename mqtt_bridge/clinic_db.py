@@ -1,9 +1,14 @@
-"""The clinic's own SQLite database: every message a station sent, stored once by ``msg_id``.
+"""The clinic's own database: every message a station sent, stored once by ``msg_id``.
+
+One SQLite file (the default, :mod:`mqtt_bridge.clinic_db_sqlite`) or a PostgreSQL
+database (``postgresql://...``, :mod:`mqtt_bridge.clinic_db_pg`) for a clinic that runs
+several consumers at once; one schema (:mod:`mqtt_bridge.clinic_schema`) and one set of
+statements for both.
 
 The consumer (:mod:`mqtt_bridge.clinic`) stores a batch, commits, and only then acknowledges
 (MQTT PUBACK and the application acknowledgement), so an acknowledged message is always on
-disk (WAL, ``synchronous=FULL``; ``reference/MQTT.md`` §4.2 and §9). Storage is idempotent:
-``INSERT OR IGNORE`` keyed on ``msg_id`` absorbs the duplicate deliveries that at-least-once
+disk (``reference/MQTT.md`` §4.2 and §9). Storage is idempotent: ``INSERT ... ON CONFLICT
+DO NOTHING`` keyed on ``msg_id`` absorbs the duplicate deliveries that at-least-once
 delivery produces. Malformed input goes to ``rejected`` with the reason, so it is kept for
 inspection and acknowledged instead of being redelivered for ever.
 
@@ -14,8 +19,12 @@ canonical envelope differs) is not a duplicate: the first is kept, and the secon
 Tables: ``messages`` (enveloped summaries, self-tests and plan results, the envelope fields as
 columns and the body as JSON), ``rejected``, ``id_conflicts``, ``stations`` (last status,
 last seen, highest ``seq``) and ``counters`` (e.g. duplicate deliveries absorbed, counted in
-the storing transaction). The schema is versioned (``PRAGMA user_version``): opening an older
-database applies the missing steps of :data:`MIGRATIONS` in one transaction.
+the storing transaction). The schema is versioned: opening an older database applies the
+missing steps of :data:`MIGRATIONS` in one transaction.
+
+Within a transaction the per-station and counter rows are written once, at its end, in a
+fixed order: two consumers storing batches of the same stations then take their row locks
+in the same order and never deadlock (PostgreSQL; SQLite has one writer at a time).
 """
 
 from __future__ import annotations
@@ -23,89 +32,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import clocks
+from mqtt_bridge.clinic_schema import MIGRATIONS, SCHEMA_VERSION, ClinicDBError, open_backend
 from mqtt_bridge.outbox import MAX_BODY_BYTES
-
-#: Version 1: the tables as first released (a database of it has ``user_version`` 0).
-_SCHEMA_V1 = (
-    """CREATE TABLE IF NOT EXISTS messages(
-        msg_id TEXT PRIMARY KEY,
-        station_id TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        schema TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        created_at TEXT NOT NULL,
-        clock_synced INTEGER NOT NULL,
-        boot_id TEXT NOT NULL,
-        body TEXT NOT NULL,
-        received_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS messages_by_station ON messages(station_id, kind, seq)",
-    """CREATE TABLE IF NOT EXISTS rejected(
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        topic TEXT NOT NULL,
-        station_id TEXT,
-        msg_id TEXT,
-        reason TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        received_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS counters(
-        name TEXT PRIMARY KEY,
-        value INTEGER NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS stations(
-        station_id TEXT PRIMARY KEY,
-        last_status TEXT,
-        status_at TEXT,
-        last_seen TEXT,
-        max_seq INTEGER
-    )""",
-)
-#: Version 2: a reused msg_id with different content (the first message is kept).
-_SCHEMA_V2 = (
-    """CREATE TABLE IF NOT EXISTS id_conflicts(
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        msg_id TEXT NOT NULL,
-        station_id TEXT NOT NULL,        -- who sent the second message
-        kind TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        first_digest TEXT NOT NULL,      -- sha256 of the stored (first) message
-        digest TEXT NOT NULL,            -- sha256 of the conflicting one
-        content TEXT NOT NULL,           -- the conflicting envelope, canonical JSON
-        received_at TEXT NOT NULL,
-        UNIQUE(msg_id, digest)           -- a redelivery of it is recorded once
-    )""",
-)
-#: Version 3: what the clinic knows of each station's patient, the plans retained for the
-#: stations, and the dashboard's users.
-_SCHEMA_V3 = (
-    """CREATE TABLE IF NOT EXISTS station_settings(
-        station_id TEXT PRIMARY KEY,
-        handedness TEXT CHECK (handedness IN ('right', 'left', 'ambidextrous')),
-        updated_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS plans(
-        station_id TEXT PRIMARY KEY,     -- the plan retained for it on the broker
-        plan_version INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        received_at TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS users(
-        username TEXT PRIMARY KEY,
-        password_hash TEXT NOT NULL,      -- werkzeug scrypt hash, never the password
-        created_at TEXT NOT NULL
-    )""",
-)
-#: Schema steps by the version they lead to; a new step is appended, never edited.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
-SCHEMA_VERSION = max(MIGRATIONS)
 
 #: Kinds of enveloped message the clinic stores (the topic kind after the station id).
 KINDS = ("summary", "selftest", "plan/result")
@@ -117,10 +51,6 @@ MAX_MESSAGE_BYTES = MAX_BODY_BYTES + 4 * 1024
 #: acknowledged end to end and then deleted on the station, is kept whole. Only a larger,
 #: foreign payload is cut (a hostile payload must not fill the disk).
 MAX_REJECTED_BYTES = MAX_MESSAGE_BYTES
-
-
-class ClinicDBError(RuntimeError):
-    """The clinic database cannot be used (not a database, or made by newer software)."""
 
 
 class Stored(enum.Enum):
@@ -146,48 +76,73 @@ def digest(env: dict[str, Any]) -> str:
 
 
 class ClinicDB:
-    """The clinic database at ``path`` (created on first use).
+    """The clinic database: ``target`` is a file path (SQLite, created on first use) or a
+    ``postgresql://`` URL (the database must exist; its tables are created on first use).
 
     Not thread-safe: one thread at a time (the consumer loop, or the report) uses it.
     ``wall_clock`` stamps what is written without a time of its own (:meth:`now`).
-    """
+    Raises :class:`ClinicDBError` for a file that is not a database, a server that cannot
+    be reached, or a schema newer than this software's."""
 
-    def __init__(self, path: str | Path, wall_clock: clocks.WallClock = clocks.utc_now) -> None:
-        self.path = Path(path)
+    def __init__(self, target: str | Path, wall_clock: clocks.WallClock = clocks.utc_now) -> None:
         self.wall_clock = wall_clock
-        # One owner at a time, but not necessarily the creating thread (tests hand it over).
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        self._conn.row_factory = sqlite3.Row
+        self._backend = open_backend(target)
+        self.name = self._backend.name
+        #: The file of a SQLite database (None on PostgreSQL).
+        self.path: Path | None = getattr(self._backend, "path", None)
+        self._conn = self._backend.conn
+        self._in_transaction = False
+        # station_id -> (last seen, highest seq or None); counter -> increment: written at
+        # the end of the transaction (see the module docstring).
+        self._seen_rows: dict[str, tuple[str, int | None]] = {}
+        self._counts: dict[str, int] = {}
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: an acknowledged message must survive a power cut, not only a crash.
-            self._conn.execute("PRAGMA synchronous=FULL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
+        except self._backend.errors as exc:
+            self._backend.close()
             raise ClinicDBError(
-                f"{self.path} cannot be used as the clinic database ({exc}); "
+                f"{self.name} cannot be used as the clinic database ({exc}); "
                 "give the path of the clinic database, or a new file"
             ) from None
         except BaseException:
-            self._conn.close()
+            self._backend.close()
             raise
 
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """Every error the database raises (``sqlite3.Error`` or ``psycopg.Error``)."""
+        return self._backend.errors
+
+    @property
+    def failures(self) -> tuple[type[Exception], ...]:
+        """Errors of the database itself (disk, connection, lock), not of what is written."""
+        return self._backend.failures
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether a transaction that failed with ``exc`` may be run again as it was."""
+        return self._backend.is_transient(exc)
+
     def _migrate(self) -> None:
-        """Bring the schema to :data:`SCHEMA_VERSION`, each step in one transaction."""
-        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        """Bring the schema to :data:`SCHEMA_VERSION` in one transaction, one process at a
+        time (several consumers may start at once on a new database)."""
+        self._check_version(self._backend.schema_version())
+        if self._backend.schema_version() == SCHEMA_VERSION:
+            return
+        with self.transaction():
+            self._backend.lock_schema()
+            version = self._backend.schema_version()
+            self._check_version(version)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS[step]:
+                    self._backend.execute(self._backend.ddl(sql))
+                self._backend.set_schema_version(step)
+
+    def _check_version(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise ClinicDBError(
-                f"{self.path} has clinic database schema version {version}; this software "
+                f"{self.name} has clinic database schema version {version}; this software "
                 f"knows versions up to {SCHEMA_VERSION}: update the software"
             )
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            with self.transaction():
-                for sql in MIGRATIONS[step]:
-                    self._conn.execute(sql)
-                self._conn.execute(f"PRAGMA user_version = {step}")
 
     def now(self) -> str:
         """The wall clock's now, as every time in this database is written."""
@@ -195,13 +150,13 @@ class ClinicDB:
 
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return self._backend.schema_version()
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None  # type: ignore[assignment]
+            self._backend.close()
+            self._conn = None
 
     def __enter__(self) -> ClinicDB:
         return self
@@ -210,28 +165,35 @@ class ClinicDB:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """One write transaction: committed on success, rolled back on an exception."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._backend.begin()
+        self._in_transaction = True
+        self._seen_rows, self._counts = {}, {}
         try:
             yield self._conn
+            self._write_deferred()
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._in_transaction = False
+            self._backend.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        self._in_transaction = False
+        self._backend.execute("COMMIT")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested unit inside :meth:`transaction`: on an exception everything written in
         it is undone (the enclosing transaction goes on) and the exception propagates."""
-        self._conn.execute("SAVEPOINT one_message")
+        seen, counts = dict(self._seen_rows), dict(self._counts)
+        self._backend.execute("SAVEPOINT one_message")
         try:
             yield
         except BaseException:
-            self._conn.execute("ROLLBACK TO one_message")
-            self._conn.execute("RELEASE one_message")
+            self._backend.execute("ROLLBACK TO SAVEPOINT one_message")
+            self._backend.execute("RELEASE SAVEPOINT one_message")
+            self._seen_rows, self._counts = seen, counts
             raise
-        self._conn.execute("RELEASE one_message")
+        self._backend.execute("RELEASE SAVEPOINT one_message")
 
     # -- writes (call inside :meth:`transaction`) ---------------------------------------
 
@@ -245,9 +207,10 @@ class ClinicDB:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         now = received_at or self.now()
-        cur = self._conn.execute(
-            "INSERT OR IGNORE INTO messages(msg_id, station_id, kind, schema, seq, created_at,"
-            " clock_synced, boot_id, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        cur = self._backend.execute(
+            "INSERT INTO messages(msg_id, station_id, kind, schema, seq, created_at,"
+            " clock_synced, boot_id, body, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT DO NOTHING",
             (
                 env["msg_id"],
                 env["station_id"],
@@ -271,9 +234,9 @@ class ClinicDB:
             return Stored.DUPLICATE
         # Not this message's seq: it was not stored, so it must not close or open a gap.
         self._seen(env["station_id"], now, None)
-        added = self._conn.execute(
-            "INSERT OR IGNORE INTO id_conflicts(msg_id, station_id, kind, seq, first_digest,"
-            " digest, content, received_at) VALUES (?,?,?,?,?,?,?,?)",
+        added = self._backend.execute(
+            "INSERT INTO id_conflicts(msg_id, station_id, kind, seq, first_digest,"
+            " digest, content, received_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (
                 env["msg_id"],
                 env["station_id"],
@@ -290,7 +253,7 @@ class ClinicDB:
 
     def _stored_envelope(self, msg_id: str) -> dict[str, Any]:
         """The stored message ``msg_id`` as the envelope it came in (for its digest)."""
-        r = self._conn.execute(
+        r = self._backend.execute(
             "SELECT schema, msg_id, station_id, seq, created_at, clock_synced, boot_id, body"
             " FROM messages WHERE msg_id = ?",
             (msg_id,),
@@ -301,12 +264,10 @@ class ClinicDB:
         return env
 
     def count(self, name: str, n: int = 1) -> None:
-        """Add ``n`` to counter ``name`` (inside the caller's transaction)."""
-        self._conn.execute(
-            "INSERT INTO counters(name, value) VALUES (?, ?)"
-            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            (name, n),
-        )
+        """Add ``n`` to counter ``name`` (written when the caller's transaction ends)."""
+        self._counts[name] = self._counts.get(name, 0) + n
+        if not self._in_transaction:
+            self._write_deferred()
 
     def store_status(
         self, station_id: str, status: dict[str, Any], at: str | None = None, seen: bool = True
@@ -316,7 +277,7 @@ class ClinicDB:
         ``seen=False`` (a retained status replayed by the broker on subscribe) keeps
         ``last_seen`` unchanged: the replay says nothing about when the station was alive."""
         now = at or self.now()
-        self._conn.execute(
+        self._backend.execute(
             "INSERT INTO stations(station_id, last_status, status_at, last_seen)"
             " VALUES (?,?,?,?) ON CONFLICT(station_id) DO UPDATE SET"
             " last_status=excluded.last_status, status_at=excluded.status_at,"
@@ -335,32 +296,47 @@ class ClinicDB:
     ) -> None:
         """Keep a malformed message with the reason (payload cut to
         :data:`MAX_REJECTED_BYTES`)."""
-        self._conn.execute(
+        self._backend.execute(
             "INSERT INTO rejected(topic, station_id, msg_id, reason, payload, received_at)"
             " VALUES (?,?,?,?,?,?)",
             (topic, station_id, msg_id, reason, payload[:MAX_REJECTED_BYTES], at or self.now()),
         )
 
     def _seen(self, station_id: str, now: str, seq: int | None) -> None:
-        if seq is None:
-            self._conn.execute(
-                "INSERT INTO stations(station_id, last_seen) VALUES (?,?)"
-                " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen",
-                (station_id, now),
+        """Note that ``station_id`` was seen at ``now`` with ``seq`` (None: no seq stored);
+        written when the transaction ends."""
+        _, before = self._seen_rows.get(station_id, (now, None))
+        best = seq if before is None else before if seq is None else max(seq, before)
+        self._seen_rows[station_id] = (now, best)
+        if not self._in_transaction:
+            self._write_deferred()
+
+    def _write_deferred(self) -> None:
+        """Write the stations seen and the counters, each in key order: concurrent
+        transactions then lock these shared rows in one order (no deadlock)."""
+        for station_id in sorted(self._seen_rows):
+            now, seq = self._seen_rows[station_id]
+            self._backend.execute(
+                "INSERT INTO stations(station_id, last_seen, max_seq) VALUES (?,?,?)"
+                " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen,"
+                " max_seq=CASE WHEN stations.max_seq IS NULL"
+                " OR excluded.max_seq > stations.max_seq"
+                " THEN excluded.max_seq ELSE stations.max_seq END",
+                (station_id, now, seq),
             )
-            return
-        self._conn.execute(
-            "INSERT INTO stations(station_id, last_seen, max_seq) VALUES (?,?,?)"
-            " ON CONFLICT(station_id) DO UPDATE SET last_seen=excluded.last_seen,"
-            " max_seq=max(coalesce(max_seq, excluded.max_seq), excluded.max_seq)",
-            (station_id, now, seq),
-        )
+        for name in sorted(self._counts):
+            self._backend.execute(
+                "INSERT INTO counters(name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = counters.value + excluded.value",
+                (name, self._counts[name]),
+            )
+        self._seen_rows, self._counts = {}, {}
 
     # -- reads --------------------------------------------------------------------------
 
     def stations(self) -> list[dict[str, Any]]:
         """Every station seen: id, last status (dict or None), status_at, last_seen, max_seq."""
-        rows = self._conn.execute("SELECT * FROM stations ORDER BY station_id").fetchall()
+        rows = self._backend.execute("SELECT * FROM stations ORDER BY station_id").fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -378,7 +354,7 @@ class ClinicDB:
         if kind is not None:
             sql += " AND kind=?"
             params.append(kind)
-        rows = self._conn.execute(sql + " ORDER BY station_id, seq", params).fetchall()
+        rows = self._backend.execute(sql + " ORDER BY station_id, seq", params).fetchall()
         out = []
         for r in rows:
             d = dict(r)
@@ -388,10 +364,10 @@ class ClinicDB:
         return out
 
     def counters(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self._conn.execute("SELECT name, value FROM counters")}
+        return {r[0]: r[1] for r in self._backend.execute("SELECT name, value FROM counters")}
 
     def msg_ids(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT msg_id FROM messages ORDER BY msg_id")]
+        return [r[0] for r in self._backend.execute("SELECT msg_id FROM messages ORDER BY msg_id")]
 
     def rejected(self, station_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM rejected"
@@ -399,13 +375,13 @@ class ClinicDB:
         if station_id is not None:
             sql += " WHERE station_id=?"
             params = (station_id,)
-        return [dict(r) for r in self._conn.execute(sql + " ORDER BY id", params)]
+        return [dict(r) for r in self._backend.execute(sql + " ORDER BY id", params)]
 
     def rejected_station_ids(self) -> list[str]:
         """Station ids named by the topics of rejected messages."""
         return [
             r[0]
-            for r in self._conn.execute(
+            for r in self._backend.execute(
                 "SELECT DISTINCT station_id FROM rejected WHERE station_id IS NOT NULL"
                 " ORDER BY station_id"
             )
@@ -424,19 +400,19 @@ class ClinicDB:
         if station_id is not None:
             sql += " WHERE c.station_id=?"
             params = (station_id,)
-        return [dict(r) for r in self._conn.execute(sql + " ORDER BY c.id", params)]
+        return [dict(r) for r in self._backend.execute(sql + " ORDER BY c.id", params)]
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """The rows of one read, for the clinic modules that own a table of their own."""
-        return self._conn.execute(sql, params).fetchall()
+        return self._backend.execute(sql, params).fetchall()
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """One write (call inside :meth:`transaction`); the rows it changed."""
-        return self._conn.execute(sql, params).rowcount
+        return self._backend.execute(sql, params).rowcount
 
     def integrity_check(self) -> str:
-        """``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
-        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+        """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for a sound database."""
+        return self._backend.integrity_check()
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from typing import Any
 
 from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clinic_users
 from mqtt_bridge.clinic_db import ClinicDB
+from mqtt_bridge.clinic_schema import is_postgres
 from mqtt_bridge.clinic_web_pages import TEMPLATES
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def create_app(db_path: str | Path) -> Any:
     from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
     from jinja2 import DictLoader
 
-    db_file = Path(db_path)
+    # A PostgreSQL URL stays text: Path() would fold its "//".
+    db_file: str | Path = db_path if is_postgres(str(db_path)) else Path(db_path)
     app = Flask(__name__)
     app.jinja_loader = DictLoader(TEMPLATES)
     app.config.update(

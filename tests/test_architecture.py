@@ -4,7 +4,7 @@ station ──► sensors, ui_lcd, mqtt_bridge, drivers
 sensors ──► drivers, numpy (and gpiozero for the PWM motor fallback)
 ui_lcd ──► drivers, gpiozero
 mqtt_bridge ──► paho-mqtt, stdlib (matplotlib, flask, jinja2 and werkzeug only lazily, in
-    the clinic plots and dashboard)
+    the clinic plots and dashboard; psycopg only lazily, in the clinic's PostgreSQL backend)
 drivers ──► the stdlib subset MicroPython also has
 hw_tests ──► station.config, station.hardware, sensors, drivers, ui_lcd, mqtt_bridge
 
@@ -61,7 +61,7 @@ ALLOWED_OWN = {
 #: What the command modules (station/commands/) may import besides the station's own.
 COMMANDS_ALSO = {"hw_tests"}
 #: Lazy (function-level) imports allowed for optional extras.
-LAZY_OK = {"mqtt_bridge": {"matplotlib", "flask", "jinja2", "werkzeug"}}
+LAZY_OK = {"mqtt_bridge": {"matplotlib", "flask", "jinja2", "werkzeug", "psycopg"}}
 #: What a MicroPython-clean driver file may import.
 MICROPYTHON_OK = {"struct", "time", "micropython", "typing", "errno", "drivers"}
 #: The layers inside station/, top first; a module not named is in the base layer (plan,

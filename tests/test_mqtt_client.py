@@ -296,3 +296,35 @@ def test_mqtt_client_failed_construction_closes_the_database(
         StationClient("st-0001", "127.0.0.1", 1, db_path=db, **kw)  # type: ignore[arg-type]
     assert info.traceback  # the frames (and the half-built client) are still referenced
     assert db.exists() and open_fds(db) == []
+
+
+def test_mqtt_client_reconnect_waits_are_full_jitter_doubling_to_the_cap(tmp_path: Path) -> None:
+    """Each failed or lost connection draws the next wait uniformly up to min * 2**n (capped
+    at the station's max). Stations that lost the broker together draw different waits."""
+
+    class Paho:  # records what paho is told; no network
+        def reconnect_delay_set(self, lo: float, hi: float) -> None:
+            self.delay = (lo, hi)
+
+    def waits(seed: int) -> list[float]:
+        sc = StationClient(
+            "st-0001",
+            "127.0.0.1",
+            1,
+            db_path=tmp_path / f"s{seed}.db",
+            seed=seed,
+            reconnect_min_s=(2.0, 2.0),
+            reconnect_max_s=(10.0, 10.0),
+        )
+        sc.close()
+        paho, out = Paho(), []
+        for _ in range(6):
+            sc._jitter_next_attempt(paho)  # type: ignore[arg-type]
+            assert paho.delay == (sc.next_reconnect_s, sc.next_reconnect_s)
+            out.append(sc.next_reconnect_s)
+        return out
+
+    w = waits(1)
+    ceilings = [2.0, 4.0, 8.0, 10.0, 10.0, 10.0]
+    assert all(0.1 <= d <= c for d, c in zip(w, ceilings, strict=True))
+    assert waits(2) != w

@@ -1,7 +1,8 @@
 """``rehab-station clinic {ingest,report,send-plan}``: the clinician's side of the MQTT link.
 
 These run at the clinic, not on a station, so they need no station config file
-(``no_config_needed``). The broker is the global ``--broker URL``.
+(``no_config_needed``). The broker is the global ``--broker URL``. ``--db`` is a SQLite
+file or a ``postgresql://`` URL everywhere.
 """
 
 from __future__ import annotations
@@ -10,37 +11,22 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # each action loads what it uses when it runs (a fast start and --help)
-    from mqtt_bridge.clinic import BrokerOptions
+from station.commands import clinic_ingest_cmd
+from station.commands.clinic_common import (
+    DB_HELP,
+    broker_options,
+    connection_options,
+    db_missing,
+    positive,
+    workers,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _positive(text: str) -> float:
-    v = float(text)
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
-
-
-def _connection_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("connection")
-    g.add_argument("--ca", metavar="FILE", help="CA certificate (PEM) for mqtts")
-    g.add_argument("--cert", metavar="FILE", help="client certificate (PEM) for mutual TLS")
-    g.add_argument("--key", metavar="FILE", help="client private key (PEM)")
-    g.add_argument("--username", help="MQTT username")
-    g.add_argument(
-        "--password-env",
-        metavar="VAR",
-        help="environment variable holding the MQTT password (never on the command line)",
-    )
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -54,22 +40,44 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         parents=parents,
         help="consume station summaries into the clinic database and acknowledge them",
     )
-    ingest.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    ingest.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     ingest.add_argument(
-        "--client-id", default="clinic-ingest", help="MQTT client id (default: clinic-ingest)"
+        "--client-id",
+        default="clinic-ingest",
+        help="MQTT client id (default: clinic-ingest; worker n of --workers: <id>-<n>)",
     )
-    _connection_options(ingest)
-    ingest.add_argument("--max-seconds", type=_positive, metavar="N", help="stop after N s")
     ingest.add_argument(
-        "--until-idle", type=_positive, metavar="S", help="stop after S s without a message"
+        "--workers",
+        type=workers,
+        default=1,
+        metavar="N",
+        help="N worker processes on an MQTT v5 shared subscription (default 1; use "
+        "PostgreSQL for more than one)",
+    )
+    ingest.add_argument(
+        "--group",
+        metavar="NAME",
+        help="share the outbox topics as $share/NAME/... with other consumers (default with "
+        "--workers > 1: clinic-ingest)",
+    )
+    ingest.add_argument(
+        "--no-status",
+        action="store_true",
+        help="leave the stations' status and the retained plans to another consumer of the "
+        "group (run it on every process of a group but one)",
+    )
+    connection_options(ingest)
+    ingest.add_argument("--max-seconds", type=positive, metavar="N", help="stop after N s")
+    ingest.add_argument(
+        "--until-idle", type=positive, metavar="S", help="stop after S s without a message"
     )
     ingest.add_argument("--json", action="store_true", help="print the final counters as JSON")
-    ingest.set_defaults(func=run_ingest, no_config_needed=True)
+    ingest.set_defaults(func=clinic_ingest_cmd.run_ingest, no_config_needed=True)
 
     report = csub.add_parser(
         "report", parents=parents, help="adherence, latest results, trends, safety events"
     )
-    report.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    report.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     report.add_argument("--station", metavar="ID", help="only this station")
     report.add_argument(
         "--plots", metavar="DIR", help="write one page per station (PNG and PDF) into DIR"
@@ -85,7 +93,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     export = csub.add_parser(
         "export", parents=parents, help="export results for a record system (FHIR R4)"
     )
-    export.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    export.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     export.add_argument(
         "--fhir", action="store_true", required=True, help="FHIR R4 Bundles of Observations"
     )
@@ -98,7 +106,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     user = csub.add_parser("user", parents=parents, help="dashboard users")
     usub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     uadd = usub.add_parser("add", parents=parents, help="add a user or set a new password")
-    uadd.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    uadd.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     uadd.add_argument("--username", required=True, help="the clinician's user name")
     uadd.add_argument(
         "--password-env",
@@ -110,7 +118,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     serve = csub.add_parser(
         "serve", parents=parents, help="read-only web dashboard (sign-in required)"
     )
-    serve.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    serve.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     serve.add_argument("--cert", metavar="FILE", help="TLS certificate (PEM): serve https")
@@ -120,7 +128,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     st = csub.add_parser(
         "station", parents=parents, help="record what the clinic knows of a station's patient"
     )
-    st.add_argument("--db", required=True, metavar="FILE", help="clinic database (SQLite)")
+    st.add_argument("--db", required=True, metavar="DB", help=DB_HELP)
     st.add_argument("--station", required=True, metavar="ID", help="station id")
     st.add_argument(
         "--handedness",
@@ -139,7 +147,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     send.add_argument("file", metavar="FILE", help="plan (rehab.plan/1 JSON)")
     send.add_argument(
         "--timeout",
-        type=_positive,
+        type=positive,
         default=30.0,
         metavar="S",
         help="seconds to wait for the station's answer (default 30)",
@@ -151,67 +159,15 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "run nothing on a day it lists (a station on a newer version may run it)",
     )
     send.add_argument("--client-id", help="MQTT client id (default: a random one)")
-    _connection_options(send)
+    connection_options(send)
     send.set_defaults(func=run_send_plan, no_config_needed=True)
-
-
-def _broker(args: argparse.Namespace, client_id: str) -> BrokerOptions | None:
-    from mqtt_bridge.clinic import BrokerOptions
-
-    if not getattr(args, "broker", None):
-        print("rehab-station clinic: --broker URL is required", file=sys.stderr)
-        return None
-    password = os.environ.get(args.password_env) if args.password_env else None
-    if args.password_env and password is None:
-        print(f"rehab-station clinic: ${args.password_env} is not set", file=sys.stderr)
-        return None
-    return BrokerOptions(
-        args.broker, client_id, args.ca, args.cert, args.key, args.username, password
-    )
-
-
-def run_ingest(args: argparse.Namespace, ctx: Any) -> int:
-    from mqtt_bridge.clinic import Ingest, make_client
-    from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
-
-    opts = _broker(args, args.client_id)
-    if opts is None:
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping after the current batch", signum)
-        stop.set()
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        client, connect = make_client(opts, persistent=True)
-        with ClinicDB(args.db) as db:
-            stats = Ingest(client, db).run(stop, args.max_seconds, args.until_idle, connect)
-    except ClinicDBError as exc:
-        print(f"rehab-station clinic: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if args.json:
-        print(json.dumps(stats.as_dict(), sort_keys=True))
-    else:
-        print(
-            f"ingest: {stats.received} received, {stats.stored} stored, "
-            f"{stats.duplicates} duplicates, {stats.id_conflicts} id conflicts, "
-            f"{stats.rejected} rejected, "
-            f"{stats.statuses} status, {stats.acks_published} acks, {stats.connects} connects"
-        )
-    return 0
 
 
 def run_report(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_plots, clinic_report, clinic_text, clocks
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if db_missing(args.db):
         return 1
     try:
         now = clocks.parse_iso(args.as_of) if args.as_of else None
@@ -248,8 +204,7 @@ def run_export(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_fhir
     from mqtt_bridge.clinic_db import ClinicDB, ClinicDBError
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if db_missing(args.db):
         return 1
     try:
         with ClinicDB(args.db) as db:
@@ -297,8 +252,7 @@ def run_user_add(args: argparse.Namespace, ctx: Any) -> int:
 def run_serve(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import clinic_web
 
-    if not Path(args.db).is_file():
-        print(f"rehab-station clinic: no database at {args.db}", file=sys.stderr)
+    if db_missing(args.db):
         return 1
     try:
         return clinic_web.serve(args.db, args.host, args.port, args.cert, args.key)
@@ -330,7 +284,7 @@ def run_station(args: argparse.Namespace, ctx: Any) -> int:
 def run_send_plan(args: argparse.Namespace, ctx: Any) -> int:
     from mqtt_bridge import sendplan
 
-    opts = _broker(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
+    opts = broker_options(args, args.client_id or f"clinic-plan-{uuid.uuid4().hex[:12]}")
     if opts is None:
         return 2
     try:
@@ -375,7 +329,6 @@ def _reviewed(station_id: str, data: bytes, force: bool) -> bool:
 __all__ = [
     "register",
     "run_export",
-    "run_ingest",
     "run_report",
     "run_send_plan",
     "run_serve",
