@@ -23,6 +23,7 @@ No product module takes part in an import cycle (counting function-level and
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -308,7 +309,11 @@ def module_imports(path: Path) -> dict[str, int]:
     return out
 
 
-GRAPH = {m: module_imports(p) for m, p in MODULES.items()}
+@functools.cache
+def graph() -> dict[str, dict[str, int]]:
+    """Each product module's imports of the others (name -> first line): parsed when a
+    test asks, not when the module is collected (every xdist worker collects it)."""
+    return {m: module_imports(p) for m, p in MODULES.items()}
 
 
 def station_layer(module: str) -> int:
@@ -326,7 +331,7 @@ def layer_name(n: int) -> str:
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("station")))
 def test_architecture_station_layers_point_down(module: str) -> None:
     here = station_layer(module)
-    for other, line in GRAPH[module].items():
+    for other, line in graph()[module].items():
         if not other.startswith("station") or other == "station":
             continue
         there = station_layer(other)
@@ -338,7 +343,7 @@ def test_architecture_station_layers_point_down(module: str) -> None:
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("station.sim")))
 def test_architecture_the_simulated_world_never_sees_the_session_logic(module: str) -> None:
-    for other, line in GRAPH[module].items():
+    for other, line in graph()[module].items():
         if other.startswith("station") and not other.startswith(SIM_MAY_IMPORT):
             pytest.fail(
                 f"{rel(MODULES[module])}:{line} imports {other}: the simulated world acts "
@@ -416,8 +421,9 @@ def test_architecture_the_cycle_finder_finds_a_cycle() -> None:
 
 def test_architecture_no_import_cycles() -> None:
     described = []
-    for component in import_cycles(GRAPH):
-        path = cycle_path(GRAPH, component)
+    imports = graph()
+    for component in import_cycles(imports):
+        path = cycle_path(imports, component)
         hops = zip(path, path[1:] + path[:1], strict=True)
-        described.append(" -> ".join(f"{rel(MODULES[a])}:{GRAPH[a][b]}" for a, b in hops))
+        described.append(" -> ".join(f"{rel(MODULES[a])}:{imports[a][b]}" for a, b in hops))
     assert not described, "import cycles (file:line of each import):\n" + "\n".join(described)
