@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import SimCalibrations
-from test_session_e2e import SEED, assert_summarised, events, make_plan, patient, run, sim_config
+from test_session_e2e import (
+    assert_summarised,
+    events,
+    make_plan,
+    module_app,
+    patient,
+    run,
+)
 
 from station.app import App
 from station.protocols.motor.grip_release import HIGH, LOW, count_cycles
@@ -70,12 +76,8 @@ def test_grip_release_no_range_is_no_cycle() -> None:
 def app(
     tmp_path_factory: pytest.TempPathFactory, sim_calibrations: SimCalibrations
 ) -> Iterator[App]:
-    d = sim_calibrations.data_dir(tmp_path_factory.mktemp("release"), sim_config(), SEED)
-    a = App(sim_config(), Path(d), sim=True, seed=SEED).open()
-    try:
+    with module_app(tmp_path_factory, sim_calibrations, "release") as a:
         yield a
-    finally:
-        a.close()
 
 
 def item(protocol: str = "grip_release", **params: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,14 +13,13 @@ import pytest
 from conftest import SimCalibrations
 from test_max_grip import PadInput
 from test_session_e2e import (
-    SEED,
     assert_summarised,
     events,
     make_plan,
+    module_app,
     patient,
     press,
     run,
-    sim_config,
     when_lcd_shows,
 )
 
@@ -124,12 +122,8 @@ def test_rfd_a_window_past_the_samples_is_none_not_a_guess() -> None:
 def app(
     tmp_path_factory: pytest.TempPathFactory, sim_calibrations: SimCalibrations
 ) -> Iterator[App]:
-    d = sim_calibrations.data_dir(tmp_path_factory.mktemp("rfd"), sim_config(), SEED)
-    a = App(sim_config(), Path(d), sim=True, seed=SEED).open()
-    try:
+    with module_app(tmp_path_factory, sim_calibrations, "rfd") as a:
         yield a
-    finally:
-        a.close()
 
 
 def item(**params: Any) -> dict[str, Any]:

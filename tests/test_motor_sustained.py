@@ -6,13 +6,19 @@ session's 25 % fatigue rule it exists to measure, but is by its own hard limit."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import SimCalibrations
-from test_session_e2e import SEED, assert_summarised, events, make_plan, patient, run, sim_config
+from test_session_e2e import (
+    assert_summarised,
+    events,
+    make_plan,
+    module_app,
+    patient,
+    run,
+)
 
 from station.app import App
 from station.protocols.motor.sustained import HARD_DROP, fatigue_index, fatigue_resistance
@@ -50,12 +56,8 @@ def test_fatigue_resistance_times_from_the_maximum_of_a_linear_decline() -> None
 def app(
     tmp_path_factory: pytest.TempPathFactory, sim_calibrations: SimCalibrations
 ) -> Iterator[App]:
-    d = sim_calibrations.data_dir(tmp_path_factory.mktemp("hold"), sim_config(), SEED)
-    a = App(sim_config(), Path(d), sim=True, seed=SEED).open()
-    try:
+    with module_app(tmp_path_factory, sim_calibrations, "hold") as a:
         yield a
-    finally:
-        a.close()
 
 
 def item(**params: Any) -> dict[str, Any]:

@@ -5,14 +5,13 @@ rotation back on every exit path. The driver's data-rate change, byte-exact firs
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import SimCalibrations
 from test_ads1115 import ADDR, W, adc, chip, wire  # noqa: F401  (fixtures)
-from test_session_e2e import SEED, sim_config
+from test_session_e2e import module_app
 
 from drivers.ads1115 import ADS1115
 from drivers.sim.bus import SimI2CBus
@@ -51,12 +50,8 @@ def app(
 ) -> Iterator[App]:
     """One calibrated station (its loop running) for the module; each test leaves it
     running in rotation with the pads unloaded."""
-    d = sim_calibrations.data_dir(tmp_path_factory.mktemp("focus"), sim_config(), SEED)
-    a = App(sim_config(), Path(d), sim=True, seed=SEED).open()
-    try:
+    with module_app(tmp_path_factory, sim_calibrations, "focus") as a:
         yield a
-    finally:
-        a.close()
 
 
 def parts(app: App) -> tuple[Acquisition, Any, Any]:

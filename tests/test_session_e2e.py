@@ -25,6 +25,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -79,6 +80,20 @@ def sim_config(glove: bool = False, **safety: Any) -> config_mod.Config:
     here uses it, and simulating its six IMUs takes over half the time), with some
     ``[safety]`` keys changed; validated like a config file."""
     return config_mod.validate({"glove": {"fitted": glove}, "safety": safety})
+
+
+@contextmanager
+def module_app(
+    tmp_path_factory: pytest.TempPathFactory, sim_calibrations: SimCalibrations, name: str
+) -> Iterator[App]:
+    """A station of :func:`sim_config` and :data:`SEED`, calibrated, open in a new data
+    directory ``name`` for one module's tests, and closed after them."""
+    d = sim_calibrations.data_dir(tmp_path_factory.mktemp(name), sim_config(), SEED)
+    a = App(sim_config(), Path(d), sim=True, seed=SEED).open()
+    try:
+        yield a
+    finally:
+        a.close()
 
 
 class Stations:
